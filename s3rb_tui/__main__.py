@@ -1,0 +1,3 @@
+from s3rb_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The pipeline engine. Never imports Textual or Rich."""

@@ -1,0 +1,406 @@
+"""Column model and the one table of type rules: MySQL -> Arrow -> warehouse.
+
+Every MySQL type the pipeline understands has exactly one ``TypeRule`` in ``TYPE_RULES``. A rule
+says how the value is selected from MySQL (some types are converted in SQL, e.g. GEOMETRY to WKB),
+how a Python value from the driver becomes an Arrow value, which Arrow type the Parquet column
+gets, and which column type each warehouse dialect creates. Loaders and sources never keep
+mappings of their own: they ask ``rule_for(column)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pyarrow as pa
+
+from s3rb_tui.engine.tables import TableRef, quote_mysql
+
+CURSOR_CANDIDATES = ("update_at", "updated_at", "last_update", "update_time", "modified_at", "last_modified")
+DIALECTS = ("redshift", "postgres", "duckdb")
+REDSHIFT_VARCHAR_MAX = 65535
+REDSHIFT_VARBYTE_MAX = 1024000
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    data_type: str  # information_schema DATA_TYPE, lower case ('json' for MariaDB JSON columns)
+    column_type: str = ""  # full COLUMN_TYPE, e.g. "bigint(20) unsigned", "enum('a','b')"
+    nullable: bool = True
+    precision: int | None = None  # NUMERIC_PRECISION, or DATETIME_PRECISION for temporal types
+    scale: int | None = None
+    char_length: int | None = None  # CHARACTER_MAXIMUM_LENGTH (characters; bytes for binary)
+    unsigned: bool = False
+
+    @property
+    def rule(self) -> "TypeRule":
+        return rule_for(self)
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    ref: TableRef
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = ()
+    cursor_column: str | None = None
+    is_view: bool = False
+    estimated_rows: int | None = None
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def incremental(self) -> bool:
+        """Keyset extraction needs a cursor column and a primary key; otherwise full snapshots."""
+        return bool(self.cursor_column and self.primary_key)
+
+    @property
+    def order_columns(self) -> tuple[str, ...]:
+        if self.incremental:
+            return (self.cursor_column,) + tuple(k for k in self.primary_key if k != self.cursor_column)  # type: ignore[operator]
+        return self.primary_key
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([pa.field(c.name, c.rule.arrow(c), nullable=True) for c in self.columns])
+
+
+@dataclass
+class ConversionStats:
+    """What conversion changed, for the job summary: zero dates turned into NULL, per column."""
+
+    zero_dates: dict[str, int] = field(default_factory=dict)
+
+    def add_zero_date(self, column: str, n: int = 1) -> None:
+        self.zero_dates[column] = self.zero_dates.get(column, 0) + n
+
+    def merge(self, other: "ConversionStats") -> None:
+        for k, v in other.zero_dates.items():
+            self.add_zero_date(k, v)
+
+    @property
+    def total_zero_dates(self) -> int:
+        return sum(self.zero_dates.values())
+
+
+Converter = Callable[[list[Any], str, ConversionStats], list[Any]]
+
+
+@dataclass(frozen=True)
+class TypeRule:
+    name: str
+    mysql_types: tuple[str, ...]
+    arrow: Callable[[Column], pa.DataType]
+    redshift: Callable[[Column], str]
+    postgres: Callable[[Column], str]
+    duckdb: Callable[[Column], str]
+    select: str = "{col}"  # SQL expression template for extraction
+    convert: Converter | None = None  # whole-column conversion of driver values
+    note: str = ""
+
+    def warehouse_type(self, column: Column, dialect: str) -> str:
+        return getattr(self, dialect)(column)
+
+    def select_expr(self, column: Column) -> str:
+        return self.select.format(col=quote_mysql(column.name))
+
+
+# --- converters (whole columns: one Python loop per column, not per cell dispatch) ---------
+
+def _zero_dates_to_null(values: list[Any], column: str, stats: ConversionStats, kind: type) -> list[Any]:
+    out = values
+    bad = 0
+    for i, v in enumerate(values):
+        if v is not None and not isinstance(v, kind):
+            if out is values:
+                out = list(values)
+            out[i] = None
+            bad += 1
+    if bad:
+        stats.add_zero_date(column, bad)
+    return out
+
+
+def _date_values(values: list[Any], column: str, stats: ConversionStats) -> list[Any]:
+    # pymysql returns the raw string for dates Python cannot hold: '0000-00-00', '2020-00-10'.
+    out = _zero_dates_to_null(values, column, stats, dt.date)
+    return [v.date() if isinstance(v, dt.datetime) else v for v in out]
+
+
+def _datetime_values(values: list[Any], column: str, stats: ConversionStats) -> list[Any]:
+    return _zero_dates_to_null(values, column, stats, dt.datetime)
+
+
+def _text_values(values: list[Any], column: str, stats: ConversionStats) -> list[Any]:
+    # ENUM/SET/JSON may arrive as bytes with some drivers; decode strictly (never replace).
+    return [v.decode("utf-8") if isinstance(v, (bytes, bytearray)) else v for v in values]
+
+
+def _int_values(values: list[Any], column: str, stats: ConversionStats) -> list[Any]:
+    # BIT arrives as bytes when not cast in SQL; YEAR may arrive as str on some servers.
+    out = []
+    for v in values:
+        if isinstance(v, (bytes, bytearray)):
+            v = int.from_bytes(v, "big")
+        elif isinstance(v, str):
+            v = int(v)
+        out.append(v)
+    return out
+
+
+def _bytes_values(values: list[Any], column: str, stats: ConversionStats) -> list[Any]:
+    return [v.encode("utf-8") if isinstance(v, str) else v for v in values]
+
+
+# --- helpers for the per-dialect types ----------------------------------------------------
+
+def _const(t: str) -> Callable[[Column], str]:
+    return lambda c: t
+
+
+def _decimal_arrow(c: Column) -> pa.DataType:
+    p, s = c.precision or 10, c.scale or 0
+    return pa.decimal128(p, s) if p <= 38 else pa.decimal256(p, s)
+
+
+def _decimal_sql(c: Column) -> str:
+    return f"DECIMAL({c.precision or 10},{c.scale or 0})"
+
+
+def _decimal_duckdb(c: Column) -> str:
+    # DuckDB's DECIMAL holds 38 digits; wider values stay exact as text.
+    return _decimal_sql(c) if (c.precision or 10) <= 38 else "VARCHAR"
+
+
+def _redshift_varchar(c: Column) -> str:
+    # MySQL counts characters, Redshift counts bytes: up to 4 bytes per utf8mb4 character.
+    n = c.char_length or 256
+    return f"VARCHAR({min(max(4 * n, 1), REDSHIFT_VARCHAR_MAX)})"
+
+
+def _pg_varchar(c: Column) -> str:
+    return f"VARCHAR({c.char_length})" if c.char_length else "TEXT"
+
+
+def _redshift_varbyte(c: Column) -> str:
+    n = c.char_length if c.data_type in ("binary", "varbinary") and c.char_length else REDSHIFT_VARBYTE_MAX
+    return f"VARBYTE({min(n, REDSHIFT_VARBYTE_MAX)})"
+
+
+def _int_by_width(c: Column, signed: str, unsigned: str) -> str:
+    return unsigned if c.unsigned else signed
+
+
+def _bit_width(c: Column) -> int:
+    return c.precision or 1
+
+
+_GEOMETRY = ("geometry", "point", "linestring", "polygon", "multipoint", "multilinestring",
+             "multipolygon", "geometrycollection", "geomcollection")
+
+TYPE_RULES: tuple[TypeRule, ...] = (
+    TypeRule(
+        "tinyint", ("tinyint",),
+        arrow=lambda c: pa.int16() if c.unsigned else pa.int8(),
+        redshift=_const("SMALLINT"), postgres=_const("SMALLINT"), duckdb=_const("SMALLINT"),
+        note="TINYINT(1) keeps its integer value (-128..127); never a silent boolean",
+    ),
+    TypeRule(
+        "smallint", ("smallint",),
+        arrow=lambda c: pa.int32() if c.unsigned else pa.int16(),
+        redshift=lambda c: _int_by_width(c, "SMALLINT", "INTEGER"),
+        postgres=lambda c: _int_by_width(c, "SMALLINT", "INTEGER"),
+        duckdb=lambda c: _int_by_width(c, "SMALLINT", "INTEGER"),
+    ),
+    TypeRule(
+        "mediumint", ("mediumint",),
+        arrow=lambda c: pa.int32(),
+        redshift=_const("INTEGER"), postgres=_const("INTEGER"), duckdb=_const("INTEGER"),
+    ),
+    TypeRule(
+        "int", ("int", "integer"),
+        arrow=lambda c: pa.int64() if c.unsigned else pa.int32(),
+        redshift=lambda c: _int_by_width(c, "INTEGER", "BIGINT"),
+        postgres=lambda c: _int_by_width(c, "INTEGER", "BIGINT"),
+        duckdb=lambda c: _int_by_width(c, "INTEGER", "BIGINT"),
+    ),
+    TypeRule(
+        "bigint", ("bigint",),
+        arrow=lambda c: pa.uint64() if c.unsigned else pa.int64(),
+        redshift=lambda c: _int_by_width(c, "BIGINT", "DECIMAL(20,0)"),
+        postgres=lambda c: _int_by_width(c, "BIGINT", "NUMERIC(20,0)"),
+        duckdb=lambda c: _int_by_width(c, "BIGINT", "UBIGINT"),
+        note="BIGINT UNSIGNED holds 18446744073709551615: uint64 in Parquet, DECIMAL(20,0) in Redshift",
+    ),
+    TypeRule(
+        "decimal", ("decimal", "numeric"),
+        arrow=_decimal_arrow,
+        redshift=_decimal_sql, postgres=lambda c: f"NUMERIC({c.precision or 10},{c.scale or 0})",
+        duckdb=_decimal_duckdb,
+        note="precision and scale kept end to end; decimal256 above 38 digits (Redshift cannot hold it: preflight)",
+    ),
+    TypeRule(
+        "float", ("float",),
+        arrow=lambda c: pa.float32(),
+        redshift=_const("REAL"), postgres=_const("REAL"), duckdb=_const("REAL"),
+    ),
+    TypeRule(
+        "double", ("double", "real", "double precision"),
+        arrow=lambda c: pa.float64(),
+        redshift=_const("DOUBLE PRECISION"), postgres=_const("DOUBLE PRECISION"), duckdb=_const("DOUBLE"),
+    ),
+    TypeRule(
+        "bit", ("bit",),
+        arrow=lambda c: pa.uint64() if _bit_width(c) == 64 else pa.int64(),
+        redshift=lambda c: "DECIMAL(20,0)" if _bit_width(c) == 64 else "BIGINT",
+        postgres=lambda c: "NUMERIC(20,0)" if _bit_width(c) == 64 else "BIGINT",
+        duckdb=lambda c: "UBIGINT" if _bit_width(c) == 64 else "BIGINT",
+        select="CAST({col} AS UNSIGNED)", convert=_int_values,
+        note="BIT(n) as its unsigned integer value",
+    ),
+    TypeRule(
+        "year", ("year",),
+        arrow=lambda c: pa.int16(),
+        redshift=_const("SMALLINT"), postgres=_const("SMALLINT"), duckdb=_const("SMALLINT"),
+        convert=_int_values, note="YEAR as a number (0 stays 0: MySQL's zero year)",
+    ),
+    TypeRule(
+        "char", ("char", "varchar"),
+        arrow=lambda c: pa.string(),
+        redshift=_redshift_varchar, postgres=_pg_varchar, duckdb=_const("VARCHAR"),
+        convert=_text_values, note="VARCHAR(n) characters -> Redshift VARCHAR(4n) bytes, capped at 65535",
+    ),
+    TypeRule(
+        "text", ("tinytext", "text", "mediumtext", "longtext"),
+        arrow=lambda c: pa.large_string() if c.data_type in ("mediumtext", "longtext") else pa.string(),
+        redshift=lambda c: _redshift_varchar(c) if c.data_type == "tinytext" else f"VARCHAR({REDSHIFT_VARCHAR_MAX})",
+        postgres=_const("TEXT"), duckdb=_const("VARCHAR"),
+        convert=_text_values, note="longer than 65535 bytes cannot go to Redshift: reported, never truncated",
+    ),
+    TypeRule(
+        "enum", ("enum", "set"),
+        arrow=lambda c: pa.string(),
+        redshift=_redshift_varchar, postgres=_pg_varchar, duckdb=_const("VARCHAR"),
+        convert=_text_values, note="ENUM label / SET as MySQL shows it ('a,b')",
+    ),
+    TypeRule(
+        "json", ("json",),
+        arrow=lambda c: pa.large_string(),
+        redshift=_const(f"VARCHAR({REDSHIFT_VARCHAR_MAX})"), postgres=_const("JSONB"), duckdb=_const("JSON"),
+        convert=_text_values, note="JSON text as stored; JSONB in PostgreSQL",
+    ),
+    TypeRule(
+        "date", ("date",),
+        arrow=lambda c: pa.date32(),
+        redshift=_const("DATE"), postgres=_const("DATE"), duckdb=_const("DATE"),
+        convert=_date_values, note="zero dates ('0000-00-00') become NULL and are counted",
+    ),
+    TypeRule(
+        "datetime", ("datetime",),
+        arrow=lambda c: pa.timestamp("us"),
+        redshift=_const("TIMESTAMP"), postgres=_const("TIMESTAMP"), duckdb=_const("TIMESTAMP"),
+        convert=_datetime_values, note="microseconds kept; zero dates become NULL and are counted",
+    ),
+    TypeRule(
+        "timestamp", ("timestamp",),
+        arrow=lambda c: pa.timestamp("us", tz="UTC"),
+        redshift=_const("TIMESTAMPTZ"), postgres=_const("TIMESTAMPTZ"), duckdb=_const("TIMESTAMPTZ"),
+        convert=_datetime_values, note="read in a +00:00 session: stored as UTC",
+    ),
+    TypeRule(
+        "time", ("time",),
+        arrow=lambda c: pa.string(),
+        redshift=_const("VARCHAR(20)"), postgres=_const("INTERVAL"), duckdb=_const("INTERVAL"),
+        select="CAST({col} AS CHAR)", convert=_text_values,
+        note="MySQL TIME spans -838:59:59..838:59:59 (not a time of day): text in Parquet, INTERVAL where the warehouse has one",
+    ),
+    TypeRule(
+        "binary", ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"),
+        arrow=lambda c: pa.large_binary() if c.data_type in ("mediumblob", "longblob") else pa.binary(),
+        redshift=_redshift_varbyte, postgres=_const("BYTEA"), duckdb=_const("BLOB"),
+        convert=_bytes_values,
+    ),
+    TypeRule(
+        "geometry", _GEOMETRY,
+        arrow=lambda c: pa.binary(),
+        redshift=_const(f"VARBYTE({REDSHIFT_VARBYTE_MAX})"), postgres=_const("BYTEA"), duckdb=_const("BLOB"),
+        select="ST_AsBinary({col})", convert=_bytes_values, note="GEOMETRY as standard WKB (no SRID prefix)",
+    ),
+)
+
+_RULES_BY_TYPE = {t: r for r in TYPE_RULES for t in r.mysql_types}
+
+
+class UnsupportedType(ValueError):
+    pass
+
+
+def rule_for(column: Column) -> TypeRule:
+    try:
+        return _RULES_BY_TYPE[column.data_type.lower()]
+    except KeyError:
+        raise UnsupportedType(
+            f"column {column.name!r} has MySQL type {column.data_type!r}, which s3rb-tui has no rule for"
+        ) from None
+
+
+def warehouse_type(column: Column, dialect: str) -> str:
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown warehouse dialect {dialect!r}")
+    return rule_for(column).warehouse_type(column, dialect)
+
+
+def preflight(schema: TableSchema, dialect: str) -> list[str]:
+    """Warnings about values the warehouse cannot hold, before anything is loaded."""
+    out: list[str] = []
+    for c in schema.columns:
+        try:
+            rule = rule_for(c)
+        except UnsupportedType as e:
+            out.append(str(e))
+            continue
+        if dialect == "redshift":
+            if rule.name == "decimal" and (c.precision or 0) > 38:
+                out.append(f"{c.name}: DECIMAL({c.precision},{c.scale}) is wider than Redshift's 38 digits; values cannot be loaded exactly")
+            if rule.name in ("text", "json") and c.data_type != "tinytext":
+                out.append(f"{c.name}: {c.data_type} values over {REDSHIFT_VARCHAR_MAX} bytes cannot be held by Redshift VARCHAR; the load reports them")
+            if rule.name == "binary" and c.data_type in ("mediumblob", "longblob"):
+                out.append(f"{c.name}: {c.data_type} values over {REDSHIFT_VARBYTE_MAX} bytes cannot be held by Redshift VARBYTE")
+    if not schema.primary_key:
+        out.append("no primary key: backed up as a full snapshot every run")
+    elif not schema.cursor_column:
+        out.append("no cursor column (" + ", ".join(CURSOR_CANDIDATES) + "): backed up as a full snapshot every run")
+    return out
+
+
+def detect_cursor(columns: list[Column] | tuple[Column, ...], override: str | None = None) -> str | None:
+    names = {c.name.lower(): c.name for c in columns}
+    if override:
+        if override.lower() not in names:
+            raise UnsupportedType(f"cursor column {override!r} from s3rb.toml is not a column of the table")
+        return names[override.lower()]
+    for cand in CURSOR_CANDIDATES:
+        if cand in names:
+            col = next(c for c in columns if c.name == names[cand])
+            if col.data_type in ("datetime", "timestamp", "date", "int", "bigint"):
+                return col.name
+    return None
+
+
+def rows_to_batch(schema: TableSchema, columns: list[list[Any]], stats: ConversionStats) -> pa.RecordBatch:
+    """Turn driver values (one Python list per column) into an Arrow batch of the rule types."""
+    arrays = []
+    for col, values in zip(schema.columns, columns):
+        rule = col.rule
+        if rule.convert is not None:
+            values = rule.convert(values, col.name, stats)
+        arrays.append(pa.array(values, type=rule.arrow(col)))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema.arrow_schema())

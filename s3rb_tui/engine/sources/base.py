@@ -1,0 +1,152 @@
+"""The Source interface and the keyset pagination shared by every source.
+
+Extraction order is (cursor column, primary key...). Rows whose cursor is NULL sort first (as
+MySQL and SQLite both order NULLs first ascending) and are only taken by a table's first full
+backup. A ``Position`` says what was read last; the next query starts strictly after it, so rows
+sharing one timestamp are never skipped or repeated at a batch edge.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import pyarrow as pa
+
+from s3rb_tui.engine.schema import ConversionStats, TableSchema
+from s3rb_tui.engine.tables import TableRef
+
+
+@dataclass(frozen=True)
+class Position:
+    cursor: Any = None  # last cursor value read (None: not yet past the NULL-cursor rows)
+    key: tuple[Any, ...] | None = None  # last primary key read at that cursor value
+    nulls_done: bool = False  # the NULL-cursor rows are behind us (or are not wanted)
+
+    @property
+    def is_start(self) -> bool:
+        return self.cursor is None and self.key is None and not self.nulls_done
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    ref: TableRef
+    is_view: bool = False
+    estimated_rows: int | None = None
+    estimated_bytes: int | None = None
+
+
+@dataclass
+class SourceBatch:
+    batch: pa.RecordBatch
+    end: Position  # position after the last row of this batch
+    null_cursor_rows: int = 0
+    stats: ConversionStats = field(default_factory=ConversionStats)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    rows: int
+    bytes: int | None
+    exact: bool
+
+
+def keyset_predicate(
+    schema: TableSchema,
+    position: Position,
+    upper_bound: Any,
+    quote: Callable[[str], str],
+    placeholder: str = "%s",
+) -> tuple[str, list[Any]]:
+    """WHERE clause (without the keyword) and its parameters for rows strictly after ``position``
+    and with cursor <= ``upper_bound``. Requires ``schema.incremental``."""
+    assert schema.cursor_column and schema.primary_key
+    cur = quote(schema.cursor_column)
+    keys = [k for k in schema.primary_key if k != schema.cursor_column]
+    params: list[Any] = []
+
+    def after_key(last: tuple[Any, ...]) -> str:
+        # (k1, k2, ...) > (v1, v2, ...) expanded so that indexes are usable.
+        ors = []
+        for i in range(len(keys)):
+            eqs = [f"{quote(keys[j])} = {placeholder}" for j in range(i)]
+            ors.append("(" + " AND ".join(eqs + [f"{quote(keys[i])} > {placeholder}"]) + ")")
+            params.extend(list(last[:i]) + [last[i]])
+        return "(" + " OR ".join(ors) + ")" if ors else "(1 = 0)"
+
+    if position.cursor is None:
+        if position.nulls_done:
+            lower = f"{cur} IS NOT NULL"
+        elif position.key is None:
+            lower = "1 = 1"
+        else:
+            lower = f"(({cur} IS NULL AND {after_key(position.key)}) OR {cur} IS NOT NULL)"
+    else:
+        params.append(position.cursor)
+        if position.key is None:
+            lower = f"{cur} > {placeholder}"
+        else:
+            first = f"{cur} > {placeholder}"
+            params.append(position.cursor)
+            lower = f"({first} OR ({cur} = {placeholder} AND {after_key(position.key)}))"
+    upper = f"({cur} IS NULL OR {cur} <= {placeholder})"
+    params.append(upper_bound)
+    return f"{lower} AND {upper}", params
+
+
+def order_by(schema: TableSchema, quote: Callable[[str], str]) -> str:
+    return ", ".join(quote(c) for c in schema.order_columns)
+
+
+class Source(ABC):
+    dialect: str  # "mysql" | "sqlite"
+
+    @abstractmethod
+    def version(self) -> str:
+        """Server version string (also a connectivity check)."""
+
+    @abstractmethod
+    def now(self) -> dt.datetime:
+        """The source's clock, naive UTC (the session runs in +00:00)."""
+
+    @abstractmethod
+    def list_tables(self, schema: str) -> list[TableInfo]:
+        """Base tables and views in ``schema``, views marked."""
+
+    @abstractmethod
+    def discover(self, ref: TableRef, cursor_override: str | None = None, key_override: tuple[str, ...] | None = None) -> TableSchema:
+        """Columns, types, primary key and cursor column. Raises JobError if the table is missing."""
+
+    @abstractmethod
+    def read_batches(
+        self,
+        schema: TableSchema,
+        start: Position,
+        upper_bound: Any,
+        batch_size: int,
+        limit: int | None = None,
+    ) -> Iterator[SourceBatch]:
+        """Stream rows after ``start`` (incremental tables) or the whole table (snapshot tables)
+        as Arrow batches of at most ``batch_size`` rows. Memory is bounded by one batch."""
+
+    @abstractmethod
+    def count(self, schema: TableSchema, start: Position | None = None, upper_bound: Any = None) -> int:
+        """Rows after ``start`` (all rows when None) up to ``upper_bound``."""
+
+    def estimate(self, schema: TableSchema, start: Position, upper_bound: Any) -> Estimate:
+        rows = self.count(schema, start if schema.incremental else None, upper_bound if schema.incremental else None)
+        return Estimate(rows=rows, bytes=None, exact=True)
+
+    def distinct_keys(self, schema: TableSchema) -> int | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -61,7 +61,7 @@ def keyset_predicate(
     placeholder: str = "%s",
 ) -> tuple[str, list[Any]]:
     """WHERE clause (without the keyword) and its parameters for rows strictly after ``position``
-    and with cursor <= ``upper_bound``. Requires ``schema.incremental``."""
+    and with cursor <= ``upper_bound`` (no upper limit when it is None). Requires ``schema.incremental``."""
     assert schema.cursor_column and schema.primary_key
     cur = quote(schema.cursor_column)
     keys = [k for k in schema.primary_key if k != schema.cursor_column]
@@ -91,6 +91,8 @@ def keyset_predicate(
             first = f"{cur} > {placeholder}"
             params.append(position.cursor)
             lower = f"({first} OR ({cur} = {placeholder} AND {after_key(position.key)}))"
+    if upper_bound is None:  # no upper bound (e.g. an integer cursor has no clock to compare with)
+        return lower, params
     upper = f"({cur} IS NULL OR {cur} <= {placeholder})"
     params.append(upper_bound)
     return f"{lower} AND {upper}", params

@@ -1,0 +1,384 @@
+"""MySQL / MariaDB source over pymysql.
+
+One connection per source (a worker thread opens its own), session in UTC (``time_zone = '+00:00'``)
+and utf8mb4, autocommit so that every query sees the latest committed rows. Rows stream from the
+server through an unbuffered cursor (``SSCursor``): memory is bounded by one batch.
+
+Positions are JSON-safe (they are stored in the watermark document and fed back as query
+parameters): datetimes become ``'YYYY-MM-DD HH:MM:SS.ffffff'``, dates ``'YYYY-MM-DD'``, decimals
+strings, binary keys hex. ``_param`` turns them back into values MySQL compares exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Iterator
+
+import pymysql
+import pymysql.cursors
+
+from s3rb_tui.engine.errors import JobError
+from s3rb_tui.engine.schema import Column, ConversionStats, TableSchema, UnsupportedType, detect_cursor, rows_to_batch
+from s3rb_tui.engine.sources.base import Estimate, Position, Source, SourceBatch, TableInfo, keyset_predicate, order_by
+from s3rb_tui.engine.tables import TableRef, quote_mysql
+
+if TYPE_CHECKING:
+    from s3rb_tui.settings import Settings
+
+_TEMPORAL = ("datetime", "timestamp", "date", "time")
+_BINARY = ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob")
+_CLOCK_CURSORS = ("datetime", "timestamp", "date")
+_JSON_CHECK = re.compile(r"json_valid\(\s*`?([^`()\s]+)`?\s*\)", re.IGNORECASE)
+
+_CONNECT_HINTS = {
+    1045: "check DB_USER/DB_PASSWORD",
+    1044: "check the grants of DB_USER",
+    2003: "check DB_HOST/DB_PORT and that the server is running",
+    2005: "check DB_HOST",
+    2013: "check DB_HOST/DB_PORT, the network, and BACKUP_TIMEOUT_SECONDS",
+}
+
+
+def json_safe(value: Any) -> Any:
+    """A driver value as it is kept in a Position (and the watermark JSON)."""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    return value
+
+
+def _param(column: Column, value: Any) -> Any:
+    """A JSON-safe Position value as a query parameter that compares exactly with ``column``."""
+    if value is None:
+        return None
+    if column.data_type in _BINARY and isinstance(value, str):
+        return bytes.fromhex(value)
+    if column.data_type in ("decimal", "numeric") and isinstance(value, (str, int, float)):
+        return Decimal(str(value))
+    return value
+
+
+class MySQLSource(Source):
+    dialect = "mysql"
+
+    def __init__(self, host: str, port: int, user: str, password: str, timeout: int = 300):
+        self.host, self.port, self.user = host, port, user
+        self._password = password
+        self._timeout = timeout
+        self._conn: pymysql.connections.Connection | None = None
+        self._connect()
+
+    @classmethod
+    def from_settings(cls, settings: "Settings", host: str | None = None, port: int | None = None) -> "MySQLSource":
+        return cls(
+            host=host or settings.str("DB_HOST"),
+            port=port or settings.int("DB_PORT"),
+            user=settings.str("DB_USER"),
+            password=settings.str("DB_PASSWORD"),
+            timeout=settings.int("BACKUP_TIMEOUT_SECONDS"),
+        )
+
+    # --- connection ---------------------------------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._password, "****") if self._password else text
+
+    def _connect(self) -> None:
+        try:
+            self._conn = pymysql.connect(
+                host=self.host,
+                port=self.port,
+                user=self.user,
+                password=self._password,
+                charset="utf8mb4",
+                autocommit=True,
+                connect_timeout=self._timeout,
+                read_timeout=self._timeout,
+                write_timeout=self._timeout,
+                init_command="SET time_zone = '+00:00'",
+            )
+        except pymysql.err.MySQLError as e:
+            code = e.args[0] if e.args and isinstance(e.args[0], int) else None
+            detail = e.args[1] if len(e.args) > 1 else str(e)
+            detail = self._scrub(str(detail).splitlines()[0] if str(detail) else type(e).__name__)
+            raise JobError(
+                f"cannot connect to MySQL at {self.host}:{self.port} as {self.user}: {detail}",
+                _CONNECT_HINTS.get(code, "check DB_HOST, DB_PORT, DB_USER and DB_PASSWORD"),
+            ) from None
+
+    @property
+    def conn(self) -> pymysql.connections.Connection:
+        if self._conn is None or not self._conn.open:
+            self._connect()
+        assert self._conn is not None
+        return self._conn
+
+    def _query(self, sql: str, params: Any = None) -> list[tuple]:
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(sql, params)
+                return list(cur.fetchall())
+        except pymysql.err.MySQLError as e:
+            raise self._error(e) from e
+
+    def _error(self, e: Exception) -> JobError:
+        detail = e.args[1] if len(e.args) > 1 else str(e)
+        return JobError(f"MySQL error at {self.host}:{self.port}: {self._scrub(str(detail))}")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # already gone: nothing to release
+                pass
+            self._conn = None
+
+    # --- metadata -----------------------------------------------------------------------
+
+    def version(self) -> str:
+        return str(self._query("SELECT VERSION()")[0][0])
+
+    def now(self) -> dt.datetime:
+        return self._query("SELECT NOW(6)")[0][0]
+
+    def list_tables(self, schema: str) -> list[TableInfo]:
+        rows = self._query(
+            "SELECT TABLE_NAME, TABLE_TYPE, TABLE_ROWS, DATA_LENGTH FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = %s ORDER BY TABLE_NAME",
+            (schema,),
+        )
+        out = []
+        for name, ttype, nrows, nbytes in rows:
+            is_view = ttype == "VIEW"
+            out.append(TableInfo(
+                ref=TableRef(schema, name),
+                is_view=is_view,
+                estimated_rows=None if is_view or nrows is None else int(nrows),
+                estimated_bytes=None if is_view or nbytes is None else int(nbytes),
+            ))
+        return out
+
+    def discover(self, ref: TableRef, cursor_override: str | None = None, key_override: tuple[str, ...] | None = None) -> TableSchema:
+        table = self._query(
+            "SELECT TABLE_TYPE, TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+            (ref.schema, ref.name),
+        )
+        if not table:
+            raise JobError(
+                f"table {ref.full_name} not found in MySQL at {self.host}:{self.port}",
+                "check the table name and DB_DATABASE (list tables with --run status)",
+            )
+        is_view = table[0][0] == "VIEW"
+        json_columns = self._mariadb_json_columns(ref)
+        rows = self._query(
+            "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, NUMERIC_PRECISION, NUMERIC_SCALE, "
+            "DATETIME_PRECISION, CHARACTER_MAXIMUM_LENGTH FROM information_schema.COLUMNS "
+            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+            (ref.schema, ref.name),
+        )
+        columns = []
+        for name, data_type, column_type, nullable, num_prec, num_scale, dt_prec, char_len in rows:
+            data_type = str(data_type).lower()
+            column_type = str(column_type).lower()
+            if name in json_columns and data_type in ("longtext", "text", "mediumtext"):
+                data_type = "json"
+            temporal = data_type in _TEMPORAL
+            columns.append(Column(
+                name=name,
+                data_type=data_type,
+                column_type=column_type,
+                nullable=nullable == "YES",
+                precision=(None if dt_prec is None else int(dt_prec)) if temporal else (None if num_prec is None else int(num_prec)),
+                scale=None if num_scale is None else int(num_scale),
+                char_length=None if char_len is None else int(char_len),
+                unsigned="unsigned" in column_type,
+            ))
+        for c in columns:
+            c.rule  # raises UnsupportedType for a type without a rule, before any row is read
+        names = {c.name.lower(): c.name for c in columns}
+        if key_override:
+            missing = [k for k in key_override if k.lower() not in names]
+            if missing:
+                raise JobError(f"key column(s) {', '.join(missing)} from s3rb.toml are not columns of {ref.full_name}")
+            primary_key = tuple(names[k.lower()] for k in key_override)
+        else:
+            primary_key = tuple(r[0] for r in self._query(
+                "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
+                "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION",
+                (ref.schema, ref.name),
+            ))
+        try:
+            cursor = detect_cursor(columns, cursor_override)
+        except UnsupportedType as e:
+            raise JobError(f"{ref.full_name}: {e}") from None
+        return TableSchema(
+            ref=ref,
+            columns=tuple(columns),
+            primary_key=primary_key,
+            cursor_column=cursor,
+            is_view=is_view,
+            estimated_rows=None if table[0][1] is None else int(table[0][1]),
+        )
+
+    def _mariadb_json_columns(self, ref: TableRef) -> set[str]:
+        """MariaDB stores JSON as LONGTEXT with a ``CHECK (json_valid(col))`` constraint."""
+        try:
+            rows = self._query(
+                "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+                "WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME = %s",
+                (ref.schema, ref.name),
+            )
+        except JobError:  # MySQL < 8.0.16 has no CHECK_CONSTRAINTS (and no MariaDB-style JSON)
+            return set()
+        out = set()
+        for (clause,) in rows:
+            m = _JSON_CHECK.fullmatch(str(clause).strip())
+            if m:
+                out.add(m.group(1))
+        return out
+
+    # --- extraction ---------------------------------------------------------------------
+
+    def _select_list(self, schema: TableSchema) -> str:
+        return ", ".join(c.rule.select_expr(c) for c in schema.columns)
+
+    def _predicate(self, schema: TableSchema, start: Position, upper_bound: Any) -> tuple[str, list[Any]]:
+        cursor_col = schema.column(schema.cursor_column)  # type: ignore[arg-type]
+        keys = [schema.column(k) for k in schema.order_columns[1:]]
+        typed = Position(
+            cursor=_param(cursor_col, start.cursor),
+            key=None if start.key is None else tuple(_param(c, v) for c, v in zip(keys, start.key)),
+            nulls_done=start.nulls_done,
+        )
+        if cursor_col.data_type not in _CLOCK_CURSORS and isinstance(upper_bound, dt.date):
+            upper_bound = None  # a numeric cursor cannot be bounded by the clock
+        return keyset_predicate(schema, typed, upper_bound, quote_mysql)
+
+    def read_batches(
+        self,
+        schema: TableSchema,
+        start: Position,
+        upper_bound: Any,
+        batch_size: int,
+        limit: int | None = None,
+    ) -> Iterator[SourceBatch]:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        if schema.incremental:
+            yield from self._read_keyset(schema, start, upper_bound, batch_size, limit)
+        else:
+            yield from self._read_snapshot(schema, batch_size, limit)
+
+    def _read_keyset(self, schema: TableSchema, start: Position, upper_bound: Any, batch_size: int, limit: int | None) -> Iterator[SourceBatch]:
+        names = schema.column_names
+        cursor_i = names.index(schema.cursor_column)  # type: ignore[arg-type]
+        key_i = [names.index(k) for k in schema.order_columns[1:]]
+        select = f"SELECT {self._select_list(schema)} FROM {schema.ref.mysql()}"
+        order = order_by(schema, quote_mysql)
+        position, taken = start, 0
+        while limit is None or taken < limit:
+            n = batch_size if limit is None else min(batch_size, limit - taken)
+            where, params = self._predicate(schema, position, upper_bound)
+            rows = self._fetch(f"{select} WHERE {where} ORDER BY {order} LIMIT {int(n)}", params)
+            if not rows:
+                return
+            last = rows[-1]
+            cursor_value = last[cursor_i]
+            position = Position(
+                cursor=json_safe(cursor_value),
+                key=tuple(json_safe(last[i]) for i in key_i),
+                nulls_done=cursor_value is not None,
+            )
+            nulls = sum(1 for r in rows if r[cursor_i] is None)
+            taken += len(rows)
+            yield self._batch(schema, rows, position, nulls)
+            if len(rows) < n:
+                return
+
+    def _fetch(self, sql: str, params: list[Any]) -> list[tuple]:
+        """One batch through an unbuffered cursor (the LIMIT bounds it)."""
+        try:
+            with self.conn.cursor(pymysql.cursors.SSCursor) as cur:
+                cur.execute(sql, params)
+                return list(cur.fetchall())
+        except pymysql.err.MySQLError as e:
+            raise self._error(e) from e
+
+    def _read_snapshot(self, schema: TableSchema, batch_size: int, limit: int | None) -> Iterator[SourceBatch]:
+        sql = f"SELECT {self._select_list(schema)} FROM {schema.ref.mysql()}"
+        if schema.primary_key:
+            sql += f" ORDER BY {', '.join(quote_mysql(k) for k in schema.primary_key)}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        cursor_i = schema.column_names.index(schema.cursor_column) if schema.cursor_column else None
+        latest: Any = None
+        finished = False
+        cur = self.conn.cursor(pymysql.cursors.SSCursor)
+        try:
+            cur.execute(sql)
+            while True:
+                rows = cur.fetchmany(batch_size)
+                if not rows:
+                    finished = True
+                    return
+                if cursor_i is not None:
+                    latest = _latest(latest, (r[cursor_i] for r in rows))
+                end = Position(cursor=json_safe(latest), key=None, nulls_done=True)
+                yield self._batch(schema, rows, end, 0)
+        except pymysql.err.MySQLError as e:
+            raise self._error(e) from e
+        finally:
+            if finished:
+                cur.close()
+            else:
+                # Stopped early (limit, cancel, error): closing the cursor would read the rest of
+                # the table off the wire; dropping the connection ends the query at once.
+                self.close()
+
+    def _batch(self, schema: TableSchema, rows: list[tuple], end: Position, nulls: int) -> SourceBatch:
+        stats = ConversionStats()
+        columns = [list(col) for col in zip(*rows)]
+        return SourceBatch(batch=rows_to_batch(schema, columns, stats), end=end, null_cursor_rows=nulls, stats=stats)
+
+    # --- counting -----------------------------------------------------------------------
+
+    def count(self, schema: TableSchema, start: Position | None = None, upper_bound: Any = None) -> int:
+        sql = f"SELECT COUNT(*) FROM {schema.ref.mysql()}"
+        params: list[Any] = []
+        if schema.incremental and (start is not None or upper_bound is not None):
+            where, params = self._predicate(schema, start or Position(), upper_bound)
+            sql += f" WHERE {where}"
+        return int(self._query(sql, params)[0][0])
+
+    def estimate(self, schema: TableSchema, start: Position, upper_bound: Any) -> Estimate:
+        rows = self.count(schema, start if schema.incremental else None, upper_bound if schema.incremental else None)
+        avg = self._query(
+            "SELECT AVG_ROW_LENGTH FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+            (schema.ref.schema, schema.ref.name),
+        )
+        avg_len = avg[0][0] if avg and avg[0][0] is not None else None
+        return Estimate(rows=rows, bytes=None if avg_len is None else int(avg_len) * rows, exact=True)
+
+    def distinct_keys(self, schema: TableSchema) -> int | None:
+        if not schema.primary_key:
+            return None
+        keys = ", ".join(quote_mysql(k) for k in schema.primary_key)
+        return int(self._query(f"SELECT COUNT(DISTINCT {keys}) FROM {schema.ref.mysql()}")[0][0])
+
+
+def _latest(current: Any, values: Iterator[Any]) -> Any:
+    """Largest clock-like cursor value seen (zero-date strings and NULLs ignored)."""
+    for v in values:
+        if isinstance(v, (dt.date, int)) and not isinstance(v, bool):
+            if current is None or (type(v) is type(current) and v > current):
+                current = v
+    return current

@@ -1,0 +1,101 @@
+"""argv -> console, headless, or demo.
+
+``s3rb-tui`` opens the console; ``s3rb-tui --run COMMAND ...`` runs one job headless (Textual is
+never imported on that path); ``--demo`` points either at the embedded demo workspace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from s3rb_tui import __version__
+
+USAGE = """\
+s3rb-tui [--env-file PATH] [--readonly] [--demo [--demo-reset] [--demo-traffic]] [--run COMMAND [ARGS...]]
+
+Operator console and headless runner for an incremental MySQL -> S3 (Parquet) -> Redshift pipeline.
+
+  s3rb-tui                      open the console (settings from ./.env or --env-file)
+  s3rb-tui --demo               open the console on the embedded demo (no servers needed)
+  s3rb-tui --run COMMAND ...    run one job headless, for cron/systemd (see --run --help)
+
+Commands for --run:
+  backup           MySQL -> S3: changed rows into time-partitioned Parquet
+  sync             MySQL -> S3 -> warehouse (--backup-only, --redshift-only, --verify-data)
+  status           health of source, store, warehouse, tunnels; per-table state
+  info             backup strategies and when to use each
+  config           every setting with secrets masked; problems listed
+  watermark        get | set | reset | list
+  watermark-count  set-count | validate-counts
+  s3clean          list | clean | clean-all (planned, confirmed, exact)
+  clean            delete files older than --days under --prefix (dry run unless --confirm)
+
+Exit codes: 0 success, 1 a job ran and failed, 2 bad usage/input/configuration (nothing changed).
+Run `s3rb-tui --run COMMAND --help` for a command's options.
+"""
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="s3rb-tui", usage=USAGE, add_help=False)
+    p.add_argument("-h", "--help", action="store_true")
+    p.add_argument("--version", action="store_true")
+    p.add_argument("--env-file", "--config-file", dest="env_file")
+    p.add_argument("--readonly", action="store_true")
+    p.add_argument("--demo", action="store_true")
+    p.add_argument("--demo-reset", action="store_true")
+    p.add_argument("--demo-traffic", action="store_true")
+    p.add_argument("--debug", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    run_args: list[str] | None = None
+    if "--run" in argv:
+        i = argv.index("--run")
+        argv, run_args = argv[:i], argv[i + 1 :]
+    parser = _top_parser()
+    opts, unknown = parser.parse_known_args(argv)
+    if opts.help and run_args is None:
+        sys.stdout.write(USAGE)
+        return 0
+    if opts.version:
+        sys.stdout.write(f"s3rb-tui {__version__}\n")
+        return 0
+    if unknown:
+        sys.stderr.write(f"s3rb-tui: error: unknown option(s) {' '.join(unknown)} (see s3rb-tui --help)\n")
+        return 2
+    if opts.help:
+        run_args = (run_args or []) + ["--help"]
+
+    env_overrides = None
+    if opts.demo or opts.demo_reset:
+        from s3rb_tui.demo import prepare_demo
+
+        try:
+            env_overrides = prepare_demo(reset=opts.demo_reset)
+        except Exception as e:  # the demo builds files only; say what failed in one line
+            sys.stderr.write(f"s3rb-tui: error: could not prepare the demo workspace: {e}\n")
+            return 1
+        if opts.demo_traffic and run_args is not None:
+            from s3rb_tui.demo import start_traffic
+
+            start_traffic(env_overrides)
+
+    if run_args is not None:
+        from s3rb_tui import headless
+
+        if run_args and run_args[0] in ("-h", "--help"):
+            headless.build_parser().print_help(sys.stdout)
+            return 0
+        return headless.main(run_args, env_overrides=env_overrides, env_file=opts.env_file, debug=opts.debug)
+
+    from s3rb_tui.tui.app import run_console
+
+    return run_console(env_file=opts.env_file, env_overrides=env_overrides, readonly=opts.readonly, demo=bool(env_overrides), demo_traffic=opts.demo_traffic, debug=opts.debug)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,287 @@
+"""Headless front end: ``s3rb-tui --run COMMAND [ARGS]`` for cron and systemd.
+
+Parses the manual's commands and options, builds a HeadlessApp and dispatches to
+``s3rb_tui.commands.<module>.run(args, app)``. Exit codes: 0 success, 1 a job ran and failed,
+2 bad usage/input/configuration (nothing changed). Logs are JSON lines on stderr (or
+``--log-file``); human output or one ``--json`` document on stdout. Never imports Textual/Rich.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import traceback
+from functools import cached_property
+from typing import IO, Any, Callable, Mapping, Sequence
+
+from s3rb_tui.engine.errors import ConfigError, S3rbError, UsageError
+from s3rb_tui.engine.jobs import JobContext
+from s3rb_tui.logs import JsonLogger, Redactor
+from s3rb_tui.settings import Settings, load_settings
+
+PROG = "s3rb-tui --run"
+
+# command -> (module under s3rb_tui.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "backup": ("backup", "MySQL -> S3: extract changed rows into time-partitioned Parquet"),
+    "sync": ("sync", "MySQL -> S3 -> warehouse: backup, then load the new files"),
+    "status": ("status", "health of source, store, warehouse and tunnels; per-table state"),
+    "info": ("info", "backup strategies and when to use each (works without configuration)"),
+    "config": ("config", "every setting with secrets masked, and what is wrong with them"),
+    "watermark": ("watermark", "get | set | reset | list per-table watermarks"),
+    "watermark-count": ("counts", "set-count | validate-counts: fix and cross-check row counts"),
+    "s3clean": ("s3clean", "list | clean | clean-all: guarded cleanup of a table's files"),
+    "clean": ("clean", "the v1.2 retention command: delete files older than N days under a prefix"),
+}
+
+
+class UsageParser(argparse.ArgumentParser):
+    """argparse that raises UsageError (one line, exit 2) instead of printing usage and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}", f"see `{self.prog} --help`")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("common options")
+    g.add_argument("--env-file", "--config-file", dest="env_file", metavar="PATH", help="read settings from PATH instead of ./.env")
+    g.add_argument("--log-file", metavar="PATH", help="write JSON-lines logs to PATH instead of stderr")
+    g.add_argument("--debug", action="store_true", help="debug logs, and tracebacks on errors")
+    g.add_argument("--json", action="store_true", help="print one machine-readable JSON document on stdout")
+
+
+def _tables(p: argparse.ArgumentParser, required: bool, help_text: str = "table as schema.table or table (repeatable)") -> None:
+    p.add_argument("-t", "--tables", "--table", dest="tables", action="append", metavar="TABLE", required=required, help=help_text)
+
+
+def _job_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-s", "--strategy", choices=("sequential", "inter-table"), default="sequential", help="sequential (default) or inter-table (BACKUP_MAX_WORKERS tables at once)")
+    p.add_argument("--dry-run", action="store_true", help="show the window, estimated rows and bytes; write nothing")
+    p.add_argument("--estimate", action="store_true", help="show row/byte/time estimates before starting")
+    p.add_argument("--limit", type=_positive_int, metavar="N", help="stop each table after N rows (testing)")
+    p.add_argument("--batch-size", type=_positive_int, metavar="N", help="rows per query and per file (default BACKUP_BATCH_SIZE)")
+    p.add_argument("--max-workers", type=_positive_int, metavar="N", help="worker threads for inter-table (default BACKUP_MAX_WORKERS)")
+    p.add_argument("--extract-engine", choices=("auto", "fast", "pymysql"), help="force an extraction path (default EXTRACT_ENGINE)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n} must be at least 1")
+    return n
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of rows") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{n} is negative; counts are 0 or more")
+    return n
+
+
+def build_parser() -> UsageParser:
+    parser = UsageParser(
+        prog=PROG,
+        description="Run one s3rb-tui job headless (cron/systemd). Exit codes: 0 ok, 1 a job failed, 2 bad usage or configuration.",
+        epilog="Examples:\n  s3rb-tui --run backup -t settlement.settlement_claim_detail -s sequential\n"
+        "  s3rb-tui --run sync -t settlement.partner_info -t settlement.settlement_claim_detail -s inter-table\n"
+        "  s3rb-tui --run watermark get -t settlement.settlement_claim_detail --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=UsageParser)
+
+    p = sub.add_parser("backup", help=COMMANDS["backup"][1], description=COMMANDS["backup"][1])
+    _tables(p, True)
+    _job_options(p)
+    _common(p)
+
+    p = sub.add_parser("sync", help=COMMANDS["sync"][1], description=COMMANDS["sync"][1])
+    _tables(p, True)
+    _job_options(p)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--backup-only", action="store_true", help="only MySQL -> S3")
+    g.add_argument("--redshift-only", action="store_true", help="only load committed files not yet loaded (honours a manual watermark)")
+    p.add_argument("--verify-data", action="store_true", help="compare counts after the load; exit 1 on a mismatch")
+    _common(p)
+
+    p = sub.add_parser("status", help=COMMANDS["status"][1], description=COMMANDS["status"][1])
+    _tables(p, False, "limit the per-table part to these tables (repeatable)")
+    _common(p)
+
+    p = sub.add_parser("info", help=COMMANDS["info"][1], description=COMMANDS["info"][1])
+    p.add_argument("--strategy", choices=("sequential", "inter-table"), help="details of one strategy")
+    _common(p)
+
+    p = sub.add_parser("config", help=COMMANDS["config"][1], description=COMMANDS["config"][1])
+    _common(p)
+
+    p = sub.add_parser("watermark", help=COMMANDS["watermark"][1], description=COMMANDS["watermark"][1])
+    p.add_argument("operation", choices=("get", "set", "reset", "list"))
+    _tables(p, False, "table (schema.table or table)")
+    p.add_argument("--timestamp", metavar="'YYYY-MM-DD HH:MM:SS'", help="for set: extraction starts after this source timestamp")
+    p.add_argument("--force", "--yes", dest="force", action="store_true", help="apply set/reset without asking on a terminal")
+    p.add_argument("--dry-run", action="store_true", help="show the plan of set/reset and change nothing")
+    _common(p)
+
+    p = sub.add_parser("watermark-count", help=COMMANDS["watermark-count"][1], description=COMMANDS["watermark-count"][1])
+    p.add_argument("operation", choices=("set-count", "validate-counts"))
+    _tables(p, True, "table (schema.table or table)")
+    p.add_argument("--count", type=_count, metavar="N", help="row count for set-count")
+    p.add_argument("--mode", choices=("absolute", "additive"), default="absolute", help="absolute replaces, additive adds (default absolute)")
+    _common(p)
+
+    p = sub.add_parser("s3clean", help=COMMANDS["s3clean"][1], description=COMMANDS["s3clean"][1])
+    p.add_argument("operation", choices=("list", "clean", "clean-all"))
+    _tables(p, False, "table (required for clean)")
+    p.add_argument("--older-than", metavar="AGE", help="only files older than AGE: 7d, 24h, 30m")
+    p.add_argument("--pattern", metavar="GLOB", help="only file names matching GLOB, e.g. 'batch_*' or '*_batch_000[1-5].parquet'")
+    p.add_argument("--dry-run", action="store_true", help="show the plan and delete nothing")
+    p.add_argument("--force", action="store_true", help="no confirmation prompt (scripts); required without a terminal")
+    p.add_argument("--include-unloaded", action="store_true", help="also delete files not yet loaded into the warehouse")
+    _common(p)
+
+    p = sub.add_parser("clean", help=COMMANDS["clean"][1], description=COMMANDS["clean"][1])
+    p.add_argument("--bucket", help="bucket (default S3_BUCKET_NAME)")
+    p.add_argument("--prefix", required=True, help="prefix to clean, e.g. incremental/")
+    p.add_argument("--days", type=_count, required=True, help="keep files newer than N days")
+    p.add_argument("--confirm", action="store_true", help="really delete (without it: a dry run)")
+    _common(p)
+    return parser
+
+
+class HeadlessApp:
+    """What a command module gets: settings, workspace, logging, output and confirmation."""
+
+    def __init__(self, args: argparse.Namespace, settings: Settings, stdout: IO[str], stderr: IO[str], stdin: IO[str] | None = None):
+        self.args = args
+        self.settings = settings
+        self.stdout = stdout
+        self.stderr = stderr
+        self.stdin = stdin if stdin is not None else sys.stdin
+        self.json = bool(getattr(args, "json", False))
+        self.debug = bool(getattr(args, "debug", False)) or settings.bool("DEBUG")
+        self.redact = Redactor(settings.secrets)
+        self._log_stream = open(args.log_file, "a", encoding="utf-8") if getattr(args, "log_file", None) else stderr
+        level = "debug" if self.debug else settings.str("LOG_LEVEL").lower()
+        self.logger = JsonLogger(self._log_stream, level=level, redact=self.redact)
+
+    @cached_property
+    def workspace(self):
+        from s3rb_tui.engine.workspace import Workspace
+
+        return Workspace(self.settings, log=self.log)
+
+    @property
+    def is_tty(self) -> bool:
+        try:
+            return self.stdin.isatty() and self.stdout.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    def log(self, event: str, level: str = "info", **fields: Any) -> None:
+        self.logger.log(event, level, **fields)
+
+    def ctx(self, name: str, **fields: Any) -> JobContext:
+        ctx = JobContext(name, sink=self.logger.on_event)
+        return ctx
+
+    def out(self, text: str = "") -> None:
+        if not self.json:
+            self.stdout.write(self.redact(text) + "\n")
+            self.stdout.flush()
+
+    def print_json(self, obj: Any) -> None:
+        self.stdout.write(self.redact(json.dumps(obj, indent=2, default=str, ensure_ascii=False)) + "\n")
+        self.stdout.flush()
+
+    def confirm(self, question: str) -> bool:
+        if not self.is_tty:
+            return False
+        self.stdout.write(f"{question} [y/N] ")
+        self.stdout.flush()
+        answer = self.stdin.readline().strip().lower()
+        return answer in ("y", "yes")
+
+    def require_valid_settings(self) -> None:
+        if self.settings.problems:
+            raise ConfigError(
+                "configuration cannot work: " + "; ".join(self.settings.problems),
+                "run `s3rb-tui --run config` for every setting",
+            )
+
+    def close(self) -> None:
+        if "workspace" in self.__dict__:
+            self.workspace.close()
+        if self._log_stream is not self.stderr:
+            self._log_stream.close()
+
+
+def _one_line(err: BaseException, redact: Callable[[str], str]) -> str:
+    text = str(err).replace("\n", " ").strip() or err.__class__.__name__
+    return redact(text)
+
+
+def main(
+    argv: Sequence[str],
+    *,
+    env_overrides: Mapping[str, str] | None = None,
+    env_file: str | None = None,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+    debug: bool = False,
+) -> int:
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    parser = build_parser()
+    redact: Callable[[str], str] = lambda s: s
+    app: HeadlessApp | None = None
+    try:
+        if not argv:
+            parser.print_help(stdout)
+            return 2
+        args = parser.parse_args(list(argv))
+        if args.command is None:
+            parser.print_help(stdout)
+            return 2
+        debug = debug or args.debug
+        environ = dict(os.environ)
+        if env_overrides:
+            environ.update(env_overrides)
+        settings = load_settings(args.env_file or env_file, environ=environ) if not env_overrides else load_settings(None, environ=environ, cwd=_no_env_dir())
+        redact = Redactor(settings.secrets)
+        app = HeadlessApp(args, settings, stdout, stderr)
+        for w in settings.warnings:
+            app.log("configuration warning", "warning", detail=w)
+        module = importlib.import_module(f"s3rb_tui.commands.{COMMANDS[args.command][0]}")
+        return int(module.run(args, app))
+    except S3rbError as e:
+        stderr.write(f"s3rb-tui: error: {_one_line(e, redact)}\n")
+        if debug:
+            stderr.write(redact(traceback.format_exc()))
+        return e.exit_code
+    except KeyboardInterrupt:
+        stderr.write("s3rb-tui: interrupted\n")
+        return 130
+    except Exception as e:  # an unexpected failure: still one line unless --debug
+        stderr.write(f"s3rb-tui: error: {e.__class__.__name__}: {_one_line(e, redact)} (run with --debug for the traceback)\n")
+        if debug:
+            stderr.write(redact(traceback.format_exc()))
+        return 1
+    finally:
+        if app is not None:
+            app.close()
+
+
+def _no_env_dir():
+    """For demo runs: a directory with no .env, so a user's .env never leaks into the demo."""
+    from pathlib import Path
+
+    return Path("/nonexistent-s3rb-demo-dir")

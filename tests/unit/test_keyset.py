@@ -1,0 +1,123 @@
+"""Keyset pagination logic: the predicate from sources.base, run against an in-memory SQLite table
+(which orders NULLs first ascending, as MySQL does), and the JSON-safe Position values of the
+MySQL source."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import sqlite3
+from decimal import Decimal
+
+from s3rb_tui.engine.schema import Column, TableSchema
+from s3rb_tui.engine.sources.base import Position, keyset_predicate
+from s3rb_tui.engine.sources.mysql import _param, json_safe
+from s3rb_tui.engine.tables import TableRef, quote_sql
+
+
+def _schema(pk: tuple[str, ...]) -> TableSchema:
+    cols = tuple(Column(n, "int") for n in pk) + (Column("updated_at", "int"),)
+    return TableSchema(TableRef("db", "t"), cols, primary_key=pk, cursor_column="updated_at")
+
+
+def _table(rows: list[tuple]) -> sqlite3.Connection:
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (a INTEGER, b INTEGER, updated_at INTEGER, PRIMARY KEY (a, b))")
+    db.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+    return db
+
+
+def _paginate(db, schema: TableSchema, start: Position, upper, batch: int) -> tuple[list[tuple], list[Position]]:
+    order = ", ".join(quote_sql(c) for c in schema.order_columns)
+    cols = ", ".join(quote_sql(c) for c in schema.order_columns)
+    out, ends, pos = [], [], start
+    while True:
+        where, params = keyset_predicate(schema, pos, upper, quote_sql, placeholder="?")
+        rows = db.execute(f"SELECT {cols} FROM t WHERE {where} ORDER BY {order} LIMIT {batch}", params).fetchall()
+        if not rows:
+            return out, ends
+        out.extend(rows)
+        last = rows[-1]
+        pos = Position(cursor=last[0], key=tuple(last[1:]), nulls_done=last[0] is not None)
+        ends.append(pos)
+        if len(rows) < batch:
+            return out, ends
+
+
+def _rows(n: int, seed: int = 7) -> list[tuple]:
+    rnd = random.Random(seed)
+    # few distinct cursor values (many ties), some NULL cursors, composite keys
+    return [(i // 10, i % 10, rnd.choice([None, 5, 5, 5, 7, 9])) for i in range(n)]
+
+
+def test_every_row_once_in_order_with_ties_and_null_cursors():
+    rows = _rows(1234)
+    db = _table(rows)
+    schema = _schema(("a", "b"))
+    got, _ = _paginate(db, schema, Position(), 100, batch=50)
+    expected = sorted(((c, a, b) for a, b, c in rows), key=lambda r: (r[0] is not None, r[0] or 0, r[1], r[2]))
+    assert got == expected
+    assert len(set(got)) == len(rows)
+
+
+def test_resume_from_every_batch_edge_gives_exactly_the_remainder():
+    rows = _rows(300, seed=3)
+    db = _table(rows)
+    schema = _schema(("a", "b"))
+    full, ends = _paginate(db, schema, Position(), 100, batch=17)
+    taken = 0
+    for end in ends[:-1]:
+        taken += 17
+        rest, _ = _paginate(db, schema, end, 100, batch=17)
+        assert full[:taken] + rest == full
+
+
+def test_null_cursor_rows_only_from_the_start():
+    rows = _rows(200, seed=5)
+    db = _table(rows)
+    schema = _schema(("a", "b"))
+    nulls = sum(1 for r in rows if r[2] is None)
+    first, _ = _paginate(db, schema, Position(), 100, batch=1000)
+    assert sum(1 for r in first if r[0] is None) == nulls
+    later, _ = _paginate(db, schema, Position(nulls_done=True), 100, batch=1000)
+    assert all(r[0] is not None for r in later)
+    assert len(later) == len(rows) - nulls
+    after_five, _ = _paginate(db, schema, Position(cursor=5, key=None, nulls_done=True), 100, batch=1000)
+    assert {r[0] for r in after_five} == {7, 9}
+
+
+def test_upper_bound_excludes_later_rows_and_none_means_unbounded():
+    db = _table(_rows(200, seed=9))
+    schema = _schema(("a", "b"))
+    bounded, _ = _paginate(db, schema, Position(nulls_done=True), 7, batch=33)
+    assert bounded and max(r[0] for r in bounded) == 7
+    unbounded, _ = _paginate(db, schema, Position(nulls_done=True), None, batch=33)
+    assert max(r[0] for r in unbounded) == 9
+
+
+def test_cursor_that_is_the_primary_key():
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (updated_at INTEGER PRIMARY KEY)")
+    db.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(1, 101)])
+    schema = TableSchema(TableRef("db", "t"), (Column("updated_at", "int"),), primary_key=("updated_at",), cursor_column="updated_at")
+    got, ends = _paginate(db, schema, Position(), None, batch=30)
+    assert [r[0] for r in got] == list(range(1, 101))
+    assert ends[0].key == ()
+
+
+def test_positions_survive_a_json_round_trip():
+    values = {
+        "datetime": dt.datetime(2026, 1, 2, 3, 4, 5, 6),
+        "date": dt.date(2026, 1, 2),
+        "decimal": Decimal("12345678901234567890.123456789"),
+        "binary": b"\x00\xff\x80",
+        "bigint": 18446744073709551615,
+    }
+    safe = json.loads(json.dumps({k: json_safe(v) for k, v in values.items()}))
+    assert safe["datetime"] == "2026-01-02 03:04:05.000006"
+    assert safe["date"] == "2026-01-02"
+    assert safe["bigint"] == 18446744073709551615
+    assert _param(Column("k", "decimal", precision=29, scale=9), safe["decimal"]) == values["decimal"]
+    assert _param(Column("k", "varbinary"), safe["binary"]) == values["binary"]
+    assert _param(Column("k", "datetime"), safe["datetime"]) == "2026-01-02 03:04:05.000006"

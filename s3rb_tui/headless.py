@@ -267,6 +267,12 @@ def main(
         if debug:
             stderr.write(redact(traceback.format_exc()))
         return e.exit_code
+    except BrokenPipeError:  # `| head` closed our stdout: not an error of the job
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
     except KeyboardInterrupt:
         stderr.write("s3rb-tui: interrupted\n")
         return 130

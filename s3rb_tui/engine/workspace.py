@@ -87,6 +87,13 @@ class Workspace:
             return open_warehouse(self.settings, host="127.0.0.1", port=t.local_port)
         return open_warehouse(self.settings)
 
+    def ensure_tunnels(self) -> None:
+        """Health-check open tunnels between batches (reopens a dropped one once, else raises)."""
+        with self._tunnel_lock:
+            tunnels = list(self._tunnels.values())
+        for t in tunnels:
+            t.ensure()
+
     def close(self) -> None:
         with self._tunnel_lock:
             for t in self._tunnels.values():

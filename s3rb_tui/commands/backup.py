@@ -1,0 +1,66 @@
+"""``backup``: MySQL -> S3 for the given tables."""
+
+from __future__ import annotations
+
+import time
+
+from s3rb_tui.commands import report
+from s3rb_tui.engine.backup import run_backup
+
+
+def parse_tables(args, app):
+    """Validate every table name before anything connects (exit 2 on a bad one)."""
+    return [app.workspace.table_ref(t) for t in args.tables]
+
+
+def describe_dry_run(results) -> str:
+    lines = []
+    for r in results:
+        d = r.details
+        if r.status != "dry run":
+            continue
+        after = d.get("after", {})
+        where = "the beginning (full backup, NULL-cursor rows included)" if not after.get("cursor") and not after.get("key") and not after.get("nulls_done") else f"{d.get('cursor_column')} > {after.get('cursor')!r}" + (f" (after key {after.get('key')})" if after.get("key") else "")
+        lines.append(f"{r.table}: {d.get('mode')} backup from {where} up to {d.get('upper_bound')}")
+        lines.append(f"  estimated rows: {d.get('estimated_rows'):,}   estimated size: {report.size(d.get('estimated_bytes'))}   extraction: {d.get('extract_path')}")
+        if d.get("uncommitted_files_to_remove"):
+            lines.append(f"  {d['uncommitted_files_to_remove']} uncommitted files of an interrupted run would be removed")
+        for w in r.warnings:
+            lines.append(f"  warning: {w}")
+    return "\n".join(lines)
+
+
+def estimate_line(results, rows_per_s: float = 20000.0) -> str:
+    rows = sum(r.details.get("estimated_rows") or 0 for r in results)
+    return f"estimate: {rows:,} rows, about {max(rows / rows_per_s, 0.1):.0f} s at {rows_per_s:,.0f} rows/s"
+
+
+def run(args, app) -> int:
+    tables = parse_tables(args, app)
+    app.require_valid_settings()
+    ws = app.workspace
+    engine = args.extract_engine or app.settings.str("EXTRACT_ENGINE")
+    ctx = app.ctx("backup")
+    started = time.monotonic()
+    if args.estimate and not args.dry_run:
+        preview = run_backup(ws, tables, ctx, strategy=args.strategy, batch_size=args.batch_size, limit=args.limit, dry_run=True, extract_engine=engine)
+        app.out(describe_dry_run(preview))
+        app.out(estimate_line(preview))
+    results = run_backup(
+        ws, tables, ctx,
+        strategy=args.strategy, batch_size=args.batch_size, limit=args.limit,
+        max_workers=args.max_workers, dry_run=args.dry_run, extract_engine=engine,
+    )
+    seconds = time.monotonic() - started
+    if app.json:
+        app.print_json(report.job_json("backup", results, seconds, strategy=args.strategy, dry_run=args.dry_run))
+    elif args.dry_run:
+        app.out(describe_dry_run(results))
+        if args.estimate:
+            app.out(estimate_line(results))
+        failed = [r for r in results if not r.ok]
+        if failed:
+            app.out(report.job_summary("Dry run", failed, seconds))
+    else:
+        app.out(report.job_summary(f"Backup ({args.strategy})", results, seconds))
+    return 0 if all(r.ok for r in results) else 1

@@ -1,0 +1,39 @@
+"""``config``: every setting with secrets masked, where it came from, and what is wrong."""
+
+from __future__ import annotations
+
+from s3rb_tui.commands import report
+from s3rb_tui.settings import VARS_BY_NAME
+
+
+def run(args, app) -> int:
+    s = app.settings
+    problems = list(s.problems)
+    try:
+        configs = app.workspace.table_configs
+    except Exception as e:
+        problems.append(str(e))
+        configs = {}
+    if app.json:
+        app.print_json({
+            "env_file": str(s.env_file) if s.env_file else None,
+            "settings": [{"name": n, "value": v, "source": src, "secret": VARS_BY_NAME[n].secret} for n, v, src in s.masked()],
+            "table_settings": {k: v.__dict__ for k, v in configs.items()},
+            "problems": problems,
+            "warnings": list(s.warnings),
+            "valid": not problems,
+        })
+    else:
+        app.out(f"settings read from: {s.env_file or '(no .env file; environment and defaults)'}")
+        app.out(report.table([(n, v, src) for n, v, src in s.masked()], ("variable", "value", "from")))
+        if configs:
+            app.out(f"per-table settings ({s.str('S3RB_CONFIG')}): {', '.join(sorted(configs))}")
+        for w in s.warnings:
+            app.out(f"warning: {w}")
+        if problems:
+            app.out("problems:")
+            for p in problems:
+                app.out(f"  - {p}")
+        else:
+            app.out("configuration OK")
+    return 2 if problems else 0

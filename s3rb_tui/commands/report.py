@@ -1,0 +1,50 @@
+"""Plain-text rendering shared by headless commands (no Rich: this path stays Textual-free)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import humanize
+
+from s3rb_tui.engine.jobs import TableResult
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def size(n: int | None) -> str:
+    return "-" if n is None else humanize.naturalsize(n, binary=True)
+
+
+def job_summary(title: str, results: list[TableResult], seconds: float) -> str:
+    ok = sum(1 for r in results if r.ok)
+    failed = len(results) - ok
+    head = f"{title} finished in {seconds:.1f} s: {ok} table(s) ok, {failed} failed"
+    rows = [
+        (r.table, r.status, f"{r.rows:,}", r.files, size(r.bytes), f"{r.seconds:.1f}s")
+        for r in results
+    ]
+    out = [head, table(rows, ("table", "result", "rows", "files", "size", "time"))]
+    for r in results:
+        for w in r.warnings:
+            out.append(f"  warning {r.table}: {w}")
+        if r.error:
+            out.append(f"  error {r.table}: {r.error}" + (f" — {r.hint}" if r.hint else ""))
+    return "\n".join(out)
+
+
+def job_json(command: str, results: list[TableResult], seconds: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "command": command,
+        "success": all(r.ok for r in results),
+        "duration_seconds": round(seconds, 3),
+        "successful_tables": [r.table for r in results if r.ok],
+        "failed_tables": [r.table for r in results if not r.ok],
+        "tables": [r.to_json() for r in results],
+        **extra,
+    }

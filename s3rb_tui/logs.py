@@ -66,8 +66,9 @@ class JsonLogger:
                 self.log("progress", "info", job_id=ev.job_id, table=ev.table, **data)
         elif ev.kind == "table_done":
             level = "info" if data.get("status") in ("success", "no new data", "skipped", "dry run") else "error"
-            self.log("table done", level, job_id=ev.job_id, **data)
+            self.log("table done", level, job_id=ev.job_id, table=ev.table, **data)
         elif ev.kind == "started":
             self.log("job started", "info", job_id=ev.job_id, **data)
         elif ev.kind == "finished":
-            self.log("job finished", "info" if data.get("success") else "error", job_id=ev.job_id, **data)
+            event = data.pop("event", "job finished")
+            self.log(event, "info" if data.get("success") else "error", job_id=ev.job_id, **data)

@@ -100,7 +100,9 @@ class JobContext:
     def table_done(self, result: TableResult) -> None:
         with self._lock:
             self.results.append(result)
-        self.emit("table_done", table=result.table, **result.to_json())
+        data = result.to_json()
+        data.pop("table")
+        self.emit("table_done", table=result.table, **data)
 
     def check_cancelled(self) -> None:
         self.cancel.raise_if_cancelled()

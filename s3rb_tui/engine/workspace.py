@@ -56,6 +56,9 @@ class Workspace:
 
     def _tunnel(self, which: str):
         """The SSH tunnel for ``mysql`` or ``warehouse``, or None when no bastion is configured."""
+        bastion = "SSH_BASTION_HOST" if which == "mysql" else "REDSHIFT_SSH_BASTION_HOST"
+        if not self.settings.str(bastion):
+            return None
         from s3rb_tui.engine import tunnels
 
         with self._tunnel_lock:

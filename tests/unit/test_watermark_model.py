@@ -1,0 +1,71 @@
+import json
+
+import pytest
+
+from s3rb_tui.engine.errors import WatermarkError
+from s3rb_tui.engine.layout import FilePosition
+from s3rb_tui.engine.stores.local import LocalStore
+from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.watermarks import Watermark, WatermarkStore
+
+T = TableRef("s", "t")
+
+
+def commit(wm, session, rows, files, batch):
+    return wm.with_backup_commit(session_id=session, strategy="sequential", rows=rows, files=files,
+                                 position=FilePosition("2025-01-01_00-00-00", batch), last_data_timestamp="2025-01-01 00:00:00",
+                                 last_key=[batch], nulls_done=True, status="success")
+
+
+def test_same_session_replaces_new_session_accumulates():
+    wm = Watermark(table="s.t")
+    wm = commit(wm, "run1", 100, ["f1"], 1)
+    wm = commit(wm, "run1", 250, ["f1", "f2"], 2)  # same session: replaces its own contribution
+    assert (wm.session.extracted, wm.cumulative.extracted, wm.files_written_total) == (250, 250, 2)
+    wm = commit(wm, "run2", 40, ["f3"], 1)  # new session: accumulates
+    assert (wm.session.extracted, wm.cumulative.extracted, wm.files_written_total) == (40, 290, 3)
+    wm = wm.with_load_commit(session_id="load1", rows=290, files=["f1", "f2", "f3"], status="success")
+    wm = wm.with_load_commit(session_id="load1", rows=290, files=["f1", "f2", "f3"], status="success")
+    assert (wm.session.loaded, wm.cumulative.loaded, wm.files_loaded_total) == (290, 290, 3)
+
+
+def test_manual_set_and_reset_keep_the_file_history():
+    wm = commit(Watermark(table="s.t"), "run1", 100, ["f1"], 7)
+    manual = wm.with_manual_timestamp("2025-08-09 20:00:01")
+    assert (manual.backup_strategy, manual.last_data_timestamp, manual.last_key) == ("manual_cli", "2025-08-09 20:00:01", None)
+    assert manual.last_extraction_time is None
+    reset = manual.with_reset()
+    assert reset.last_data_timestamp is None and reset.cumulative.extracted == 0
+    assert reset.committed_through == "2025-01-01_00-00-00_batch_0007"
+
+
+def test_counts_absolute_and_additive_update_both_sides():
+    wm = Watermark(table="s.t").with_counts(8_500_000, "absolute")
+    assert (wm.cumulative.extracted, wm.cumulative.loaded) == (8_500_000, 8_500_000)
+    wm = wm.with_counts(500_000, "additive")
+    assert (wm.cumulative.extracted, wm.cumulative.loaded) == (9_000_000, 9_000_000)
+
+
+def test_store_roundtrip_and_compare_and_swap(tmp_path):
+    ws = WatermarkStore(LocalStore(tmp_path))
+    assert ws.read(T) == (None, None)
+    etag = ws.write(Watermark(table="s.t"), None)
+    wm, etag2 = ws.read(T)
+    assert wm == Watermark(table="s.t", updated_at=wm.updated_at) and etag2 == etag
+    ws.write(wm.with_counts(5, "absolute"), etag)
+    with pytest.raises(Exception, match="changed by someone else"):
+        ws.write(wm.with_counts(6, "absolute"), etag)  # stale etag: lost race
+    assert ws.get(T).cumulative.extracted == 5
+
+
+@pytest.mark.parametrize("body,msg", [
+    (b"{not json", "corrupt"),
+    (json.dumps({"version": 99, "table": "s.t"}).encode(), "unknown version 99"),
+    (json.dumps([1, 2]).encode(), "not a JSON object"),
+    (json.dumps({"version": 1, "table": "other.t"}).encode(), "names table"),
+])
+def test_bad_documents_are_errors_never_a_silent_reload(tmp_path, body, msg):
+    store = LocalStore(tmp_path)
+    store.put("watermark/s.t.json", body)
+    with pytest.raises(WatermarkError, match=msg):
+        WatermarkStore(store).get(T)

@@ -53,8 +53,13 @@ def delete_bucket(s3, bucket: str) -> None:
     """Delete the bucket's policy, every object version, and the bucket itself."""
     s3.delete_bucket_policy(Bucket=bucket)
     paginator = s3.get_paginator("list_object_versions")
-    for page in paginator.paginate(Bucket=bucket):
-        keys = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
-        for start in range(0, len(keys), 1000):
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[start:start + 1000], "Quiet": True})
+    # List everything before deleting: moto ends the listing early when the page marker's key
+    # was deleted in between, which left buckets of more than 1000 objects undeletable.
+    keys = [
+        {"Key": v["Key"], "VersionId": v["VersionId"]}
+        for page in paginator.paginate(Bucket=bucket)
+        for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+    ]
+    for start in range(0, len(keys), 1000):
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[start:start + 1000], "Quiet": True})
     s3.delete_bucket(Bucket=bucket)

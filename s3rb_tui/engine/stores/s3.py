@@ -68,7 +68,7 @@ class S3Store(ObjectStore):
         self._secrets = [s for s in (secret_key,) if s]
         config = Config(
             region_name=self.region,
-            retries={"mode": "standard", "max_attempts": self.max_attempts},
+            retries={"mode": "standard", "total_max_attempts": self.max_attempts},
             connect_timeout=timeout_seconds,
             read_timeout=timeout_seconds,
             # S3-compatible servers (MinIO, test servers) want path-style URLs and no optional
@@ -110,6 +110,9 @@ class S3Store(ObjectStore):
             text = text.replace(secret, "****")
         return text
 
+    def _missing_bucket(self, action: str) -> ConfigError:
+        return ConfigError(f"S3 {action}: {self.where}: the bucket does not exist", "create it, or fix S3_BUCKET_NAME / S3_ENDPOINT_URL")
+
     def _translate(self, exc: Exception, action: str) -> Exception:
         """A JobError/ConfigError for ``exc`` (raised while doing ``action``)."""
         if isinstance(exc, S3UploadFailedError) and isinstance(exc.__cause__, Exception):
@@ -120,7 +123,7 @@ class S3Store(ObjectStore):
             message = self._scrub(str(err.get("Message", "")) or code)
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if code == "NoSuchBucket":
-                return ConfigError(f"S3 {action}: {self.where}: the bucket does not exist", "create it, or fix S3_BUCKET_NAME / S3_ENDPOINT_URL")
+                return self._missing_bucket(action)
             if code in _CREDENTIAL_CODES:
                 return ConfigError(f"S3 {action}: {self.where}: credentials rejected ({code})", "check S3_ACCESS_KEY / S3_SECRET_KEY (or the IAM role)")
             if code in ("AccessDenied", "AllAccessDisabled", "403"):
@@ -245,8 +248,14 @@ class S3Store(ObjectStore):
         return io.BufferedReader(_RangeReader(self, key, info.size, info.etag), buffer_size=READ_AHEAD)
 
     def check(self) -> str:
-        with self._errors("check"):
+        try:
             self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as e:
+            if self._status(e) == 404:  # HEAD answers carry no error code
+                raise self._missing_bucket("check") from None
+            raise self._translate(e, "check") from None
+        except BotoCoreError as e:
+            raise self._translate(e, "check") from None
         return f"{self.url} ({self.endpoint_url or 'AWS ' + self.region})"
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from s3rb_tui.engine.tables import TableRef, quote_mysql
 
@@ -91,7 +92,9 @@ class ConversionStats:
         return sum(self.zero_dates.values())
 
 
-Converter = Callable[[list[Any], str, ConversionStats], list[Any]]
+# A converter gets one column of driver values and returns a list for ``pa.array`` or an Arrow
+# array that ``rows_to_batch`` casts to the rule's type (text parsed in C, not value by value).
+Converter = Callable[[list[Any], str, ConversionStats], "list[Any] | pa.Array"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,37 @@ class TypeRule:
 
 # --- converters (whole columns: one Python loop per column, not per cell dispatch) ---------
 
+# MySQL holds dates Python and Arrow cannot: '0000-00-00', '2020-00-10', year 0.
+_INVALID_DATE = r"^(0000|\d{4}-00|\d{4}-\d\d-00)"
+
+
+def _all_text(values: list[Any]) -> bool:
+    return all(v is None or type(v) is str for v in values)
+
+
+def _temporal_from_text(values: list[Any], column: str, stats: ConversionStats, arrow_type: pa.DataType,
+                        parse: Callable[[str], Any]) -> pa.Array:
+    """Date/datetime text as the server sends it, parsed by Arrow; invalid dates become NULL, counted."""
+    arr = pa.array(values, pa.string())
+    bad = pc.match_substring_regex(arr, _INVALID_DATE)
+    n_bad = pc.sum(bad).as_py() or 0
+    if n_bad:
+        arr = pc.if_else(bad, pa.scalar(None, pa.string()), arr)
+        stats.add_zero_date(column, n_bad)
+    try:
+        return arr.cast(arrow_type)
+    except pa.ArrowInvalid:
+        # a date the calendar does not have (ALLOW_INVALID_DATES, e.g. '2020-02-30'): value by value
+        out = []
+        for v in arr.to_pylist():
+            try:
+                out.append(None if v is None else parse(v))
+            except ValueError:
+                out.append(None)
+                stats.add_zero_date(column)
+        return pa.array(out, arrow_type)
+
+
 def _zero_dates_to_null(values: list[Any], column: str, stats: ConversionStats, kind: type) -> list[Any]:
     out = values
     bad = 0
@@ -129,14 +163,23 @@ def _zero_dates_to_null(values: list[Any], column: str, stats: ConversionStats, 
     return out
 
 
-def _date_values(values: list[Any], column: str, stats: ConversionStats) -> list[Any]:
-    # pymysql returns the raw string for dates Python cannot hold: '0000-00-00', '2020-00-10'.
+def _date_values(values: list[Any], column: str, stats: ConversionStats) -> "list[Any] | pa.Array":
+    if _all_text(values):
+        return _temporal_from_text(values, column, stats, pa.date32(), lambda v: dt.date.fromisoformat(v[:10]))
+    # drivers that decode dates return the raw string for dates Python cannot hold
     out = _zero_dates_to_null(values, column, stats, dt.date)
     return [v.date() if isinstance(v, dt.datetime) else v for v in out]
 
 
-def _datetime_values(values: list[Any], column: str, stats: ConversionStats) -> list[Any]:
+def _datetime_values(values: list[Any], column: str, stats: ConversionStats) -> "list[Any] | pa.Array":
+    if _all_text(values):
+        return _temporal_from_text(values, column, stats, pa.timestamp("us"), dt.datetime.fromisoformat)
     return _zero_dates_to_null(values, column, stats, dt.datetime)
+
+
+def _decimal_values(values: list[Any], column: str, stats: ConversionStats) -> "list[Any] | pa.Array":
+    # Decimal text (as MySQL sends it) is cast by Arrow to the exact precision and scale.
+    return pa.array(values, pa.string()) if _all_text(values) else values
 
 
 def _text_values(values: list[Any], column: str, stats: ConversionStats) -> list[Any]:
@@ -244,7 +287,7 @@ TYPE_RULES: tuple[TypeRule, ...] = (
         "decimal", ("decimal", "numeric"),
         arrow=_decimal_arrow,
         redshift=_decimal_sql, postgres=lambda c: f"NUMERIC({c.precision or 10},{c.scale or 0})",
-        duckdb=_decimal_duckdb,
+        duckdb=_decimal_duckdb, convert=_decimal_values,
         note="precision and scale kept end to end; decimal256 above 38 digits (Redshift cannot hold it: preflight)",
     ),
     TypeRule(
@@ -400,7 +443,32 @@ def rows_to_batch(schema: TableSchema, columns: list[list[Any]], stats: Conversi
     arrays = []
     for col, values in zip(schema.columns, columns):
         rule = col.rule
+        target = rule.arrow(col)
         if rule.convert is not None:
             values = rule.convert(values, col.name, stats)
-        arrays.append(pa.array(values, type=rule.arrow(col)))
+        if isinstance(values, pa.Array):
+            arrays.append(values if values.type == target else values.cast(target))
+        else:
+            arrays.append(pa.array(values, type=target))
     return pa.RecordBatch.from_arrays(arrays, schema=schema.arrow_schema())
+
+
+def column_from_arrow(f: pa.Field) -> Column:
+    """A Column whose type rule produces ``f``'s Arrow type: the schema of data files when the source
+    cannot be asked (``sync --redshift-only`` with MySQL unreachable). It is the closest MySQL type,
+    not necessarily the original one: TIME and JSON come back as text (their Parquet form)."""
+    t = f.type
+    if pa.types.is_decimal(t):
+        return Column(f.name, "decimal", precision=t.precision, scale=t.scale)
+    if pa.types.is_timestamp(t):
+        return Column(f.name, "timestamp" if t.tz else "datetime")
+    simple = {
+        pa.int8(): ("tinyint", False), pa.int16(): ("smallint", False), pa.int32(): ("int", False),
+        pa.int64(): ("bigint", False), pa.uint64(): ("bigint", True), pa.float32(): ("float", False),
+        pa.float64(): ("double", False), pa.date32(): ("date", False), pa.string(): ("text", False),
+        pa.large_string(): ("longtext", False), pa.binary(): ("blob", False), pa.large_binary(): ("longblob", False),
+    }
+    if t in simple:
+        data_type, unsigned = simple[t]
+        return Column(f.name, data_type, unsigned=unsigned)
+    raise UnsupportedType(f"column {f.name!r} has Parquet type {t}, which no type rule produces")

@@ -17,7 +17,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Iterator
 
 import pymysql
+import pymysql.converters
 import pymysql.cursors
+from pymysql.constants import FIELD_TYPE
 
 from s3rb_tui.engine.errors import JobError
 from s3rb_tui.engine.schema import Column, ConversionStats, TableSchema, UnsupportedType, detect_cursor, rows_to_batch
@@ -31,6 +33,14 @@ _TEMPORAL = ("datetime", "timestamp", "date", "time")
 _BINARY = ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob")
 _CLOCK_CURSORS = ("datetime", "timestamp", "date")
 _JSON_CHECK = re.compile(r"json_valid\(\s*`?([^`()\s]+)`?\s*\)", re.IGNORECASE)
+
+# Dates and decimals come through as the server's text: the type rules parse whole columns in
+# Arrow (C) instead of pymysql building one Python object per value, and cursor values are
+# already in their JSON form ('YYYY-MM-DD HH:MM:SS[.ffffff]').
+_DECODERS = dict(pymysql.converters.decoders)
+for _t in (FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP, FIELD_TYPE.DATE, FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL):
+    _DECODERS[_t] = pymysql.converters.through
+_CONVERSIONS = {**pymysql.converters.encoders, **_DECODERS}
 
 _CONNECT_HINTS = {
     1045: "check DB_USER/DB_PASSWORD",
@@ -53,6 +63,14 @@ def json_safe(value: Any) -> Any:
         return bytes(value).hex()
     if isinstance(value, dt.timedelta):
         return str(value)
+    return value
+
+
+def cursor_value(column: Column, value: Any) -> Any:
+    """A cursor value for a Position: datetimes always as 'YYYY-MM-DD HH:MM:SS.ffffff'."""
+    value = json_safe(value)
+    if column.data_type in ("datetime", "timestamp") and isinstance(value, str) and len(value) == 19:
+        return value + ".000000"
     return value
 
 
@@ -105,6 +123,7 @@ class MySQLSource(Source):
                 read_timeout=self._timeout,
                 write_timeout=self._timeout,
                 init_command="SET time_zone = '+00:00'",
+                conv=_CONVERSIONS,
             )
         except pymysql.err.MySQLError as e:
             code = e.args[0] if e.args and isinstance(e.args[0], int) else None
@@ -148,7 +167,7 @@ class MySQLSource(Source):
         return str(self._query("SELECT VERSION()")[0][0])
 
     def now(self) -> dt.datetime:
-        return self._query("SELECT NOW(6)")[0][0]
+        return dt.datetime.fromisoformat(self._query("SELECT NOW(6)")[0][0])
 
     def list_tables(self, schema: str) -> list[TableInfo]:
         rows = self._query(
@@ -281,6 +300,7 @@ class MySQLSource(Source):
     def _read_keyset(self, schema: TableSchema, start: Position, upper_bound: Any, batch_size: int, limit: int | None) -> Iterator[SourceBatch]:
         names = schema.column_names
         cursor_i = names.index(schema.cursor_column)  # type: ignore[arg-type]
+        cursor_col = schema.columns[cursor_i]
         key_i = [names.index(k) for k in schema.order_columns[1:]]
         select = f"SELECT {self._select_list(schema)} FROM {schema.ref.mysql()}"
         order = order_by(schema, quote_mysql)
@@ -292,11 +312,10 @@ class MySQLSource(Source):
             if not rows:
                 return
             last = rows[-1]
-            cursor_value = last[cursor_i]
             position = Position(
-                cursor=json_safe(cursor_value),
+                cursor=cursor_value(cursor_col, last[cursor_i]),
                 key=tuple(json_safe(last[i]) for i in key_i),
-                nulls_done=cursor_value is not None,
+                nulls_done=last[cursor_i] is not None,
             )
             nulls = sum(1 for r in rows if r[cursor_i] is None)
             taken += len(rows)
@@ -332,7 +351,8 @@ class MySQLSource(Source):
                     return
                 if cursor_i is not None:
                     latest = _latest(latest, (r[cursor_i] for r in rows))
-                end = Position(cursor=json_safe(latest), key=None, nulls_done=True)
+                end = Position(cursor=cursor_value(schema.columns[cursor_i], latest) if cursor_i is not None else None,
+                               key=None, nulls_done=True)
                 yield self._batch(schema, rows, end, 0)
         except pymysql.err.MySQLError as e:
             raise self._error(e) from e
@@ -341,7 +361,11 @@ class MySQLSource(Source):
                 cur.close()
             else:
                 # Stopped early (limit, cancel, error): closing the cursor would read the rest of
-                # the table off the wire; dropping the connection ends the query at once.
+                # the table off the wire; dropping the connection ends the query at once. The
+                # pending result is marked done so that pymysql does not try to drain it later.
+                result = getattr(cur, "_result", None)
+                if result is not None:
+                    result.unbuffered_active = False
                 self.close()
 
     def _batch(self, schema: TableSchema, rows: list[tuple], end: Position, nulls: int) -> SourceBatch:
@@ -376,9 +400,8 @@ class MySQLSource(Source):
 
 
 def _latest(current: Any, values: Iterator[Any]) -> Any:
-    """Largest clock-like cursor value seen (zero-date strings and NULLs ignored)."""
+    """Largest cursor value seen: date text compares in order (one format per column), ints too."""
     for v in values:
-        if isinstance(v, (dt.date, int)) and not isinstance(v, bool):
-            if current is None or (type(v) is type(current) and v > current):
-                current = v
+        if v is not None and (current is None or (type(v) is type(current) and v > current)):
+            current = v
     return current

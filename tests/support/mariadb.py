@@ -15,7 +15,8 @@ import pymysql
 from .availability import is_root, try_start
 from .waiting import port_open, wait_for_port
 
-SAKILA_DIR = Path(os.environ.get("S3RB_TEST_SAKILA_DIR", Path(__file__).resolve().parents[3] / "shared" / "datasets" / "sakila"))
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SAKILA_CANDIDATES = (REPO_ROOT.parent / "shared" / "datasets" / "sakila", Path("/work/shared/datasets/sakila"))
 SAKILA_BASE_TABLES = (
     "actor", "address", "category", "city", "country", "customer", "film", "film_actor",
     "film_category", "film_text", "inventory", "language", "payment", "rental", "staff", "store",
@@ -74,16 +75,29 @@ def drop_database(server: dict, name: str) -> None:
         cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
+def sakila_dir() -> Path:
+    """Where sakila-schema.sql and sakila-data.sql live: $S3RB_TEST_SAKILA_DIR, else ../shared/datasets/sakila."""
+    override = os.environ.get("S3RB_TEST_SAKILA_DIR")
+    candidates = (Path(override),) if override else SAKILA_CANDIDATES
+    for candidate in candidates:
+        if (candidate / "sakila-schema.sql").is_file() and (candidate / "sakila-data.sql").is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"Sakila dataset not found in {', '.join(map(str, candidates))}; set S3RB_TEST_SAKILA_DIR to the directory "
+        "holding sakila-schema.sql and sakila-data.sql"
+    )
+
+
 @functools.lru_cache(maxsize=1)
 def _sakila_sources() -> tuple[str, str]:
-    schema = (SAKILA_DIR / "sakila-schema.sql").read_text(encoding="utf-8")
-    data = (SAKILA_DIR / "sakila-data.sql").read_text(encoding="utf-8")
+    directory = sakila_dir()
+    schema = (directory / "sakila-schema.sql").read_text(encoding="utf-8")
+    data = (directory / "sakila-data.sql").read_text(encoding="utf-8")
     return schema, data
 
 
-def sakila_script(name: str) -> str:
+def retarget_sakila(schema: str, data: str, name: str) -> str:
     """Sakila's schema and data as one script that builds database ``name`` instead of ``sakila``."""
-    schema, data = _sakila_sources()
     schema = re.sub(r"^DROP SCHEMA IF EXISTS sakila;$", f"DROP SCHEMA IF EXISTS `{name}`;", schema, flags=re.M)
     schema = re.sub(r"^CREATE SCHEMA sakila;$", f"CREATE SCHEMA `{name}` CHARACTER SET utf8mb4;", schema, flags=re.M)
     schema = re.sub(r"^USE sakila;$", f"USE `{name}`;", schema, flags=re.M)
@@ -97,6 +111,7 @@ def load_sakila(server: dict, name: str) -> float:
 
     The schema uses DELIMITER blocks (triggers, procedures), which the client handles natively.
     """
+    script = retarget_sakila(*_sakila_sources(), name)
     client = shutil.which("mariadb") or shutil.which("mysql")
     if client is None:
         raise FileNotFoundError("the mariadb client binary is not installed (apt-get install mariadb-client)")
@@ -105,7 +120,7 @@ def load_sakila(server: dict, name: str) -> float:
     done = subprocess.run(
         [client, "--no-defaults", "--protocol=TCP", f"--host={server['host']}", f"--port={server['port']}",
          f"--user={server['user']}", "--default-character-set=utf8mb4", "--batch"],
-        input=sakila_script(name), capture_output=True, text=True, env=env, timeout=300,
+        input=script, capture_output=True, text=True, env=env, timeout=300,
     )
     if done.returncode != 0:
         raise RuntimeError(f"loading Sakila into {name} failed: {done.stderr.strip()[-500:]}")

@@ -41,12 +41,34 @@ def test_free_port_is_bindable_and_closed():
         s.bind(("127.0.0.1", port))
 
 
+SCHEMA_SAMPLE = """SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='TRADITIONAL';
+DROP SCHEMA IF EXISTS sakila;
+CREATE SCHEMA sakila;
+USE sakila;
+CREATE VIEW v AS SELECT * FROM sakila.film f INNER JOIN sakila.film_actor fa USING (film_id);
+DELIMITER ;;
+CREATE TRIGGER t AFTER INSERT ON film FOR EACH ROW BEGIN SET @x = 1; END;;
+DELIMITER ;
+"""
+DATA_SAMPLE = """USE sakila;
+INSERT INTO customer VALUES (1,1,'MARY','SMITH','MARY.SMITH@sakilacustomer.org');
+"""
+
+
 def test_sakila_script_targets_the_given_database_only():
-    script = mariadb.sakila_script("s3rbt_copy_1")
-    assert "USE `s3rbt_copy_1`;" in script
-    assert not re.search(r"^(USE|CREATE SCHEMA|DROP SCHEMA IF EXISTS) sakila;", script, flags=re.M)
-    assert not re.search(r"\bsakila\.", script)
-    assert "DELIMITER" in script  # triggers and routines stay in (the mariadb client handles them)
+    script = mariadb.retarget_sakila(SCHEMA_SAMPLE, DATA_SAMPLE, "s3rbt_copy_1")
+    assert script.count("USE `s3rbt_copy_1`;") == 2
+    assert "CREATE SCHEMA `s3rbt_copy_1`" in script and "DROP SCHEMA IF EXISTS `s3rbt_copy_1`;" in script
+    assert "FROM `s3rbt_copy_1`.film f INNER JOIN `s3rbt_copy_1`.film_actor" in script
+    assert not re.search(r"\bsakila\b", script)
+    assert "MARY.SMITH@sakilacustomer.org" in script  # data mentioning the word is left alone
+    assert "DELIMITER ;;" in script  # triggers and routines stay in (the mariadb client handles them)
+
+
+def test_sakila_dir_override_must_hold_the_dataset(monkeypatch, tmp_path):
+    monkeypatch.setenv("S3RB_TEST_SAKILA_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="S3RB_TEST_SAKILA_DIR"):
+        mariadb.sakila_dir()
 
 
 def test_missing_service_skips_locally(monkeypatch):

@@ -218,3 +218,30 @@ def test_large_file_goes_up_in_parts(s3_endpoint: str, s3_bucket: str, tmp_path)
         f.seek(6 * mib)
         assert f.read(16) == data[6 * mib:6 * mib + 16]
         assert f.seek(0, io.SEEK_END) == len(data)
+
+
+def test_no_credentials_anywhere_is_a_config_error(s3_endpoint: str, s3_bucket: str, monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    store = make_store(s3_endpoint, s3_bucket, access_key="", secret_key="", max_attempts=1)
+    with pytest.raises(ConfigError, match="no credentials") as err:
+        store.put("k", b"x")
+    assert s3_bucket in str(err.value)
+
+
+def test_rejected_credentials_are_a_config_error_without_the_secret():
+    """Pure translation logic: S3's answer to a wrong secret, as botocore parses it."""
+    from botocore.exceptions import ClientError
+
+    secret = secrets.token_urlsafe(24)
+    store = S3Store("some-bucket", region=REGION, endpoint_url="http://127.0.0.1:9", access_key="AKIDEXAMPLE", secret_key=secret)
+    answer = {"Error": {"Code": "SignatureDoesNotMatch", "Message": f"signature mismatch for key {secret}"},
+              "ResponseMetadata": {"HTTPStatusCode": 403}}
+    err = store._translate(ClientError(answer, "PutObject"), "put k")
+    assert isinstance(err, ConfigError)
+    assert "some-bucket" in str(err) and "S3_SECRET_KEY" in str(err) and secret not in str(err)
+    denied = store._translate(ClientError({"Error": {"Code": "AccessDenied", "Message": secret}, "ResponseMetadata": {"HTTPStatusCode": 403}}, "GetObject"), "get k")
+    assert isinstance(denied, JobError) and not isinstance(denied, ConfigError) and secret not in str(denied)

@@ -1,0 +1,61 @@
+"""``watermark-count set-count | validate-counts``: fix and cross-check row counts."""
+
+from __future__ import annotations
+
+from s3rb_tui.commands import report
+from s3rb_tui.engine.counts import set_count, validate_table
+from s3rb_tui.engine.errors import UsageError
+
+
+def _fmt(n) -> str:
+    return "-" if n is None else f"{n:,}"
+
+
+def render_validation(r: dict) -> str:
+    src = r.get("source") or {}
+    wh = r["warehouse"]
+    rows = [
+        ("watermark: extracted (cumulative)", _fmt(r["watermark"]["extracted"])),
+        ("watermark: loaded (cumulative)", _fmt(r["watermark"]["loaded"])),
+        (f"store: rows in {r['files']['committed']} committed file(s)", _fmt(r["files"]["rows"])),
+        (f"ledger: rows loaded from {r['ledger']['files']} file(s)", _fmt(r["ledger"]["rows"])),
+        (f"warehouse: rows in {r['target']}", _fmt(wh["rows"]) if wh.get("exists") else "(no table)"),
+        ("warehouse: distinct keys", _fmt(wh.get("distinct_keys"))),
+        ("source: rows now", _fmt(src.get("rows")) if "error" not in src else f"unreachable: {src['error']}"),
+        ("source: rows up to the watermark", _fmt(src.get("rows_up_to_watermark"))),
+    ]
+    out = [f"{r['table']} (load mode {r['mode']})", report.table(rows, ("count", "rows"))]
+    for e in r["expected"]:
+        out.append(f"  expected: {e}")
+    for u in r["unexpected"]:
+        out.append(f"  UNEXPECTED: {u}")
+    out.append("  result: " + ("counts agree" if not r["unexpected"] else f"{len(r['unexpected'])} unexpected discrepancy(ies)"))
+    return "\n".join(out)
+
+
+def run(args, app) -> int:
+    tables = [app.workspace.table_ref(t) for t in args.tables]
+    if args.operation == "set-count":
+        if args.count is None:
+            raise UsageError("set-count needs --count N", "e.g. watermark-count set-count -t schema.table --count 8500000 --mode absolute")
+        if len(tables) != 1:
+            raise UsageError("set-count takes exactly one table", "pass one -t schema.table")
+        app.require_valid_settings()
+        change = set_count(app.workspace, tables[0], args.count, args.mode)
+        if app.json:
+            app.print_json({"table": change.table, "mode": change.mode, "count": change.count, "before": change.before, "after": change.after})
+        else:
+            app.out(f"{change.table}: counts set ({change.mode} {change.count:,})")
+            app.out(report.table([
+                ("extracted (cumulative)", _fmt(change.before["extracted"]), _fmt(change.after["extracted"])),
+                ("loaded (cumulative)", _fmt(change.before["loaded"]), _fmt(change.after["loaded"])),
+            ], ("count", "before", "after")))
+        return 0
+    app.require_valid_settings()
+    reports = [validate_table(app.workspace, t) for t in tables]
+    bad = any(r["unexpected"] for r in reports)
+    if app.json:
+        app.print_json({"ok": not bad, "tables": reports})
+    else:
+        app.out("\n\n".join(render_validation(r) for r in reports))
+    return 1 if bad else 0

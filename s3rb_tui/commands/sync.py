@@ -1,0 +1,65 @@
+"""``sync``: MySQL -> S3 -> warehouse for the given tables (``--backup-only``, ``--redshift-only``)."""
+
+from __future__ import annotations
+
+import time
+
+from s3rb_tui.commands import report
+from s3rb_tui.engine.sync import run_sync
+
+
+def _rows(results) -> list[tuple]:
+    rows = []
+    for r in results:
+        b = r.details.get("backup") or {}
+        l = r.details.get("load") or {}
+        rows.append((
+            r.table, r.status,
+            f"{b['rows']:,}" if b else "-",
+            f"{l['rows']:,}" if l else "-",
+            l.get("files", "-") if l else "-",
+            (l.get("details") or {}).get("mode", "-") if l else "-",
+            f"{r.seconds:.1f}s",
+        ))
+    return rows
+
+
+def summary(title: str, results, seconds: float) -> str:
+    ok = sum(1 for r in results if r.ok)
+    out = [f"{title} finished in {seconds:.1f} s: {ok} table(s) ok, {len(results) - ok} failed",
+           report.table(_rows(results), ("table", "result", "extracted", "loaded", "files loaded", "load mode", "time"))]
+    for r in results:
+        l = r.details.get("load") or {}
+        d = l.get("details") or {}
+        if r.status == "dry run" and l:
+            out.append(f"  {r.table}: would load {d.get('pending_files', 0)} file(s), {d.get('pending_rows', 0):,} rows into {d.get('target')} ({d.get('mode')})")
+        for change in d.get("schema_changes") or []:
+            out.append(f"  {r.table}: {change}")
+        for w in r.warnings:
+            out.append(f"  warning {r.table}: {w}")
+        if r.error:
+            out.append(f"  error {r.table}: {r.error}" + (f" — {r.hint}" if r.hint else ""))
+    return "\n".join(out)
+
+
+def run(args, app) -> int:
+    tables = [app.workspace.table_ref(t) for t in args.tables]  # validated before anything connects
+    app.require_valid_settings()
+    ws = app.workspace
+    engine = args.extract_engine or app.settings.str("EXTRACT_ENGINE")
+    ctx = app.ctx("sync")
+    started = time.monotonic()
+    results = run_sync(
+        ws, tables, ctx,
+        strategy=args.strategy, backup_only=args.backup_only, redshift_only=args.redshift_only,
+        limit=args.limit, verify=args.verify_data, dry_run=args.dry_run, max_workers=args.max_workers,
+        batch_size=args.batch_size, extract_engine=engine,
+    )
+    seconds = time.monotonic() - started
+    if app.json:
+        app.print_json(report.job_json("sync", results, seconds, strategy=args.strategy, dry_run=args.dry_run,
+                                       backup_only=args.backup_only, redshift_only=args.redshift_only, verify_data=args.verify_data))
+    else:
+        what = "Sync" + (" (backup only)" if args.backup_only else " (warehouse only)" if args.redshift_only else "")
+        app.out(summary(("Dry run of " if args.dry_run else "") + what, results, seconds))
+    return 0 if all(r.ok for r in results) else 1

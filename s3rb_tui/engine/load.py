@@ -1,0 +1,369 @@
+"""Load: committed files not yet in the ledger -> warehouse, exactly once; then the watermark.
+
+For each table (under its lock): list the committed data files (position <= the watermark's
+``committed_through``; with a manual_cli watermark only those written at or after its
+timestamp), drop the ones the warehouse ledger already has, bring the target table's columns in
+line with the source (create, add new columns; a changed type stops the table), and load the
+rest in batches. Each batch is one warehouse transaction that also writes the files' ledger rows,
+so a batch is either loaded with its ledger rows or not at all. After each batch the watermark's
+warehouse side moves with compare-and-swap.
+
+A run killed between a batch's commit and its watermark update leaves ledger rows the
+watermark does not count yet: the next run finds them (ledger files beyond the watermark's
+``files_loaded_total``) and counts them into its own session, so the counts converge too.
+
+Schema: from the source (``discover``). When the source cannot be reached (``--redshift-only``
+with MySQL down), from the Parquet schema of the files, through ``column_from_arrow`` (the
+closest type rule). That fallback only creates missing tables and adds missing columns; it
+never reports type changes (Parquet cannot tell JSON from text, or TIME from text).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from s3rb_tui.engine.errors import Cancelled, JobError, S3rbError
+from s3rb_tui.engine.jobs import JobContext, RateMeter, TableResult
+from s3rb_tui.engine.layout import parse_data_key, stamp_to_datetime, table_prefix
+from s3rb_tui.engine.locks import TableLock
+from s3rb_tui.engine.schema import TableSchema, column_from_arrow, preflight, warehouse_type
+from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.table_config import TableConfig
+from s3rb_tui.engine.views import refresh_views
+from s3rb_tui.engine.warehouses.base import LoadFile, LoadSpec, Target, Warehouse
+from s3rb_tui.engine.warehouses.files import arrow_schema, footer
+from s3rb_tui.engine.watermarks import Watermark
+
+if TYPE_CHECKING:
+    from s3rb_tui.engine.workspace import Workspace
+
+FILES_PER_BATCH = 16
+ROWS_PER_BATCH = 1_000_000
+
+
+@dataclass
+class TablePlan:
+    ref: TableRef
+    target: Target
+    mode: str
+    schema: TableSchema
+    schema_from: str  # source | parquet
+    pending: list[LoadFile]
+    newest_run: str | None = None  # run stamp of the newest committed file (replace mode)
+    manual_after: str | None = None
+
+    @property
+    def pending_rows(self) -> int:
+        return sum(f.rows for f in self.pending)
+
+
+# --- small pure helpers -----------------------------------------------------------------
+
+def target_for(ws: "Workspace", ref: TableRef) -> Target:
+    cfg = ws.table_config(ref)
+    return Target(ws.settings.str("REDSHIFT_SCHEMA"), cfg.target_table or ref.name)
+
+
+def resolve_mode(cfg: TableConfig, schema: TableSchema) -> str:
+    if cfg.load_mode:
+        return cfg.load_mode
+    return "merge" if schema.primary_key and schema.cursor_column else "replace"
+
+
+def batches(files: list[LoadFile], max_files: int = FILES_PER_BATCH, max_rows: int = ROWS_PER_BATCH) -> list[list[LoadFile]]:
+    out: list[list[LoadFile]] = []
+    current: list[LoadFile] = []
+    rows = 0
+    for f in files:
+        if current and (len(current) >= max_files or rows + f.rows > max_rows):
+            out.append(current)
+            current, rows = [], 0
+        current.append(f)
+        rows += f.rows
+    if current:
+        out.append(current)
+    return out
+
+
+def committed_keys(ws: "Workspace", ref: TableRef, wm: Watermark | None, honour_manual: bool = True) -> list[tuple[str, int]]:
+    """(key, size) of the table's committed data files, oldest first; with ``honour_manual`` only
+    those written at or after a manual_cli timestamp."""
+    committed = wm.committed_position if wm else None
+    if committed is None:
+        return []
+    manual = _manual_moment(wm) if honour_manual else None
+    found = []
+    for info in ws.store.list(table_prefix(ws.incremental_path, ref)):
+        dk = parse_data_key(info.key)
+        if dk is None or dk.table != ref.full_name or dk.position > committed:
+            continue
+        if manual is not None and stamp_to_datetime(dk.position.run_stamp) < manual:
+            continue
+        found.append((dk.position, info.key, info.size))
+    return [(k, s) for _, k, s in sorted(found)]
+
+
+def _manual_moment(wm: Watermark | None):
+    if wm is None or wm.backup_strategy != "manual_cli" or not wm.manual_timestamp:
+        return None
+    from s3rb_tui.engine.watermark_ops import parse_timestamp
+    import datetime as dt
+
+    return parse_timestamp(wm.manual_timestamp).replace(tzinfo=dt.timezone.utc)
+
+
+def open_warehouse_for(ws: "Workspace", ctx: JobContext | None = None) -> Warehouse:
+    wh = ws.open_warehouse()
+    wh.store = ws.store  # type: ignore[attr-defined]
+    if ctx is not None and hasattr(wh, "log"):
+        wh.log = ctx.log  # type: ignore[attr-defined]
+    return wh
+
+
+def loaded_keys(ws: "Workspace", table: TableRef) -> set[str]:
+    """Keys of the table's files in the warehouse ledger (empty when nothing was ever loaded)."""
+    with open_warehouse_for(ws) as wh:
+        if wh.table_columns(wh.ledger) is None:
+            return set()
+        return {k for k, _, _ in wh.ledger_entries(target_for(ws, table))}
+
+
+# --- schema -------------------------------------------------------------------------------
+
+def discover_schema(ws: "Workspace", ref: TableRef, files: list[tuple[str, int]], ctx: JobContext) -> tuple[TableSchema, str]:
+    cfg = ws.table_config(ref)
+    try:
+        with ws.open_source() as source:
+            return source.discover(ref, cfg.cursor_column, cfg.key_columns), "source"
+    except Exception as e:
+        if not files:
+            raise
+        ctx.log("source not reachable: using the Parquet schema of the data files", level="warning", table=ref.full_name, error=str(e)[:300])
+    names: dict[str, object] = {}
+    for key, _ in files:  # union of columns in file order: a column added later appears in newer files
+        for f in arrow_schema(ws.store, key):
+            names.setdefault(f.name, f)
+    columns = tuple(column_from_arrow(f) for f in names.values())  # type: ignore[arg-type]
+    return TableSchema(ref=ref, columns=columns, primary_key=cfg.key_columns or (), cursor_column=cfg.cursor_column), "parquet"
+
+
+def sync_columns(wh: Warehouse, target: Target, schema: TableSchema, cfg: TableConfig, exact: bool, ctx: JobContext) -> list[str]:
+    """Create the target, or add the source's new columns to it. A changed type raises JobError."""
+    desired = [(c.name, warehouse_type(c, wh.dialect)) for c in schema.columns]
+    existing = wh.table_columns(target)
+    if existing is None:
+        names = {c.name for c in schema.columns}
+        for k in ((cfg.distkey,) if cfg.distkey else ()) + cfg.sortkey:
+            if k not in names:
+                raise JobError(f"s3rb.toml names {k!r} as DISTKEY/SORTKEY of {schema.ref}, but the table has no such column")
+        wh.create_table(target, desired, cfg.distkey, cfg.sortkey)
+        ctx.log("warehouse table created", table=schema.ref.full_name, target=target.full_name, columns=len(desired))
+        return [f"created {target.full_name}"]
+    have = {wh.fold(k): v for k, v in existing.items()}
+    present = [(n, t) for n, t in desired if wh.fold(n) in have]
+    if exact and present:
+        spelled = {wh.fold(k): v for k, v in wh.spelled_types(present).items()}
+        changed = [(n, have[wh.fold(n)], spelled[wh.fold(n)]) for n, _ in present if spelled.get(wh.fold(n)) != have[wh.fold(n)]]
+        if changed:
+            detail = "; ".join(f"{n}: warehouse has {old}, the source now needs {new}" for n, old, new in changed)
+            raise JobError(
+                f"column types of {schema.ref} changed in the source ({detail})",
+                f"values are never cast silently: alter the column(s) of {target.full_name} by hand (or recreate the table) and run again",
+            )
+    notes = []
+    for n, t in desired:
+        if wh.fold(n) not in have:
+            wh.add_column(target, n, t)
+            ctx.log("column added to the warehouse table", table=schema.ref.full_name, target=target.full_name, column=n, type=t)
+            notes.append(f"added column {n} {t}")
+    return notes
+
+
+# --- one table ------------------------------------------------------------------------------
+
+def plan_table(ws: "Workspace", wh: Warehouse, ref: TableRef, ctx: JobContext, schema: TableSchema | None = None) -> TablePlan:
+    cfg = ws.table_config(ref)
+    wm = ws.watermarks.get(ref)
+    keys = committed_keys(ws, ref, wm)
+    schema_from = "source"
+    if schema is None:
+        schema, schema_from = discover_schema(ws, ref, keys, ctx)
+    target = target_for(ws, ref)
+    loaded = {k for k, _, _ in wh.ledger_entries(target)} if wh.table_columns(wh.ledger) is not None else set()
+    pending = [footer(ws.store, k, s) for k, s in keys if k not in loaded]
+    newest = parse_data_key(keys[-1][0]).position.run_stamp if keys else None  # type: ignore[union-attr]
+    manual = wm.manual_timestamp if wm and wm.backup_strategy == "manual_cli" else None
+    return TablePlan(ref, target, resolve_mode(cfg, schema), schema, schema_from, pending, newest, manual)
+
+
+_DDL_LOCK = threading.Lock()
+
+
+def _ensure_ledger(wh: Warehouse) -> None:
+    """Schema and ledger, created once even when tables load in parallel (CREATE … IF NOT EXISTS
+    races in PostgreSQL's catalog); a race with another process is retried once."""
+    with _DDL_LOCK:
+        try:
+            wh.ensure_schema_and_ledger()
+        except Exception:
+            wh.ensure_schema_and_ledger()
+
+
+def _unaccounted(entries: list[tuple[str, int, str]], wm: Watermark | None) -> list[tuple[str, int, str]]:
+    """Ledger rows the watermark does not count yet (a run killed between commit and watermark)."""
+    counted = wm.files_loaded_total if wm else 0
+    return entries[counted:] if len(entries) > counted else []
+
+
+def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, dry_run: bool = False,
+               verify: bool = False, schema: TableSchema | None = None) -> TableResult:
+    name = ref.full_name
+    result = TableResult(table=name)
+    started = time.monotonic()
+    lock: TableLock | None = None
+    wh: Warehouse | None = None
+    try:
+        ctx.check_cancelled()
+        if not dry_run:
+            lock = TableLock(ws.store, ref, purpose=f"{ctx.name} (load)", log=ctx.log).acquire()
+        wh = open_warehouse_for(ws, ctx)
+        if not dry_run:
+            _ensure_ledger(wh)
+        plan = plan_table(ws, wh, ref, ctx, schema)
+        cfg = ws.table_config(ref)
+        result.details.update(target=plan.target.full_name, mode=plan.mode, schema_from=plan.schema_from,
+                              pending_files=len(plan.pending), pending_rows=plan.pending_rows, dialect=wh.dialect)
+        result.warnings.extend(w for w in preflight(plan.schema, wh.dialect) if "full snapshot" not in w)
+        result.warnings.extend(getattr(wh, "option_warnings", []))
+        if plan.manual_after:
+            ctx.log(f"Using manual watermark-based incremental loading: files after {plan.manual_after}", table=name)
+        if dry_run:
+            result.status, result.rows, result.files = "dry run", plan.pending_rows, len(plan.pending)
+            return result
+        if plan.mode in ("merge",) and not plan.schema.primary_key:
+            raise JobError(f"{name} is configured for merge loads but has no key columns",
+                           "set key_columns in s3rb.toml, or load_mode = \"append\"")
+        result.details["schema_changes"] = sync_columns(wh, plan.target, plan.schema, cfg, plan.schema_from == "source", ctx)
+        rows, files = _load_pending(ws, wh, plan, ctx, run_id, lock)
+        result.rows, result.files = rows, len(files)
+        result.status = "success" if plan.pending else "no new data"
+        views = refresh_views(wh, plan.target, cfg, plan.mode, plan.schema.cursor_column, plan.schema.primary_key, ref.name)
+        result.details["views"] = views.created
+        result.warnings.extend(views.skipped)
+        if verify:
+            from s3rb_tui.engine.counts import validate_table
+
+            report = validate_table(ws, ref, wh=wh)
+            result.details["verification"] = report
+            if report["unexpected"]:
+                result.status = "failed"
+                result.error = "verification failed: " + "; ".join(report["unexpected"])
+        ctx.log("table loaded" if plan.pending else "no new files to load", table=name, rows=rows, files=len(files), target=plan.target.full_name)
+    except Cancelled as e:
+        result.status, result.error = "cancelled", str(e)
+    except S3rbError as e:
+        result.status, result.error, result.hint = "failed", e.message, e.hint
+    except Exception as e:  # a driver error: this table fails, the run goes on
+        text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        result.status, result.error = "failed", f"{e.__class__.__name__}: {text}"
+    finally:
+        if result.status in ("failed", "cancelled") and not dry_run:
+            _record_failure(ws, ref, result, ctx)
+        if wh is not None:
+            wh.close()
+        if lock is not None:
+            try:
+                lock.release()
+            except Exception:
+                pass
+        result.seconds = round(time.monotonic() - started, 3)
+        ctx.table_done(result)
+    return result
+
+
+def _load_pending(ws: "Workspace", wh: Warehouse, plan: TablePlan, ctx: JobContext, run_id: str,
+                  lock: TableLock | None) -> tuple[int, list[str]]:
+    name = plan.ref.full_name
+    wm = ws.watermarks.get(plan.ref)
+    recovered = _unaccounted(wh.ledger_entries(plan.target), wm)
+    session_rows = sum(r for _, r, _ in recovered)
+    session_files = [k for k, _, _ in recovered]
+    if recovered:
+        ctx.log("counting files loaded by an interrupted run", level="warning", table=name, files=len(recovered), rows=session_rows)
+    if not plan.pending:
+        if recovered:
+            ws.watermarks.update(plan.ref, lambda w: w.with_load_commit(session_id=run_id, rows=session_rows, files=session_files, status="success"))
+        elif wm is not None and wm.redshift_status == "pending":
+            ws.watermarks.update(plan.ref, lambda w: w.with_load_commit(session_id=run_id, rows=0, files=[], status="success"))
+        return 0, []
+    spec = LoadSpec(plan.mode, keys=plan.schema.primary_key, cursor=plan.schema.cursor_column)
+    if plan.mode == "replace":
+        groups = [_replace_group(plan.pending, plan.newest_run)]
+    else:
+        groups = [(b, []) for b in batches(plan.pending)]
+    meter = RateMeter()
+    loaded_rows = 0
+    loaded_files: list[str] = []
+    total = plan.pending_rows
+
+    def progress(n: int) -> None:
+        nonlocal loaded_rows
+        loaded_rows += n
+        ctx.progress(name, rows=loaded_rows, files=len(loaded_files), total=total, rows_per_s=round(meter.rate(loaded_rows), 1), phase="load")
+
+    ctx.progress(name, rows=0, files=0, total=total, rows_per_s=0.0, phase="load")
+    for i, (files, superseded) in enumerate(groups):
+        ctx.check_cancelled()
+        batch_spec = spec if files else LoadSpec("append")  # only superseded files: record them, touch nothing
+        outcome = wh.load_batch(plan.target, files, batch_spec, run_id, progress=progress, ledger_only=superseded)
+        loaded_files += outcome.files + [f.key for f in superseded]
+        session_rows += outcome.rows
+        session_files += outcome.files + [f.key for f in superseded]
+        last = i == len(groups) - 1
+        rows_now, files_now = session_rows, list(session_files)
+        ws.watermarks.update(plan.ref, lambda w: w.with_load_commit(session_id=run_id, rows=rows_now, files=files_now,
+                                                                     status="success" if last else "pending"))
+        if lock is not None:
+            lock.renew()
+    return loaded_rows, loaded_files
+
+
+def _replace_group(pending: list[LoadFile], newest: str | None) -> tuple[list[LoadFile], list[LoadFile]]:
+    """Snapshot tables: the newest run's files replace the table; older runs' files are superseded
+    (recorded in the ledger with 0 rows). When the newest run is loaded already, nothing is loaded."""
+    load = [f for f in pending if parse_data_key(f.key).position.run_stamp == newest]  # type: ignore[union-attr]
+    return load, [f for f in pending if f not in load]
+
+
+def _record_failure(ws: "Workspace", ref: TableRef, result: TableResult, ctx: JobContext) -> None:
+    try:
+        if ws.watermarks.get(ref) is not None:
+            ws.watermarks.update(ref, lambda wm: wm.with_failure("redshift", result.error or result.status))
+    except Exception as e:
+        ctx.log("could not record the failure in the watermark", level="warning", table=ref.full_name, error=str(e))
+
+
+# --- many tables ----------------------------------------------------------------------------
+
+def new_run_id() -> str:
+    return f"load-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+
+
+def run_load(ws: "Workspace", tables: list[TableRef], ctx: JobContext, *, dry_run: bool = False, verify: bool = False,
+             run_id: str | None = None, max_parallel: int | None = None) -> list[TableResult]:
+    """Load every table's unloaded committed files; REDSHIFT_MAX_PARALLEL_LOADS tables at once."""
+    run_id = run_id or new_run_id()
+    parallel = max_parallel or ws.settings.int("REDSHIFT_MAX_PARALLEL_LOADS")
+    from s3rb_tui.engine.warehouses import resolve_dialect_name
+
+    if resolve_dialect_name(ws.settings) == "duckdb":
+        parallel = 1  # one writer per DuckDB file
+    if parallel > 1 and len(tables) > 1:
+        with ThreadPoolExecutor(max_workers=min(parallel, len(tables)), thread_name_prefix="s3rb-load") as pool:
+            return list(pool.map(lambda t: load_table(ws, t, ctx, run_id=run_id, dry_run=dry_run, verify=verify), tables))
+    return [load_table(ws, t, ctx, run_id=run_id, dry_run=dry_run, verify=verify) for t in tables]

@@ -1,0 +1,145 @@
+"""The Warehouse interface: DDL, exactly-once loads with a ledger, merge, views and counts.
+
+Three dialects implement it (``postgres``, ``redshift``, ``duckdb``). The statements they share
+are built in ``sql.py``; each dialect only differs in how files get into a table (``COPY … FROM
+STDIN``, ``COPY … MANIFEST``, or DuckDB reading the Parquet directly) and in small spellings.
+
+Exactly once: every batch of files is loaded in ONE transaction that also inserts the files'
+ledger rows (``<schema>.s3rb_load_ledger``); files already in the ledger are never loaded again,
+and a batch that did not commit left nothing behind.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Callable
+
+from s3rb_tui.engine.tables import quote_sql
+
+LEDGER_TABLE = "s3rb_load_ledger"
+SEQ_COLUMN = "_s3rb_seq"  # load order inside a staging table (ties of the cursor: the later file wins)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A warehouse table: ``schema.name``."""
+
+    schema: str
+    name: str
+
+    @property
+    def sql(self) -> str:
+        return f"{quote_sql(self.schema)}.{quote_sql(self.name)}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    def sibling(self, name: str) -> "Target":
+        return Target(self.schema, name)
+
+
+@dataclass(frozen=True)
+class LoadFile:
+    """One committed data file: its store key, rows and columns (from the Parquet footer)."""
+
+    key: str
+    rows: int
+    size: int
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """How a batch goes in: ``append`` (as is), ``merge`` (newest version per key replaces the old),
+    ``replace`` (the table's content becomes the batch's rows)."""
+
+    mode: str
+    keys: tuple[str, ...] = ()
+    cursor: str | None = None
+
+
+@dataclass
+class BatchOutcome:
+    rows: int
+    files: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # in the ledger already (another run got there first)
+
+
+class Warehouse(ABC):
+    dialect: str  # postgres | redshift | duckdb
+    schema: str  # REDSHIFT_SCHEMA: where targets and the ledger live
+
+    # --- connection ---------------------------------------------------------------------
+    @abstractmethod
+    def version(self) -> str:
+        """Server version (also a connectivity check)."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where it is, for messages: dialect, host:port, database, user (never the password)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> "Warehouse":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- names ----------------------------------------------------------------------------
+    def fold(self, name: str) -> str:
+        """A column name as the warehouse stores it (Redshift folds identifiers to lower case)."""
+        return name
+
+    @property
+    def ledger(self) -> Target:
+        return Target(self.schema, LEDGER_TABLE)
+
+    # --- DDL --------------------------------------------------------------------------------
+    @abstractmethod
+    def ensure_schema_and_ledger(self) -> None:
+        """Create the target schema and the ledger table when missing (idempotent)."""
+
+    @abstractmethod
+    def table_columns(self, target: Target) -> dict[str, str] | None:
+        """{column: type as the warehouse spells it}, in table order; None when the table is missing."""
+
+    @abstractmethod
+    def spelled_types(self, columns: list[tuple[str, str]]) -> dict[str, str]:
+        """How the warehouse spells our DDL types (asked from the warehouse itself, so comparisons
+        with ``table_columns`` need no second mapping)."""
+
+    @abstractmethod
+    def create_table(self, target: Target, columns: list[tuple[str, str]], distkey: str | None = None, sortkey: tuple[str, ...] = ()) -> None: ...
+
+    @abstractmethod
+    def add_column(self, target: Target, column: str, type_sql: str) -> None: ...
+
+    # --- ledger and loads ---------------------------------------------------------------
+    @abstractmethod
+    def ledger_entries(self, target: Target) -> list[tuple[str, int, str]]:
+        """(file key, rows, run id) of every file loaded into ``target``, oldest first."""
+
+    @abstractmethod
+    def load_batch(self, target: Target, files: list[LoadFile], spec: LoadSpec, run_id: str,
+                   progress: Callable[[int], None] | None = None, ledger_only: list[LoadFile] = ()) -> BatchOutcome:
+        """Load ``files`` and insert their ledger rows in one transaction. ``ledger_only`` files are
+        recorded as superseded (0 rows) in the same transaction (older snapshot runs)."""
+
+    # --- views and counts --------------------------------------------------------------
+    @abstractmethod
+    def execute_ddl(self, statements: list[str]) -> None:
+        """Run statements in one transaction (views)."""
+
+    @abstractmethod
+    def scalar(self, sql: str) -> object: ...
+
+    def count_rows(self, target: Target) -> int:
+        return int(self.scalar(f"SELECT COUNT(*) FROM {target.sql}"))  # type: ignore[arg-type]
+
+    def count_distinct(self, target: Target, keys: tuple[str, ...]) -> int:
+        cols = ", ".join(quote_sql(self.fold(k)) for k in keys)
+        return int(self.scalar(f"SELECT COUNT(*) FROM (SELECT DISTINCT {cols} FROM {target.sql}) d"))  # type: ignore[arg-type]

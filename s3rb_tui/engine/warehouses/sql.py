@@ -1,0 +1,133 @@
+"""SQL text shared by the dialects: table DDL, the ledger, merge, and the latest views.
+
+Every identifier goes through ``quote_sql`` (validated, double-quoted). Column types come from
+``engine.schema.warehouse_type`` (the one type table); nothing here maps types.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from s3rb_tui.engine.tables import quote_sql
+from s3rb_tui.engine.warehouses.base import LEDGER_TABLE, SEQ_COLUMN, Target
+
+STAGE_TABLE = "s3rb_stage"
+ROW_NUMBER = "_s3rb_rn"
+
+
+def cols(names: Iterable[str]) -> str:
+    return ", ".join(quote_sql(n) for n in names)
+
+
+def create_table(target: Target, columns: list[tuple[str, str]], *, distkey: str | None = None,
+                 sortkey: tuple[str, ...] = (), redshift: bool = False) -> str:
+    body = ",\n    ".join(f"{quote_sql(name)} {type_sql}" for name, type_sql in columns)
+    sql = f"CREATE TABLE IF NOT EXISTS {target.sql} (\n    {body}\n)"
+    if redshift:
+        if distkey:
+            sql += f"\nDISTKEY({quote_sql(distkey)})"
+        if sortkey:
+            sql += f"\nSORTKEY({cols(sortkey)})"
+    return sql
+
+
+def add_column(target: Target, column: str, type_sql: str) -> str:
+    return f"ALTER TABLE {target.sql} ADD COLUMN {quote_sql(column)} {type_sql}"
+
+
+def create_ledger(schema: str, timestamp_type: str = "TIMESTAMPTZ") -> str:
+    t = Target(schema, LEDGER_TABLE)
+    return (
+        f"CREATE TABLE IF NOT EXISTS {t.sql} (\n"
+        '    "file_key" VARCHAR(1024) NOT NULL PRIMARY KEY,\n'
+        '    "table_name" VARCHAR(256) NOT NULL,\n'
+        '    "rows" BIGINT NOT NULL,\n'
+        f'    "loaded_at" {timestamp_type} NOT NULL,\n'
+        '    "run_id" VARCHAR(64) NOT NULL\n'
+        ")"
+    )
+
+
+def ledger_insert(schema: str, placeholder: str = "%s") -> str:
+    t = Target(schema, LEDGER_TABLE)
+    p = ", ".join([placeholder] * 5)
+    return f'INSERT INTO {t.sql} ("file_key", "table_name", "rows", "loaded_at", "run_id") VALUES ({p})'
+
+
+def ledger_select(schema: str, placeholder: str = "%s") -> str:
+    t = Target(schema, LEDGER_TABLE)
+    return f'SELECT "file_key", "rows", "run_id" FROM {t.sql} WHERE "table_name" = {placeholder} ORDER BY "loaded_at", "file_key"'
+
+
+def newest_order(cursor: str | None, tiebreak: tuple[str, ...]) -> str:
+    """ORDER BY of 'the newest version': the cursor, then the tie-breaking columns, all descending."""
+    parts = ([f"{quote_sql(cursor)} DESC NULLS LAST"] if cursor else []) + [f"{quote_sql(c)} DESC" for c in tiebreak]
+    return ", ".join(parts) if parts else "1"
+
+
+def merge_statements(target: Target, stage_sql: str, columns: list[str], keys: tuple[str, ...],
+                     cursor: str | None, seq_column: str | None = SEQ_COLUMN) -> list[str]:
+    """Delete the target rows whose key is staged, then insert the newest staged version per key.
+
+    Newest = highest cursor; rows of one key with the same cursor are told apart by load order
+    (``seq_column``: the later file and row wins) where the dialect can keep it.
+    """
+    on = " AND ".join(f"{target.sql}.{quote_sql(k)} = {stage_sql}.{quote_sql(k)}" for k in keys)
+    order = newest_order(cursor, (seq_column,) if seq_column else ())
+    return [
+        f"DELETE FROM {target.sql} USING {stage_sql} WHERE {on}",
+        f"INSERT INTO {target.sql} ({cols(columns)})\n"
+        f"SELECT {cols(columns)} FROM (\n"
+        f"    SELECT {cols(columns)}, ROW_NUMBER() OVER (PARTITION BY {cols(keys)} ORDER BY {order}) AS {ROW_NUMBER}\n"
+        f"    FROM {stage_sql}\n"
+        f") s WHERE {ROW_NUMBER} = 1",
+    ]
+
+
+def latest_view(target: Target, view: Target, columns: list[str], keys: tuple[str, ...], cursor: str,
+                tiebreak: tuple[str, ...]) -> str:
+    """``<table>_latest``: the newest row per key (ROW_NUMBER over the cursor, then the tie-breakers)."""
+    return (
+        f"CREATE OR REPLACE VIEW {view.sql} AS\n"
+        f"SELECT {cols(columns)} FROM (\n"
+        f"    SELECT {cols(columns)}, ROW_NUMBER() OVER (PARTITION BY {cols(keys)} ORDER BY {newest_order(cursor, tiebreak)}) AS {ROW_NUMBER}\n"
+        f"    FROM {target.sql}\n"
+        f") t WHERE {ROW_NUMBER} = 1"
+    )
+
+
+SETTLEMENT_TABLE = "settlement_normal_delivery_detail"
+SETTLEMENT_KEY = "ant_parcel_no"
+SETTLEMENT_VIEWS = ("settlement_latest_delivery_status", "settlement_partner_latest_status", "settlement_status_summary")
+
+
+def settlement_views(target: Target, columns: list[str], cursor: str, status: str, tiebreak: tuple[str, ...]) -> list[str]:
+    """The manual's three views over the delivery table (parcel deduplication).
+
+    1. ``settlement_latest_delivery_status``: every column of the newest row per ``ant_parcel_no``,
+       plus ``latest_status`` (the status column) and ``last_status_update_at`` (the cursor).
+    2. ``settlement_partner_latest_status``: partner, parcel, latest status and its time.
+    3. ``settlement_status_summary``: parcels and partners per latest status.
+    """
+    latest, partner, summary = (target.sibling(v) for v in SETTLEMENT_VIEWS)
+    extra = []
+    if "latest_status" not in columns:
+        extra.append(f'{quote_sql(status)} AS "latest_status"')
+    if "last_status_update_at" not in columns:
+        extra.append(f'{quote_sql(cursor)} AS "last_status_update_at"')
+    select = ", ".join([cols(columns)] + extra)
+    order = newest_order(cursor, tiebreak)
+    return [
+        f"CREATE OR REPLACE VIEW {latest.sql} AS\n"
+        f"SELECT {select} FROM (\n"
+        f"    SELECT {cols(columns)}, ROW_NUMBER() OVER (PARTITION BY {quote_sql(SETTLEMENT_KEY)} ORDER BY {order}) AS {ROW_NUMBER}\n"
+        f"    FROM {target.sql}\n"
+        f") t WHERE {ROW_NUMBER} = 1",
+        f"CREATE OR REPLACE VIEW {partner.sql} AS\n"
+        f'SELECT "partner_id", {quote_sql(SETTLEMENT_KEY)}, "latest_status", "last_status_update_at"\n'
+        f"FROM {latest.sql}",
+        f"CREATE OR REPLACE VIEW {summary.sql} AS\n"
+        f'SELECT "latest_status", COUNT(*) AS "parcel_count", COUNT(DISTINCT "partner_id") AS "partner_count",\n'
+        f'       MAX("last_status_update_at") AS "last_status_update_at"\n'
+        f'FROM {latest.sql}\nGROUP BY "latest_status"',
+    ]

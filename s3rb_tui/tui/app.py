@@ -1,0 +1,302 @@
+"""ConsoleApp: the operator console's shell — modes (screens), global keys, jobs, quit.
+
+Each screen is a Textual mode (1..6 or the command palette). Engine work runs in thread workers
+that only post messages; this class owns the job list and the log buffer, both changed only on
+the UI thread. ``--readonly`` disables every state-changing action through ``check_action``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import signal
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+
+from s3rb_tui.engine.jobs import JobContext
+from s3rb_tui.tui.messages import JobEnded, JobEvent, JobsChanged
+from s3rb_tui.tui.palette import ActionsProvider
+from s3rb_tui.tui.workers import JobFunction, JobState, LogBuffer, describe_error, event_log_text
+
+#: actions that change state somewhere (store, watermark, warehouse); hidden with --readonly
+DESTRUCTIVE_ACTIONS = frozenset(
+    {"backup", "sync", "load_only", "verify", "dry_run", "watermark_wizard", "set_count", "clean", "cancel_job"}
+)
+
+SCREEN_KEYS = (
+    ("1", "dashboard", "Dashboard"),
+    ("2", "tables", "Tables"),
+    ("3", "watermarks", "Watermarks"),
+    ("4", "files", "Files"),
+    ("5", "jobs", "Jobs"),
+    ("6", "config", "Config"),
+)
+
+
+def _screen_classes() -> dict[str, Callable]:
+    from s3rb_tui.tui.screens.config import ConfigScreen
+    from s3rb_tui.tui.screens.dashboard import DashboardScreen
+    from s3rb_tui.tui.screens.files import FilesScreen
+    from s3rb_tui.tui.screens.jobs import JobsScreen
+    from s3rb_tui.tui.screens.tables import TablesScreen
+    from s3rb_tui.tui.screens.watermarks import WatermarksScreen
+
+    return {
+        "dashboard": DashboardScreen,
+        "tables": TablesScreen,
+        "watermarks": WatermarksScreen,
+        "files": FilesScreen,
+        "jobs": JobsScreen,
+        "config": ConfigScreen,
+    }
+
+
+class ConsoleApp(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "s3rb-tui"
+    COMMANDS = App.COMMANDS | {ActionsProvider}
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        *(Binding(key, f"show('{mode}')", label, id=f"screen.{mode}") for key, mode, label in SCREEN_KEYS),
+        Binding("question_mark,f1", "help", "Help", id="app.help"),
+        Binding("ctrl+p", "command_palette", "Commands", id="app.palette", show=False),
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit_now", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        settings,
+        workspace=None,
+        *,
+        readonly: bool = False,
+        demo: bool = False,
+        clock: Callable[[], dt.datetime] | None = None,
+        stable: bool = False,
+        refresh_seconds: float = 15.0,
+    ) -> None:
+        super().__init__()
+        from s3rb_tui.engine.workspace import Workspace
+
+        self.settings = settings
+        self.workspace = workspace or Workspace(settings)
+        self.readonly = readonly
+        self.demo = demo
+        self._clock = clock
+        #: snapshot mode: hide values that depend on the wall clock or the run (durations, rates)
+        self.stable = stable
+        self.refresh_seconds = refresh_seconds
+        self.jobs: dict[str, JobState] = {}
+        self.log_buffer = LogBuffer()
+        self.selected_table: str | None = None
+        self._quitting = False
+        if readonly:
+            self.sub_title = "read-only"
+        if demo:
+            self.sub_title = "demo" + (" · read-only" if readonly else "")
+
+    # --- time ----------------------------------------------------------------------------
+    def now(self) -> dt.datetime:
+        return self._clock() if self._clock else dt.datetime.now(dt.timezone.utc)
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def on_mount(self) -> None:
+        for mode, cls in _screen_classes().items():
+            self.add_mode(mode, cls)
+        self.switch_mode("dashboard")
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._terminal_gone)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+        for w in self.settings.warnings:
+            self.notify(w, title="configuration", severity="warning", timeout=10)
+
+    def _terminal_gone(self) -> None:
+        for job in self.running_jobs():
+            job.cancel.cancel("the terminal went away")
+        self.exit(1)
+
+    def on_unmount(self) -> None:
+        for job in self.running_jobs():
+            job.cancel.cancel("the console closed")
+        self.workspace.close()
+
+    # --- actions ---------------------------------------------------------------------------
+    def action_show(self, mode: str) -> None:
+        if self.current_mode != mode:
+            self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        from s3rb_tui.tui.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss()
+            return
+        self.push_screen(HelpScreen(self.screen))
+
+    async def action_quit(self) -> None:
+        running = self.running_jobs()
+        if not running:
+            self.exit(0)
+            return
+        from s3rb_tui.tui.screens.dialogs import ConfirmDialog
+
+        names = ", ".join(j.title for j in running)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._quitting = True
+                for job in self.running_jobs():
+                    job.cancel.cancel("the console is quitting")
+                    job.status = "cancelling"
+                self.notify("Cancelling at the next batch edge, then quitting...", timeout=30)
+                self.post_message(JobsChanged())
+
+        self.push_screen(
+            ConfirmDialog(
+                "Quit while a job runs?",
+                f"Running: {names}.\nQuitting cancels it at its next batch edge; committed batches stay committed.",
+                confirm_label="Cancel job and quit",
+                cancel_label="Keep running",
+            ),
+            answered,
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.readonly and action in DESTRUCTIVE_ACTIONS:
+            return None  # hidden from the footer and the palette, and not run
+        return True
+
+    # --- jobs ----------------------------------------------------------------------------
+    def running_jobs(self) -> list[JobState]:
+        return [j for j in self.jobs.values() if j.running]
+
+    def start_job(self, name: str, title: str, tables: Iterable[str], fn: JobFunction) -> JobState | None:
+        """Run ``fn(ctx)`` (an engine job) in a thread worker; events come back as messages."""
+        if self.readonly:
+            self.notify("read-only console: jobs are disabled", severity="warning")
+            return None
+        state = JobState(job_id=os.urandom(6).hex(), name=name, title=title, tables=list(tables))
+        self.jobs[state.job_id] = state
+        self.log_buffer.add(state.job_id, "info", None, f"{title}: queued")
+        self._job_worker(state, fn)
+        self.post_message(JobsChanged())
+        return state
+
+    @work(thread=True, group="jobs", exit_on_error=False)
+    def _job_worker(self, state: JobState, fn: JobFunction) -> None:
+        ctx = JobContext(state.name, sink=lambda ev: self.post_message(JobEvent(state.job_id, ev)), cancel=state.cancel, job_id=state.job_id)
+        try:
+            results = fn(ctx)
+        except BaseException as e:  # reported on the UI thread; the app keeps running
+            self.post_message(JobEnded(state.job_id, list(ctx.results), e))
+            return
+        self.post_message(JobEnded(state.job_id, list(results if results is not None else ctx.results), None))
+
+    @on(JobEvent)
+    def _on_job_event(self, message: JobEvent) -> None:
+        job = self.jobs.get(message.job_id)
+        if job is None:
+            return
+        job.apply(message.event)
+        line = event_log_text(message.event)
+        if line is not None:
+            self.log_buffer.add(job.job_id, line[0], message.event.table, line[1], message.event.time)
+
+    @on(JobEnded)
+    def _on_job_ended(self, message: JobEnded) -> None:
+        job = self.jobs.get(message.job_id)
+        if job is None:
+            return
+        job.finish(message.results, message.error)
+        rows, files = job.totals
+        summary = f"{job.title}: {job.status} — {rows:,} rows, {files} files"
+        self.log_buffer.add(job.job_id, "error" if job.status == "failed" else "info", None, summary + (f" — {job.error}" if job.error else ""))
+        if job.status == "failed":
+            self.notify(f"{job.error}" + (f"\nHint: {job.hint}" if job.hint else ""), title=f"{job.title} failed", severity="error", timeout=15)
+        else:
+            self.notify(summary, title="job finished", severity="warning" if job.status == "cancelled" else "information")
+        self.post_message(JobsChanged())
+        if self._quitting and not self.running_jobs():
+            self.exit(0)
+
+    @on(JobsChanged)
+    def _on_jobs_changed(self, message: JobsChanged) -> None:
+        for screen in self.screen_stack:
+            if hasattr(screen, "jobs_changed"):
+                screen.jobs_changed()
+
+    def show_error(self, title: str, err: BaseException) -> None:
+        message, hint = describe_error(err)
+        self.notify(message + (f"\nHint: {hint}" if hint else ""), title=title, severity="error", timeout=15)
+
+    # --- engine jobs the screens and the palette start ------------------------------------
+    def run_backup(self, tables: list[str], *, dry_run: bool = False, limit: int | None = None) -> JobState | None:
+        ws = self.workspace
+
+        def job(ctx: JobContext):
+            from s3rb_tui.engine.backup import run_backup
+
+            return run_backup(ws, [ws.table_ref(t) for t in tables], ctx, dry_run=dry_run, limit=limit)
+
+        title = ("dry run " if dry_run else "backup ") + ", ".join(tables)
+        return self.start_job("backup", title, tables, job)
+
+    def run_sync(self, tables: list[str], *, backup_only: bool = False, redshift_only: bool = False, verify_data: bool = False, dry_run: bool = False) -> JobState | None:
+        ws = self.workspace
+
+        def job(ctx: JobContext):
+            from s3rb_tui.engine.sync import run_sync
+
+            return run_sync(
+                ws,
+                [ws.table_ref(t) for t in tables],
+                ctx,
+                backup_only=backup_only,
+                redshift_only=redshift_only,
+                verify_data=verify_data,
+                dry_run=dry_run,
+            )
+
+        kind = "load only" if redshift_only else "verify" if verify_data else "sync"
+        return self.start_job("sync", f"{kind} " + ", ".join(tables), tables, job)
+
+
+def run_console(
+    env_file: str | None = None,
+    env_overrides: Mapping[str, str] | None = None,
+    readonly: bool = False,
+    demo: bool = False,
+    demo_traffic: bool = False,
+    debug: bool = False,
+) -> int:
+    """Open the console; returns the process exit code (2: the configuration cannot be read)."""
+    import sys
+
+    from s3rb_tui.engine.errors import S3rbError
+    from s3rb_tui.settings import load_settings
+
+    try:
+        environ = dict(os.environ)
+        if env_overrides:
+            environ.update(env_overrides)
+            settings = load_settings(None, environ=environ, cwd=Path("/nonexistent-s3rb-demo-dir"))
+        else:
+            settings = load_settings(env_file, environ=environ)
+    except S3rbError as e:
+        sys.stderr.write(f"s3rb-tui: error: {e}\n")
+        return e.exit_code
+    if demo and demo_traffic and env_overrides:
+        from s3rb_tui.demo import start_traffic
+
+        start_traffic(dict(env_overrides))
+    app = ConsoleApp(settings, readonly=readonly, demo=demo)
+    result = app.run()
+    if app.return_code not in (None, 0):
+        return int(app.return_code)
+    return int(result or 0)

@@ -1,0 +1,45 @@
+"""What every console screen shares: help text, read-only gating, background reads."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from textual import work
+from textual.screen import Screen
+
+from s3rb_tui.tui.messages import Loaded
+
+
+class ConsoleScreen(Screen):
+    #: shown by the help screen (?, F1) above the screen's key list
+    HELP = ""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        from s3rb_tui.tui.app import DESTRUCTIVE_ACTIONS
+
+        if getattr(self.app, "readonly", False) and action in DESTRUCTIVE_ACTIONS:
+            return None
+        return True
+
+    @work(thread=True, exit_on_error=False)
+    def load(self, what: str, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` (blocking engine reads) in a thread; the result arrives as ``Loaded``."""
+        try:
+            data = fn()
+        except Exception as e:  # shown on the UI thread; the app keeps running
+            self.post_message(Loaded(what, None, e))
+            return
+        self.post_message(Loaded(what, data))
+
+    def on_loaded(self, message: Loaded) -> None:
+        if message.error is not None:
+            self.app.show_error(f"could not read {message.what}", message.error)
+            self.loaded_failed(message.what, message.error)
+            return
+        self.loaded(message.what, message.data)
+
+    def loaded(self, what: str, data: Any) -> None:
+        """Apply a background read's result (UI thread)."""
+
+    def loaded_failed(self, what: str, error: BaseException) -> None:
+        """A background read failed (already notified)."""

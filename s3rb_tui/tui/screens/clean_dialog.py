@@ -1,0 +1,167 @@
+"""Guarded clean of a tree node: the engine's plan first (files, bytes, loaded / not loaded), focus
+on Cancel, the table name typed to confirm above 100 files or when any planned file is not yet
+loaded, then exactly the planned keys deleted with a progress bar."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Static
+
+from s3rb_tui.tui.format import human_bytes
+from s3rb_tui.tui.messages import Loaded
+
+TYPE_TO_CONFIRM_ABOVE = 100
+
+
+def needs_typed_confirmation(plan) -> bool:
+    return len(plan.keys) > TYPE_TO_CONFIRM_ABOVE or plan.unloaded_files > 0
+
+
+class CleanDialog(ModalScreen[Any]):
+    """Dismisses with the engine's execution result, or None when nothing was deleted."""
+
+    BINDINGS = [Binding("escape", "close", "Cancel", id="clean.cancel")]
+
+    def __init__(self, table: str, prefix: str, label: str) -> None:
+        super().__init__()
+        self.table = table
+        self.prefix = prefix
+        self.label = label
+        self.plan = None
+        self._deleting = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog clean"):
+            yield Label(f"Clean {self.table}", classes="dialog-title")
+            yield Static(f"Scope: {self.label}", markup=False)
+            yield Checkbox("Also delete files not yet loaded into the warehouse", id="include-unloaded")
+            yield Static("planning…", id="plan", markup=False)
+            yield Label(f"Type {self.table} to confirm:", id="confirm-label")
+            yield Input(placeholder=self.table, id="confirm-text")
+            yield ProgressBar(id="delete-progress", show_eta=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel", variant="primary")
+                yield Button("Delete", id="delete", variant="error", disabled=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#delete-progress").display = False
+        self._show_typing(False)
+        self.query_one("#cancel", Button).focus()
+        self._plan(False)
+
+    def _show_typing(self, on_: bool) -> None:
+        self.query_one("#confirm-label").display = on_
+        self.query_one("#confirm-text").display = on_
+
+    @on(Checkbox.Changed, "#include-unloaded")
+    def _include_changed(self, event: Checkbox.Changed) -> None:
+        self.plan = None
+        self.query_one("#delete", Button).disabled = True
+        self.query_one("#plan", Static).update("planning…")
+        self._plan(event.value)
+
+    @work(thread=True, exclusive=True, group="clean-plan", exit_on_error=False)
+    def _plan(self, include_unloaded: bool) -> None:
+        from s3rb_tui.engine.clean import plan_clean
+
+        ws = self.app.workspace
+        try:
+            plan = plan_clean(ws, ws.table_ref(self.table), within=self.prefix, include_unloaded=include_unloaded)
+        except Exception as e:
+            self.post_message(Loaded("plan", None, e))
+            return
+        self.post_message(Loaded("plan", plan))
+
+    def _describe(self, plan) -> str:
+        lines = [
+            f"Will delete {len(plan.keys):,} file(s), {human_bytes(plan.bytes)}:",
+            f"  loaded into the warehouse:  {plan.loaded_files:,}",
+            f"  NOT loaded yet:             {plan.unloaded_files:,}",
+        ]
+        kept = getattr(plan, "kept_unloaded", 0)
+        if kept:
+            lines.append(f"Kept (not loaded yet): {kept:,} file(s) — tick the box above to include them")
+        if plan.keys:
+            lines.append("")
+            for key in plan.keys[:3]:
+                lines.append(f"  {key}")
+            if len(plan.keys) > 3:
+                lines.append(f"  … and {len(plan.keys) - 3:,} more")
+        else:
+            lines.append("Nothing to delete.")
+        return "\n".join(lines)
+
+    def on_loaded(self, message: Loaded) -> None:
+        message.stop()
+        if message.error is not None:
+            self.app.show_error(f"clean {message.what} failed", message.error)
+            self.query_one("#plan", Static).update(f"Could not {'plan' if message.what == 'plan' else 'delete'}: {message.error}")
+            self._deleting = False
+            return
+        if message.what == "plan":
+            self.plan = message.data
+            self.query_one("#plan", Static).update(self._describe(self.plan))
+            typing = bool(self.plan.keys) and needs_typed_confirmation(self.plan)
+            self._show_typing(typing)
+            self.query_one("#confirm-text", Input).value = ""
+            self.query_one("#delete", Button).disabled = not self.plan.keys or typing
+        elif message.what == "done":
+            result = message.data
+            deleted = getattr(result, "deleted", None)
+            n = len(deleted) if isinstance(deleted, (list, tuple, set)) else deleted
+            errors = getattr(result, "errors", []) or []
+            if errors:
+                self.app.notify(f"{len(errors)} file(s) could not be deleted: {errors[0]}", title="clean", severity="error", timeout=15)
+            self.app.notify(f"{self.table}: deleted {n:,} file(s), freed {human_bytes(getattr(result, 'bytes_freed', None))}", title="clean")
+            self.dismiss(result)
+
+    @on(Input.Changed, "#confirm-text")
+    def _typed(self, event: Input.Changed) -> None:
+        if self.plan is not None and self.plan.keys:
+            self.query_one("#delete", Button).disabled = event.value.strip() != self.table
+
+    @on(Button.Pressed, "#delete")
+    def _delete(self) -> None:
+        plan = self.plan
+        if plan is None or not plan.keys or self._deleting:
+            return
+        if needs_typed_confirmation(plan) and self.query_one("#confirm-text", Input).value.strip() != self.table:
+            return
+        self._deleting = True
+        for w in ("#delete", "#include-unloaded", "#confirm-text"):
+            self.query_one(w).disabled = True
+        bar = self.query_one("#delete-progress", ProgressBar)
+        bar.display = True
+        bar.update(total=len(plan.keys), progress=0)
+        self._execute(plan)
+
+    @work(thread=True, exclusive=True, group="clean-run", exit_on_error=False)
+    def _execute(self, plan) -> None:
+        from s3rb_tui.engine.clean import execute_clean
+        from s3rb_tui.engine.jobs import JobContext
+
+        def sink(event) -> None:
+            if event.kind == "progress":
+                done = int(event.data.get("files") or event.data.get("deleted") or event.data.get("rows") or 0)
+                self.app.call_from_thread(self.query_one("#delete-progress", ProgressBar).update, progress=done)
+
+        ctx = JobContext("clean", sink=sink)
+        try:
+            result = execute_clean(self.app.workspace, plan, ctx)
+        except Exception as e:
+            self.post_message(Loaded("delete", None, e))
+            return
+        self.post_message(Loaded("done", result))
+
+    @on(Button.Pressed, "#cancel")
+    def action_close(self) -> None:
+        if self._deleting:
+            self.notify("deletion in progress; it finishes the planned keys", severity="warning")
+            return
+        self.dismiss(None)

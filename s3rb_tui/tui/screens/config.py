@@ -1,0 +1,55 @@
+"""Config: every setting with secrets masked, where each value came from, and what is wrong."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Footer, Header, Static
+
+from s3rb_tui.settings import VARS_BY_NAME
+from s3rb_tui.tui.screens.base import ConsoleScreen
+
+
+class ConfigScreen(ConsoleScreen):
+    HELP = (
+        "Every setting the console runs with. Secrets are shown as ****. The Source column says "
+        "where a value came from (environment, the .env file, an override such as the demo, or the "
+        "default). Problems that stop jobs from working are listed in red at the top."
+    )
+    BINDINGS = [Binding("r", "refresh", "Refresh", id="config.refresh")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="config"):
+            yield Static("", id="config-summary")
+            yield DataTable(id="config-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        t = self.query_one("#config-table", DataTable)
+        t.add_columns("Variable", "Value", "Source", "Meaning")
+        self.action_refresh()
+        t.focus()
+
+    def action_refresh(self) -> None:
+        s = self.app.settings
+        summary = Text()
+        where = str(s.env_file) if s.env_file else "no .env file read (environment and defaults only)"
+        summary.append("Settings from: ", style="bold")
+        summary.append(where + "\n")
+        for p in s.problems:
+            summary.append(f"✗ {p}\n", style="bold red")
+        for w in s.warnings:
+            summary.append(f"! {w}\n", style="yellow")
+        if not s.problems:
+            summary.append("✓ no problems found\n", style="green")
+        self.query_one("#config-summary", Static).update(summary)
+        problem_names = {v for p in s.problems for v in VARS_BY_NAME if p.startswith(v) or f" {v} " in f" {p} "}
+        t = self.query_one("#config-table", DataTable)
+        t.clear()
+        for name, shown, source in s.masked():
+            var = VARS_BY_NAME[name]
+            style = "bold red" if name in problem_names else ("dim" if source == "default" else "")
+            t.add_row(Text(name, style=style), Text(shown, style=style), source, var.help, key=name)

@@ -14,7 +14,7 @@ def open_source(settings: "Settings", host: str | None = None, port: int | None 
     if settings.str("DB_DIALECT") == "sqlite":
         from s3rb_tui.engine.sources.sqlite import SQLiteSource
 
-        return SQLiteSource(settings.path("DB_SQLITE_PATH"))
+        return SQLiteSource(settings.path("DB_SQLITE_PATH"), schema=settings.str("DB_DATABASE") or None)
     from s3rb_tui.engine.sources.mysql import MySQLSource
 
     return MySQLSource.from_settings(settings, host=host, port=port)

@@ -1,0 +1,366 @@
+"""SQLite source: the embedded demo's stand-in for MySQL.
+
+Schemas: the main database of the file answers to one schema name, the one given to the
+constructor (``DB_DATABASE``, e.g. ``settlement``; ``main`` when none is configured). Any other
+schema name is a missing table. Attached databases are not used.
+
+Types: SQLite keeps the declared type of each column as text (``DECIMAL(10,4)``, ``VARCHAR(64)``,
+``DATETIME``, ``BIGINT UNSIGNED``). It is parsed into the MySQL-like ``Column`` the rest of the
+engine knows, so the one table of type rules in ``engine/schema.py`` applies unchanged. Values are
+brought to the driver types those rules expect before ``rows_to_batch``:
+
+- DECIMAL: SQLite gives DECIMAL columns NUMERIC affinity, so a value arrives as int, float or text.
+  It becomes a ``Decimal`` at the declared scale. Values of at most 15 significant digits (SQLite's
+  exact range for numbers it stores as REAL, e.g. DECIMAL(15,4)) come back exactly.
+- DATETIME/TIMESTAMP/DATE: stored as text ``'YYYY-MM-DD HH:MM:SS[.ffffff]'`` / ``'YYYY-MM-DD'``;
+  text that does not parse becomes NULL and is counted, as MySQL's zero dates are.
+
+Extraction uses the same keyset predicate as MySQL (``sources.base.keyset_predicate``) with ``?``
+placeholders and double-quoted identifiers, in one ordered query read with ``fetchmany`` (memory is
+bounded by one batch). Positions keep the cursor and key values exactly as SQLite returned them, so
+text comparisons at a batch edge are exact. ``now()`` is the Python clock in naive UTC (SQLite has
+no server clock). The connection never writes; open the file in WAL mode so writers do not block it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import sqlite3
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Iterator
+
+from s3rb_tui.engine.errors import JobError
+from s3rb_tui.engine.schema import Column, ConversionStats, TableSchema, UnsupportedType, detect_cursor, rows_to_batch
+from s3rb_tui.engine.sources.base import Estimate, Position, Source, SourceBatch, TableInfo, keyset_predicate, order_by
+from s3rb_tui.engine.tables import TableRef, quote_sql
+
+_DECLARED = re.compile(
+    r"^\s*([a-z][a-z ]*?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*(unsigned)?\s*(zerofill)?\s*$",
+    re.IGNORECASE,
+)
+# SQLite spellings of types MySQL names differently.
+_ALIASES = {
+    "integer": "int",
+    "numeric": "decimal",
+    "real": "double",
+    "double precision": "double",
+    "boolean": "tinyint",
+    "bool": "tinyint",
+    "character varying": "varchar",
+    "character": "char",
+    "clob": "text",
+}
+_TEMPORAL = ("datetime", "timestamp", "date", "time")
+_CHARACTER = ("char", "varchar", "binary", "varbinary")
+_CLOCK_CURSORS = ("datetime", "timestamp", "date")
+TIMESTAMP_TEXT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def parse_declared_type(name: str, declared: str) -> Column:
+    """A SQLite column's declared type as the MySQL-like Column of ``engine/schema.py``."""
+    m = _DECLARED.match(declared or "")
+    if not m:
+        raise UnsupportedType(f"column {name!r} has declared type {declared!r}, which s3rb-tui cannot read (declare e.g. VARCHAR(64), DECIMAL(10,4), DATETIME)")
+    base = " ".join(m.group(1).lower().split())
+    data_type = _ALIASES.get(base, base)
+    first = int(m.group(2)) if m.group(2) is not None else None
+    second = int(m.group(3)) if m.group(3) is not None else None
+    precision = scale = char_length = None
+    if data_type == "decimal":
+        precision, scale = first or 10, second or 0
+    elif data_type in _TEMPORAL:
+        precision = first or 0
+    elif data_type in _CHARACTER:
+        char_length = first
+    elif data_type == "bit":
+        precision = first or 1
+    column = Column(
+        name=name,
+        data_type=data_type,
+        column_type=" ".join(declared.lower().split()),
+        precision=precision,
+        scale=scale,
+        char_length=char_length,
+        unsigned=m.group(4) is not None,
+    )
+    column.rule  # raises UnsupportedType for a type without a rule
+    return column
+
+
+# --- values: SQLite storage classes -> the driver values the type rules expect -------------
+
+def _to_decimal(scale: int):
+    quantum = Decimal(1).scaleb(-scale)
+
+    def convert(v: Any) -> Any:
+        if v is None or isinstance(v, Decimal):
+            return v
+        try:
+            d = Decimal(repr(v)) if isinstance(v, float) else Decimal(str(v).strip())
+            return d.quantize(quantum)
+        except (InvalidOperation, ValueError):
+            return v  # left for pyarrow to reject with the column named in the error
+    return convert
+
+
+def _to_datetime(v: Any) -> Any:
+    if isinstance(v, str):
+        try:
+            return dt.datetime.fromisoformat(v.strip())
+        except ValueError:
+            return v  # the rule's converter turns it into NULL and counts it
+    return v
+
+
+def _to_date(v: Any) -> Any:
+    if isinstance(v, str):
+        try:
+            return dt.date.fromisoformat(v.strip()[:10])
+        except ValueError:
+            return v
+    return v
+
+
+def _value_converter(column: Column):
+    kind = column.rule.name
+    if kind == "decimal":
+        return _to_decimal(column.scale or 0)
+    if kind in ("datetime", "timestamp"):
+        return _to_datetime
+    if kind == "date":
+        return _to_date
+    return None
+
+
+def _position_value(v: Any) -> Any:
+    """A value as kept in a Position (JSON-safe); SQLite's own values are, except blobs."""
+    return bytes(v).hex() if isinstance(v, (bytes, bytearray)) else v
+
+
+def _param(column: Column, value: Any) -> Any:
+    """A Position value or an upper bound as a parameter SQLite compares exactly with the column."""
+    if value is None:
+        return None
+    if column.rule.name in ("binary", "geometry") and isinstance(value, str):
+        return bytes.fromhex(value)
+    if isinstance(value, dt.datetime):
+        return value.strftime(TIMESTAMP_TEXT)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+class SQLiteSource(Source):
+    dialect = "sqlite"
+
+    def __init__(self, path: str | Path | None, schema: str | None = None):
+        if path is None or not str(path).strip():
+            raise JobError("DB_SQLITE_PATH is empty", "set DB_SQLITE_PATH to the SQLite file (or use --demo)")
+        self.path = Path(path)
+        self.schema_name = schema or "main"
+        if not self.path.is_file():
+            raise JobError(f"SQLite source {self.path} not found", "check DB_SQLITE_PATH (s3rb-tui --demo-reset rebuilds the demo)")
+        try:
+            self._conn: sqlite3.Connection | None = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=rw", uri=True, timeout=30, check_same_thread=False,
+            )
+        except sqlite3.Error as e:
+            raise JobError(f"cannot open SQLite source {self.path}: {e}") from None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise JobError(f"SQLite source {self.path} is closed")
+        return self._conn
+
+    def _query(self, sql: str, params: Any = ()) -> list[tuple]:
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.Error as e:
+            raise JobError(f"SQLite error in {self.path}: {e}") from None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # --- metadata -----------------------------------------------------------------------
+
+    def version(self) -> str:
+        return f"SQLite {self._query('SELECT sqlite_version()')[0][0]}"
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+    def _table_type(self, ref: TableRef) -> str | None:
+        if ref.schema != self.schema_name:
+            return None
+        rows = self._query("SELECT type FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?", (ref.name,))
+        return rows[0][0] if rows else None
+
+    def list_tables(self, schema: str) -> list[TableInfo]:
+        if schema != self.schema_name:
+            return []
+        rows = self._query(
+            "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+        out = []
+        for name, kind in rows:
+            ref = TableRef(schema, name)
+            count = None if kind == "view" else int(self._query(f"SELECT COUNT(*) FROM {quote_sql(name)}")[0][0])
+            out.append(TableInfo(ref=ref, is_view=kind == "view", estimated_rows=count))
+        return out
+
+    def discover(self, ref: TableRef, cursor_override: str | None = None, key_override: tuple[str, ...] | None = None) -> TableSchema:
+        kind = self._table_type(ref)
+        if kind is None:
+            raise JobError(
+                f"table {ref.full_name} not found in SQLite source {self.path}",
+                f"the file's tables are in schema {self.schema_name!r} (DB_DATABASE)",
+            )
+        info = self._query(f"PRAGMA table_info({quote_sql(ref.name)})")
+        columns: list[Column] = []
+        pk: list[tuple[int, str]] = []
+        for _cid, name, declared, notnull, _default, pk_index in info:
+            try:
+                column = parse_declared_type(name, declared)
+            except UnsupportedType as e:
+                raise JobError(f"{ref.full_name}: {e}") from None
+            columns.append(dataclasses.replace(column, nullable=not notnull and not pk_index))
+            if pk_index:
+                pk.append((int(pk_index), name))
+        names = {c.name.lower(): c.name for c in columns}
+        if key_override:
+            missing = [k for k in key_override if k.lower() not in names]
+            if missing:
+                raise JobError(f"key column(s) {', '.join(missing)} from s3rb.toml are not columns of {ref.full_name}")
+            primary_key = tuple(names[k.lower()] for k in key_override)
+        else:
+            primary_key = tuple(name for _, name in sorted(pk))
+        try:
+            cursor = detect_cursor(columns, cursor_override)
+        except UnsupportedType as e:
+            raise JobError(f"{ref.full_name}: {e}") from None
+        return TableSchema(
+            ref=ref,
+            columns=tuple(columns),
+            primary_key=primary_key,
+            cursor_column=cursor,
+            is_view=kind == "view",
+            estimated_rows=None,
+        )
+
+    # --- extraction ---------------------------------------------------------------------
+
+    def _predicate(self, schema: TableSchema, start: Position, upper_bound: Any) -> tuple[str, list[Any]]:
+        cursor_col = schema.column(schema.cursor_column)  # type: ignore[arg-type]
+        keys = [schema.column(k) for k in schema.order_columns[1:]]
+        typed = Position(
+            cursor=_param(cursor_col, start.cursor),
+            key=None if start.key is None else tuple(_param(c, v) for c, v in zip(keys, start.key)),
+            nulls_done=start.nulls_done,
+        )
+        if cursor_col.data_type not in _CLOCK_CURSORS and isinstance(upper_bound, dt.date):
+            upper_bound = None  # a numeric cursor cannot be bounded by the clock
+        return keyset_predicate(schema, typed, _param(cursor_col, upper_bound), quote_sql, placeholder="?")
+
+    def _from(self, schema: TableSchema) -> str:
+        if schema.ref.schema != self.schema_name:
+            raise JobError(f"table {schema.ref.full_name} not found in SQLite source {self.path}")
+        return f"SELECT {', '.join(quote_sql(c) for c in schema.column_names)} FROM {quote_sql(schema.ref.name)}"
+
+    def read_batches(
+        self,
+        schema: TableSchema,
+        start: Position,
+        upper_bound: Any,
+        batch_size: int,
+        limit: int | None = None,
+    ) -> Iterator[SourceBatch]:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        sql, params = self._from(schema), []
+        if schema.incremental:
+            where, params = self._predicate(schema, start, upper_bound)
+            sql += f" WHERE {where} ORDER BY {order_by(schema, quote_sql)}"
+        elif schema.primary_key:
+            sql += f" ORDER BY {', '.join(quote_sql(k) for k in schema.primary_key)}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        yield from self._stream(schema, sql, params, batch_size)
+
+    def _stream(self, schema: TableSchema, sql: str, params: list[Any], batch_size: int) -> Iterator[SourceBatch]:
+        names = schema.column_names
+        cursor_i = names.index(schema.cursor_column) if schema.cursor_column else None
+        key_i = [names.index(k) for k in schema.order_columns[1:]] if schema.incremental else []
+        converters = [_value_converter(c) for c in schema.columns]
+        latest: Any = None  # snapshot tables: the largest cursor value seen
+        try:
+            cur = self.conn.execute(sql, params)
+        except sqlite3.Error as e:
+            raise JobError(f"SQLite error in {self.path}: {e}") from None
+        try:
+            while True:
+                try:
+                    rows = cur.fetchmany(batch_size)
+                except sqlite3.Error as e:
+                    raise JobError(f"SQLite error in {self.path}: {e}") from None
+                if not rows:
+                    return
+                if schema.incremental:
+                    last = rows[-1]
+                    cursor_value = last[cursor_i]  # type: ignore[index]
+                    end = Position(
+                        cursor=_position_value(cursor_value),
+                        key=tuple(_position_value(last[i]) for i in key_i),
+                        nulls_done=cursor_value is not None,
+                    )
+                    nulls = sum(1 for r in rows if r[cursor_i] is None)  # type: ignore[index]
+                else:
+                    if cursor_i is not None:
+                        seen = [r[cursor_i] for r in rows if r[cursor_i] is not None]
+                        if latest is not None:
+                            seen.append(latest)
+                        try:
+                            latest = max(seen) if seen else None
+                        except TypeError:  # mixed storage classes in one column: keep what we had
+                            pass
+                    end = Position(cursor=_position_value(latest), key=None, nulls_done=True)
+                    nulls = 0
+                yield self._batch(schema, rows, converters, end, nulls)
+        finally:
+            cur.close()
+
+    def _batch(self, schema: TableSchema, rows: list[tuple], converters: list, end: Position, nulls: int) -> SourceBatch:
+        stats = ConversionStats()
+        columns = []
+        for values, convert in zip(zip(*rows), converters):
+            columns.append([convert(v) for v in values] if convert is not None else list(values))
+        return SourceBatch(batch=rows_to_batch(schema, columns, stats), end=end, null_cursor_rows=nulls, stats=stats)
+
+    # --- counting -----------------------------------------------------------------------
+
+    def count(self, schema: TableSchema, start: Position | None = None, upper_bound: Any = None) -> int:
+        if schema.ref.schema != self.schema_name:
+            raise JobError(f"table {schema.ref.full_name} not found in SQLite source {self.path}")
+        sql = f"SELECT COUNT(*) FROM {quote_sql(schema.ref.name)}"
+        params: list[Any] = []
+        if schema.incremental and (start is not None or upper_bound is not None):
+            where, params = self._predicate(schema, start or Position(), upper_bound)
+            sql += f" WHERE {where}"
+        return int(self._query(sql, params)[0][0])
+
+    def estimate(self, schema: TableSchema, start: Position, upper_bound: Any) -> Estimate:
+        rows = self.count(schema, start if schema.incremental else None, upper_bound if schema.incremental else None)
+        return Estimate(rows=rows, bytes=None, exact=True)
+
+    def distinct_keys(self, schema: TableSchema) -> int | None:
+        if not schema.primary_key:
+            return None
+        keys = ", ".join(quote_sql(k) for k in schema.primary_key)
+        return int(self._query(f"SELECT COUNT(*) FROM (SELECT DISTINCT {keys} FROM {quote_sql(schema.ref.name)})")[0][0])

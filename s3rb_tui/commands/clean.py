@@ -1,0 +1,52 @@
+"""``clean --bucket B --prefix P --days N [--confirm]``: the v1.2 retention command.
+
+Deletes ``.parquet`` files under ``P`` last modified more than ``N`` days ago. Without
+``--confirm`` it is a dry run. The bucket root and the watermark area are refused. Files of a
+table that is loaded into a warehouse are kept until they are loaded.
+"""
+
+from __future__ import annotations
+
+from s3rb_tui.commands import report
+from s3rb_tui.engine.clean import LoadedKeys, execute_clean, plan_retention, validate_prefix
+from s3rb_tui.engine.errors import UsageError
+
+
+def run(args, app) -> int:
+    prefix = validate_prefix(args.prefix)
+    app.require_valid_settings()
+    ws = app.workspace
+    store = ws.store
+    same_bucket = True
+    if args.bucket and args.bucket != app.settings.str("S3_BUCKET_NAME"):
+        if app.settings.store_is_local:
+            raise UsageError("--bucket applies to S3 stores, but STORE_URL points at a local directory", "drop --bucket, or unset STORE_URL")
+        from s3rb_tui.engine.stores import open_store
+
+        store = open_store(app.settings.with_overrides(S3_BUCKET_NAME=args.bucket))
+        same_bucket = False
+    with LoadedKeys(ws) as loaded:
+        plan = plan_retention(store, prefix, args.days, loaded_for=loaded.for_table if same_bucket else None)
+    where = f"{store.url}/{plan.prefix}"
+    head = f"{len(plan.files):,} file(s), {report.size(plan.bytes)} under {where} last modified more than {args.days} day(s) ago"
+    doc = {"command": "clean", "store": store.url, "confirm": bool(args.confirm), "plan": plan.to_json()}
+    app.out(head)
+    if plan.skipped_unloaded:
+        app.out(f"  kept: {plan.skipped_unloaded:,} old file(s) ({report.size(plan.skipped_unloaded_bytes)}) not yet loaded into the warehouse")
+    for key in plan.keys[:5]:
+        app.out(f"    {key}")
+    if len(plan.files) > 5:
+        app.out(f"    … and {len(plan.files) - 5:,} more")
+    if not args.confirm or plan.empty:
+        app.out("dry run: nothing deleted (add --confirm to delete)" if not args.confirm else "nothing to delete")
+        if app.json:
+            app.print_json(doc)
+        return 0
+    result = execute_clean(store, plan, app.ctx("clean"))
+    doc["result"] = result.to_json()
+    app.out(f"deleted {result.deleted:,} of {len(plan.files):,} file(s), {report.size(result.bytes_freed)} freed")
+    for e in result.errors[:20]:
+        app.out(f"  could not delete {e.key}: {e.code} {e.message}")
+    if app.json:
+        app.print_json(doc)
+    return 0 if result.ok else 1

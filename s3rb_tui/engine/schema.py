@@ -122,14 +122,17 @@ class TypeRule:
 _INVALID_DATE = r"^(0000|\d{4}-00|\d{4}-\d\d-00)"
 
 
-def _all_text(values: list[Any]) -> bool:
-    return all(v is None or type(v) is str for v in values)
+def _as_text(values: list[Any]) -> pa.Array | None:
+    """The column as an Arrow string array when every value is text (or NULL), else None."""
+    try:
+        return pa.array(values, pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return None
 
 
-def _temporal_from_text(values: list[Any], column: str, stats: ConversionStats, arrow_type: pa.DataType,
+def _temporal_from_text(arr: pa.Array, column: str, stats: ConversionStats, arrow_type: pa.DataType,
                         parse: Callable[[str], Any]) -> pa.Array:
     """Date/datetime text as the server sends it, parsed by Arrow; invalid dates become NULL, counted."""
-    arr = pa.array(values, pa.string())
     bad = pc.match_substring_regex(arr, _INVALID_DATE)
     n_bad = pc.sum(bad).as_py() or 0
     if n_bad:
@@ -164,22 +167,25 @@ def _zero_dates_to_null(values: list[Any], column: str, stats: ConversionStats, 
 
 
 def _date_values(values: list[Any], column: str, stats: ConversionStats) -> "list[Any] | pa.Array":
-    if _all_text(values):
-        return _temporal_from_text(values, column, stats, pa.date32(), lambda v: dt.date.fromisoformat(v[:10]))
+    text = _as_text(values)
+    if text is not None:
+        return _temporal_from_text(text, column, stats, pa.date32(), lambda v: dt.date.fromisoformat(v[:10]))
     # drivers that decode dates return the raw string for dates Python cannot hold
     out = _zero_dates_to_null(values, column, stats, dt.date)
     return [v.date() if isinstance(v, dt.datetime) else v for v in out]
 
 
 def _datetime_values(values: list[Any], column: str, stats: ConversionStats) -> "list[Any] | pa.Array":
-    if _all_text(values):
-        return _temporal_from_text(values, column, stats, pa.timestamp("us"), dt.datetime.fromisoformat)
+    text = _as_text(values)
+    if text is not None:
+        return _temporal_from_text(text, column, stats, pa.timestamp("us"), dt.datetime.fromisoformat)
     return _zero_dates_to_null(values, column, stats, dt.datetime)
 
 
 def _decimal_values(values: list[Any], column: str, stats: ConversionStats) -> "list[Any] | pa.Array":
     # Decimal text (as MySQL sends it) is cast by Arrow to the exact precision and scale.
-    return pa.array(values, pa.string()) if _all_text(values) else values
+    text = _as_text(values)
+    return values if text is None else text
 
 
 def _text_values(values: list[Any], column: str, stats: ConversionStats) -> list[Any]:

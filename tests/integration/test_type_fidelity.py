@@ -194,3 +194,23 @@ def test_values_equal_a_plain_pymysql_read(edge, mysql_server):
         for c in schema.columns:
             if c.name not in skip:
                 assert got[c.name] == _plain(exp[c.name], c), (exp["id"], c.name)
+
+
+def test_invalid_calendar_dates_become_null_and_are_counted(mysql_server, mysql_db):
+    conn = pymysql.connect(
+        host=mysql_server["host"], port=mysql_server["port"], user=mysql_server["user"],
+        password=mysql_server["password"], database=mysql_db, autocommit=True,
+    )
+    with conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (id INT PRIMARY KEY, d DATE, dtm DATETIME)")
+        cur.execute("SET SESSION sql_mode = 'ALLOW_INVALID_DATES'")
+        cur.execute("INSERT INTO t VALUES (1, '2020-02-30', '2020-02-30 10:00:00'), (2, '2020-02-28', '2020-02-28 10:00:00'), "
+                    "(3, '2020-00-10', '2020-04-00 00:00:00')")
+    with MySQLSource(mysql_server["host"], mysql_server["port"], mysql_server["user"], mysql_server["password"]) as src:
+        schema = src.discover(TableRef(mysql_db, "t"))
+        (batch,) = list(src.read_batches(schema, Position(), None, 10))
+    rows = {r["id"]: r for r in batch.batch.to_pylist()}
+    assert (rows[1]["d"], rows[1]["dtm"]) == (None, None)
+    assert (rows[2]["d"], rows[2]["dtm"]) == (dt.date(2020, 2, 28), dt.datetime(2020, 2, 28, 10))
+    assert (rows[3]["d"], rows[3]["dtm"]) == (None, None)
+    assert batch.stats.zero_dates == {"d": 2, "dtm": 2}

@@ -190,8 +190,10 @@ def test_parquet_is_readable_through_open_input(store: S3Store, tmp_path):
     })
     path = tmp_path / "batch_0001.parquet"
     pq.write_table(table, path, row_group_size=10_000)
-    store.put_file("incremental/db.t/batch_0001.parquet", str(path))
+    etag = store.put_file("incremental/db.t/batch_0001.parquet", str(path))
     size = path.stat().st_size
+    info = store.head("incremental/db.t/batch_0001.parquet")
+    assert info is not None and (info.size, info.etag) == (size, etag)
     assert size > 1024 * 1024  # more than one read-ahead buffer
     assert store.open_range("incremental/db.t/batch_0001.parquet", size - 4, 4) == b"PAR1"
     gets = count_calls(store, "GetObject")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import os
 from typing import Iterator
 
 import boto3
@@ -174,6 +175,9 @@ class S3Store(ObjectStore):
 
     def put_file(self, key: str, path: str) -> str:
         with self._errors(f"upload {key}"):
+            if os.path.getsize(path) < self._transfer.multipart_threshold:
+                with open(path, "rb") as f:  # one request, and its answer carries the ETag
+                    return self.client.put_object(Bucket=self.bucket, Key=key, Body=f)["ETag"]
             self.client.upload_file(str(path), self.bucket, key, Config=self._transfer)
             return self.client.head_object(Bucket=self.bucket, Key=key)["ETag"]
 

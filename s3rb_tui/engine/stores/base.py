@@ -69,7 +69,7 @@ class ObjectStore(ABC):
     def open_input(self, key: str):
         """A seekable binary file-like object for reading (pyarrow can read Parquet from it)."""
 
-    def delete(self, key: str, *, if_match: str | None = None) -> None:
+    def delete(self, key: str) -> None:
         errors = self.delete_many([key])
         if errors:
             raise OSError(f"could not delete {key}: {errors[0].code} {errors[0].message}")

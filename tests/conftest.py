@@ -19,7 +19,6 @@ from tests.support import mariadb, postgres, s3, sshd as sshd_support
 from tests.support.availability import unavailable
 from tests.support.naming import unique_name
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 CLI_TIMEOUT = 300.0
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import sys
+import os
+import signal
 
 import paramiko
 import psycopg2
 import pytest
 
-from tests.support import mariadb, postgres, s3
+from tests.support import mariadb, s3
+from tests.support import sshd as sshd_support
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -98,6 +101,27 @@ def test_sshd_is_refused_with_an_unknown_host_key(sshd, tmp_path):
     empty_known_hosts.write_text("")
     with pytest.raises(paramiko.SSHException, match="not found in known_hosts"):
         _ssh_client(sshd, str(empty_known_hosts))
+
+
+def test_sshd_is_refused_with_a_changed_host_key(sshd, tmp_path):
+    sshd_support.keygen(tmp_path / "other_host_key", "another host")
+    changed = tmp_path / "known_hosts"
+    changed.write_text(sshd_support.known_hosts_line(sshd.host, sshd.port, tmp_path / "other_host_key.pub"))
+    with pytest.raises(paramiko.BadHostKeyException):
+        _ssh_client(sshd, str(changed))
+
+
+def test_killing_the_session_child_drops_the_connection(sshd):
+    before = set(sshd.session_pids())
+    client = _ssh_client(sshd, sshd.known_hosts_path)
+    try:
+        transport = client.get_transport()
+        new = wait_until(lambda: set(sshd.session_pids()) - before, timeout=10, what="an sshd child for the session")
+        for pid in new:
+            os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: not transport.is_active(), timeout=10, what="the client noticing the dropped session")
+    finally:
+        client.close()
 
 
 def test_make_env_points_at_the_test_services(make_env, mysql_db, pg_db, s3_bucket, s3_endpoint):

@@ -42,6 +42,13 @@ class SshServer:
         """The listening sshd; each connection is served by a child of this process."""
         return self.process.pid
 
+    def session_pids(self) -> list[int]:
+        """Pids of the sshd processes serving connections right now (kill one to drop a live tunnel)."""
+        try:
+            return [child.pid for child in psutil.Process(self.process.pid).children(recursive=False)]
+        except psutil.NoSuchProcess:
+            return []
+
     def log_text(self) -> str:
         return Path(self.log_path).read_text(errors="replace") if Path(self.log_path).exists() else ""
 

@@ -55,8 +55,8 @@ class DuckDBWarehouse(Warehouse):
             pass
 
     def scalar(self, query: str, params: tuple | None = None) -> object:
-        row = self.con.execute(query, params or []).fetchone()
-        return row[0] if row else None
+        rows = self.con.execute(query, params or []).fetchall()  # fetchone() leaves the result open (DuckDB 2.x)
+        return rows[0][0] if rows else None
 
     def _run(self, statements: list[str]) -> None:
         self.con.begin()

@@ -145,7 +145,7 @@ def test_null_cursors_ties_and_upper_bound(source, sql, mysql_db, cursor_type):
     sql(f"CREATE TABLE t (id INT PRIMARY KEY, updated_at {cursor_type})")
     sql("INSERT INTO t VALUES (1, NULL), (2, '2026-01-01'), (3, NULL), (4, '2026-01-01'), (5, '2026-01-02'), (6, '2026-03-01')")
     schema = source.discover(TableRef(mysql_db, "t"))
-    upper = dt.datetime(2026, 2, 1)
+    upper = "2026-02-01 00:00:00.000000"  # as the backup job passes it
     first = list(source.read_batches(schema, Position(), upper, 2))
     assert _ids(first, "id") == [(1,), (3,), (2,), (4,), (5,)]  # NULL cursors first; row 6 is after the bound
     assert sum(b.null_cursor_rows for b in first) == 2
@@ -157,7 +157,7 @@ def test_null_cursors_ties_and_upper_bound(source, sql, mysql_db, cursor_type):
     assert _ids(second, "id") == [(7,), (9,)]
     assert sum(b.null_cursor_rows for b in second) == 0
     assert list(source.read_batches(schema, _roundtrip(second[-1].end), upper, 2)) == []
-    everything = list(source.read_batches(schema, end, dt.datetime(2027, 1, 1), 100))
+    everything = list(source.read_batches(schema, end, dt.datetime(2027, 1, 1), 100))  # a datetime works too
     assert _ids(everything, "id") == [(7,), (9,), (10,), (6,)]
 
 
@@ -166,8 +166,27 @@ def test_integer_cursor_is_not_bounded_by_the_clock(source, sql, mysql_db):
     sql("INSERT INTO t VALUES (1, 1700000000), (2, 1700000000), (3, 5)")
     schema = source.discover(TableRef(mysql_db, "t"))
     assert schema.cursor_column == "update_time"
-    got = list(source.read_batches(schema, Position(), source.now(), 1))
-    assert _ids(got, "id") == [(3,), (1,), (2,)] and got[-1].end.cursor == 1700000000
+    for upper in (source.now(), "2026-01-01 00:00:00.000000"):
+        got = list(source.read_batches(schema, Position(), upper, 1))
+        assert _ids(got, "id") == [(3,), (1,), (2,)] and got[-1].end.cursor == 1700000000
+
+
+def test_lost_connection_between_batches_is_retried_without_skips(mysql_server, sql, mysql_db):
+    sql("CREATE TABLE t (id INT PRIMARY KEY, updated_at DATETIME)")
+    sql("INSERT INTO t SELECT seq, '2026-01-01' FROM seq_1_to_5000")
+    retried = []
+    src = MySQLSource(mysql_server["host"], mysql_server["port"], mysql_server["user"], mysql_server["password"],
+                      retries=2, log=lambda event, **fields: retried.append(event))
+    with src:
+        schema = src.discover(TableRef(mysql_db, "t"))
+        stream = src.read_batches(schema, Position(), "2030-01-01", 1000)
+        ids = [r["id"] for r in next(stream).batch.to_pylist()]
+        (conn_id,) = src._query("SELECT CONNECTION_ID()")[0]
+        sql(f"KILL {int(conn_id)}")
+        for b in stream:
+            ids.extend(r["id"] for r in b.batch.to_pylist())
+    assert ids == list(range(1, 5001))
+    assert retried == ["retrying after a transient error"]
 
 
 # --- snapshots and counts -----------------------------------------------------------------

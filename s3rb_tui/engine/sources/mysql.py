@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pymysql
 import pymysql.converters
@@ -22,6 +22,7 @@ import pymysql.cursors
 from pymysql.constants import FIELD_TYPE
 
 from s3rb_tui.engine.errors import JobError
+from s3rb_tui.engine.retry import call_with_retry
 from s3rb_tui.engine.schema import Column, ConversionStats, TableSchema, UnsupportedType, detect_cursor, rows_to_batch
 from s3rb_tui.engine.sources.base import Estimate, Position, Source, SourceBatch, TableInfo, keyset_predicate, order_by
 from s3rb_tui.engine.tables import TableRef, quote_mysql
@@ -86,14 +87,19 @@ def _param(column: Column, value: Any) -> Any:
 
 
 class MySQLSource(Source):
+    """``log`` (optional, ``log(event, level=..., **fields)``) receives a line for every retry."""
+
     dialect = "mysql"
 
-    def __init__(self, host: str, port: int, user: str, password: str, timeout: int = 300):
+    def __init__(self, host: str, port: int, user: str, password: str, timeout: int = 300, retries: int = 0,
+                 log: Callable[..., None] | None = None):
         self.host, self.port, self.user = host, port, user
         self._password = password
         self._timeout = timeout
+        self._attempts = 1 + max(0, retries)
+        self.log = log
         self._conn: pymysql.connections.Connection | None = None
-        self._connect()
+        self._run("connect to MySQL", lambda conn: None)
 
     @classmethod
     def from_settings(cls, settings: "Settings", host: str | None = None, port: int | None = None) -> "MySQLSource":
@@ -103,16 +109,14 @@ class MySQLSource(Source):
             user=settings.str("DB_USER"),
             password=settings.str("DB_PASSWORD"),
             timeout=settings.int("BACKUP_TIMEOUT_SECONDS"),
+            retries=settings.int("BACKUP_RETRY_ATTEMPTS"),
         )
 
     # --- connection ---------------------------------------------------------------------
 
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._password, "****") if self._password else text
-
-    def _connect(self) -> None:
+    def _open(self) -> pymysql.connections.Connection:
         try:
-            self._conn = pymysql.connect(
+            return pymysql.connect(
                 host=self.host,
                 port=self.port,
                 user=self.user,
@@ -122,36 +126,74 @@ class MySQLSource(Source):
                 connect_timeout=self._timeout,
                 read_timeout=self._timeout,
                 write_timeout=self._timeout,
-                init_command="SET time_zone = '+00:00'",
+                # UTC session; the server waits as long as we do while a streaming read is consumed
+                init_command=f"SET time_zone = '+00:00', net_write_timeout = {int(self._timeout)}, "
+                             f"net_read_timeout = {int(self._timeout)}",
                 conv=_CONVERSIONS,
             )
         except pymysql.err.MySQLError as e:
-            code = e.args[0] if e.args and isinstance(e.args[0], int) else None
-            detail = e.args[1] if len(e.args) > 1 else str(e)
-            detail = self._scrub(str(detail).splitlines()[0] if str(detail) else type(e).__name__)
-            raise JobError(
-                f"cannot connect to MySQL at {self.host}:{self.port} as {self.user}: {detail}",
-                _CONNECT_HINTS.get(code, "check DB_HOST, DB_PORT, DB_USER and DB_PASSWORD"),
-            ) from None
+            e.s3rb_connecting = True  # type: ignore[attr-defined]
+            raise
 
-    @property
-    def conn(self) -> pymysql.connections.Connection:
-        if self._conn is None or not self._conn.open:
-            self._connect()
-        assert self._conn is not None
-        return self._conn
+    def _run(self, what: str, fn: Callable[[pymysql.connections.Connection], Any]) -> Any:
+        """``fn(connection)``, retried after transient errors (lost connection, deadlock) on a new
+        connection; any remaining driver error becomes a one-line JobError."""
 
-    def _query(self, sql: str, params: Any = None) -> list[tuple]:
+        def attempt() -> Any:
+            if self._conn is None or not self._conn.open:
+                self._conn = self._open()
+            return fn(self._conn)
+
         try:
-            with self.conn.cursor() as cur:
-                cur.execute(sql, params)
-                return list(cur.fetchall())
+            return call_with_retry(attempt, attempts=self._attempts, what=what, log=self.log, on_retry=lambda e: self.close())
         except pymysql.err.MySQLError as e:
             raise self._error(e) from e
 
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._password, "****") if self._password else text
+
     def _error(self, e: Exception) -> JobError:
-        detail = e.args[1] if len(e.args) > 1 else str(e)
-        return JobError(f"MySQL error at {self.host}:{self.port}: {self._scrub(str(detail))}")
+        code = e.args[0] if e.args and isinstance(e.args[0], int) else None
+        detail = str(e.args[1] if len(e.args) > 1 else e) or type(e).__name__
+        detail = self._scrub(detail.splitlines()[0])
+        if getattr(e, "s3rb_connecting", False):
+            return JobError(
+                f"cannot connect to MySQL at {self.host}:{self.port} as {self.user}: {detail}",
+                _CONNECT_HINTS.get(code, "check DB_HOST, DB_PORT, DB_USER and DB_PASSWORD"),
+            )
+        return JobError(f"MySQL error at {self.host}:{self.port}: {detail}")
+
+    def _query(self, sql: str, params: Any = None) -> list[tuple]:
+        def query(conn):
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                return list(cur.fetchall())
+
+        return self._run("MySQL query", query)
+
+    def _fetch(self, sql: str, params: list[Any]) -> list[tuple]:
+        """One keyset batch through an unbuffered cursor (its LIMIT bounds the rows held)."""
+
+        def fetch(conn):
+            cur = conn.cursor(pymysql.cursors.SSCursor)
+            try:
+                cur.execute(sql, params)
+                rows = list(cur.fetchall())
+            except BaseException:
+                self._abandon(cur)
+                raise
+            cur.close()
+            return rows
+
+        return self._run("MySQL batch read", fetch)
+
+    def _abandon(self, cur: pymysql.cursors.SSCursor) -> None:
+        """Drop the connection under a half-read streaming result: closing the cursor would read
+        the rest off the wire (or fail on a dead socket); the next call reconnects."""
+        result = getattr(cur, "_result", None)
+        if result is not None:
+            result.unbuffered_active = False
+        self.close()
 
     def close(self) -> None:
         if self._conn is not None:
@@ -278,7 +320,7 @@ class MySQLSource(Source):
             key=None if start.key is None else tuple(_param(c, v) for c, v in zip(keys, start.key)),
             nulls_done=start.nulls_done,
         )
-        if cursor_col.data_type not in _CLOCK_CURSORS and isinstance(upper_bound, dt.date):
+        if cursor_col.data_type not in _CLOCK_CURSORS and not isinstance(upper_bound, (int, Decimal)):
             upper_bound = None  # a numeric cursor cannot be bounded by the clock
         return keyset_predicate(schema, typed, upper_bound, quote_mysql)
 
@@ -323,15 +365,6 @@ class MySQLSource(Source):
             if len(rows) < n:
                 return
 
-    def _fetch(self, sql: str, params: list[Any]) -> list[tuple]:
-        """One batch through an unbuffered cursor (the LIMIT bounds it)."""
-        try:
-            with self.conn.cursor(pymysql.cursors.SSCursor) as cur:
-                cur.execute(sql, params)
-                return list(cur.fetchall())
-        except pymysql.err.MySQLError as e:
-            raise self._error(e) from e
-
     def _read_snapshot(self, schema: TableSchema, batch_size: int, limit: int | None) -> Iterator[SourceBatch]:
         sql = f"SELECT {self._select_list(schema)} FROM {schema.ref.mysql()}"
         if schema.primary_key:
@@ -340,12 +373,24 @@ class MySQLSource(Source):
             sql += f" LIMIT {int(limit)}"
         cursor_i = schema.column_names.index(schema.cursor_column) if schema.cursor_column else None
         latest: Any = None
+
+        def start(conn):
+            cur = conn.cursor(pymysql.cursors.SSCursor)
+            try:
+                cur.execute(sql)
+            except BaseException:
+                self._abandon(cur)
+                raise
+            return cur
+
+        cur = self._run("MySQL snapshot read", start)  # retried: nothing has been read yet
         finished = False
-        cur = self.conn.cursor(pymysql.cursors.SSCursor)
         try:
-            cur.execute(sql)
             while True:
-                rows = cur.fetchmany(batch_size)
+                try:
+                    rows = cur.fetchmany(batch_size)
+                except pymysql.err.MySQLError as e:
+                    raise self._error(e) from e
                 if not rows:
                     finished = True
                     return
@@ -354,19 +399,11 @@ class MySQLSource(Source):
                 end = Position(cursor=cursor_value(schema.columns[cursor_i], latest) if cursor_i is not None else None,
                                key=None, nulls_done=True)
                 yield self._batch(schema, rows, end, 0)
-        except pymysql.err.MySQLError as e:
-            raise self._error(e) from e
         finally:
             if finished:
                 cur.close()
             else:
-                # Stopped early (limit, cancel, error): closing the cursor would read the rest of
-                # the table off the wire; dropping the connection ends the query at once. The
-                # pending result is marked done so that pymysql does not try to drain it later.
-                result = getattr(cur, "_result", None)
-                if result is not None:
-                    result.unbuffered_active = False
-                self.close()
+                self._abandon(cur)  # stopped early (limit, cancel, error): end the query at once
 
     def _batch(self, schema: TableSchema, rows: list[tuple], end: Position, nulls: int) -> SourceBatch:
         stats = ConversionStats()

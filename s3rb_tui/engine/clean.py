@@ -321,9 +321,10 @@ def tables_in_store(store: ObjectStore, incremental_path: str) -> list[TableRef]
 
 # --- loaded status ----------------------------------------------------------------------------------
 def warehouse_configured(settings) -> bool:
+    """True when a warehouse is set up: REDSHIFT_HOST, or a DuckDB file."""
     if settings.str("WAREHOUSE_DIALECT") == "duckdb":
         return bool(settings.str("DUCKDB_PATH"))
-    return bool(settings.str("REDSHIFT_HOST"))
+    return bool(settings.str("REDSHIFT_HOST")) or (settings.str("WAREHOUSE_DIALECT") == "auto" and bool(settings.str("DUCKDB_PATH")))
 
 
 def _from_watermark(ws: "Workspace", table: TableRef) -> set[str] | None:
@@ -360,24 +361,24 @@ class LoadedKeys:
         if not warehouse_configured(self.ws.settings):
             return _from_watermark(self.ws, ref)
         try:
-            from s3rb_tui.engine import load  # the load job's own reading of the ledger, when present
-        except ImportError:
-            load = None
-        reader = getattr(load, "loaded_keys", None) if load is not None else None
-        if reader is not None:
-            return set(reader(self.ws, ref))
-        from s3rb_tui.engine.warehouses.base import Target
+            try:
+                from s3rb_tui.engine.load import loaded_keys  # the load job's own reading of the ledger
+            except ImportError:
+                loaded_keys = None
+            if loaded_keys is not None:
+                return set(loaded_keys(self.ws, ref))
+            from s3rb_tui.engine.warehouses.base import Target
 
-        try:
             if self._warehouse is None:
                 self._warehouse = self.ws.open_warehouse()
+            if self._warehouse.table_columns(self._warehouse.ledger) is None:
+                return set()  # nothing was ever loaded
             target = Target(self._warehouse.schema, self.ws.table_config(ref).target_table or ref.name)
             return {key for key, _rows, _run in self._warehouse.ledger_entries(target)}
-        except JobError:
-            raise
         except Exception as e:
+            detail = e.message if isinstance(e, JobError) else f"{type(e).__name__}: {e}"
             raise JobError(
-                f"cannot read the warehouse load ledger for {ref.full_name}: {type(e).__name__}: {e}",
+                f"cannot read the warehouse load ledger for {ref.full_name}: {detail}",
                 "fix the warehouse connection (see `status`), or pass --include-unloaded to ignore load status",
             ) from None
 

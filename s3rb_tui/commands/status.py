@@ -1,0 +1,72 @@
+"""``status``: source (through its tunnel), store, warehouse and tunnels — reachable, latency,
+version, the exact failure with a hint — and where each table stands. Exit 1 if any check fails."""
+
+from __future__ import annotations
+
+import humanize
+
+from s3rb_tui.commands import report
+from s3rb_tui.engine.health import StatusReport, check_all
+
+MARK = {True: "OK", False: "FAILED", None: "-"}
+
+
+def _lag(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return humanize.naturaldelta(seconds) if seconds >= 1 else "0s"
+
+
+def _counts(c: dict) -> str:
+    return f"{c.get('extracted', 0):,} / {c.get('loaded', 0):,}" if c else "-"
+
+
+def render(rep: StatusReport) -> list[str]:
+    rows = [(c.name, MARK[c.ok], c.target, "-" if c.latency_ms is None else f"{c.latency_ms:.1f} ms", c.version or "-")
+            for c in rep.checks]
+    lines = [report.table(rows, ("check", "result", "where", "latency", "version"))]
+    for c in rep.failures:
+        lines.append(f"FAILED {c.name}: {c.error}" + (f" — hint: {c.hint}" if c.hint else ""))
+    if rep.tables:
+        lines.append("")
+        trows = []
+        for t in rep.tables:
+            if t.error:
+                trows.append((t.table, "ERROR", "-", "-", "-", "-", "-", "-", "-", "-"))
+                continue
+            trows.append((
+                t.table,
+                t.last_run_result or t.mysql_status or "-",
+                (t.last_run_at or "-")[:19].replace("T", " "),
+                "-" if t.last_data_timestamp is None else str(t.last_data_timestamp),
+                _lag(t.lag_seconds),
+                _counts(t.session),
+                _counts(t.cumulative),
+                f"{t.files:,}",
+                report.size(t.bytes),
+                "-" if t.rows_waiting is None else f"{t.rows_waiting:,} ({t.files_waiting:,} files)",
+            ))
+        lines.append(report.table(trows, ("table", "last run", "when (UTC)", "last data", "lag",
+                                          "session ext/loaded", "cumulative ext/loaded", "files", "size", "waiting to load")))
+        for t in rep.tables:
+            if t.error:
+                lines.append(f"ERROR {t.table}: {t.error}")
+            elif t.last_error:
+                lines.append(f"  {t.table}: last error: {t.last_error}")
+    lines.append("")
+    lines.append("status: OK" if rep.ok else f"status: FAILED ({', '.join(c.name for c in rep.failures) or 'table state'})")
+    return lines
+
+
+def run(args, app) -> int:
+    tables = [app.workspace.table_ref(t) for t in args.tables] if args.tables else None
+    app.require_valid_settings()
+    rep = check_all(app.workspace, tables)
+    for c in rep.failures:
+        app.log("status check failed", level="error", check=c.name, error=c.error, hint=c.hint)
+    if app.json:
+        app.print_json(rep.to_json())
+    else:
+        for line in render(rep):
+            app.out(line)
+    return 0 if rep.ok else 1

@@ -12,7 +12,7 @@ from typing import Any, Callable, TypeVar
 
 import tenacity
 
-from s3rb_tui.engine.errors import Cancelled
+from s3rb_tui.engine.errors import Cancelled, S3rbError
 from s3rb_tui.engine.jobs import CancelToken
 
 T = TypeVar("T")
@@ -88,7 +88,11 @@ def _pg_transient(exc: BaseException) -> bool:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True when another attempt may succeed; False for permanent errors."""
+    """True when another attempt may succeed; False for permanent errors.
+
+    An engine error raised ``from`` a driver error is judged by that driver error."""
+    if isinstance(exc, S3rbError) and exc.__cause__ is not None:
+        return is_transient(exc.__cause__)
     code = _mysql_code(exc)
     if code is not None:
         if code in MYSQL_PERMANENT:

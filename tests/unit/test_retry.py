@@ -7,6 +7,7 @@ import psycopg2.errors
 import pymysql
 import pytest
 
+from s3rb_tui.engine.errors import JobError
 from s3rb_tui.engine.retry import call_with_retry, is_transient
 
 
@@ -95,3 +96,19 @@ def test_budget_exhausted_raises_the_last_driver_error_and_runs_on_retry_between
     assert str(info.value.args[1]) == "gone away #3"
     assert len(calls) == 3 and len(hooks) == 2
     assert logged[-1] == "giving up after retries"
+
+
+def _wrapped(cause: BaseException) -> JobError:
+    try:
+        try:
+            raise cause
+        except Exception as e:
+            raise JobError(f"MySQL error: {e}") from e
+    except JobError as wrapped:
+        return wrapped
+
+
+def test_engine_errors_are_judged_by_the_driver_error_they_wrap():
+    assert is_transient(_wrapped(pymysql.err.OperationalError(2013, "Lost connection")))
+    assert not is_transient(_wrapped(pymysql.err.OperationalError(1045, "Access denied")))
+    assert not is_transient(JobError("no cause"))

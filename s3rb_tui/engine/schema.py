@@ -341,6 +341,15 @@ TYPE_RULES: tuple[TypeRule, ...] = (
         convert=_text_values, note="ENUM label / SET as MySQL shows it ('a,b')",
     ),
     TypeRule(
+        "uuid_inet", ("uuid", "inet4", "inet6"),
+        arrow=lambda c: pa.string(),
+        redshift=lambda c: "VARCHAR(36)" if c.data_type == "uuid" else "VARCHAR(39)",
+        postgres=lambda c: "UUID" if c.data_type == "uuid" else "INET",
+        duckdb=lambda c: "UUID" if c.data_type == "uuid" else "VARCHAR",
+        select="CAST({col} AS CHAR)", convert=_text_values,
+        note="MariaDB UUID/INET4/INET6 as their text form",
+    ),
+    TypeRule(
         "json", ("json",),
         arrow=lambda c: pa.large_string(),
         redshift=_const(f"VARCHAR({REDSHIFT_VARCHAR_MAX})"), postgres=_const("JSONB"), duckdb=_const("JSON"),

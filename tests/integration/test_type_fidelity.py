@@ -40,6 +40,7 @@ COLUMNS = """
   d DATE, dtm DATETIME(6), ts TIMESTAMP(6) NULL DEFAULT NULL, tm TIME, tm6 TIME(6),
   bn BINARY(4), vb VARBINARY(16), tb TINYBLOB, bl BLOB, mb MEDIUMBLOB, lb LONGBLOB,
   geo GEOMETRY, pt POINT,
+  uu UUID, ip4 INET4, ip6 INET6,
   updated_at DATETIME(6) NULL
 """
 
@@ -57,6 +58,7 @@ INSERT_1 = f"""INSERT INTO edge VALUES (1,
   '1000-01-01', '2026-01-02 03:04:05.123456', '2026-06-01 12:00:00.654321', '-838:59:59', '12:34:56.789012',
   x'00ff8081', x'c328ff', x'ff', x'deadbeef00', x'80', x'fe00',
   ST_GeomFromText('POLYGON((0 0, 1 0, 1 1, 0 0))'), ST_GeomFromText('POINT(-3.5 4.25)'),
+  '123e4567-e89b-12d3-a456-426614174000', '192.0.2.1', '2001:db8::ff00:42:8329',
   '2026-01-01 00:00:00')"""
 
 INSERT_2 = """INSERT INTO edge (id, dec_small, tiny1, bit1, bit64, yr, en, st, js, d, dtm, ts, tm, tm6, updated_at)
@@ -142,6 +144,7 @@ def test_values_survive_parquet_exactly(edge):
     assert r1["ts"] == dt.datetime(2026, 6, 1, 6, 30, 0, 654321, tzinfo=UTC)  # inserted at +05:30
     assert (r1["tm"], r2["tm"]) == ("-838:59:59", "838:59:59")
     assert (r1["tm6"], r2["tm6"]) == ("12:34:56.789012", "-00:00:00.000001")
+    assert (r1["uu"], r1["ip4"], r1["ip6"]) == ("123e4567-e89b-12d3-a456-426614174000", "192.0.2.1", "2001:db8::ff00:42:8329")
     assert (r1["bn"], r1["vb"], r1["tb"], r1["bl"], r1["mb"], r1["lb"]) == (
         b"\x00\xff\x80\x81", b"\xc3\x28\xff", b"\xff", b"\xde\xad\xbe\xef\x00", b"\x80", b"\xfe\x00")
     # zero dates: NULL, and counted per column

@@ -70,8 +70,9 @@ def json_safe(value: Any) -> Any:
 def cursor_value(column: Column, value: Any) -> Any:
     """A cursor value for a Position: datetimes always as 'YYYY-MM-DD HH:MM:SS.ffffff'."""
     value = json_safe(value)
-    if column.data_type in ("datetime", "timestamp") and isinstance(value, str) and len(value) == 19:
-        return value + ".000000"
+    if column.data_type in ("datetime", "timestamp") and isinstance(value, str) and len(value) >= 19:
+        whole, _, fraction = value.partition(".")  # DATETIME(0..6) text has 0..6 fractional digits
+        return f"{whole}.{fraction.ljust(6, '0')}"
     return value
 
 
@@ -214,7 +215,7 @@ class MySQLSource(Source):
     def list_tables(self, schema: str) -> list[TableInfo]:
         rows = self._query(
             "SELECT TABLE_NAME, TABLE_TYPE, TABLE_ROWS, DATA_LENGTH FROM information_schema.TABLES "
-            "WHERE TABLE_SCHEMA = %s ORDER BY TABLE_NAME",
+            "WHERE TABLE_SCHEMA = %s AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED', 'VIEW') ORDER BY TABLE_NAME",
             (schema,),
         )
         out = []
@@ -264,7 +265,10 @@ class MySQLSource(Source):
                 unsigned="unsigned" in column_type,
             ))
         for c in columns:
-            c.rule  # raises UnsupportedType for a type without a rule, before any row is read
+            try:
+                c.rule  # a type without a rule stops the table before any row is read
+            except UnsupportedType as e:
+                raise JobError(f"{ref.full_name}: {e}", "exclude the table or cast the column in a view") from None
         names = {c.name.lower(): c.name for c in columns}
         if key_override:
             missing = [k for k in key_override if k.lower() not in names]

@@ -269,8 +269,13 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
     except S3rbError as e:
         result.status, result.error, result.hint = "failed", e.message, e.hint
     except Exception as e:  # a driver error: this table fails, the run goes on
-        text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        result.status, result.error = "failed", f"{e.__class__.__name__}: {text}"
+        text = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
+        result.status = "failed"
+        if _connection_lost(e):
+            result.error = f"lost the warehouse connection during the load ({text}); the batch in flight was rolled back, committed batches stay"
+            result.hint = "run again: files already in the ledger are skipped"
+        else:
+            result.error = f"{e.__class__.__name__}: {text}"
     finally:
         if result.status in ("failed", "cancelled") and not dry_run:
             _record_failure(ws, ref, result, ctx)
@@ -338,6 +343,13 @@ def _replace_group(pending: list[LoadFile], newest: str | None) -> tuple[list[Lo
     (recorded in the ledger with 0 rows). When the newest run is loaded already, nothing is loaded."""
     load = [f for f in pending if parse_data_key(f.key).position.run_stamp == newest]  # type: ignore[union-attr]
     return load, [f for f in pending if f not in load]
+
+
+def _connection_lost(e: Exception) -> bool:
+    from s3rb_tui.engine.retry import PG_CONNECTION_LOST
+
+    text = str(e).lower()
+    return getattr(e, "pgcode", None) in ("57P01", "57P02") or any(p in text for p in PG_CONNECTION_LOST)
 
 
 def _record_failure(ws: "Workspace", ref: TableRef, result: TableResult, ctx: JobContext) -> None:

@@ -19,6 +19,8 @@ import pytest
 
 from s3rb_tui import demo_data
 from s3rb_tui.demo import prepare_demo, read_marker, start_traffic
+from s3rb_tui.engine.layout import lock_key
+from s3rb_tui.engine.tables import TableRef
 from tests.support.waiting import wait_until
 
 DELIVERY = "settlement_normal_delivery_detail"
@@ -179,19 +181,29 @@ def test_demo_sync_end_to_end_then_incrementally(demo_root: Path, run_cli):
 
 
 def test_two_demo_syncs_of_one_table_at_once(demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("S3RB_DEMO_ROWS", "30000")  # big enough for the two runs to overlap
+    monkeypatch.setenv("S3RB_DEMO_ROWS", "30000")  # a first sync long enough to start a second one during it
     env = {**os.environ, "S3RB_DEMO_DIR": str(demo_root)}
     settings = prepare_demo()  # built once, before the race
+    lock = Path(settings["STORE_URL"].removeprefix("file://")) / lock_key(TableRef("settlement", DELIVERY))
     command = [sys.executable, "-m", "s3rb_tui", "--demo", "--run", "sync", "-t", TABLE]
-    procs = [
-        subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
-    results = [p.communicate(timeout=600) for p in procs]
-    codes = sorted(p.returncode for p in procs)
-    assert codes in ([0, 0], [0, 1]), results
-    if codes == [0, 1]:
-        loser_out, loser_err = results[[p.returncode for p in procs].index(1)]
-        assert "lock" in (loser_out + loser_err).lower() and "pid" in (loser_out + loser_err).lower()
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    first = start()
+    try:
+        wait_until(lambda: lock.exists() or first.poll() is not None, timeout=120, what="the first sync holds the table lock")
+        assert first.poll() is None, "the first sync finished before a second one could start"
+        second = start()
+        out, err = second.communicate(timeout=300)
+    finally:
+        first_out, first_err = first.communicate(timeout=600)
+    assert first.returncode == 0, first_out + first_err
+    assert second.returncode == 1, out + err
+    assert "locked by" in out and f"pid {first.pid}" in out
+
     expected = _count(settings["DB_SQLITE_PATH"])
     assert _duckdb_counts(settings["DUCKDB_PATH"]) == (expected, expected)
+    again = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _duckdb_counts(settings["DUCKDB_PATH"]) == (expected, expected)  # nothing loaded twice

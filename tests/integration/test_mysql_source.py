@@ -161,6 +161,18 @@ def test_null_cursors_ties_and_upper_bound(source, sql, mysql_db, cursor_type):
     assert _ids(everything, "id") == [(7,), (9,), (10,), (6,)]
 
 
+def test_date_cursor_stops_at_the_last_complete_day(source, sql, mysql_db):
+    sql("CREATE TABLE t (id INT PRIMARY KEY, last_update DATE)")
+    sql("INSERT INTO t VALUES (1, '2026-01-30'), (2, '2026-01-31'), (3, '2026-02-01')")
+    schema = source.discover(TableRef(mysql_db, "t"))
+    first = list(source.read_batches(schema, Position(), "2026-02-01 18:00:00.000000", 10))
+    assert _ids(first, "id") == [(1,), (2,)]  # 2026-02-01 may still change: next run
+    assert first[-1].end.cursor == "2026-01-31"
+    sql("UPDATE t SET last_update = '2026-02-01' WHERE id = 1")  # a lower key changes later that day
+    second = list(source.read_batches(schema, _roundtrip(first[-1].end), dt.datetime(2026, 2, 2, 0, 0, 1), 10))
+    assert _ids(second, "id") == [(1,), (3,)]
+
+
 def test_integer_cursor_is_not_bounded_by_the_clock(source, sql, mysql_db):
     sql("CREATE TABLE t (id INT PRIMARY KEY, update_time BIGINT)")
     sql("INSERT INTO t VALUES (1, 1700000000), (2, 1700000000), (3, 5)")

@@ -1,0 +1,50 @@
+"""sync and watermark-count through the CLI: connection errors name the server but never the
+password; set-count validates its input and updates both counts; validate-counts reacts."""
+
+from __future__ import annotations
+
+import json
+
+from tests.support.waiting import free_port
+
+
+def test_unreachable_warehouse_names_host_port_user_never_password(sakila_db, pg_db, make_env, run_cli, tmp_path):
+    (tmp_path / "store").mkdir()
+    port = free_port()
+    env = make_env(STORE_URL=f"file://{tmp_path / 'store'}", REDSHIFT_PORT=str(port), REDSHIFT_PASSWORD="Sup3r-s3cret-pw")
+    done = run_cli("--run", "sync", "-t", "actor", env=env)
+    assert done.returncode == 1
+    assert f"cannot connect to the warehouse at 127.0.0.1:{port} as user postgres" in done.stdout
+    assert "Sup3r-s3cret-pw" not in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_set_count_and_validate_counts(sakila_db, pg_db, make_env, run_cli, tmp_path):
+    (tmp_path / "store").mkdir()
+    env = make_env(STORE_URL=f"file://{tmp_path / 'store'}")
+    assert run_cli("--run", "sync", "-t", "actor", "-t", "film_text", env=env).returncode == 0
+
+    for bad in ("-5", "1.5", "many"):
+        done = run_cli("--run", "watermark-count", "set-count", "-t", "actor", "--count", bad, env=env)
+        assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    missing = run_cli("--run", "watermark-count", "set-count", "-t", "actor", env=env)
+    assert missing.returncode == 2 and "--count" in missing.stderr
+
+    ok = run_cli("--run", "watermark-count", "validate-counts", "-t", "actor", "-t", "film_text", "--json", env=env)
+    assert ok.returncode == 0, ok.stdout
+    report = json.loads(ok.stdout)
+    actor = report["tables"][0]
+    assert (actor["watermark"]["extracted"], actor["watermark"]["loaded"], actor["files"]["rows"],
+            actor["warehouse"]["rows"], actor["warehouse"]["distinct_keys"], actor["source"]["rows"]) == (200, 200, 200, 200, 200, 200)
+    assert report["tables"][1]["mode"] == "replace"
+
+    wrong = run_cli("--run", "watermark-count", "set-count", "-t", "actor", "--count", "150", "--mode", "additive", env=env)
+    assert wrong.returncode == 0 and "350" in wrong.stdout
+    got = json.loads(run_cli("--run", "watermark", "get", "-t", "actor", "--json", env=env).stdout)
+    assert got["cumulative"] == {"extracted": 350, "loaded": 350}
+    flagged = run_cli("--run", "watermark-count", "validate-counts", "-t", "actor", env=env)
+    assert flagged.returncode == 1 and "set-count --count 200" in flagged.stdout
+
+    fixed = run_cli("--run", "watermark-count", "set-count", "-t", "actor", "--count", "200", "--mode", "absolute", env=env)
+    assert fixed.returncode == 0
+    assert run_cli("--run", "watermark-count", "validate-counts", "-t", "actor", env=env).returncode == 0

@@ -62,7 +62,7 @@ class ConsoleApp(App):
     COMMANDS = App.COMMANDS | {ActionsProvider}
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
-        *(Binding(key, f"show('{mode}')", label, id=f"screen.{mode}") for key, mode, label in SCREEN_KEYS),
+        *(Binding(key, f"show('{mode}')", label, id=f"screen.{mode}", show=False) for key, mode, label in SCREEN_KEYS),
         Binding("question_mark,f1", "help", "Help", id="app.help"),
         Binding("ctrl+p", "command_palette", "Commands", id="app.palette", show=False),
         Binding("q", "quit", "Quit", id="app.quit"),
@@ -204,7 +204,7 @@ class ConsoleApp(App):
         if job is None:
             return
         job.apply(message.event)
-        line = event_log_text(message.event)
+        line = event_log_text(message.event, self.stable)
         if line is not None:
             self.log_buffer.add(job.job_id, line[0], message.event.table, line[1], message.event.time)
 
@@ -259,7 +259,7 @@ class ConsoleApp(App):
                 ctx,
                 backup_only=backup_only,
                 redshift_only=redshift_only,
-                verify_data=verify_data,
+                verify=verify_data,
                 dry_run=dry_run,
             )
 

@@ -67,12 +67,11 @@ def list_tables_in_store(ws) -> list[str]:
 
 
 def loaded_keys_or_none(ws, ref: TableRef) -> set[str] | None:
+    """Keys in the warehouse's load ledger; None when no warehouse is in use or it cannot be read."""
+    from s3rb_tui.engine.clean import loaded_file_keys
+
     try:
-        from s3rb_tui.engine.load import loaded_keys
-    except ImportError:
-        return None
-    try:
-        return set(loaded_keys(ws, ref))
+        return loaded_file_keys(ws, ref)
     except Exception:
         return None
 

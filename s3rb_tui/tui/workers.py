@@ -150,11 +150,15 @@ class LogBuffer:
         return [ln for ln in self.lines if ln.seq > seq]
 
 
-def event_log_text(event: Event) -> tuple[str, str] | None:
+#: fields that differ from run to run; left out of the log pane in snapshot mode
+VOLATILE_FIELDS = frozenset({"run_id", "duration_seconds", "seconds", "upper_bound", "run_stamp", "rows_per_s", "elapsed", "latency_ms"})
+
+
+def event_log_text(event: Event, stable: bool = False) -> tuple[str, str] | None:
     """(level, text) for events that belong in the log pane, else None."""
     d: dict[str, Any] = event.data
     if event.kind == "log":
-        extra = {k: v for k, v in d.items() if k not in ("event", "level")}
+        extra = {k: v for k, v in d.items() if k not in ("event", "level") and not (stable and k in VOLATILE_FIELDS)}
         tail = " ".join(f"{k}={v}" for k, v in extra.items() if v is not None)
         return str(d.get("level", "info")), f"{d.get('event', '')}" + (f"  {tail}" if tail else "")
     if event.kind == "table_done":
@@ -166,5 +170,5 @@ def event_log_text(event: Event) -> tuple[str, str] | None:
     if event.kind == "started":
         return "info", "started"
     if event.kind == "finished":
-        return "info", "finished"
+        return "info", str(d.get("event") or "finished")
     return None

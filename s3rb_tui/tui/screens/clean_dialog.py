@@ -20,7 +20,27 @@ TYPE_TO_CONFIRM_ABOVE = 100
 
 
 def needs_typed_confirmation(plan) -> bool:
-    return len(plan.keys) > TYPE_TO_CONFIRM_ABOVE or plan.unloaded_files > 0
+    """Above 100 files, or when any planned file is (or may be) not loaded yet."""
+    return len(plan.files) > TYPE_TO_CONFIRM_ABOVE or plan.unloaded > 0 or not plan.status_known
+
+
+def scope_pattern(table_prefix: str, prefix: str) -> str | None:
+    """The engine's --pattern for a tree node: None for the whole table, else the path below it."""
+    relative = prefix[len(table_prefix):] if prefix.startswith(table_prefix) else prefix
+    if not relative:
+        return None
+    return relative + "*" if relative.endswith("/") else relative
+
+
+def make_plan(ws, table: str, prefix: str, include_unloaded: bool):
+    from s3rb_tui.engine.clean import loaded_file_keys, plan_clean
+    from s3rb_tui.engine.layout import table_prefix
+
+    ref = ws.table_ref(table)
+    pattern = scope_pattern(table_prefix(ws.incremental_path, ref), prefix)
+    return plan_clean(
+        ws.store, ws.incremental_path, ref, pattern=pattern, include_unloaded=include_unloaded, loaded_keys=loaded_file_keys(ws, ref)
+    )
 
 
 class CleanDialog(ModalScreen[Any]):
@@ -68,11 +88,8 @@ class CleanDialog(ModalScreen[Any]):
 
     @work(thread=True, exclusive=True, group="clean-plan", exit_on_error=False)
     def _plan(self, include_unloaded: bool) -> None:
-        from s3rb_tui.engine.clean import plan_clean
-
-        ws = self.app.workspace
         try:
-            plan = plan_clean(ws, ws.table_ref(self.table), within=self.prefix, include_unloaded=include_unloaded)
+            plan = make_plan(self.app.workspace, self.table, self.prefix, include_unloaded)
         except Exception as e:
             self.post_message(Loaded("plan", None, e))
             return
@@ -81,12 +98,17 @@ class CleanDialog(ModalScreen[Any]):
     def _describe(self, plan) -> str:
         lines = [
             f"Will delete {len(plan.keys):,} file(s), {human_bytes(plan.bytes)}:",
-            f"  loaded into the warehouse:  {plan.loaded_files:,}",
-            f"  NOT loaded yet:             {plan.unloaded_files:,}",
         ]
-        kept = getattr(plan, "kept_unloaded", 0)
-        if kept:
-            lines.append(f"Kept (not loaded yet): {kept:,} file(s) — tick the box above to include them")
+        if plan.status_known:
+            lines.append(f"  loaded into the warehouse:  {plan.loaded:,}")
+            lines.append(f"  NOT loaded yet:             {plan.unloaded:,}")
+        else:
+            lines.append("  loaded or not: unknown (no warehouse in use)")
+        if plan.skipped_unloaded:
+            lines.append(
+                f"Kept (not loaded yet): {plan.skipped_unloaded:,} file(s), {human_bytes(plan.skipped_unloaded_bytes)}"
+                " — tick the box above to include them"
+            )
         if plan.keys:
             lines.append("")
             for key in plan.keys[:3]:
@@ -113,12 +135,10 @@ class CleanDialog(ModalScreen[Any]):
             self.query_one("#delete", Button).disabled = not self.plan.keys or typing
         elif message.what == "done":
             result = message.data
-            deleted = getattr(result, "deleted", None)
-            n = len(deleted) if isinstance(deleted, (list, tuple, set)) else deleted
-            errors = getattr(result, "errors", []) or []
-            if errors:
-                self.app.notify(f"{len(errors)} file(s) could not be deleted: {errors[0]}", title="clean", severity="error", timeout=15)
-            self.app.notify(f"{self.table}: deleted {n:,} file(s), freed {human_bytes(getattr(result, 'bytes_freed', None))}", title="clean")
+            if result.errors:
+                first = result.errors[0]
+                self.app.notify(f"{len(result.errors)} file(s) could not be deleted: {first.key}: {first.code} {first.message}", title="clean", severity="error", timeout=15)
+            self.app.notify(f"{self.table}: deleted {result.deleted:,} of {result.planned:,} file(s), freed {human_bytes(result.bytes_freed)}", title="clean")
             self.dismiss(result)
 
     @on(Input.Changed, "#confirm-text")
@@ -148,12 +168,12 @@ class CleanDialog(ModalScreen[Any]):
 
         def sink(event) -> None:
             if event.kind == "progress":
-                done = int(event.data.get("files") or event.data.get("deleted") or event.data.get("rows") or 0)
+                done = int(event.data.get("files") or 0)
                 self.app.call_from_thread(self.query_one("#delete-progress", ProgressBar).update, progress=done)
 
         ctx = JobContext("clean", sink=sink)
         try:
-            result = execute_clean(self.app.workspace, plan, ctx)
+            result = execute_clean(self.app.workspace.store, plan, ctx)
         except Exception as e:
             self.post_message(Loaded("delete", None, e))
             return

@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from s3rb_tui.settings import VARS_BY_NAME
 from s3rb_tui.tui.screens.base import ConsoleScreen
+from s3rb_tui.tui.widgets.nav import NavBar
 
 
 class ConfigScreen(ConsoleScreen):
@@ -22,6 +23,7 @@ class ConfigScreen(ConsoleScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield NavBar("config")
         with Vertical(id="config"):
             yield Static("", id="config-summary")
             yield DataTable(id="config-table", cursor_type="row", zebra_stripes=True)

@@ -95,7 +95,9 @@ class SetCountDialog(ModalScreen[bool]):
     def _write(self, n: int, mode: str) -> None:
         ws = self.app.workspace
         try:
-            new = ws.watermarks.update(ws.table_ref(self.table), lambda wm: wm.with_counts(n, mode))
+            from s3rb_tui.engine.counts import set_count
+
+            new = set_count(ws, ws.table_ref(self.table), n, mode)
         except Exception as e:
             self.post_message(Loaded("applied", None, e))
             return

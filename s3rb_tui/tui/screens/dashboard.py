@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from s3rb_tui.tui.format import age_between, count, parse_timestamp, short_time
 from s3rb_tui.tui.messages import Loaded
 from s3rb_tui.tui.screens.base import ConsoleScreen
+from s3rb_tui.tui.widgets.nav import NavBar
 from s3rb_tui.tui.views import HealthCheck, TableState, read_dashboard
 
 
@@ -42,6 +43,7 @@ class DashboardScreen(ConsoleScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield NavBar("dashboard")
         with Vertical(id="dashboard"):
             yield Static("Health", classes="section-title")
             yield DataTable(id="health", cursor_type="row", zebra_stripes=False)

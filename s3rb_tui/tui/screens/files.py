@@ -16,6 +16,7 @@ from textual.widgets import Footer, Header, Static, Tree
 from s3rb_tui.tui.files_model import FileEntry, FileNode, list_tables_in_store, read_row_counts, read_table_tree
 from s3rb_tui.tui.format import age_between, human_bytes
 from s3rb_tui.tui.screens.base import ConsoleScreen
+from s3rb_tui.tui.widgets.nav import NavBar
 
 
 def node_label(node: FileNode) -> Text:
@@ -57,6 +58,7 @@ class FilesScreen(ConsoleScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield NavBar("files")
         with Vertical(id="files"):
             yield Static("", id="files-where", classes="note")
             yield Tree("store", id="file-tree")

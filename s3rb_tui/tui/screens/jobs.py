@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Footer, Header, RichLog, Static
 
 from s3rb_tui.tui.format import human_age
 from s3rb_tui.tui.screens.base import ConsoleScreen
+from s3rb_tui.tui.widgets.nav import NavBar
 from s3rb_tui.tui.widgets.progress import TableProgressRow
 
 LOG_PANE_LINES = 1000
@@ -44,6 +45,7 @@ class JobsScreen(ConsoleScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield NavBar("jobs")
         with Vertical(id="jobs"):
             yield DataTable(id="job-list", cursor_type="row")
             yield Static("No jobs yet. Start one from the Dashboard (s, b), Tables (2) or the palette (ctrl+p).", id="job-empty")

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from s3rb_tui.tui.format import count
 from s3rb_tui.tui.screens.base import ConsoleScreen
+from s3rb_tui.tui.widgets.nav import NavBar
 
 
 def warehouse_dialect(settings) -> str:
@@ -73,6 +74,7 @@ class TablesScreen(ConsoleScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield NavBar("tables")
         with Horizontal(id="tables-screen"):
             with Vertical(id="tables-left", classes="side-list"):
                 yield Input(placeholder="/ filter tables", id="table-filter")
@@ -126,9 +128,9 @@ class TablesScreen(ConsoleScreen):
         return None
 
     @on(DataTable.RowHighlighted, "#source-tables")
-    def _highlighted(self) -> None:
-        name = self._current()
-        if name:
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if 0 <= event.cursor_row < len(self._shown):
+            name = self._shown[event.cursor_row].ref.full_name
             self.app.selected_table = name
             self._request_detail(name)
 

@@ -138,9 +138,9 @@ class WatermarkWizard(ModalScreen[dict | None]):
         elif message.what == "applied":
             p = self.plan
             text = (
-                f"4/4  Applied: {p.table} watermark set to {p.timestamp} (manual_cli)."
+                f"4/4  Applied: {p.table}\nwatermark set to {p.timestamp} (manual_cli)."
                 if p.operation == "set"
-                else f"4/4  Applied: {p.table} watermark reset; the next backup is a full one."
+                else f"4/4  Applied: {p.table}\nwatermark reset; the next backup is a full one."
             )
             if p.operation == "set":
                 files = p.files_to_load if p.files_to_load is not None else p.files_after

@@ -12,6 +12,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
 from s3rb_tui.tui.screens.base import ConsoleScreen
+from s3rb_tui.tui.widgets.nav import NavBar
 from s3rb_tui.tui.widgets.watermark_view import WatermarkView
 
 
@@ -49,6 +50,7 @@ class WatermarksScreen(ConsoleScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield NavBar("watermarks")
         with Horizontal(id="watermarks"):
             yield DataTable(id="wm-tables", cursor_type="row", classes="side-list")
             with VerticalScroll(id="wm-detail"):
@@ -58,7 +60,7 @@ class WatermarksScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         t = self.query_one("#wm-tables", DataTable)
-        t.add_columns("Table", "Status")
+        t.add_columns("Table")
         t.focus()
         self.action_refresh()
 
@@ -75,7 +77,7 @@ class WatermarksScreen(ConsoleScreen):
             t = self.query_one("#wm-tables", DataTable)
             t.clear()
             for name, wm in data:
-                t.add_row(name, wm.mysql_status if wm else "none", key=name)
+                t.add_row(name, key=name)
             names = [n for n, _ in data]
             want = self.app.selected_table if self.app.selected_table in names else (names[0] if names else None)
             if want:
@@ -99,8 +101,8 @@ class WatermarksScreen(ConsoleScreen):
 
     @on(DataTable.RowHighlighted, "#wm-tables")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        name = self._current()
-        if name:
+        if 0 <= event.cursor_row < len(self._rows):
+            name = self._rows[event.cursor_row][0]
             self.app.selected_table = name
             self._show(name)
 
@@ -135,16 +137,32 @@ class WatermarksScreen(ConsoleScreen):
         self.query_one("#wm-extra", Static).update("validating counts…")
 
         def validate() -> str:
-            from s3rb_tui.engine.counts import validate_counts
+            from s3rb_tui.engine.counts import validate_table
 
-            report = validate_counts(ws, ws.table_ref(name))
-            d = report.describe() if hasattr(report, "describe") else report
-            if isinstance(d, dict):
-                return "Validate counts:\n" + "\n".join(f"  {k}: {v}" for k, v in d.items())
-            return f"Validate counts:\n{d}"
+            return describe_validation(validate_table(ws, ws.table_ref(name)))
 
         self.load("validate", validate)
 
     def loaded_failed(self, what: str, error: BaseException) -> None:
         if what == "validate":
             self.query_one("#wm-extra", Static).update(f"validate-counts failed: {error}")
+
+
+def describe_validation(r: dict) -> str:
+    """validate-counts' report as text: the numbers side by side, then what matches and what not."""
+    wm, files, wh, ledger = r["watermark"], r["files"], r["warehouse"], r.get("ledger", {})
+    lines = [f"Validate counts — {r['table']} → {r['target']} ({r.get('mode')})"]
+    src = r.get("source") or {}
+    if "error" in src:
+        lines.append(f"  source:     not counted ({src['error']})")
+    elif src:
+        lines.append(f"  source:     {src['rows']:,} rows ({src['rows_up_to_watermark']:,} up to the watermark)")
+    lines.append(f"  watermark:  {wm['extracted']:,} extracted, {wm['loaded']:,} loaded")
+    lines.append(f"  files:      {files['committed']:,} committed holding {files['rows']:,} rows")
+    lines.append(f"  ledger:     {ledger.get('files', 0):,} files, {ledger.get('rows', 0):,} rows")
+    lines.append(f"  warehouse:  {wh.get('rows', 0):,} rows" + (f", {wh['distinct_keys']:,} distinct keys" if wh.get("distinct_keys") is not None else ""))
+    for item in r.get("expected", []):
+        lines.append(f"  ✓ {item}")
+    for item in r.get("unexpected", []):
+        lines.append(f"  ✗ {item}")
+    return "\n".join(lines)

@@ -1,0 +1,38 @@
+"""Waiting on conditions inside Pilot tests (never a fixed sleep)."""
+
+from __future__ import annotations
+
+import time
+
+
+async def wait_for(pilot, condition, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def screen_text(app) -> str:
+    """The current screen as plain text (what an operator sees)."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(seg.text for seg in strip) for strip in strips)
+
+
+async def wait_text(pilot, text: str, timeout: float = 30.0) -> str:
+    await wait_for(pilot, lambda: text in screen_text(pilot.app), timeout, f"{text!r} on screen")
+    return screen_text(pilot.app)
+
+
+def pilot_test(fn):
+    """Run an async Pilot test body with asyncio.run (the project has no async pytest plugin)."""
+    import asyncio
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return asyncio.run(fn(*args, **kwargs))
+
+    return wrapper

@@ -5,6 +5,7 @@ edge), exact DECIMALs and datetimes, the schema name, and errors."""
 from __future__ import annotations
 
 import datetime as dt
+import random
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -135,6 +136,21 @@ def test_values_arrive_exact(source):
     assert late[0]["update_at"] == dt.datetime(2025, 7, 28, 10, 0, 0, 500000)
     assert rows[0]["update_at"] == dt.datetime(2025, 7, 28, 10, 0, 0)
     assert str(schema.arrow_schema().field("amount").type) == "decimal128(15, 4)"
+
+
+def test_random_decimals_come_back_exactly(tmp_path):
+    rng = random.Random(11)
+    values = [Decimal(rng.randrange(-10**15 + 1, 10**15)).scaleb(-4) for _ in range(2000)]
+    values += [Decimal("0.0000"), Decimal("99999999999.9999"), Decimal("-0.0001"), Decimal("4.5000")]
+    db = sqlite3.connect(tmp_path / "d.sqlite")
+    db.execute('CREATE TABLE "money" ("ID" INTEGER PRIMARY KEY, "v" DECIMAL(15,4), "update_at" DATETIME)')
+    db.executemany('INSERT INTO "money" VALUES (?, ?, ?)', [(i, str(v), TS) for i, v in enumerate(values)])
+    db.commit()
+    db.close()
+    with SQLiteSource(tmp_path / "d.sqlite", schema="settlement") as s:
+        schema = s.discover(TableRef("settlement", "money"))
+        got = [r["v"] for b in s.read_batches(schema, Position(), None, 300) for r in b.batch.to_pylist()]
+    assert got == values
 
 
 def test_unparseable_datetime_becomes_null_and_is_counted(tmp_path):

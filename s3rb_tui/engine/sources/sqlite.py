@@ -9,9 +9,9 @@ Types: SQLite keeps the declared type of each column as text (``DECIMAL(10,4)``,
 engine knows, so the one table of type rules in ``engine/schema.py`` applies unchanged. Values are
 brought to the driver types those rules expect before ``rows_to_batch``:
 
-- DECIMAL: SQLite gives DECIMAL columns NUMERIC affinity, so a value arrives as int, float or text.
-  It becomes a ``Decimal`` at the declared scale. Values of at most 15 significant digits (SQLite's
-  exact range for numbers it stores as REAL, e.g. DECIMAL(15,4)) come back exactly.
+- DECIMAL: SQLite gives DECIMAL columns NUMERIC affinity and stores numbers as INTEGER or REAL;
+  they are selected with ``printf`` at the declared scale and become ``Decimal``. Values of at
+  most 15 significant digits (SQLite's exact range for REAL, e.g. DECIMAL(15,4)) come back exactly.
 - DATETIME/TIMESTAMP/DATE: stored as text ``'YYYY-MM-DD HH:MM:SS[.ffffff]'`` / ``'YYYY-MM-DD'``;
   text that does not parse becomes NULL and is counted, as MySQL's zero dates are.
 
@@ -30,7 +30,7 @@ import re
 import sqlite3
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from s3rb_tui.engine.errors import JobError
 from s3rb_tui.engine.schema import Column, ConversionStats, TableSchema, UnsupportedType, detect_cursor, rows_to_batch
@@ -92,47 +92,42 @@ def parse_declared_type(name: str, declared: str) -> Column:
 
 # --- values: SQLite storage classes -> the driver values the type rules expect -------------
 
-def _to_decimal(scale: int):
-    quantum = Decimal(1).scaleb(-scale)
-
-    def convert(v: Any) -> Any:
-        if v is None or isinstance(v, Decimal):
-            return v
-        try:
-            d = Decimal(repr(v)) if isinstance(v, float) else Decimal(str(v).strip())
-            return d.quantize(quantum)
-        except (InvalidOperation, ValueError):
-            return v  # left for pyarrow to reject with the column named in the error
-    return convert
+def _select_expr(column: Column) -> str:
+    """How a column is selected. SQLite stores a DECIMAL as INTEGER or REAL (NUMERIC affinity):
+    ``printf`` writes it back at its declared scale, which is exact up to 15 significant digits."""
+    col = quote_sql(column.name)
+    if column.rule.name == "decimal":
+        return f"CASE WHEN typeof({col}) IN ('integer', 'real') THEN printf('%.{int(column.scale or 0)}f', {col}) ELSE {col} END"
+    return col
 
 
-def _to_datetime(v: Any) -> Any:
-    if isinstance(v, str):
-        try:
-            return dt.datetime.fromisoformat(v.strip())
-        except ValueError:
-            return v  # the rule's converter turns it into NULL and counts it
-    return v
+def _each(parse: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:
+    """``parse`` applied to every non-NULL value; a value it refuses is kept as it was (the type
+    rule then reports it: a bad date becomes NULL and is counted, a bad number fails the batch)."""
+    try:
+        return [None if v is None else parse(v) for v in values]
+    except (ValueError, TypeError, InvalidOperation):
+        out = []
+        for v in values:
+            try:
+                out.append(None if v is None else parse(v))
+            except (ValueError, TypeError, InvalidOperation):
+                out.append(v)
+        return out
 
 
-def _to_date(v: Any) -> Any:
-    if isinstance(v, str):
-        try:
-            return dt.date.fromisoformat(v.strip()[:10])
-        except ValueError:
-            return v
-    return v
+def _date(v: Any) -> dt.date:
+    return dt.date.fromisoformat(v[:10])
 
 
-def _value_converter(column: Column):
-    kind = column.rule.name
-    if kind == "decimal":
-        return _to_decimal(column.scale or 0)
-    if kind in ("datetime", "timestamp"):
-        return _to_datetime
-    if kind == "date":
-        return _to_date
-    return None
+# Decimal(str) is exact; DECIMAL values arrive as printf text (see _select_expr), never as floats.
+_PARSERS = {"decimal": Decimal, "datetime": dt.datetime.fromisoformat, "timestamp": dt.datetime.fromisoformat, "date": _date}
+
+
+def _column_converter(column: Column) -> Callable[[Sequence[Any]], list[Any]] | None:
+    """SQLite values of one column -> the driver values its type rule expects (None: as they are)."""
+    parse = _PARSERS.get(column.rule.name)
+    return None if parse is None else (lambda values: _each(parse, values))
 
 
 def _position_value(v: Any) -> Any:
@@ -272,7 +267,7 @@ class SQLiteSource(Source):
     def _from(self, schema: TableSchema) -> str:
         if schema.ref.schema != self.schema_name:
             raise JobError(f"table {schema.ref.full_name} not found in SQLite source {self.path}")
-        return f"SELECT {', '.join(quote_sql(c) for c in schema.column_names)} FROM {quote_sql(schema.ref.name)}"
+        return f"SELECT {', '.join(_select_expr(c) for c in schema.columns)} FROM {quote_sql(schema.ref.name)}"
 
     def read_batches(
         self,
@@ -298,7 +293,7 @@ class SQLiteSource(Source):
         names = schema.column_names
         cursor_i = names.index(schema.cursor_column) if schema.cursor_column else None
         key_i = [names.index(k) for k in schema.order_columns[1:]] if schema.incremental else []
-        converters = [_value_converter(c) for c in schema.columns]
+        converters = [_column_converter(c) for c in schema.columns]
         latest: Any = None  # snapshot tables: the largest cursor value seen
         try:
             cur = self.conn.execute(sql, params)
@@ -340,7 +335,7 @@ class SQLiteSource(Source):
         stats = ConversionStats()
         columns = []
         for values, convert in zip(zip(*rows), converters):
-            columns.append([convert(v) for v in values] if convert is not None else list(values))
+            columns.append(convert(values) if convert is not None else list(values))
         return SourceBatch(batch=rows_to_batch(schema, columns, stats), end=end, null_cursor_rows=nulls, stats=stats)
 
     # --- counting -----------------------------------------------------------------------

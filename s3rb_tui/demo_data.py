@@ -240,7 +240,7 @@ def _stage_deliveries(db: sqlite3.Connection, rng: np.random.Generator, rows: in
     returned = (rng.random(parcels) < 0.05) & (steps_per_parcel >= 3)
 
     window = WINDOW_DAYS * 86400
-    start = -window + rng.integers(0, window - 5 * 86400, parcels)
+    start = -window + rng.integers(0, window - 84 * 3600, parcels)  # four steps of at most 20 h fit before the anchor
     scan = start + rng.integers(60, 3600, parcels)
     pickup = scan + rng.integers(600, 7200, parcels)
     partner = np.minimum(rng.zipf(1.6, parcels), PARTNERS)

@@ -98,7 +98,8 @@ class MySQLSource(Source):
         self._password = password
         self._timeout = timeout
         self._attempts = 1 + max(0, retries)
-        self.log = log
+        if log is not None:
+            self.log = log
         self._conn: pymysql.connections.Connection | None = None
         self._run("connect to MySQL", lambda conn: None)
 
@@ -146,7 +147,7 @@ class MySQLSource(Source):
             return fn(self._conn)
 
         try:
-            return call_with_retry(attempt, attempts=self._attempts, what=what, log=self.log, on_retry=lambda e: self.close())
+            return call_with_retry(attempt, attempts=self._attempts, what=what, log=getattr(self, "log", None), on_retry=lambda e: self.close())
         except pymysql.err.MySQLError as e:
             raise self._error(e) from e
 

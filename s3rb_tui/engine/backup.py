@@ -16,12 +16,13 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import pyarrow.parquet as pq
 
 from s3rb_tui.engine.errors import Cancelled, JobError, S3rbError, WatermarkError
+from s3rb_tui.engine.extract_path import choose_extract_path, open_extract_source
 from s3rb_tui.engine.jobs import JobContext, RateMeter, TableResult
 from s3rb_tui.engine.layout import FilePosition, data_key, parse_data_key, run_stamp, stamp_to_datetime, table_prefix
 from s3rb_tui.engine.locks import TableLock
@@ -155,6 +156,93 @@ class _ParquetBatchWriter:
         return path
 
 
+class _TableRun:
+    """The state of one table's backup run: the batch loop, the commits and the final summary."""
+
+    def __init__(self, ws: "Workspace", table: TableRef, ctx: JobContext, plan: BackupPlan, source: Source,
+                 lock: TableLock | None, strategy: str, batch_size: int, limit: int | None):
+        self.ws, self.table, self.ctx, self.plan, self.source, self.lock = ws, table, ctx, plan, source, lock
+        self.strategy, self.batch_size, self.limit = strategy, batch_size, limit
+        self.name = table.full_name
+        self.wm, self.etag = _read_watermark(ws, table)
+        self.current = self.wm or Watermark(table=self.name)
+        self.run_start = _next_run_start(self.wm)
+        self.stamp = run_stamp(self.run_start)
+        self.session_id = f"{self.stamp}-{uuid.uuid4().hex[:8]}"
+        self.stats = ConversionStats()
+        self.written: list[str] = []
+        self.pending_key: str | None = None
+        self.rows = self.nbytes = self.null_rows = 0
+        self.position = plan.start
+        self.meter = RateMeter()
+        self.total = plan.estimated_rows if limit is None else min(plan.estimated_rows, limit)
+
+    def extract(self, tmpdir: str) -> None:
+        """Read batches after the start position until the window is done. Transient source
+        errors (a lost connection, a deadlock) are retried by the source on a new connection for
+        each batch query, so a batch is never half-read; its retries are logged through ``ctx``."""
+        writer = _ParquetBatchWriter(tmpdir)
+        self.source.log = self.ctx.log
+        for sb in self.source.read_batches(self.plan.schema, self.position, self.plan.upper_bound, self.batch_size, self.limit):
+            self.ctx.check_cancelled()
+            self.write_batch(writer, sb)
+
+    def write_batch(self, writer: "_ParquetBatchWriter", sb) -> None:
+        batch_no = len(self.written) + 1
+        path = writer.write(sb.batch)
+        size = os.path.getsize(path)
+        self.pending_key = data_key(self.ws.incremental_path, self.table, self.run_start, batch_no)
+        self.ws.store.put_file(self.pending_key, path)
+        os.unlink(path)
+        self.written.append(self.pending_key)
+        self.rows += sb.batch.num_rows
+        self.nbytes += size
+        self.null_rows += sb.null_cursor_rows
+        self.stats.merge(sb.stats)
+        self.position = sb.end
+        if self.plan.mode == "incremental":
+            self.commit(FilePosition(self.stamp, batch_no), status="running")
+        self.pending_key = None
+        if self.lock is not None:
+            self.lock.renew()
+        self.ws.ensure_tunnels()
+        self.ctx.progress(self.name, rows=self.rows, files=len(self.written), total=self.total,
+                          rows_per_s=round(self.meter.rate(self.rows), 1), eta_s=self.meter.eta(self.rows, self.total), bytes=self.nbytes)
+
+    def commit(self, position: FilePosition | None, status: str) -> None:
+        """Move the watermark over everything written so far (compare-and-swap)."""
+        incremental = self.plan.mode == "incremental"
+        p = self.position
+        self.current = self.current.with_backup_commit(
+            session_id=self.session_id, strategy=self.strategy, rows=self.rows, files=self.written, position=position,
+            last_data_timestamp=p.cursor if incremental else None,
+            last_key=(list(p.key) if p.key is not None else None) if incremental else None,
+            nulls_done=(p.nulls_done or p.cursor is not None) if incremental else False,
+            status=status, null_cursor_rows=self.null_rows, zero_dates=self.stats.total_zero_dates,
+        )
+        if status == "success":
+            self.current = replace(self.current, last_run_result="success" if self.rows else "no new data")
+        self.etag = self.ws.watermarks.write(self.current, self.etag)
+
+    def finish(self, result: TableResult) -> None:
+        # Snapshot runs commit all their files at once; incremental runs mark success.
+        self.commit(FilePosition(self.stamp, len(self.written)) if self.written else None, status="success")
+        result.status = "success" if self.rows else "no new data"
+        result.rows, result.files, result.bytes = self.rows, len(self.written), self.nbytes
+        if self.stats.total_zero_dates:
+            zd = self.stats.zero_dates
+            result.details["zero_dates"] = dict(zd)
+            result.warnings.append(f"{self.stats.total_zero_dates} zero dates became NULL ({', '.join(f'{k}: {v}' for k, v in zd.items())})")
+        if self.null_rows:
+            result.details["null_cursor_rows"] = self.null_rows
+            result.warnings.append(
+                f"{self.null_rows} rows have NULL {self.plan.schema.cursor_column}: included in this full backup, "
+                "but changes to them cannot be tracked incrementally"
+            )
+        self.ctx.log("watermark updated successfully" if self.rows else "no new data", table=self.name, rows=self.rows,
+                     files=len(self.written), new_watermark=self.current.last_data_timestamp)
+
+
 def backup_table(
     ws: "Workspace",
     table: TableRef,
@@ -173,13 +261,13 @@ def backup_table(
     extract_path = "pymysql" if ws.settings.str("DB_DIALECT") == "mysql" else ws.settings.str("DB_DIALECT")
     lock: TableLock | None = None
     source: Source | None = None
-    written: list[str] = []  # keys of this run
-    pending_key: str | None = None
+    run: _TableRun | None = None
     try:
         ctx.check_cancelled()
         if not dry_run:
             lock = TableLock(ws.store, table, purpose=f"{ctx.name} ({strategy})", log=ctx.log).acquire()
-        source = ws.open_source()
+        extract_path = choose_extract_path(ws.settings, extract_engine)
+        source = open_extract_source(ws, extract_path)
         plan = plan_backup(ws, table, source, extract_path=extract_path)
         result.details.update(plan.describe())
         result.warnings.extend(plan.warnings)
@@ -193,81 +281,15 @@ def backup_table(
         if plan.orphans:
             errors = ws.store.delete_many(plan.orphans)
             if errors:
-                raise JobError(f"could not remove {len(errors)} uncommitted files of an interrupted run under {table_prefix(ws.incremental_path, table)}: {errors[0].code} {errors[0].message}")
+                raise JobError(f"could not remove {len(errors)} uncommitted files of an interrupted run under "
+                               f"{table_prefix(ws.incremental_path, table)}: {errors[0].code} {errors[0].message}")
             ctx.log("removed uncommitted files of an interrupted run", level="warning", table=name, files=len(plan.orphans))
-
-        wm, etag = _read_watermark(ws, table)
-        current = wm or Watermark(table=name)
-        run_start = _next_run_start(wm)
-        stamp = run_stamp(run_start)
-        session_id = f"{stamp}-{uuid.uuid4().hex[:8]}"
-        result.details["run_stamp"] = stamp
-        stats = ConversionStats()
-        null_rows = 0
-        rows = 0
-        nbytes = 0
-        position = plan.start
-        meter = RateMeter()
-        total = plan.estimated_rows if limit is None else min(plan.estimated_rows, limit)
-        ctx.progress(name, rows=0, files=0, total=total, rows_per_s=0.0)
+        run = _TableRun(ws, table, ctx, plan, source, lock, strategy, batch_size, limit)
+        result.details["run_stamp"] = run.stamp
+        ctx.progress(name, rows=0, files=0, total=run.total, rows_per_s=0.0)
         with tempfile.TemporaryDirectory(prefix="s3rb-") as tmpdir:
-            writer = _ParquetBatchWriter(tmpdir)
-            for batch_no, sb in enumerate(source.read_batches(plan.schema, plan.start, plan.upper_bound, batch_size, limit), start=1):
-                ctx.check_cancelled()
-                path = writer.write(sb.batch)
-                size = os.path.getsize(path)
-                pending_key = data_key(ws.incremental_path, table, run_start, batch_no)
-                ws.store.put_file(pending_key, path)
-                os.unlink(path)
-                written.append(pending_key)
-                rows += sb.batch.num_rows
-                nbytes += size
-                null_rows += sb.null_cursor_rows
-                stats.merge(sb.stats)
-                position = sb.end
-                if plan.mode == "incremental":
-                    current = current.with_backup_commit(
-                        session_id=session_id, strategy=strategy, rows=rows, files=written,
-                        position=FilePosition(stamp, batch_no), last_data_timestamp=position.cursor,
-                        last_key=list(position.key) if position.key is not None else None,
-                        nulls_done=position.nulls_done or position.cursor is not None,
-                        status="running", null_cursor_rows=null_rows, zero_dates=stats.total_zero_dates,
-                    )
-                    etag = ws.watermarks.write(current, etag)
-                pending_key = None
-                if lock is not None:
-                    lock.renew()
-                ws.ensure_tunnels()
-                ctx.progress(name, rows=rows, files=len(written), total=total, rows_per_s=round(meter.rate(rows), 1),
-                             eta_s=meter.eta(rows, total), bytes=nbytes)
-        # Final commit: snapshot runs commit all their files at once; incremental runs mark success.
-        last_position = FilePosition(stamp, len(written)) if written else None
-        current = current.with_backup_commit(
-            session_id=session_id, strategy=strategy, rows=rows, files=written,
-            position=last_position,
-            last_data_timestamp=position.cursor if plan.mode == "incremental" else current.last_data_timestamp,
-            last_key=(list(position.key) if position.key is not None else None) if plan.mode == "incremental" else current.last_key,
-            nulls_done=(position.nulls_done or position.cursor is not None or plan.start.nulls_done) if plan.mode == "incremental" else current.nulls_done,
-            status="success", null_cursor_rows=null_rows, zero_dates=stats.total_zero_dates,
-        )
-        from dataclasses import replace as _replace
-
-        current = _replace(current, last_run_result="success" if rows else "no new data")
-        if plan.mode == "snapshot" and written:
-            current = _replace(current, last_data_timestamp=None, last_key=None)
-        ws.watermarks.write(current, etag)
-        result.status = "success" if rows else "no new data"
-        result.rows, result.files, result.bytes = rows, len(written), nbytes
-        if stats.total_zero_dates:
-            result.details["zero_dates"] = dict(stats.zero_dates)
-            result.warnings.append(f"{stats.total_zero_dates} zero dates became NULL ({', '.join(f'{k}: {v}' for k, v in stats.zero_dates.items())})")
-        if null_rows:
-            result.details["null_cursor_rows"] = null_rows
-            result.warnings.append(
-                f"{null_rows} rows have NULL {plan.schema.cursor_column}: included in this full backup, but changes to them cannot be tracked incrementally"
-            )
-        ctx.log("watermark updated successfully" if rows else "no new data", table=name, rows=rows, files=len(written),
-                new_watermark=current.last_data_timestamp)
+            run.extract(tmpdir)
+        run.finish(result)
     except Cancelled as e:
         result.status, result.error = "cancelled", str(e)
     except S3rbError as e:
@@ -276,7 +298,10 @@ def backup_table(
         result.status, result.error = "failed", f"{e.__class__.__name__}: {e}"
     finally:
         if result.status in ("failed", "cancelled"):
-            _after_failure(ws, table, result, pending_key, ctx)
+            # Uncommitted files: the one being written, and all of a snapshot run's files.
+            uncommitted = ([run.pending_key] if run and run.pending_key else []) + (
+                run.written if run and run.plan.mode == "snapshot" else [])
+            _after_failure(ws, table, result, uncommitted, ctx)
         if source is not None:
             try:
                 source.close()
@@ -292,11 +317,12 @@ def backup_table(
     return result
 
 
-def _after_failure(ws: "Workspace", table: TableRef, result: TableResult, pending_key: str | None, ctx: JobContext) -> None:
-    """Best effort: drop the file that was being written, and record the failure (the position stays)."""
-    if pending_key:
+def _after_failure(ws: "Workspace", table: TableRef, result: TableResult, uncommitted: list[str], ctx: JobContext) -> None:
+    """Best effort: drop files that will never be committed (the next run would remove them
+    anyway), and record the failure in the watermark (its position stays where it was)."""
+    if uncommitted:
         try:
-            ws.store.delete_many([pending_key])
+            ws.store.delete_many(uncommitted)
         except Exception:
             pass
     try:

@@ -119,14 +119,19 @@ def call_with_retry(
     """Call ``fn()`` up to ``attempts`` times while it raises transient errors.
 
     Waits grow exponentially from ``base_delay`` (full jitter, capped at ``max_delay``).
-    ``on_retry(exc)`` runs before each new attempt (reconnect, check a tunnel). ``log`` is
+    ``on_retry(exc)`` runs after the wait, right before each new attempt (reconnect, check a
+    tunnel); an exception it raises ends the retries. ``log`` is
     called as ``log(event, level=..., **fields)`` for every retry and for giving up.
     The last error is re-raised unchanged, so callers see the driver's own exception.
     """
     attempts = max(1, int(attempts))
 
+    last_error: list[BaseException] = []
+
     def before_sleep(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
+        if exc is not None:
+            last_error[:] = [exc]
         if log is not None:
             log(
                 "retrying after a transient error",
@@ -137,8 +142,11 @@ def call_with_retry(
                 wait_s=round(state.upcoming_sleep, 2),
                 error=f"{type(exc).__name__}: {exc}",
             )
-        if on_retry is not None and exc is not None:
-            on_retry(exc)
+
+    def before_attempt(state: tenacity.RetryCallState) -> None:
+        # After the wait, right before the next attempt: reconnect or check a tunnel then.
+        if state.attempt_number > 1 and on_retry is not None and last_error:
+            on_retry(last_error[0])
 
     def sleep(seconds: float) -> None:
         if cancel is None:
@@ -163,6 +171,7 @@ def call_with_retry(
         wait=tenacity.wait_random_exponential(multiplier=base_delay, max=max_delay),
         retry=tenacity.retry_if_exception(is_transient),
         before_sleep=before_sleep,
+        before=before_attempt,
         retry_error_callback=give_up,
         sleep=sleep,
         reraise=True,

@@ -244,3 +244,45 @@ def test_watermark_set_records_manual_cli_and_backup_starts_after_it(run_cli, ma
     assert proc.returncode == 0
     proc, doc = backup(run_cli, env, t)
     assert doc["tables"][0]["rows"] == 30  # full backup after a reset
+
+
+def test_lost_mysql_connection_mid_run_resumes_from_the_last_batch(make_env, mysql_server, sakila_db, s3_client, s3_bucket):
+    """A real KILL CONNECTION of the extraction session after 3 batches: the run reconnects, resumes
+    after the last committed batch and ends with every row exactly once."""
+    from s3rb_tui.engine.backup import run_backup
+    from s3rb_tui.engine.jobs import JobContext
+    from s3rb_tui.engine.tables import TableRef
+    from s3rb_tui.engine.workspace import Workspace
+    from s3rb_tui.settings import load_settings
+
+    ws = Workspace(load_settings(environ=make_env(BACKUP_BATCH_SIZE="1000", BACKUP_RETRY_ATTEMPTS="3")))
+    killed, logs, opened = [], [], []
+    open_source = ws.open_source
+
+    def recording_open_source():  # remember the sources the job opens, to find its server session
+        source = open_source()
+        opened.append(source)
+        return source
+
+    ws.open_source = recording_open_source
+
+    def sink(ev):
+        if ev.kind == "log":
+            logs.append(ev.data.get("event"))
+        if ev.kind == "progress" and ev.data.get("files") == 3 and not killed:
+            session = opened[-1]._conn.thread_id()
+            admin = mariadb.connect(mysql_server)
+            with admin.cursor() as cur:
+                cur.execute(f"KILL CONNECTION {int(session)}")
+            admin.close()
+            killed.append(session)
+
+    results = run_backup(ws, [TableRef(sakila_db, "rental")], JobContext("backup", sink=sink), extract_engine="pymysql")
+    assert killed, f"the extraction connection was found and killed: {results[0].error}"
+    assert results[0].status == "success", results[0].error
+    assert "retrying after a transient error" in logs
+    ids = Counter()
+    for t in s3_tables(s3_client, s3_bucket, "incremental/").values():
+        ids.update(t.column("rental_id").to_pylist())
+    assert len(ids) == 16044 and max(ids.values()) == 1
+    assert results[0].rows == 16044 and ws.watermarks.get(TableRef(sakila_db, "rental")).cumulative.extracted == 16044

@@ -102,8 +102,14 @@ def order_by(schema: TableSchema, quote: Callable[[str], str]) -> str:
     return ", ".join(quote(c) for c in schema.order_columns)
 
 
+def _no_log(*args: Any, **kwargs: Any) -> None:
+    pass
+
+
 class Source(ABC):
     dialect: str  # "mysql" | "sqlite"
+    #: ``log(event, level=..., **fields)``; a job points it at its JobContext to surface retries
+    log: Callable[..., None] = staticmethod(_no_log)
 
     @abstractmethod
     def version(self) -> str:

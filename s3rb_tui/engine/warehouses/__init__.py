@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from s3rb_tui.engine.stores.base import ObjectStore
     from s3rb_tui.settings import Settings
 
-__all__ = ["LoadFile", "LoadSpec", "Target", "Warehouse", "open_warehouse", "resolve_dialect_name"]
+__all__ = ["LoadFile", "LoadSpec", "Target", "Warehouse", "dialect_from_version", "open_warehouse", "resolve_dialect_name"]
 
 
 def resolve_dialect_name(settings: "Settings") -> str:
@@ -23,6 +23,11 @@ def resolve_dialect_name(settings: "Settings") -> str:
     if d == "auto" and not settings.str("REDSHIFT_HOST") and settings.str("DUCKDB_PATH"):
         return "duckdb"
     return d
+
+
+def dialect_from_version(version: str) -> str:
+    """What ``WAREHOUSE_DIALECT=auto`` concludes from ``SELECT version()``."""
+    return "redshift" if "redshift" in version.lower() else "postgres"
 
 
 def open_warehouse(settings: "Settings", host: str | None = None, port: int | None = None,
@@ -46,7 +51,7 @@ def open_warehouse(settings: "Settings", host: str | None = None, port: int | No
             cur.execute("SELECT version()")
             version = str(cur.fetchone()[0])
         conn.commit()
-        dialect = "redshift" if "redshift" in version.lower() else "postgres"
+        dialect = dialect_from_version(version)
     if dialect == "redshift":
         return RedshiftWarehouse(conn, settings, store, where, log=log)
     return PostgresWarehouse(conn, settings, store, where)

@@ -2,7 +2,9 @@
 
 The statements are built by pure functions (golden-tested in tests/unit/test_redshift_sql.py):
 the manifest JSON, the COPY (Parquet by default, or the v1.2 gzipped-CSV method), the DDL with
-DISTKEY/SORTKEY and the merge. Credentials go into COPY only; every statement is logged through
+DISTKEY/SORTKEY and the merge. The CSV method (``REDSHIFT_LOAD_FORMAT=csv``) writes gzipped CSV
+under ``redshift/csv/``; like v1.2's, it cannot tell NULL from empty text in VARCHAR columns
+(Parquet, the default, can). Credentials go into COPY only; every statement is logged through
 ``redact`` (the secret key and session token become ``****``). On a failed COPY the rows of
 ``stl_load_errors`` for that COPY are added to the error.
 """
@@ -33,7 +35,7 @@ LOAD_ERRORS_SQL = (
     "SELECT TRIM(filename), line_number, TRIM(colname), TRIM(err_reason), TRIM(raw_field_value) "
     "FROM stl_load_errors WHERE query = pg_last_copy_id() ORDER BY starttime DESC LIMIT 10"
 )
-_OPTION_WORDS = re.compile(r"^[A-Za-z0-9_ '\.\-]*$")
+_OPTION_WORDS = re.compile(r"^(?:[A-Za-z0-9_ .\-]|'[^'\\]')*$")  # words, numbers, one quoted character
 
 
 @dataclass(frozen=True)
@@ -74,35 +76,42 @@ def manifest_json(bucket: str, files: list[LoadFile]) -> str:
     return json.dumps({"entries": entries}, indent=2)
 
 
+PARQUET_OPTIONS = ("ACCEPTINVCHARS", "FILLRECORD")  # the only data options COPY … FORMAT AS PARQUET accepts
+
+
 def copy_options(raw: str, fmt: str) -> tuple[str, list[str]]:
-    """REDSHIFT_COPY_OPTIONS checked and normalised; (options, warnings)."""
+    """REDSHIFT_COPY_OPTIONS checked and normalised for the load format; (options, warnings).
+
+    Parquet COPY accepts ACCEPTINVCHARS and FILLRECORD only (MAXERROR, TRUNCATECOLUMNS, GZIP and the
+    other text options are refused by Redshift): those are left out with a warning; the CSV method
+    (REDSHIFT_LOAD_FORMAT=csv) passes everything through.
+    """
     raw = " ".join(raw.split())
     if not _OPTION_WORDS.match(raw):
         raise ConfigError(f"REDSHIFT_COPY_OPTIONS={raw!r} has characters COPY options never need", "use words like MAXERROR 10 TRUNCATECOLUMNS ACCEPTINVCHARS")
-    words = raw.upper().split()
+    tokens = raw.split()
     warnings = []
-    if "TRUNCATECOLUMNS" in words:
-        warnings.append("REDSHIFT_COPY_OPTIONS has TRUNCATECOLUMNS: text longer than its column is cut silently, not reported")
-    if fmt == "parquet":
-        # Parquet COPY rejects the text-format options; the v1.2 GZIP option belongs to the CSV method.
-        kept, dropped, skip = [], [], False
-        tokens = raw.split()
-        for i, tok in enumerate(tokens):
-            if skip:
-                skip = False
-                continue
-            up = tok.upper()
-            if up in ("GZIP", "TRUNCATECOLUMNS", "ACCEPTINVCHARS", "EMPTYASNULL", "BLANKSASNULL"):
-                dropped.append(tok)
-            elif up == "MAXERROR":
-                dropped.append(f"{tok} {tokens[i + 1] if i + 1 < len(tokens) else ''}".strip())
-                skip = True
-            else:
-                kept.append(tok)
-        if dropped:
-            warnings.append(f"REDSHIFT_COPY_OPTIONS {' '.join(dropped)} do not apply to FORMAT AS PARQUET and are left out (REDSHIFT_LOAD_FORMAT=csv uses them)")
-        return " ".join(kept), warnings
-    return raw, warnings
+    if fmt != "parquet":
+        if "TRUNCATECOLUMNS" in (t.upper() for t in tokens):
+            warnings.append("REDSHIFT_COPY_OPTIONS has TRUNCATECOLUMNS: text longer than its column is cut silently, not reported")
+        return raw, warnings
+    kept, dropped = [], []
+    i = 0
+    while i < len(tokens):
+        up = tokens[i].upper()
+        group = [tokens[i]]
+        # an option's arguments: numbers, AS, quoted replacement characters
+        while i + len(group) < len(tokens) and (tokens[i + len(group)].upper() == "AS" or tokens[i + len(group)][0] in "'0123456789"):
+            group.append(tokens[i + len(group)])
+        if up in PARQUET_OPTIONS:
+            kept.append(" ".join(group))
+        elif [t.upper() for t in group] != ["MAXERROR", "0"]:  # MAXERROR 0 is what a Parquet COPY does anyway
+            dropped.append(" ".join(group))
+        i += len(group)
+    if dropped:
+        warnings.append(f"REDSHIFT_COPY_OPTIONS {' '.join(dropped)} are not accepted by COPY … FORMAT AS PARQUET and are left out "
+                        "(a Parquet COPY fails on the first bad row; REDSHIFT_LOAD_FORMAT=csv uses them)")
+    return " ".join(kept), warnings
 
 
 def copy_statement(dest_sql: str, columns: list[str], manifest_url: str, auth: CopyAuth, fmt: str, options: str, region: str = "") -> str:
@@ -114,7 +123,7 @@ def copy_statement(dest_sql: str, columns: list[str], manifest_url: str, auth: C
         parts.append("FORMAT AS CSV" + ("" if "GZIP" in words else " GZIP"))
         parts.append("TIMEFORMAT 'auto' DATEFORMAT 'auto'")
     parts.append("MANIFEST")
-    if region:
+    if region and fmt != "parquet":  # columnar COPY refuses REGION (the bucket must be in the cluster's region)
         parts.append(f"REGION {_literal(region)}")
     if options:
         parts.append(options)

@@ -274,7 +274,7 @@ def backup_table(
         if dry_run:
             result.status = "dry run"
             result.rows = plan.estimated_rows
-            ctx.log("dry run", table=name, **plan.describe())
+            ctx.log("dry run", **plan.describe())
             return result
         ctx.log("table processing started", table=name, mode=plan.mode, upper_bound=plan.upper_bound,
                 after=plan.describe()["after"], estimated_rows=plan.estimated_rows, extract_path=extract_path)

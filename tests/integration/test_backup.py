@@ -286,3 +286,19 @@ def test_lost_mysql_connection_mid_run_resumes_from_the_last_batch(make_env, mys
         ids.update(t.column("rental_id").to_pylist())
     assert len(ids) == 16044 and max(ids.values()) == 1
     assert results[0].rows == 16044 and ws.watermarks.get(TableRef(sakila_db, "rental")).cumulative.extracted == 16044
+
+
+def test_inter_table_strategy_and_dry_run(run_cli, make_env, sakila_shared, s3_client, s3_bucket):
+    env = make_env(BACKUP_MAX_WORKERS="3")
+    tables = [f"{sakila_shared}.{t}" for t in ("actor", "city", "film_text", "payment")]
+    args = [a for t in tables for a in ("-t", t)]
+    dry = run_cli("--run", "backup", *args, "--dry-run", "--estimate", env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert f"{sakila_shared}.payment: incremental backup from the beginning" in dry.stdout
+    assert "estimated rows: 16,049" in dry.stdout  # payment
+    assert f"{sakila_shared}.film_text: snapshot backup" in dry.stdout
+    assert data_keys(s3_client, s3_bucket, "") == []  # a dry run writes nothing at all
+    proc, doc = backup(run_cli, env, *tables, extra=("-s", "inter-table"))
+    assert proc.returncode == 0, proc.stderr
+    assert doc["strategy"] == "inter-table" and sorted(doc["successful_tables"]) == sorted(tables)
+    assert {r["table"]: r["rows"] for r in doc["tables"]} == {tables[0]: 200, tables[1]: 600, tables[2]: 1000, tables[3]: 16049}

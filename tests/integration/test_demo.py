@@ -42,6 +42,8 @@ def _count(sqlite_path: str | Path, table: str = DELIVERY) -> int:
 
 
 def _leftovers(root: Path) -> list[str]:
+    if not root.parent.is_dir():
+        return []
     return sorted(p.name for p in root.parent.iterdir() if ".tmp-" in p.name)
 
 
@@ -94,6 +96,22 @@ def test_two_processes_preparing_at_once_make_one_workspace(demo_root: Path):
     with sqlite3.connect(final) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert read_marker(demo_root)["rows"][DELIVERY] == _count(final) == 20000
+    assert _leftovers(demo_root) == []
+
+
+def test_a_build_killed_midway_leaves_no_broken_workspace(demo_root: Path):
+    script = "from s3rb_tui.demo import prepare_demo; prepare_demo()"
+    env = {**os.environ, "S3RB_DEMO_ROWS": "150000"}
+    builder = subprocess.Popen([sys.executable, "-c", script], env=env, cwd=REPO_ROOT, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: _leftovers(demo_root) or builder.poll() is not None, timeout=120, what="a build in progress")
+        assert builder.poll() is None, "the build finished before it could be interrupted"
+    finally:
+        builder.kill()
+        builder.wait(timeout=60)
+    assert not demo_root.exists()  # nothing half-built under the real name
+    env = prepare_demo()  # the killed builder's lock died with it; its leftovers are cleared
+    assert read_marker(demo_root) is not None and _count(env["DB_SQLITE_PATH"]) == 3000
     assert _leftovers(demo_root) == []
 
 
@@ -178,6 +196,14 @@ def test_demo_sync_end_to_end_then_incrementally(demo_root: Path, run_cli):
     shown = run_cli("--demo", "--run", "watermark", "get", "-t", TABLE, "--json", env=env)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["cumulative"]["extracted"] >= total
+
+    # --demo-reset: a fresh source, an empty store (no watermarks) and no warehouse yet.
+    inode = Path(settings["DB_SQLITE_PATH"]).stat().st_ino
+    listed = run_cli("--demo-reset", "--run", "watermark", "list", "--json", env=env)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert json.loads(listed.stdout) == []
+    assert Path(settings["DB_SQLITE_PATH"]).stat().st_ino != inode
+    assert _count(settings["DB_SQLITE_PATH"]) == 3000 and not Path(settings["DUCKDB_PATH"]).exists()
 
 
 def test_two_demo_syncs_of_one_table_at_once(demo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

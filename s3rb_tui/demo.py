@@ -224,8 +224,8 @@ class Traffic:
                 try:
                     self.tick(db)
                     self.last_error = None
-                except sqlite3.Error as e:  # e.g. the workspace was reset underneath: try again later
-                    self.last_error = str(e)
+                except Exception as e:  # e.g. rows edited by hand or the file replaced: keep the thread, say why
+                    self.last_error = f"{type(e).__name__}: {e}"
                 self._stop.wait(self.interval)
         finally:
             db.close()

@@ -20,10 +20,11 @@ from typing import Sequence
 
 import numpy as np
 
+from s3rb_tui.engine.sources.sqlite import TIMESTAMP_TEXT
+
 SEED = 20250728
 STATUSES = ("CREATED", "PICKED_UP", "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED", "RETURNED")
 RETURNED = 5
-TIMESTAMP_TEXT = "%Y-%m-%d %H:%M:%S.%f"
 WINDOW_DAYS = 45
 STAMP_SECONDS = 300  # the settlement job stamps update_at every five minutes
 PARTNERS = 200

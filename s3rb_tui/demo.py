@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from s3rb_tui import demo_data
 from s3rb_tui.demo_data import CLAIMS, DELIVERY, PARTNER_INFO
@@ -164,8 +164,9 @@ def _build(target: Path, rows: int) -> dict:
     return marker
 
 
-def prepare_demo(reset: bool = False) -> dict[str, str]:
-    """Build the demo workspace if it is missing, incomplete or ``reset``; return its settings."""
+def prepare_demo(reset: bool = False, on_build: Callable[[Path, int], None] | None = None) -> dict[str, str]:
+    """Build the demo workspace if it is missing, incomplete or ``reset``; return its settings.
+    ``on_build(root, rows)`` is called just before a build starts (a front end can say "building…")."""
     root = demo_dir()
     root.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(root.parent / f".{root.name}.lock"):
@@ -173,10 +174,13 @@ def prepare_demo(reset: bool = False) -> dict[str, str]:
         for leftover in root.parent.glob(f".{root.name}.tmp-*"):
             shutil.rmtree(leftover, ignore_errors=True)
         if reset or read_marker(root) is None:
+            rows = demo_rows()
+            if on_build is not None:
+                on_build(root, rows)
             tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
             fresh = root.parent / f".{root.name}.tmp-build-{tag}"
             try:
-                _build(fresh, demo_rows())
+                _build(fresh, rows)
             except BaseException:
                 shutil.rmtree(fresh, ignore_errors=True)
                 raise

@@ -48,9 +48,11 @@ def _leftovers(root: Path) -> list[str]:
 
 
 def test_workspace_is_built_once_and_reused_and_reset_rebuilds(demo_root: Path):
-    env = prepare_demo()
+    builds: list[tuple[Path, int]] = []
+    env = prepare_demo(on_build=lambda root, rows: builds.append((root, rows)))
     source = Path(env["DB_SQLITE_PATH"])
     assert source.parent == demo_root
+    assert builds == [(demo_root, 3000)]
     assert env["DB_DIALECT"] == "sqlite" and env["DB_DATABASE"] == "settlement"
     assert env["STORE_URL"] == (demo_root / "store").as_uri() and (demo_root / "store").is_dir()
     assert env["WAREHOUSE_DIALECT"] == "duckdb" and env["DUCKDB_PATH"] == str(demo_root / "warehouse.duckdb")
@@ -58,7 +60,8 @@ def test_workspace_is_built_once_and_reused_and_reset_rebuilds(demo_root: Path):
     assert _count(source) == 3000
     first = source.stat()
 
-    assert prepare_demo() == env
+    assert prepare_demo(on_build=lambda root, rows: builds.append((root, rows))) == env
+    assert len(builds) == 1  # reused, not rebuilt
     again = source.stat()
     assert (again.st_ino, again.st_mtime_ns) == (first.st_ino, first.st_mtime_ns)
 

@@ -169,7 +169,7 @@ class ConsoleApp(App):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.readonly and action in DESTRUCTIVE_ACTIONS:
-            return None  # hidden from the footer and the palette, and not run
+            return False  # hidden from the footer and the palette, and not run
         return True
 
     # --- jobs ----------------------------------------------------------------------------

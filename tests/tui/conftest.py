@@ -16,7 +16,7 @@ SNAPSHOT_ROOT = Path("/tmp/s3rb-tui-snapshots/workspace")  # fixed: the Config s
 def golden_workspace(tmp_path_factory) -> Path:
     """A synced workspace built once per session; tests copy it before changing anything."""
     root = tmp_path_factory.mktemp("golden") / "ws"
-    wsdata.build(root, rows=3000, state="backed_up")  # TODO-SWITCH
+    wsdata.build(root, rows=3000, state="synced")
     return root
 
 

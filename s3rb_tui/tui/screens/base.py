@@ -18,7 +18,7 @@ class ConsoleScreen(Screen):
         from s3rb_tui.tui.app import DESTRUCTIVE_ACTIONS
 
         if getattr(self.app, "readonly", False) and action in DESTRUCTIVE_ACTIONS:
-            return None
+            return False  # hidden (Textual: False hides, None shows disabled)
         return True
 
     @work(thread=True, exit_on_error=False)

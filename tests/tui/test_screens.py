@@ -1,0 +1,132 @@
+"""Every screen on the deterministic synced workspace: what an operator checks on each, the help
+screen, the command palette, --readonly, and the 80x24 layout."""
+
+from __future__ import annotations
+
+from textual.command import CommandPalette
+from textual.widgets import DataTable, Tree
+
+from s3rb_tui.tui.palette import palette_entries
+from tests.tui import workspace as wsdata
+from tests.tui.conftest import make_app
+from tests.tui.helpers import pilot_test, screen_text, wait_for, wait_text
+
+SIZE = (120, 36)
+DESTRUCTIVE_KEYS = {"b", "s", "l", "e", "v", "m", "n", "c", "x"}
+
+
+@pilot_test
+async def test_dashboard_lists_every_table_with_counts(synced_env):
+    app = make_app(synced_env, clock=wsdata.frozen_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        grid = app.screen.query_one("#tables", DataTable)
+        await wait_for(pilot, lambda: grid.row_count == 3, what="three table rows")
+        text = await wait_text(pilot, "3,000 / 0")
+        for table in wsdata.TABLES:
+            assert table in text
+        # claims were loaded by the fixture (300 rows), deliveries only backed up (3,000 waiting)
+        assert "300 / 300" in text and "3,000 / 0" in text
+        health = app.screen.query_one("#health", DataTable)
+        assert health.row_count >= 1
+
+
+@pilot_test
+async def test_tables_screen_marks_views_filters_and_shows_type_mapping(synced_env):
+    app = make_app(synced_env)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        grid = app.screen.query_one("#source-tables", DataTable)
+        await wait_for(pilot, lambda: grid.row_count >= 3, what="source tables")
+        await wait_text(pilot, "Warehouse type")
+        await pilot.press("slash", *"claim")
+        await wait_for(pilot, lambda: grid.row_count == 1, what="filtered list")
+        await pilot.press("enter")
+        text = await wait_text(pilot, f"{wsdata.CLAIMS} — incremental")
+        assert "update_at" in text and "cursor" in text and "DECIMAL" in text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: grid.row_count >= 3, what="filter cleared")
+
+
+@pilot_test
+async def test_files_tree_totals_and_footer_row_counts(synced_env):
+    app = make_app(synced_env, stable=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        tree = app.screen.query_one("#file-tree", Tree)
+        await wait_for(pilot, lambda: len(tree.root.children) == 3, what="three tables")
+        node = next(n for n in tree.root.children if n.data["table"] == wsdata.DELIVERY)
+        node.expand()
+        await wait_for(pilot, lambda: "node" in node.data, what="listing")
+        assert node.data["node"].count == 3 and node.data["node"].unloaded == 3
+        while node.children and "node" in (node.children[0].data or {}):
+            node = node.children[0]
+            node.expand()
+            await pilot.pause()
+        await wait_text(pilot, "2025-03-01_06-00-00_batch_0001.parquet")
+        await wait_text(pilot, "1,000 rows")  # read from the Parquet footer
+        assert "✗ not loaded" in screen_text(app)
+
+
+@pilot_test
+async def test_config_masks_secrets_and_names_the_source(synced_env):
+    env = dict(synced_env, REDSHIFT_PASSWORD="hunter2-secret", S3_ACCESS_KEY="AKIAEXAMPLE", S3_SECRET_KEY="very-secret-key")
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("6")
+        grid = app.screen.query_one("#config-table", DataTable)
+        await wait_for(pilot, lambda: grid.row_count > 40, what="settings listed")
+        grid.move_cursor(row=grid.get_row_index("REDSHIFT_PASSWORD"))
+        text = await wait_text(pilot, "REDSHIFT_PASSWORD")
+        assert "hunter2-secret" not in text and "very-secret-key" not in text
+        assert "****" in text and "Settings from:" in text
+
+
+@pilot_test
+async def test_help_and_palette_list_the_screens_actions(synced_env):
+    app = make_app(synced_env)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        await wait_text(pilot, "Watermark Status for")
+        await pilot.press("question_mark")
+        text = await wait_text(pilot, "Help — Watermarks")
+        assert "Reset/Set…" in text and "Set count…" in text
+        await pilot.press("escape")
+        titles = [t for t, *_ in palette_entries(app, app.screen)]
+        assert "Watermarks: Reset/Set…" in titles and "Go to Files" in titles and "Quit" in titles
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
+        await pilot.press(*"go to files")
+        await wait_text(pilot, "Go to Files")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.current_mode == "files", what="files via the palette")
+
+
+@pilot_test
+async def test_readonly_hides_and_blocks_destructive_actions(synced_env):
+    app = make_app(synced_env, readonly=True)
+    async with app.run_test(size=SIZE) as pilot:
+        for key, mode in (("1", "dashboard"), ("2", "tables"), ("3", "watermarks"), ("4", "files"), ("5", "jobs")):
+            await pilot.press(key)
+            await wait_for(pilot, lambda: app.current_mode == mode, what=mode)
+            await pilot.pause()
+            footer = screen_text(app).splitlines()[-1]
+            for label in ("Backup", "Sync", "Load only", "Dry run", "Verify", "Reset/Set", "Set count", "Clean", "Cancel job"):
+                assert label not in footer, (mode, label, footer)
+            titles = " ".join(t for t, *_ in palette_entries(app, app.screen))
+            for label in ("Backup", "Sync", "Reset/Set", "Clean", "Set count"):
+                assert label not in titles
+            for key_ in DESTRUCTIVE_KEYS:
+                await pilot.press(key_)
+            await pilot.pause()
+            assert not app.jobs and len(app.screen_stack) == 1, mode  # no job, no dialog opened
+        assert "read-only" in screen_text(app)
+
+
+@pilot_test
+async def test_dashboard_fits_80x24(synced_env):
+    app = make_app(synced_env, clock=wsdata.frozen_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        grid = app.screen.query_one("#tables", DataTable)
+        await wait_for(pilot, lambda: grid.row_count == 3, what="rows")
+        lines = screen_text(app).splitlines()
+        assert len(lines) == 24 and "Help" in lines[-1] and "Dashboard" in lines[1]

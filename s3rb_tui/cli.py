@@ -7,6 +7,7 @@ never imported on that path); ``--demo`` points either at the embedded demo work
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Sequence
 
@@ -74,10 +75,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if opts.demo or opts.demo_reset:
         from s3rb_tui.demo import prepare_demo
 
+        def building(root, rows: int) -> None:
+            # stdout stays clean for --json; stderr carries JSON-lines logs in --run mode
+            if run_args is None:
+                sys.stdout.write(f"building the demo workspace in {root} ({rows:,} delivery rows, a few seconds)...\n")
+                sys.stdout.flush()
+            else:
+                sys.stderr.write(json.dumps({"event": "building the demo workspace", "level": "info", "path": str(root), "rows": rows}) + "\n")
+
         try:
-            env_overrides = prepare_demo(reset=opts.demo_reset)
+            env_overrides = prepare_demo(reset=opts.demo_reset, on_build=building)
+        except ValueError as e:  # bad S3RB_DEMO_ROWS and the like: bad input, nothing built
+            sys.stderr.write(f"s3rb-tui: error: {e}\n")
+            return 2
         except Exception as e:  # the demo builds files only; say what failed in one line
-            sys.stderr.write(f"s3rb-tui: error: could not prepare the demo workspace: {e}\n")
+            sys.stderr.write(f"s3rb-tui: error: could not prepare the demo workspace: {e.__class__.__name__}: {e}\n")
             return 1
         if opts.demo_traffic and run_args is not None:
             from s3rb_tui.demo import start_traffic

@@ -106,41 +106,51 @@ def _banner_received(host: str, port: int) -> bool:
         return False
 
 
-def start(directory: Path) -> SshServer:
-    """Generate keys and a config under ``directory``, start sshd -D, wait until it sends its banner."""
+def start(directory: Path, attempts: int = 3) -> SshServer:
+    """Generate keys under ``directory``, start sshd -D on a free port, wait until it sends its banner.
+
+    The port is picked before sshd binds it; if another process takes it meanwhile, a new port is tried.
+    """
     if not Path(SSHD).exists():
         raise FileNotFoundError(f"{SSHD} not found (apt-get install openssh-server)")
     if is_root():
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory sshd insists on
     directory.mkdir(parents=True, exist_ok=True)
-    user = getpass.getuser()
-    host = "127.0.0.1"
-    port = free_port(host)
-    host_key = directory / "host_ed25519"
-    user_key = directory / "user_ed25519"
-    keygen(host_key, "s3rb-test-host")
-    keygen(user_key, "s3rb-test-user")
+    keygen(directory / "host_ed25519", "s3rb-test-host")
+    keygen(directory / "user_ed25519", "s3rb-test-user")
     (directory / "authorized_keys").write_text((directory / "user_ed25519.pub").read_text())
+    for _ in range(attempts):
+        server = _launch(directory, free_port("127.0.0.1"), getpass.getuser())
+        if server.process.poll() is None:
+            return server
+    raise RuntimeError(f"sshd could not bind a free port in {attempts} attempts: {server.log_text()[-500:]}")
+
+
+def _launch(directory: Path, port: int, user: str) -> SshServer:
+    host = "127.0.0.1"
     known_hosts = directory / "known_hosts"
     known_hosts.write_text(known_hosts_line(host, port, directory / "host_ed25519.pub"))
     config = directory / "sshd_config"
     config.write_text(_config(directory, port, user))
-    log = directory / "sshd.log"
     check = subprocess.run([SSHD, "-t", "-f", str(config)], capture_output=True, text=True, timeout=30)
     if check.returncode != 0:
         raise RuntimeError(f"sshd rejected the generated config: {check.stderr.strip()}")
-    process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL,
-                               stderr=log.open("ab"), start_new_session=True)
-    server = SshServer(host=host, port=port, user=user, key_path=str(user_key), known_hosts_path=str(known_hosts),
-                       host_key_fingerprint=fingerprint(directory / "host_ed25519.pub"), host_key_path=str(host_key),
-                       config_path=str(config), log_path=str(log), process=process)
+    log = directory / "sshd.log"
+    log.write_text("")
+    with log.open("ab") as log_file:
+        process = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=log_file, start_new_session=True)
+    server = SshServer(host=host, port=port, user=user, key_path=str(directory / "user_ed25519"),
+                       known_hosts_path=str(known_hosts), host_key_fingerprint=fingerprint(directory / "host_ed25519.pub"),
+                       host_key_path=str(directory / "host_ed25519"), config_path=str(config), log_path=str(log),
+                       process=process)
     try:
         wait_until(lambda: process.poll() is not None or _banner_received(host, port), START_TIMEOUT,
                    f"sshd banner on {host}:{port}", interval=0.05)
     except Timeout:
         stop(server)
         raise RuntimeError(f"sshd did not answer on {host}:{port} within {START_TIMEOUT:g}s: {server.log_text()[-500:]}")
-    if process.poll() is not None:
+    if process.poll() is not None and "Address already in use" not in server.log_text():
         raise RuntimeError(f"sshd exited with {process.returncode}: {server.log_text()[-500:]}")
     return server
 

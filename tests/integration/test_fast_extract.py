@@ -1,0 +1,261 @@
+"""The fast extraction path (connectorx, ``sources/mysql_arrow.py``) against real MariaDB.
+
+The type-fidelity tests of ``test_type_fidelity.py`` run here unchanged through the fast source
+(one connection, and keyset stripes read in parallel); the rest checks what only this path does:
+keyset order and ties across stripes, identical output to the pymysql path, the path choice
+(``auto``/``fast``/``pymysql``, visible in ``--dry-run`` and the job summary), the password kept
+out of errors, logs and output, and the SSH tunnel.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pymysql
+import pytest
+
+from s3rb_tui.engine.errors import ConfigError, JobError
+from s3rb_tui.engine.extract_path import choose_extract_path
+from s3rb_tui.engine.sources.base import Position
+from s3rb_tui.engine.sources.mysql import MySQLSource
+from s3rb_tui.engine.sources.mysql_arrow import MySQLArrowSource
+from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.settings import build_settings
+from tests.integration import test_type_fidelity as fidelity
+from tests.integration.test_type_fidelity import (  # noqa: F401  (collected here, through the fast source)
+    test_arrow_types_are_exact,
+    test_geometry_is_the_servers_wkb,
+    test_values_equal_a_plain_pymysql_read,
+    test_values_survive_parquet_exactly,
+)
+from tests.support import mariadb
+
+pytestmark = pytest.mark.integration
+
+
+def fast_source(server: dict, parallel: int = 1) -> MySQLArrowSource:
+    return MySQLArrowSource(server["host"], server["port"], server["user"], server["password"], parallel=parallel)
+
+
+@pytest.fixture(params=[1, 3], ids=["one-connection", "parallel-stripes"])
+def edge(request, mysql_server, mysql_db):
+    """test_type_fidelity's edge table, read through the fast source."""
+    conn = pymysql.connect(
+        host=mysql_server["host"], port=mysql_server["port"], user=mysql_server["user"],
+        password=mysql_server["password"], database=mysql_db, charset="utf8mb4", autocommit=True,
+    )
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE edge ({fidelity.COLUMNS})")
+        cur.execute("SET SESSION sql_mode = ''")
+        cur.execute("SET SESSION time_zone = '+05:30'")
+        cur.execute(fidelity.INSERT_1, (fidelity.LONG_TEXT, fidelity.JSON_DOC))
+        cur.execute(fidelity.INSERT_2)
+        cur.execute(fidelity.INSERT_3)
+    src = fast_source(mysql_server, parallel=request.param)
+    yield conn, src, src.discover(TableRef(mysql_db, "edge"))
+    src.close()
+    conn.close()
+
+
+def test_invalid_calendar_dates_become_null_and_are_counted_on_the_fast_path(mysql_server, mysql_db):
+    with mariadb.connect(mysql_server, mysql_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (id INT PRIMARY KEY, d DATE, dtm DATETIME)")
+        cur.execute("SET SESSION sql_mode = 'ALLOW_INVALID_DATES'")
+        cur.execute("INSERT INTO t VALUES (1, '2020-02-30', '2020-02-30 10:00:00'), (2, '2020-02-28', '2020-02-28 10:00:00'), "
+                    "(3, '2020-00-10', '2020-04-00 00:00:00')")
+    with fast_source(mysql_server) as src:
+        schema = src.discover(TableRef(mysql_db, "t"))
+        (batch,) = list(src.read_batches(schema, Position(), None, 10))
+    rows = {r["id"]: r for r in batch.batch.to_pylist()}
+    assert (rows[1]["d"], rows[1]["dtm"]) == (None, None)
+    assert (rows[2]["d"], rows[2]["dtm"]) == (dt.date(2020, 2, 28), dt.datetime(2020, 2, 28, 10))
+    assert (rows[3]["d"], rows[3]["dtm"]) == (None, None)
+    assert batch.stats.zero_dates == {"d": 2, "dtm": 2}
+
+
+# --- keyset order, ties and identical output --------------------------------------------------
+
+def make_ties(server: dict, db: str, rows: int = 1000) -> None:
+    """``rows`` rows over 4 timestamps (hundreds share one), 6 NULL cursors (at 1000 rows), keys not in cursor order."""
+    with mariadb.connect(server, db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE ties (id INT PRIMARY KEY, updated_at DATETIME(6) NULL, amount DECIMAL(15,4), note VARCHAR(20),"
+                    " KEY (updated_at, id))")
+        values = []
+        for i in range(1, rows + 1):
+            stamp = None if i % 143 == 0 else f"2024-03-0{1 + (i * 7) % 4} 10:00:00.{(i * 7) % 4:06d}"
+            values.append((i, stamp, f"{i * 3}.{i % 10000:04d}", f"n{i}"))
+        cur.executemany("INSERT INTO ties VALUES (%s, %s, %s, %s)", values)
+
+
+def read_all(src, schema, start=Position(), batch_size=70, upper="2030-01-01 00:00:00.000000"):
+    return list(src.read_batches(schema, start, upper, batch_size))
+
+
+@pytest.mark.parametrize("parallel", [1, 4])
+def test_ties_every_row_once_in_keyset_order_with_exact_batches(mysql_server, mysql_db, parallel):
+    make_ties(mysql_server, mysql_db)
+    with fast_source(mysql_server, parallel) as src:
+        schema = src.discover(TableRef(mysql_db, "ties"))
+        batches = read_all(src, schema)
+    table = pa.Table.from_batches([b.batch for b in batches])
+    ids = table.column("id").to_pylist()
+    assert sorted(ids) == list(range(1, 1001))  # none lost, none twice
+    keys = [(u is not None, u, i) for u, i in zip(table.column("updated_at").to_pylist(), ids)]
+    assert keys == sorted(keys)  # NULL cursors first, then (cursor, id)
+    assert [b.batch.num_rows for b in batches] == [70] * 14 + [20]
+    assert sum(b.null_cursor_rows for b in batches) == 6
+    assert batches[-1].end == Position(cursor="2024-03-04 10:00:00.000003", key=(997,), nulls_done=True)
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_same_batches_positions_and_values_as_the_pymysql_path(mysql_server, mysql_db, parallel):
+    make_ties(mysql_server, mysql_db)
+    server = mysql_server
+    with MySQLSource(server["host"], server["port"], server["user"], server["password"]) as slow, \
+            fast_source(server, parallel) as fast:
+        schema = slow.discover(TableRef(mysql_db, "ties"))
+        middle = Position(cursor="2024-03-02 10:00:00.000001", key=(400,), nulls_done=True)
+        for start in (Position(), middle):
+            expected, got = read_all(slow, schema, start), read_all(fast, schema, start)
+            assert [b.end for b in got] == [b.end for b in expected]
+            assert [b.null_cursor_rows for b in got] == [b.null_cursor_rows for b in expected]
+            for e, g in zip(expected, got):
+                assert g.batch.equals(e.batch)
+
+
+def test_the_upper_bound_and_limit_hold(mysql_server, mysql_db):
+    make_ties(mysql_server, mysql_db)
+    with fast_source(mysql_server, 3) as src:
+        schema = src.discover(TableRef(mysql_db, "ties"))
+        upto = read_all(src, schema, upper="2024-03-02 10:00:00.000001")
+        limited = list(src.read_batches(schema, Position(), None, 70, limit=100))
+    stamps = [s for b in upto for s in b.batch.column("updated_at").to_pylist() if s is not None]
+    expected = [i for i in range(1, 1001) if i % 143 and (i * 7) % 4 <= 1]
+    assert max(stamps) == dt.datetime(2024, 3, 2, 10, 0, 0, 1) and len(stamps) == len(expected)
+    assert [b.batch.num_rows for b in limited] == [70, 30]
+
+
+def test_snapshot_of_a_table_without_a_key(mysql_server, mysql_db):
+    with mariadb.connect(mysql_server, mysql_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE nokey (code VARCHAR(10), updated_at DATETIME, n BIGINT UNSIGNED)")
+        cur.executemany("INSERT INTO nokey VALUES (%s, %s, %s)",
+                        [(f"c{i}", f"2024-01-{1 + i % 28:02d} 00:00:00", 18446744073709551615 - i) for i in range(250)])
+    with fast_source(mysql_server, 3) as src:
+        schema = src.discover(TableRef(mysql_db, "nokey"))
+        assert not schema.incremental
+        batches = read_all(src, schema, batch_size=100)
+    assert [b.batch.num_rows for b in batches] == [100, 100, 50]
+    assert sorted(pa.Table.from_batches([b.batch for b in batches]).column("n").to_pylist()) == \
+        sorted(18446744073709551615 - i for i in range(250))
+    assert batches[-1].end.cursor == "2024-01-28 00:00:00.000000"
+
+
+# --- errors and secrets ------------------------------------------------------------------------
+
+@pytest.fixture
+def password_user(mysql_server, mysql_db):
+    """A MariaDB user with a password (with URL-special characters), allowed on the test database."""
+    name = f"s3rbfx{uuid.uuid4().hex[:8]}"
+    password = f"Pw:{uuid.uuid4().hex[:12]}@/#%?"
+    with mariadb.connect(mysql_server, mysql_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (name, password))
+        cur.execute("CREATE USER %s@'localhost' IDENTIFIED BY %s", (name, password))
+        for host in ("%", "localhost"):
+            cur.execute(f"GRANT ALL ON `{mysql_db}`.* TO %s@%s", (name, host))
+    yield name, password
+    with mariadb.connect(mysql_server, mysql_db) as conn, conn.cursor() as cur:
+        for host in ("%", "localhost"):
+            cur.execute("DROP USER IF EXISTS %s@%s", (name, host))
+
+
+def test_driver_errors_are_one_line_without_the_password(mysql_server, mysql_db, password_user):
+    user, password = password_user
+    make_ties(mysql_server, mysql_db, rows=10)
+    with MySQLArrowSource(mysql_server["host"], mysql_server["port"], user, password) as src:
+        schema = src.discover(TableRef(mysql_db, "ties"))
+        assert len(pa.Table.from_batches([b.batch for b in read_all(src, schema)])) == 10
+        with pytest.raises(JobError) as info:
+            src._read_all(mysql_db, "SELECT no_such_column FROM ties")
+        assert password not in str(info.value) and password not in repr(src)
+        assert "Unknown column" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_backup_on_the_fast_path_through_the_cli_never_shows_the_password(
+        run_cli, make_env, mysql_server, mysql_db, password_user, tmp_path):
+    user, password = password_user
+    make_ties(mysql_server, mysql_db, rows=300)
+    log = tmp_path / "log.jsonl"
+    env = make_env(DB_USER=user, DB_PASSWORD=password, STORE_URL=f"file://{tmp_path / 'store'}", BACKUP_NUM_CHUNKS=2)
+    (tmp_path / "store").mkdir()
+    dry = run_cli("--run", "backup", "-t", "ties", "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert "extraction: connectorx" in dry.stdout
+    forced = run_cli("--run", "backup", "-t", "ties", "--dry-run", "--extract-engine", "pymysql", env=env)
+    assert "extraction: pymysql" in forced.stdout
+    done = run_cli("--run", "backup", "-t", "ties", "--batch-size", "64", "--json", "--log-file", log, env=env)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    [table] = summary["tables"]
+    assert table["details"]["extract_path"] == "connectorx" and table["rows"] == 300 and table["files"] == 5
+    for text in (dry.stdout, dry.stderr, forced.stdout, done.stdout, done.stderr, log.read_text()):
+        assert password not in text
+    ids = [i for p in sorted(Path(tmp_path / "store").rglob("*.parquet")) for i in pq.read_table(p).column("id").to_pylist()]
+    assert sorted(ids) == list(range(1, 301))
+
+
+def test_forced_fallback_gives_the_same_files(run_cli, make_env, mysql_server, mysql_db, tmp_path):
+    make_ties(mysql_server, mysql_db, rows=300)
+    tables = {}
+    for engine in ("fast", "pymysql"):
+        store = tmp_path / engine
+        store.mkdir()
+        env = make_env(STORE_URL=f"file://{store}")
+        done = run_cli("--run", "backup", "-t", "ties", "--batch-size", "100", "--extract-engine", engine, "--json", env=env)
+        assert done.returncode == 0, done.stderr
+        [t] = json.loads(done.stdout)["tables"]
+        assert t["details"]["extract_path"] == ("connectorx" if engine == "fast" else "pymysql")
+        tables[engine] = [pq.read_table(p) for p in sorted(store.rglob("*.parquet"))]
+    assert len(tables["fast"]) == len(tables["pymysql"]) == 3
+    for a, b in zip(tables["fast"], tables["pymysql"]):
+        assert a.equals(b)
+
+
+# --- choosing the path ------------------------------------------------------------------------
+
+def test_auto_fast_and_pymysql_choices():
+    mysql = build_settings({"DB_DIALECT": "mysql"})
+    assert choose_extract_path(mysql, "auto") == "connectorx"
+    assert choose_extract_path(mysql, "fast") == "connectorx"
+    assert choose_extract_path(mysql, "pymysql") == "pymysql"
+    assert choose_extract_path(build_settings({"DB_DIALECT": "mysql", "EXTRACT_ENGINE": "pymysql"})) == "pymysql"
+    sqlite = build_settings({"DB_DIALECT": "sqlite"})
+    assert choose_extract_path(sqlite, "auto") == "sqlite"
+    with pytest.raises(ConfigError, match="MySQL only"):
+        choose_extract_path(sqlite, "fast")
+
+
+# --- the SSH tunnel -----------------------------------------------------------------------------
+
+def test_fast_path_through_the_ssh_tunnel(make_env, sshd, mysql_server, mysql_db):
+    from s3rb_tui.engine.backup import run_backup
+    from s3rb_tui.engine.jobs import JobContext
+    from s3rb_tui.engine.workspace import Workspace
+
+    make_ties(mysql_server, mysql_db, rows=300)
+    env = make_env(SSH_BASTION_HOST=sshd.host, SSH_BASTION_PORT=sshd.port, SSH_BASTION_USER=sshd.user,
+                   SSH_BASTION_KEY_PATH=sshd.key_path, SSH_KNOWN_HOSTS=sshd.known_hosts_path, BACKUP_TIMEOUT_SECONDS=10,
+                   BACKUP_NUM_CHUNKS=2)
+    logged = []
+    ws = Workspace(build_settings(env), log=lambda e, level="info", **f: logged.append((e, f)))
+    try:
+        [result] = run_backup(ws, [ws.table_ref("ties")], JobContext("backup"), batch_size=100, extract_engine="fast")
+        assert result.status == "success", result.error
+        assert result.details["extract_path"] == "connectorx" and result.rows == 300 and result.files == 3
+        assert [f for e, f in logged if e == "SSH tunnel open"]
+    finally:
+        ws.close()

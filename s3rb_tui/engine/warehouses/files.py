@@ -10,7 +10,9 @@ exact decimals, ``Z`` on UTC timestamps).
 from __future__ import annotations
 
 import io
-from typing import Iterator
+import queue
+import threading
+from typing import Iterator, TypeVar
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -20,6 +22,9 @@ from s3rb_tui.engine.stores.base import ObjectStore
 from s3rb_tui.engine.warehouses.base import LoadFile
 
 READ_BATCH_ROWS = 65536
+COPY_BATCH_ROWS = 8192  # rows per CSV chunk sent to COPY (a few MB: small enough to pipeline)
+PREFETCH_CHUNKS = 4  # chunks encoded ahead of the socket (bounds memory: about 4 x a few MB)
+T = TypeVar("T")
 
 
 def footer(store: ObjectStore, key: str, size: int = 0) -> LoadFile:
@@ -35,9 +40,17 @@ def arrow_schema(store: ObjectStore, key: str) -> pa.Schema:
 
 
 def iter_batches(store: ObjectStore, key: str, columns: list[str] | None = None, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    """The file's rows, one row group in memory at a time, sliced into batches of ``batch_rows``.
+
+    (``ParquetFile.iter_batches`` keeps more than one row group alive: its memory grew with the
+    file in bench/load.py; reading row group by row group stays flat.)
+    """
     with store.open_input(key) as f:
         pf = pq.ParquetFile(f)
-        yield from pf.iter_batches(batch_size=batch_rows, columns=columns)
+        for i in range(pf.num_row_groups):
+            group = pf.read_row_group(i, columns=columns)
+            yield from group.to_batches(max_chunksize=batch_rows)
+            del group
 
 
 def _is_binary(t: pa.DataType) -> bool:
@@ -66,9 +79,55 @@ def csv_bytes(batch: pa.RecordBatch, hex_prefix: str = "\\x") -> bytes:
 
 
 def csv_chunks(store: ObjectStore, key: str, columns: list[str], hex_prefix: str = "\\x") -> Iterator[bytes]:
-    for batch in iter_batches(store, key, columns):
+    for batch in iter_batches(store, key, columns, COPY_BATCH_ROWS):
         if batch.num_rows:
             yield csv_bytes(batch, hex_prefix)
+
+
+_DONE = object()
+
+
+def prefetched(items: Iterator[T], depth: int = PREFETCH_CHUNKS) -> Iterator[T]:
+    """Produce ``items`` in a worker thread, at most ``depth`` ahead of the consumer.
+
+    Reading Parquet and writing CSV release the GIL, so the next chunk is encoded while the
+    warehouse parses the previous one. An error in the worker is raised in the consumer; when the
+    consumer stops early (a failed COPY), the worker stops at its next chunk.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as e:  # handed to the consumer
+            put(e)
+
+    worker = threading.Thread(target=work, name="s3rb-csv-encoder", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=10)
 
 
 class ChunkReader:

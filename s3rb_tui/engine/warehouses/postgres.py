@@ -18,7 +18,7 @@ from s3rb_tui.engine.stores.base import ObjectStore
 from s3rb_tui.engine.tables import quote_sql
 from s3rb_tui.engine.warehouses import sql
 from s3rb_tui.engine.warehouses.base import SEQ_COLUMN, BatchOutcome, LoadFile, LoadSpec, Target, Warehouse
-from s3rb_tui.engine.warehouses.files import ChunkReader, csv_chunks
+from s3rb_tui.engine.warehouses.files import ChunkReader, csv_chunks, prefetched
 
 COPY_READ_SIZE = 1 << 20
 _PROBE = "s3rb_type_probe"
@@ -167,7 +167,7 @@ class PostgresWarehouse(Warehouse):
     def _copy_file(self, cur, dest_sql: str, f: LoadFile) -> int:
         assert self.store is not None, "a store is needed to load files"
         columns = list(f.columns)
-        reader = ChunkReader(csv_chunks(self.store, f.key, columns))
+        reader = ChunkReader(prefetched(csv_chunks(self.store, f.key, columns)))
         cur.copy_expert(f"COPY {dest_sql} ({sql.cols(columns)}) FROM STDIN WITH (FORMAT csv)", reader, size=COPY_READ_SIZE)
         return cur.rowcount
 

@@ -245,7 +245,11 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
         if dry_run:
             result.status, result.rows, result.files = "dry run", plan.pending_rows, len(plan.pending)
             return result
-        if plan.mode in ("merge",) and not plan.schema.primary_key:
+        too_wide = [c.name for c in plan.schema.columns if wh.dialect == "redshift" and c.rule.name == "decimal" and (c.precision or 0) > 38]
+        if too_wide:
+            raise JobError(f"{name}: DECIMAL column(s) {', '.join(too_wide)} are wider than Redshift's 38 digits; their values cannot be loaded exactly",
+                           "narrow the columns in MySQL, or load this table into PostgreSQL/DuckDB")
+        if plan.mode == "merge" and not plan.schema.primary_key:
             raise JobError(f"{name} is configured for merge loads but has no key columns",
                            "set key_columns in s3rb.toml, or load_mode = \"append\"")
         result.details["schema_changes"] = sync_columns(wh, plan.target, plan.schema, cfg, plan.schema_from == "source", ctx)

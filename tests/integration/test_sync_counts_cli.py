@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from tests.support import postgres
 from tests.support.waiting import free_port
 
 
@@ -48,3 +49,20 @@ def test_set_count_and_validate_counts(sakila_db, pg_db, make_env, run_cli, tmp_
     fixed = run_cli("--run", "watermark-count", "set-count", "-t", "actor", "--count", "200", "--mode", "absolute", env=env)
     assert fixed.returncode == 0
     assert run_cli("--run", "watermark-count", "validate-counts", "-t", "actor", env=env).returncode == 0
+
+
+def test_verify_data_exits_1_on_a_mismatch(sakila_db, pg_db, make_env, run_cli, tmp_path):
+    (tmp_path / "store").mkdir()
+    env = make_env(STORE_URL=f"file://{tmp_path / 'store'}")
+    clean = run_cli("--run", "sync", "-t", "actor", "--verify-data", "--json", env=env)
+    assert clean.returncode == 0, clean.stdout[-2000:]
+    verification = json.loads(clean.stdout)["tables"][0]["details"]["load"]["details"]["verification"]
+    assert verification["unexpected"] == [] and verification["warehouse"]["rows"] == 200
+
+    conn = postgres.connect(pg_db, pg_db["dbname"])
+    with conn.cursor() as cur:
+        cur.execute("DELETE FROM public.actor WHERE actor_id IN (3, 4)")
+    conn.close()
+    broken = run_cli("--run", "sync", "-t", "actor", "--redshift-only", "--verify-data", env=env)
+    assert broken.returncode == 1
+    assert "verification failed" in broken.stdout and "rows are missing in the warehouse" in broken.stdout

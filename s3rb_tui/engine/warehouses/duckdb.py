@@ -23,6 +23,19 @@ _SOURCE_VIEW = "s3rb_source"
 _PROBE = "s3rb_type_probe"
 
 
+def _scannable_field(f: pa.Field) -> pa.Field:
+    # DuckDB cannot scan Arrow decimal256 (DECIMAL wider than 38 digits); the type rule gives those
+    # columns VARCHAR in DuckDB, so they go in as their exact text.
+    return f.with_type(pa.string()) if pa.types.is_decimal256(f.type) else f
+
+
+def _scannable(batch: pa.RecordBatch) -> pa.RecordBatch:
+    if not any(pa.types.is_decimal256(f.type) for f in batch.schema):
+        return batch
+    arrays = [col.cast(pa.string()) if pa.types.is_decimal256(col.type) else col for col in batch.columns]
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema([_scannable_field(f) for f in batch.schema]))
+
+
 class DuckDBWarehouse(Warehouse):
     dialect = "duckdb"
 
@@ -117,11 +130,13 @@ class DuckDBWarehouse(Warehouse):
         def batches():
             seq = seq_start
             for b in iter_batches(self.store, f.key):
+                b = _scannable(b)
                 if seq is not None:
                     b = b.append_column(SEQ_COLUMN, pa.array(range(seq, seq + b.num_rows), pa.int64()))
                     seq += b.num_rows
                 yield b
 
+        schema = pa.schema([_scannable_field(fl) for fl in schema])
         out_schema = schema.append(pa.field(SEQ_COLUMN, pa.int64())) if seq_start is not None else schema
         reader = pa.RecordBatchReader.from_batches(out_schema, batches())
         self.con.register(_SOURCE_VIEW, reader)

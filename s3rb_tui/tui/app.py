@@ -227,7 +227,11 @@ class ConsoleApp(App):
 
     @on(JobsChanged)
     def _on_jobs_changed(self, message: JobsChanged) -> None:
+        from s3rb_tui.tui.widgets.nav import NavBar
+
         for screen in self.screen_stack:
+            for bar in screen.query(NavBar):
+                bar.render_bar()
             if hasattr(screen, "jobs_changed"):
                 screen.jobs_changed()
 

@@ -21,6 +21,12 @@ class ConsoleScreen(Screen):
             return False  # hidden (Textual: False hides, None shows disabled)
         return True
 
+    def on_screen_resume(self) -> None:
+        from s3rb_tui.tui.widgets.nav import NavBar
+
+        for bar in self.query(NavBar):
+            bar.render_bar()
+
     @work(thread=True, exit_on_error=False)
     def load(self, what: str, fn: Callable[[], Any]) -> None:
         """Run ``fn`` (blocking engine reads) in a thread; the result arrives as ``Loaded``."""

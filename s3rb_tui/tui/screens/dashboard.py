@@ -56,7 +56,7 @@ class DashboardScreen(ConsoleScreen):
         health = self.query_one("#health", DataTable)
         health.add_columns("Check", "State", "Latency", "Detail")
         tables = self.query_one("#tables", DataTable)
-        tables.add_columns("Table", "Last data", "Lag", "Last run", "Session ext/load", "Cumulative ext/load", "To load")
+        tables.add_columns("Table", "Last data", "Lag", "Last run", "Session ext/ld", "Total ext/ld", "To load")
         self.action_refresh()
         if self.app.refresh_seconds:
             self.set_interval(self.app.refresh_seconds, self.action_refresh)
@@ -102,6 +102,7 @@ class DashboardScreen(ConsoleScreen):
         keep = t.cursor_row
         t.clear()
         now = self.app.now()
+        default_schema = self.app.settings.str("DB_DATABASE")
         for s in tables:
             last = parse_timestamp(s.last_data_timestamp)
             lag = age_between(last, now) if last else "—"
@@ -110,8 +111,9 @@ class DashboardScreen(ConsoleScreen):
                 result = "[red]failed[/]"
             elif s.mysql_status == "manual":
                 result = "manual (set)"
+            shown_name = s.table.split(".", 1)[1] if s.table.startswith(default_schema + ".") and default_schema else s.table
             t.add_row(
-                s.table,
+                shown_name,
                 short_time(str(s.last_data_timestamp)) if s.last_data_timestamp is not None else "—",
                 lag,
                 result,

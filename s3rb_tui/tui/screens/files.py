@@ -33,8 +33,7 @@ def file_label(entry: FileEntry, now, stable: bool) -> Text:
     t = Text(entry.key.rsplit("/", 1)[-1])
     t.append(f"  {human_bytes(entry.size)}", style="dim")
     t.append("  " + ("… rows" if entry.rows is None else f"{entry.rows:,} rows"), style="cyan")
-    if not stable:
-        t.append(f"  {age_between(entry.last_modified, now)} old", style="dim")
+    t.append(f"  {age_between(entry.last_modified, now)} old", style="dim")
     if entry.loaded is True:
         t.append("  ✓ loaded", style="green")
     elif entry.loaded is False:

@@ -16,8 +16,7 @@ class NavBar(Static):
         self.current = current
 
     def on_mount(self) -> None:
-        self.render_bar()
-        self.set_interval(1.0, self.render_bar)
+        self.render_bar()  # and again whenever jobs start or end (ConsoleApp._on_jobs_changed)
 
     def render_bar(self) -> None:
         from s3rb_tui.tui.app import SCREEN_KEYS

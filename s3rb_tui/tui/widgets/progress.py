@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
@@ -45,5 +46,5 @@ class TableProgressRow(Horizontal):
         if p.error:
             text += f"  {p.error}" + (f" — {p.hint}" if p.hint else "")
         label = self.query_one(".progress-stats", Label)
-        label.update(text)
+        label.update(Text(text))
         label.set_class(p.status == "failed", "failed")

@@ -245,6 +245,9 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
         if dry_run:
             result.status, result.rows, result.files = "dry run", plan.pending_rows, len(plan.pending)
             return result
+        if plan.schema_from == "parquet" and not cfg.load_mode and plan.pending:
+            raise JobError(f"{name}: the source is not reachable and the data files do not say how to load them (merge keys, snapshot or append)",
+                           'set load_mode (and key_columns, cursor_column for "merge") for this table in s3rb.toml, or run when the source is reachable')
         too_wide = [c.name for c in plan.schema.columns if wh.dialect == "redshift" and c.rule.name == "decimal" and (c.precision or 0) > 38]
         if too_wide:
             raise JobError(f"{name}: DECIMAL column(s) {', '.join(too_wide)} are wider than Redshift's 38 digits; their values cannot be loaded exactly",

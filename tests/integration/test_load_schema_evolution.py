@@ -59,3 +59,22 @@ def test_added_column_appears_and_type_change_stops_the_table(sakila_db, pg_db, 
     fourth = run_cli("--run", "sync", "-t", "actor", "--redshift-only", env=env)
     assert fourth.returncode == 0, fourth.stdout + fourth.stderr[-2000:]
     assert q(pg_db, "SELECT first_name FROM public.actor WHERE actor_id = 6") == [("LONGER NAME",)]
+
+
+def test_redshift_only_without_the_source_uses_the_parquet_schema(sakila_db, pg_db, make_env, run_cli, tmp_path):
+    from tests.support.waiting import free_port
+
+    (tmp_path / "store").mkdir()
+    env = make_env(STORE_URL=f"file://{tmp_path / 'store'}")
+    assert run_cli("--run", "sync", "-t", "actor", "--backup-only", env=env).returncode == 0
+    offline = dict(env, DB_PORT=str(free_port()))
+    refused = run_cli("--run", "sync", "-t", "actor", "--redshift-only", env=offline)
+    assert refused.returncode == 1 and "source is not reachable" in refused.stdout and "load_mode" in refused.stdout
+    assert q(pg_db, "SELECT to_regclass('public.actor')") == [(None,)]
+
+    config = tmp_path / "s3rb.toml"
+    config.write_text(f'[tables."{sakila_db}.actor"]\nload_mode = "merge"\nkey_columns = ["actor_id"]\ncursor_column = "last_update"\n')
+    loaded = run_cli("--run", "sync", "-t", "actor", "--redshift-only", env=dict(offline, S3RB_CONFIG=str(config)))
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr[-2000:]
+    assert "using the Parquet schema" in loaded.stderr
+    assert q(pg_db, "SELECT COUNT(*), COUNT(DISTINCT actor_id), MIN(first_name) FROM public.actor") == [(200, 200, "ADAM")]

@@ -164,6 +164,7 @@ class RedshiftWarehouse(PostgresWarehouse):
             secret_key=settings.str("S3_SECRET_KEY"),
         )
         self.options, self.option_warnings = copy_options(settings.str("REDSHIFT_COPY_OPTIONS"), self.fmt)
+        self._batches = 0  # numbers this connection's manifests
 
     def fold(self, name: str) -> str:
         return name.lower()
@@ -213,7 +214,7 @@ class RedshiftWarehouse(PostgresWarehouse):
                    progress: Callable[[int], None] | None = None, ledger_only: list[LoadFile] = ()) -> BatchOutcome:
         if not self.bucket or self.store is None or not self.store.url.startswith("s3://"):
             raise ConfigError("Redshift loads from S3: the store must be an S3 bucket", "unset STORE_URL and set S3_BUCKET_NAME")
-        self._batches = getattr(self, "_batches", 0) + 1
+        self._batches += 1
         manifests = self._stage_files(files, run_id, self._batches) if files else []
         outcome = BatchOutcome(rows=0, files=[f.key for f in files])
         now = dt.datetime.now(dt.timezone.utc)

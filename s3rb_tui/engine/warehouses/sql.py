@@ -117,16 +117,21 @@ def settlement_views(target: Target, columns: list[str], cursor: str, status: st
         extra.append(f'{quote_sql(cursor)} AS "last_status_update_at"')
     select = ", ".join([cols(columns)] + extra)
     order = newest_order(cursor, tiebreak)
+    # Dropped and recreated together: a column added to the table lands before the two aliases,
+    # which CREATE OR REPLACE VIEW refuses (it may only append columns).
     return [
-        f"CREATE OR REPLACE VIEW {latest.sql} AS\n"
+        f"DROP VIEW IF EXISTS {summary.sql}",
+        f"DROP VIEW IF EXISTS {partner.sql}",
+        f"DROP VIEW IF EXISTS {latest.sql}",
+        f"CREATE VIEW {latest.sql} AS\n"
         f"SELECT {select} FROM (\n"
         f"    SELECT {cols(columns)}, ROW_NUMBER() OVER (PARTITION BY {quote_sql(SETTLEMENT_KEY)} ORDER BY {order}) AS {ROW_NUMBER}\n"
         f"    FROM {target.sql}\n"
         f") t WHERE {ROW_NUMBER} = 1",
-        f"CREATE OR REPLACE VIEW {partner.sql} AS\n"
+        f"CREATE VIEW {partner.sql} AS\n"
         f'SELECT "partner_id", {quote_sql(SETTLEMENT_KEY)}, "latest_status", "last_status_update_at"\n'
         f"FROM {latest.sql}",
-        f"CREATE OR REPLACE VIEW {summary.sql} AS\n"
+        f"CREATE VIEW {summary.sql} AS\n"
         f'SELECT "latest_status", COUNT(*) AS "parcel_count", COUNT(DISTINCT "partner_id") AS "partner_count",\n'
         f'       MAX("last_status_update_at") AS "last_status_update_at"\n'
         f'FROM {latest.sql}\nGROUP BY "latest_status"',

@@ -120,6 +120,14 @@ def test_append_latest_and_settlement_views(dialect, sakila_db, mysql_server, ma
     assert wh.q("SELECT COUNT(*), COUNT(DISTINCT actor_id) FROM public.actor") == [(200, 200)]
     assert wh.q("SELECT last_name FROM public.actor WHERE actor_id = 1") == [("CHANGED",)]
 
+    # a column added to the source: the table grows, the views are rebuilt with it
+    mysql(mysql_server, sakila_db, "ALTER TABLE settlement_normal_delivery_detail ADD COLUMN remark VARCHAR(20) NULL AFTER latest_status",
+          events([("P3", 9, "RETURNED", "3.30", "2025-08-03 08:00:00")]))
+    grown = run_cli("--run", "sync", "-t", "settlement_normal_delivery_detail", env=env)
+    assert grown.returncode == 0, grown.stdout[-2000:] + grown.stderr[-2000:]
+    assert wh.q("SELECT ant_parcel_no, latest_status, remark FROM public.settlement_latest_delivery_status ORDER BY 1") == [
+        ("P1", "DELIVERED", None), ("P2", "RETURNED", None), ("P3", "RETURNED", None)]
+
     again = run_cli("--run", "sync", "-t", "settlement_normal_delivery_detail", "-t", "actor", "--redshift-only", "--json", env=env)
     assert again.returncode == 0
     assert all(t["status"] == "no new data" for t in json.loads(again.stdout)["tables"])

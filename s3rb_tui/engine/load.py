@@ -214,6 +214,20 @@ def _ensure_ledger(wh: Warehouse) -> None:
             wh.ensure_schema_and_ledger()
 
 
+def refuse_unsafe(plan: TablePlan, cfg: TableConfig, dialect: str) -> None:
+    """Stop the table (JobError) before anything is loaded when the load could not be exact."""
+    name = plan.ref.full_name
+    if plan.schema_from == "parquet" and not cfg.load_mode and plan.pending:
+        raise JobError(f"{name}: the source is not reachable and the data files do not say how to load them (merge keys, snapshot or append)",
+                       'set load_mode (and key_columns, cursor_column for "merge") for this table in s3rb.toml, or run when the source is reachable')
+    too_wide = [c.name for c in plan.schema.columns if dialect == "redshift" and c.rule.name == "decimal" and (c.precision or 0) > 38]
+    if too_wide:
+        raise JobError(f"{name}: DECIMAL column(s) {', '.join(too_wide)} are wider than Redshift's 38 digits; their values cannot be loaded exactly",
+                       "narrow the columns in MySQL, or load this table into PostgreSQL/DuckDB")
+    if plan.mode == "merge" and not plan.schema.primary_key:
+        raise JobError(f"{name} is configured for merge loads but has no key columns", 'set key_columns in s3rb.toml, or load_mode = "append"')
+
+
 def _unaccounted(entries: list[tuple[str, int, str]], wm: Watermark | None) -> list[tuple[str, int, str]]:
     """Ledger rows the watermark does not count yet (a run killed between commit and watermark)."""
     counted = wm.files_loaded_total if wm else 0
@@ -245,16 +259,7 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
         if dry_run:
             result.status, result.rows, result.files = "dry run", plan.pending_rows, len(plan.pending)
             return result
-        if plan.schema_from == "parquet" and not cfg.load_mode and plan.pending:
-            raise JobError(f"{name}: the source is not reachable and the data files do not say how to load them (merge keys, snapshot or append)",
-                           'set load_mode (and key_columns, cursor_column for "merge") for this table in s3rb.toml, or run when the source is reachable')
-        too_wide = [c.name for c in plan.schema.columns if wh.dialect == "redshift" and c.rule.name == "decimal" and (c.precision or 0) > 38]
-        if too_wide:
-            raise JobError(f"{name}: DECIMAL column(s) {', '.join(too_wide)} are wider than Redshift's 38 digits; their values cannot be loaded exactly",
-                           "narrow the columns in MySQL, or load this table into PostgreSQL/DuckDB")
-        if plan.mode == "merge" and not plan.schema.primary_key:
-            raise JobError(f"{name} is configured for merge loads but has no key columns",
-                           "set key_columns in s3rb.toml, or load_mode = \"append\"")
+        refuse_unsafe(plan, cfg, wh.dialect)
         result.details["schema_changes"] = sync_columns(wh, plan.target, plan.schema, cfg, plan.schema_from == "source", ctx)
         rows, files = _load_pending(ws, wh, plan, ctx, run_id, lock)
         result.rows, result.files = rows, len(files)

@@ -61,3 +61,22 @@ def test_merge_newest_by_cursor_then_load_order(dialect, tmp_path, request):
     again = load_table(ws, REF, ctx, run_id="run-2", schema=SCHEMA)
     assert (again.status, again.rows) == ("no new data", 0)
     assert wh.q("SELECT COUNT(*) FROM public.s3rb_load_ledger") == [(2,)]
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "duckdb"])
+def test_schema_changes_on_both_dialects(dialect, tmp_path, request):
+    wh = Warehouse(dialect, tmp_path, request)
+    ws = Workspace(build_settings({"STORE_URL": f"file://{tmp_path / 'store'}", **wh.env}))
+    write(ws, 1, [(1, "a", T)])
+    ws.watermarks.update(REF, lambda w: Watermark(table=REF.full_name, committed_through=str(FilePosition("2026-01-02_03-04-05", 1))))
+    ctx = JobContext("test")
+    assert load_table(ws, REF, ctx, run_id="r1", schema=SCHEMA).status == "success"
+
+    changed = TableSchema(REF, (Column("id", "bigint"),) + SCHEMA.columns[1:], primary_key=("id",), cursor_column="updated_at")
+    failed = load_table(ws, REF, ctx, run_id="r2", schema=changed)
+    assert failed.status == "failed" and "id: warehouse has" in failed.error and "the source now needs" in failed.error
+
+    grown = TableSchema(REF, SCHEMA.columns + (Column("note", "text"),), primary_key=("id",), cursor_column="updated_at")
+    ok = load_table(ws, REF, ctx, run_id="r3", schema=grown)
+    assert ok.status == "no new data" and ok.details["schema_changes"] == [f"added column note {'TEXT' if dialect == 'postgres' else 'VARCHAR'}"]
+    assert wh.q("SELECT id, note FROM public.orders") == [(1, None)]

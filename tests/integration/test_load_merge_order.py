@@ -80,3 +80,21 @@ def test_schema_changes_on_both_dialects(dialect, tmp_path, request):
     ok = load_table(ws, REF, ctx, run_id="r3", schema=grown)
     assert ok.status == "no new data" and ok.details["schema_changes"] == [f"added column note {'TEXT' if dialect == 'postgres' else 'VARCHAR'}"]
     assert wh.q("SELECT id, note FROM public.orders") == [(1, None)]
+
+
+def test_counts_recover_after_a_kill_between_commit_and_watermark(tmp_path, request):
+    """A run killed after its batch committed but before its watermark write: the next run loads
+    nothing again (the ledger has the files) and counts those files into its own session."""
+    wh = Warehouse("duckdb", tmp_path, request)
+    ws = Workspace(build_settings({"STORE_URL": f"file://{tmp_path / 'store'}", **wh.env}))
+    write(ws, 1, [(1, "a", T), (2, "b", T)])
+    before = Watermark(table=REF.full_name, committed_through=str(FilePosition("2026-01-02_03-04-05", 1)), redshift_status="pending")
+    ws.watermarks.update(REF, lambda w: before)
+    assert load_table(ws, REF, JobContext("test"), run_id="killed", schema=SCHEMA).rows == 2
+    ws.watermarks.update(REF, lambda w: before)  # as if the watermark write never happened
+
+    rerun = load_table(ws, REF, JobContext("test"), run_id="rerun", schema=SCHEMA)
+    assert (rerun.status, rerun.rows) == ("no new data", 0)
+    wm = ws.watermarks.get(REF)
+    assert (wm.cumulative.loaded, wm.files_loaded_total, wm.redshift_status) == (2, 1, "success")
+    assert wh.q("SELECT COUNT(*) FROM public.orders") == [(2,)]

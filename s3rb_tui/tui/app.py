@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -27,6 +28,8 @@ from s3rb_tui.tui.workers import JobFunction, JobState, LogBuffer, describe_erro
 DESTRUCTIVE_ACTIONS = frozenset(
     {"backup", "sync", "load_only", "verify", "dry_run", "watermark_wizard", "set_count", "clean", "cancel_job"}
 )
+
+UI_SWITCH_INTERVAL = 0.0005  # seconds; CPython's default is 0.005
 
 SCREEN_KEYS = (
     ("1", "dashboard", "Dashboard"),
@@ -57,7 +60,7 @@ def _screen_classes() -> dict[str, Callable]:
 
 
 class ConsoleApp(App):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses may live anywhere
     TITLE = "s3rb-tui"
     COMMANDS = App.COMMANDS | {ActionsProvider}
     ENABLE_COMMAND_PALETTE = True
@@ -104,8 +107,16 @@ class ConsoleApp(App):
     def now(self) -> dt.datetime:
         return self._clock() if self._clock else dt.datetime.now(dt.timezone.utc)
 
+    @property
+    def clock_frozen(self) -> bool:
+        return self._clock is not None
+
     # --- lifecycle -----------------------------------------------------------------------
     def on_mount(self) -> None:
+        # Engine work runs in threads; every turn of the UI's event loop gives up the GIL (select)
+        # and must win it back from a busy worker. A short switch interval keeps keys snappy.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(UI_SWITCH_INTERVAL)
         for mode, cls in _screen_classes().items():
             self.add_mode(mode, cls)
         self.switch_mode("dashboard")
@@ -122,6 +133,7 @@ class ConsoleApp(App):
         self.exit(1)
 
     def on_unmount(self) -> None:
+        sys.setswitchinterval(self._switch_interval)
         for job in self.running_jobs():
             job.cancel.cancel("the console closed")
         self.workspace.close()
@@ -280,8 +292,6 @@ def run_console(
     debug: bool = False,
 ) -> int:
     """Open the console; returns the process exit code (2: the configuration cannot be read)."""
-    import sys
-
     from s3rb_tui.engine.errors import S3rbError
     from s3rb_tui.settings import load_settings
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Header, Static
 
-from s3rb_tui.tui.format import age_between, count, parse_timestamp, short_time
+from s3rb_tui.tui.format import age_between, count, human_age, parse_timestamp, short_time
 from s3rb_tui.tui.messages import Loaded
 from s3rb_tui.tui.screens.base import ConsoleScreen
 from s3rb_tui.tui.widgets.nav import NavBar
@@ -57,7 +58,7 @@ class DashboardScreen(ConsoleScreen):
         health.add_columns("Check", "State", "Latency", "Detail")
         tables = self.query_one("#tables", DataTable)
         tables.add_columns("Table", "Last data", "Lag", "Last run", "Session ext/ld", "Total ext/ld", "To load")
-        self.action_refresh()
+        self.call_after_refresh(self.action_refresh)  # first frame first, then the status checks
         if self.app.refresh_seconds:
             self.set_interval(self.app.refresh_seconds, self.action_refresh)
         tables.focus()
@@ -105,10 +106,12 @@ class DashboardScreen(ConsoleScreen):
         default_schema = self.app.settings.str("DB_DATABASE")
         for s in tables:
             last = parse_timestamp(s.last_data_timestamp)
-            lag = age_between(last, now) if last else "—"
+            # lag: against the console's clock when it is frozen (snapshots), else the engine's
+            # figure, which is measured against the source's own clock
+            lag = (age_between(last, now) if last else "—") if self.app.clock_frozen else human_age(s.lag_seconds)
             result = s.last_run_result or "—"
-            if s.last_run_result == "failed":
-                result = "[red]failed[/]"
+            if s.last_run_result == "failed" or result.startswith("error"):
+                result = f"[red]{escape(result)}[/]"
             elif s.mysql_status == "manual":
                 result = "manual (set)"
             shown_name = s.table.split(".", 1)[1] if s.table.startswith(default_schema + ".") and default_schema else s.table
@@ -119,7 +122,7 @@ class DashboardScreen(ConsoleScreen):
                 result,
                 f"{count(s.session_extracted)} / {count(s.session_loaded)}",
                 f"{count(s.cumulative_extracted)} / {count(s.cumulative_loaded)}",
-                count(s.waiting_rows),
+                count(s.waiting_rows) + (f" ({s.waiting_files} f)" if s.waiting_files else ""),
                 key=s.table,
             )
         if tables:

@@ -1,0 +1,163 @@
+"""Console responsiveness: time to first frame on the demo data, and key-to-render latency while a
+sync of many rows runs.
+
+    python bench/tui_latency.py [--rows 1000000] [--samples 100] [--dir /tmp/s3rb-tui-bench]
+
+It builds the embedded demo (``S3RB_DEMO_DIR``/``S3RB_DEMO_ROWS``, reused when it already has that
+many rows), then:
+
+1. first frame: a fresh interpreter opens the console on the demo and reports the time from process
+   start (Python start-up and imports included) and from the app's construction to its first
+   displayed frame;
+2. latency: starts a real sync of the delivery table from the console and, while it runs, presses
+   keys that switch screens (a full repaint each) and measures from the key press to the first
+   frame of the new screen. Prints p50/p95/max and how many rows the sync had moved meanwhile.
+
+Frames are timed at Textual's ``post_display_hook`` in headless mode, so terminal output time is not
+included; over SSH add the link's round trip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+FIRST_FRAME_CHILD = r"""
+import json, sys, time
+import psutil
+started = psutil.Process().create_time()
+from s3rb_tui.demo import prepare_demo
+from s3rb_tui.settings import load_settings
+from s3rb_tui.tui.app import ConsoleApp
+env = prepare_demo()
+settings = load_settings(None, environ=env, cwd=__import__("pathlib").Path("/nonexistent"))
+
+class Timed(ConsoleApp):
+    first = None
+    def post_display_hook(self):
+        if self.first is None and self.screen.is_mounted and type(self.screen).__name__ == "DashboardScreen":
+            self.first = time.time()
+            self.exit()
+
+constructed = time.time()
+app = Timed(settings, demo=True)
+app.run(headless=True, size=(120, 36))
+print(json.dumps({"since_process_start": app.first - started, "since_app_construction": app.first - constructed}))
+"""
+
+
+def prepare(root: Path, rows: int) -> dict[str, str]:
+    os.environ["S3RB_DEMO_DIR"] = str(root)
+    os.environ["S3RB_DEMO_ROWS"] = str(rows)
+    from s3rb_tui import demo
+
+    marker = demo.read_marker(root)
+    have = (marker or {}).get("rows", {}).get("settlement_normal_delivery_detail")
+    started = time.perf_counter()
+    env = demo.prepare_demo(reset=have != rows)
+    print(f"demo workspace: {root} ({rows:,} delivery rows, ready in {time.perf_counter() - started:.1f} s)")
+    return env
+
+
+def first_frame(runs: int) -> list[dict]:
+    out = []
+    for _ in range(runs):
+        proc = subprocess.run([sys.executable, "-c", FIRST_FRAME_CHILD], capture_output=True, text=True, env=os.environ, cwd=REPO, timeout=120)
+        if proc.returncode != 0:
+            raise SystemExit(f"first-frame child failed: {proc.stderr[-2000:]}")
+        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return out
+
+
+async def latency(env: dict[str, str], samples: int, table: str) -> dict:
+    from textual import events
+
+    from s3rb_tui.engine.workspace import Workspace
+    from s3rb_tui.settings import build_settings
+    from s3rb_tui.tui.app import ConsoleApp
+
+    class Timed(ConsoleApp):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            self.frames: list[tuple[float, str]] = []
+
+        def post_display_hook(self) -> None:
+            self.frames.append((time.perf_counter(), self.current_mode))
+
+    settings = build_settings(env)
+    with Workspace(settings) as ws:  # start from scratch so the sync moves every row
+        ref = ws.table_ref(table)
+        ws.store.delete_many([i.key for i in ws.store.list("")])
+    duck = Path(env["DUCKDB_PATH"])
+    duck.unlink(missing_ok=True)
+    app = Timed(settings)
+    results: list[float] = []
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause(0.5)
+        job = app.run_sync([table])
+        modes = ("jobs", "dashboard")
+        i = 0
+        while job.running and len(results) < samples:
+            target = modes[i % 2]
+            key = "5" if target == "jobs" else "1"
+            t0 = time.perf_counter()
+            app.post_message(events.Key(key, key))  # what the terminal driver posts for a key
+            deadline = t0 + 10
+            while time.perf_counter() < deadline:
+                hit = [t for t, m in app.frames if t > t0 and m == target]
+                if hit:
+                    results.append(hit[0] - t0)
+                    break
+                await asyncio.sleep(0.001)
+            i += 1
+            await asyncio.sleep(0.05)  # an operator's pace, not a key flood
+        rows_during, _ = job.totals
+        while job.running:
+            await pilot.pause(0.2)
+        rows_total, files = job.totals
+    return {"samples": results, "rows_during": rows_during, "rows_total": rows_total, "files": files, "status": job.status, "error": job.error}
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="console first-frame time and key-to-render latency during a sync")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="delivery rows in the demo (default 1,000,000)")
+    parser.add_argument("--samples", type=int, default=100, help="key presses to time during the sync")
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/s3rb-tui-bench"), help="demo workspace directory")
+    parser.add_argument("--first-frame-runs", type=int, default=5)
+    args = parser.parse_args()
+    env = prepare(args.dir, args.rows)
+
+    frames = first_frame(args.first_frame_runs)
+    start = [f["since_process_start"] * 1000 for f in frames]
+    app_only = [f["since_app_construction"] * 1000 for f in frames]
+    print(f"first frame (n={len(frames)}): median {statistics.median(start):.0f} ms from process start "
+          f"(max {max(start):.0f} ms); median {statistics.median(app_only):.0f} ms from app construction")
+
+    from s3rb_tui.demo_data import DELIVERY
+
+    r = asyncio.run(latency(env, args.samples, f"settlement.{DELIVERY}"))
+    ms = [s * 1000 for s in r["samples"]]
+    if not ms:
+        raise SystemExit(f"the sync ended before any key was timed ({r['status']}); use more --rows")
+    print(f"key-to-render during the sync (n={len(ms)}): p50 {pct(ms, 50):.1f} ms, p95 {pct(ms, 95):.1f} ms, max {max(ms):.1f} ms")
+    print(f"sync: {r['status']}, {r['rows_total']:,} rows in {r['files']} files ({r['rows_during']:,} moved while keys were timed)"
+          + (f"; error: {r['error']}" if r["error"] else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -195,6 +195,10 @@ def plan_table(ws: "Workspace", wh: Warehouse, ref: TableRef, ctx: JobContext, s
         schema, schema_from = discover_schema(ws, ref, keys, ctx)
     target = target_for(ws, ref)
     loaded = {k for k, _, _ in wh.ledger_entries(target)} if wh.table_columns(wh.ledger) is not None else set()
+    others = sorted({dk.table for dk in map(parse_data_key, loaded) if dk is not None and dk.table != ref.full_name})
+    if others:
+        raise JobError(f"{target.full_name} already holds the data of {', '.join(others)}; {ref} cannot share it",
+                       f'give one of them its own target: target_table = "..." under [tables."{ref}"] in s3rb.toml')
     pending = [footer(ws.store, k, s) for k, s in keys if k not in loaded]
     newest = parse_data_key(keys[-1][0]).position.run_stamp if keys else None  # type: ignore[union-attr]
     manual = wm.manual_timestamp if wm and wm.backup_strategy == "manual_cli" else None

@@ -98,3 +98,14 @@ def test_counts_recover_after_a_kill_between_commit_and_watermark(tmp_path, requ
     wm = ws.watermarks.get(REF)
     assert (wm.cumulative.loaded, wm.files_loaded_total, wm.redshift_status) == (2, 1, "success")
     assert wh.q("SELECT COUNT(*) FROM public.orders") == [(2,)]
+
+
+def test_two_sources_never_share_one_target(tmp_path, request):
+    wh = Warehouse("duckdb", tmp_path, request)
+    ws = Workspace(build_settings({"STORE_URL": f"file://{tmp_path / 'store'}", **wh.env}))
+    write(ws, 1, [(1, "a", T)])
+    ws.watermarks.update(REF, lambda w: Watermark(table=REF.full_name, committed_through=str(FilePosition("2026-01-02_03-04-05", 1))))
+    assert load_table(ws, REF, JobContext("test"), run_id="r1", schema=SCHEMA).status == "success"
+    other = TableRef("shop_eu", "orders")  # same table name in another database: same default target
+    clash = load_table(ws, other, JobContext("test"), run_id="r2", schema=TableSchema(other, SCHEMA.columns, ("id",), "updated_at"))
+    assert clash.status == "failed" and "public.orders already holds the data of shop.orders" in clash.error

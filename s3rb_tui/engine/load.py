@@ -54,6 +54,7 @@ class TablePlan:
     schema: TableSchema
     schema_from: str  # source | parquet
     pending: list[LoadFile]
+    ledger_files: int = 0  # files of this table already in the ledger
     newest_run: str | None = None  # run stamp of the newest committed file (replace mode)
     manual_after: str | None = None
 
@@ -202,7 +203,7 @@ def plan_table(ws: "Workspace", wh: Warehouse, ref: TableRef, ctx: JobContext, s
     pending = [footer(ws.store, k, s) for k, s in keys if k not in loaded]
     newest = parse_data_key(keys[-1][0]).position.run_stamp if keys else None  # type: ignore[union-attr]
     manual = wm.manual_timestamp if wm and wm.backup_strategy == "manual_cli" else None
-    return TablePlan(ref, target, resolve_mode(cfg, schema), schema, schema_from, pending, newest, manual)
+    return TablePlan(ref, target, resolve_mode(cfg, schema), schema, schema_from, pending, len(loaded), newest, manual)
 
 
 _DDL_LOCK = threading.Lock()
@@ -264,6 +265,11 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
             result.status, result.rows, result.files = "dry run", plan.pending_rows, len(plan.pending)
             return result
         refuse_unsafe(plan, cfg, wh.dialect)
+        if plan.mode == "append" and plan.pending and not plan.ledger_files and wh.table_columns(plan.target) is not None:
+            existing = wh.count_rows(plan.target)
+            if existing:
+                result.warnings.append(f"{plan.target.full_name} already held {existing:,} rows no ledger entry accounts for "
+                                       "(loaded by another tool?); appended rows come on top of them")
         result.details["schema_changes"] = sync_columns(wh, plan.target, plan.schema, cfg, plan.schema_from == "source", ctx)
         rows, files = _load_pending(ws, wh, plan, ctx, run_id, lock)
         result.rows, result.files = rows, len(files)

@@ -48,12 +48,19 @@ def session_children(sshd) -> set[int]:
 
 
 def kill_new_sessions(sshd, before: set[int]) -> int:
-    killed = 0
+    """SIGKILL every per-connection sshd started after ``before`` was taken, with its privilege-separated
+    child (the process that holds the client's TCP connection)."""
+    killed = []
     for proc in psutil.Process(sshd.pid).children(recursive=False):
         if proc.pid not in before:
-            proc.kill()
-            killed += 1
-    return killed
+            for p in [*proc.children(recursive=True), proc]:
+                try:
+                    p.kill()
+                    killed.append(p)
+                except psutil.NoSuchProcess:
+                    pass
+    psutil.wait_procs(killed, timeout=10)
+    return len(killed)
 
 
 def test_mysql_query_through_the_tunnel_on_loopback_only(make_env, sshd, mysql_server):
@@ -229,15 +236,32 @@ def test_killed_session_is_detected_and_reopened_once(make_env, sshd, mysql_serv
         tunnel.close()
 
 
-def test_session_killed_mid_backup_fails_the_table_and_keeps_the_committed_watermark(make_env, sshd, mysql_server, mysql_db):
-    with mariadb.connect(mysql_server, mysql_db) as conn, conn.cursor() as cur:
+def make_events(server: dict, db: str, rows: int = 500) -> None:
+    with mariadb.connect(server, db) as conn, conn.cursor() as cur:
         cur.execute("CREATE TABLE events (id INT PRIMARY KEY, updated_at DATETIME NOT NULL)")
         cur.executemany("INSERT INTO events VALUES (%s, %s)",
-                        [(i, f"2024-02-01 {i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}") for i in range(1, 501)])
+                        [(i, f"2024-02-01 {i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}") for i in range(1, rows + 1)])
+
+
+def read_ids(ws, table) -> list[int]:
+    import pyarrow.parquet as pq
+
+    ids = []
+    for info in ws.store.list(f"{ws.incremental_path}{table.full_name}/"):
+        with ws.store.open_input(info.key) as f:
+            ids += pq.read_table(f).column("id").to_pylist()
+    return sorted(ids)
+
+
+def test_session_killed_mid_backup_fails_the_table_cleanly_and_the_next_run_reopens(make_env, sshd, mysql_server, mysql_db):
+    make_events(mysql_server, mysql_db)
     from s3rb_tui.engine.backup import run_backup
 
     before = session_children(sshd)
-    ws = Workspace(build_settings(bastion_env(make_env, sshd)))
+    logged = []
+    # the pymysql path: this test is about the tunnel, not about which reader is installed
+    ws = Workspace(build_settings(bastion_env(make_env, sshd, EXTRACT_ENGINE="pymysql")),
+                   log=lambda e, level="info", **f: logged.append(e))
     table = ws.table_ref("events")
     seen = {}
 
@@ -247,20 +271,40 @@ def test_session_killed_mid_backup_fails_the_table_and_keeps_the_committed_water
             seen["killed"] = kill_new_sessions(sshd, before)
 
     try:
-        ctx = JobContext("backup", sink=kill_after_first_batch)
-        [failed] = run_backup(ws, [table], ctx, batch_size=100)
-        assert seen["killed"] >= 1
-        assert failed.status == "failed"
+        [failed] = run_backup(ws, [table], JobContext("backup", sink=kill_after_first_batch), batch_size=100)
+        assert seen.get("killed", 0) >= 1
+        assert failed.status == "failed" and "Lost connection" in failed.error
         after = ws.watermarks.get(table)
         assert after.committed_through == seen["watermark"].committed_through
         assert after.last_data_timestamp == seen["watermark"].last_data_timestamp
-        assert after.cumulative.extracted == 100
-        keys = [o.key for o in ws.store.list(f"{ws.incremental_path}{table.full_name}/")]
-        assert len(keys) == 1
+        assert after.cumulative.extracted == 100 and after.mysql_status == "failed"
+        assert read_ids(ws, table) == list(range(1, 101))  # only the committed batch is in the store
 
-        # The next run reopens the tunnel and finishes the table: every row exactly once.
+        # The next run finds the tunnel dropped, reopens it once, and finishes: every row exactly once.
         [done] = run_backup(ws, [table], JobContext("backup"), batch_size=100)
         assert done.status == "success", done.error
+        assert logged.count("SSH tunnel dropped; reopening") == 1
         assert ws.watermarks.get(table).cumulative.extracted == 500
+        assert read_ids(ws, table) == list(range(1, 501))
     finally:
         ws.close()
+
+
+def test_a_dropped_tunnel_that_cannot_be_reopened_raises(make_env, sshd, tmp_path):
+    known = tmp_path / "known_hosts"
+    known.write_text(open(sshd.known_hosts_path).read())
+    impostor = tmp_path / "impostor"
+    keygen(impostor, "impostor")
+    before = session_children(sshd)
+    tunnel = open_tunnel_for(build_settings(bastion_env(make_env, sshd, SSH_KNOWN_HOSTS=known)), "mysql")
+    try:
+        # the session dies, and the bastion that answers next is not the one we know
+        known.write_text(known_hosts_line(sshd.host, sshd.port, impostor.with_suffix(".pub")))
+        assert kill_new_sessions(sshd, before) >= 1
+        wait_until(lambda: not tunnel.is_alive(), 10, "tunnel seen as dropped")
+        with pytest.raises(JobError) as info:
+            tunnel.ensure()
+        assert "could not be reopened" in str(info.value) and "CHANGED" in str(info.value)
+        assert tunnel.reopened == 0
+    finally:
+        tunnel.close()

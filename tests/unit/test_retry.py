@@ -112,3 +112,18 @@ def test_engine_errors_are_judged_by_the_driver_error_they_wrap():
     assert is_transient(_wrapped(pymysql.err.OperationalError(2013, "Lost connection")))
     assert not is_transient(_wrapped(pymysql.err.OperationalError(1045, "Access denied")))
     assert not is_transient(JobError("no cause"))
+
+
+def test_an_error_in_on_retry_ends_the_retries_with_that_error():
+    calls = []
+
+    def lost():
+        calls.append(1)
+        raise pymysql.err.OperationalError(2013, "Lost connection")
+
+    def reopen(exc):
+        raise JobError("SSH tunnel dropped and could not be reopened")
+
+    with pytest.raises(JobError, match="could not be reopened"):
+        call_with_retry(lost, attempts=5, what="q", base_delay=0.001, on_retry=reopen)
+    assert len(calls) == 1

@@ -102,30 +102,39 @@ async def latency(env: dict[str, str], samples: int, table: str) -> dict:
     duck.unlink(missing_ok=True)
     app = Timed(settings)
     results: list[float] = []
+    idle: list[float] = []
+
+    async def one_key(i: int) -> float | None:
+        target = ("jobs", "dashboard")[i % 2]
+        key = "5" if target == "jobs" else "1"
+        t0 = time.perf_counter()
+        app.post_message(events.Key(key, key))  # what the terminal driver posts for a key
+        deadline = t0 + 10
+        while time.perf_counter() < deadline:
+            hit = [t for t, m in app.frames if t > t0 and m == target]
+            if hit:
+                return hit[0] - t0
+            await asyncio.sleep(0.001)
+        return None
+
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.pause(0.5)
+        await pilot.pause(1.0)
+        for i in range(30):  # the same keys with nothing running, for reference
+            if (lat := await one_key(i)) is not None:
+                idle.append(lat)
+            await asyncio.sleep(0.05)
         job = app.run_sync([table])
-        modes = ("jobs", "dashboard")
         i = 0
         while job.running and len(results) < samples:
-            target = modes[i % 2]
-            key = "5" if target == "jobs" else "1"
-            t0 = time.perf_counter()
-            app.post_message(events.Key(key, key))  # what the terminal driver posts for a key
-            deadline = t0 + 10
-            while time.perf_counter() < deadline:
-                hit = [t for t, m in app.frames if t > t0 and m == target]
-                if hit:
-                    results.append(hit[0] - t0)
-                    break
-                await asyncio.sleep(0.001)
+            if (lat := await one_key(i)) is not None:
+                results.append(lat)
             i += 1
             await asyncio.sleep(0.05)  # an operator's pace, not a key flood
         rows_during, _ = job.totals
         while job.running:
             await pilot.pause(0.2)
         rows_total, files = job.totals
-    return {"samples": results, "rows_during": rows_during, "rows_total": rows_total, "files": files, "status": job.status, "error": job.error}
+    return {"samples": results, "idle": idle, "rows_during": rows_during, "rows_total": rows_total, "files": files, "status": job.status, "error": job.error}
 
 
 def pct(values: list[float], p: float) -> float:
@@ -154,6 +163,8 @@ def main() -> None:
     ms = [s * 1000 for s in r["samples"]]
     if not ms:
         raise SystemExit(f"the sync ended before any key was timed ({r['status']}); use more --rows")
+    idle = [s * 1000 for s in r["idle"]]
+    print(f"key-to-render with nothing running (n={len(idle)}): p50 {pct(idle, 50):.1f} ms, p95 {pct(idle, 95):.1f} ms")
     print(f"key-to-render during the sync (n={len(ms)}): p50 {pct(ms, 50):.1f} ms, p95 {pct(ms, 95):.1f} ms, max {max(ms):.1f} ms")
     print(f"sync: {r['status']}, {r['rows_total']:,} rows in {r['files']} files ({r['rows_during']:,} moved while keys were timed)"
           + (f"; error: {r['error']}" if r["error"] else ""))

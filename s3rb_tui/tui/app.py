@@ -26,7 +26,7 @@ from s3rb_tui.tui.workers import JobFunction, JobState, LogBuffer, describe_erro
 
 #: actions that change state somewhere (store, watermark, warehouse); hidden with --readonly
 DESTRUCTIVE_ACTIONS = frozenset(
-    {"backup", "sync", "load_only", "verify", "dry_run", "watermark_wizard", "set_count", "clean", "cancel_job"}
+    {"backup", "sync", "load_only", "dry_run", "watermark_wizard", "set_count", "clean", "cancel_job"}
 )
 
 UI_SWITCH_INTERVAL = 0.0005  # seconds; CPython's default is 0.005
@@ -163,6 +163,9 @@ class ConsoleApp(App):
         def answered(yes: bool | None) -> None:
             if yes:
                 self._quitting = True
+                if not self.running_jobs():  # it ended while the question was open
+                    self.exit(0)
+                    return
                 for job in self.running_jobs():
                     job.cancel.cancel("the console is quitting")
                     job.status = "cancelling"

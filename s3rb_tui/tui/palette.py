@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 
-def _bindings(node) -> Iterator[Binding]:
+def bindings_of(node) -> Iterator[Binding]:
     for b in getattr(node, "BINDINGS", []):
         if isinstance(b, Binding):
             yield b
@@ -26,7 +26,7 @@ def palette_entries(app, screen) -> list[tuple[str, str, object, str]]:
     seen: set[str] = set()
     out: list[tuple[str, str, object, str]] = []
     for node, prefix in ((screen, screen.__class__.__name__.replace("Screen", "")), (app, "")):
-        for b in _bindings(node):
+        for b in bindings_of(node):
             action_name = b.action.split("(", 1)[0]
             if not b.description or b.action in seen or action_name in ("command_palette",):
                 continue

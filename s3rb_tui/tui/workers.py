@@ -164,6 +164,11 @@ def event_log_text(event: Event, stable: bool = False) -> tuple[str, str] | None
     if event.kind == "table_done":
         status = d.get("status")
         text = f"{status}: {d.get('rows', 0):,} rows, {d.get('files', 0)} files"
+        details = d.get("details") or {}
+        if status == "dry run" and details:
+            text += f" — would extract ≈{details.get('estimated_rows', 0):,} rows ({details.get('mode', '?')})"
+            if details.get("uncommitted_files_to_remove"):
+                text += f", remove {details['uncommitted_files_to_remove']} uncommitted file(s)"
         if d.get("error"):
             text += f" - {d['error']}" + (f" ({d['hint']})" if d.get("hint") else "")
         return ("error" if status == "failed" else "info"), text

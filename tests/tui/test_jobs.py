@@ -66,29 +66,52 @@ async def test_sync_from_console_shows_progress_log_and_right_counts(source_only
 
 
 @pilot_test
-async def test_quit_while_a_job_runs_asks_then_cancels(source_only_env):
-    app = make_app(source_only_env)
+async def test_quit_while_a_job_runs_asks_then_cancels(tmp_path):
+    env = wsdata.build(tmp_path / "ws", rows=50000, state="source")
+    env["BACKUP_BATCH_SIZE"] = "50"  # 1,000 batches: still running when the operator quits
+    table = wsdata.DELIVERY
+    app = make_app(env)
     async with app.run_test(size=SIZE) as pilot:
-        await _select_source_table(pilot, wsdata.DELIVERY)
-        gate_open = []
-
-        def slow_job(ctx):
-            # A real engine job would run here; this one waits on its cancel token like one.
-            ctx.log("waiting for cancel")
-            while not ctx.cancel.wait(0.05):
-                pass
-            gate_open.append(True)
-            ctx.check_cancelled()
-
-        job = app.start_job("test", "slow job", [wsdata.DELIVERY], slow_job)
+        await _select_source_table(pilot, table)
+        await pilot.press("b")
+        job = next(iter(app.jobs.values()))
+        await wait_for(pilot, lambda: job.progress[table].files >= 1, timeout=60, what="first committed batch")
         await pilot.press("q")
         await wait_text(pilot, "Quit while a job runs?")
         assert app.focused.id == "cancel"
         await pilot.press("enter")  # keep running
         await wait_for(pilot, lambda: app.screen.__class__.__name__ != "ConfirmDialog", what="dialog closed")
-        assert job.running and app.is_running
+        assert app.is_running
         await pilot.press("q")
         await wait_text(pilot, "Quit while a job runs?")
         await pilot.click("#confirm")
-        await wait_for(pilot, lambda: not app.is_running, timeout=20, what="the app to exit")
-    assert gate_open and job.status == "cancelled"
+        await wait_for(pilot, lambda: not app.is_running, timeout=60, what="the app to exit")
+    assert job.status == "cancelled", (job.status, job.error)
+    with Workspace(build_settings(env)) as ws:
+        wm = ws.watermarks.get(ws.table_ref(table))
+    assert 0 < wm.cumulative.extracted < 50000  # stopped at a batch edge, committed work kept
+
+
+@pilot_test
+async def test_cancel_stops_a_real_sync_at_a_batch_edge(tmp_path):
+    env = wsdata.build(tmp_path / "ws", rows=20000, state="source")
+    env["BACKUP_BATCH_SIZE"] = "200"  # 100 batches: the cancel lands mid-run
+    table = wsdata.DELIVERY
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await _select_source_table(pilot, table)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: app.current_mode == "jobs", what="jobs screen")
+        job = next(iter(app.jobs.values()))
+        await wait_for(pilot, lambda: job.progress[table].files >= 1, timeout=60, what="first committed batch")
+        app.screen.query_one("#job-list", DataTable).focus()
+        await pilot.press("x")
+        await wait_for(pilot, lambda: not job.running, timeout=60, what="the job to stop")
+        assert job.status == "cancelled", (job.status, job.error)
+        await wait_for(pilot, lambda: "cancelled" in screen_text(app), what="cancelled shown")
+    with Workspace(build_settings(env)) as ws:
+        wm = ws.watermarks.get(ws.table_ref(table))
+        files = [i.key for i in ws.store.list(f"incremental/{table}/")]
+    # stopped between batches: fewer rows than the table, and the watermark covers exactly the files
+    assert 0 < wm.cumulative.extracted < 20000
+    assert wm.cumulative.extracted == 200 * len(files) == 200 * wm.files_written_total

@@ -12,7 +12,7 @@ from tests.tui.conftest import make_app
 from tests.tui.helpers import pilot_test, screen_text, wait_for, wait_text
 
 SIZE = (120, 36)
-DESTRUCTIVE_KEYS = {"b", "s", "l", "e", "v", "m", "n", "c", "x"}
+DESTRUCTIVE_KEYS = {"b", "s", "l", "e", "m", "n", "c", "x"}
 
 
 @pilot_test

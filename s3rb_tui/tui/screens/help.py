@@ -10,14 +10,14 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from s3rb_tui.tui.palette import _bindings
+from s3rb_tui.tui.palette import bindings_of
 
 
 def _key_table(title: str, node, app) -> Table:
     t = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
     t.add_column(style="bold cyan", no_wrap=True)
     t.add_column()
-    for b in _bindings(node):
+    for b in bindings_of(node):
         name = b.action.split("(", 1)[0]
         if not b.description or not node.check_action(name, ()) or not app.check_action(name, ()):
             continue

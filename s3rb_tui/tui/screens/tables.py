@@ -53,7 +53,8 @@ class TablesScreen(ConsoleScreen):
         "column, the type the warehouse will create, and preflight warnings (values the warehouse "
         "cannot hold, missing cursor or key).\n\n"
         "b backs up, s syncs (backup then load), l loads only (--redshift-only), e is a dry run "
-        "(window and estimated rows, writes nothing), v verifies counts (sync with --verify-data)."
+        "(window and estimated rows, writes nothing), v validates counts (source, files, load ledger "
+        "and warehouse side by side; read-only)."
     )
     BINDINGS = [
         Binding("slash", "filter", "Filter", id="tables.filter"),
@@ -61,7 +62,7 @@ class TablesScreen(ConsoleScreen):
         Binding("s", "sync", "Sync", id="tables.sync"),
         Binding("l", "load_only", "Load only", id="tables.load_only"),
         Binding("e", "dry_run", "Dry run", id="tables.dry_run"),
-        Binding("v", "verify", "Verify counts", id="tables.verify"),
+        Binding("v", "validate_counts", "Validate counts", id="tables.validate"),
         Binding("r", "refresh", "Refresh", id="tables.refresh"),
         Binding("escape", "clear_filter", "Clear filter", id="tables.clear_filter", show=False),
     ]
@@ -102,6 +103,10 @@ class TablesScreen(ConsoleScreen):
             self._apply_filter(self.query_one("#table-filter", Input).value)
         elif what.startswith("detail:"):
             self._show_detail(what[7:], data)
+        elif what.startswith("validate:"):
+            from s3rb_tui.tui.screens.dialogs import InfoDialog
+
+            self.app.push_screen(InfoDialog("Validate counts", data))
 
     def _apply_filter(self, text: str) -> None:
         text = text.strip().lower()
@@ -201,5 +206,18 @@ class TablesScreen(ConsoleScreen):
     def action_dry_run(self) -> None:
         self._start(lambda n: self.app.run_backup([n], dry_run=True))
 
-    def action_verify(self) -> None:
-        self._start(lambda n: self.app.run_sync([n], redshift_only=True, verify_data=True))
+    def action_validate_counts(self) -> None:
+        from s3rb_tui.tui.screens.watermarks import describe_validation
+
+        name = self._current()
+        if not name:
+            return
+        ws = self.app.workspace
+
+        def validate() -> str:
+            from s3rb_tui.engine.counts import validate_table
+
+            return describe_validation(validate_table(ws, ws.table_ref(name)))
+
+        self.notify(f"validating counts of {name}…")
+        self.load(f"validate:{name}", validate)

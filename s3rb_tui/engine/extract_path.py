@@ -10,7 +10,8 @@ the dialect. ``EXTRACT_ENGINE`` / ``--extract-engine``:
 - ``pymysql``: the fallback, whatever is installed.
 
 Both paths go through the SSH tunnel when a bastion is configured: the fast source connects to
-the same host and port as the pymysql source (the tunnel's local end), with one connection.
+the same host and port as the pymysql source (the tunnel's local end), page by page on one
+connection (see ``MySQLArrowSource``).
 """
 
 from __future__ import annotations
@@ -63,13 +64,8 @@ def open_extract_source(ws: "Workspace", path: str) -> "Source":
         return MySQLArrowSource(
             source.host, source.port, source.user, ws.settings.str("DB_PASSWORD"),
             timeout=ws.settings.int("BACKUP_TIMEOUT_SECONDS"), retries=ws.settings.int("BACKUP_RETRY_ATTEMPTS"),
-            log=source.log, parallel=_parallel(ws.settings),
+            log=source.log, parallel=ws.settings.int("BACKUP_NUM_CHUNKS"), tunnel=bool(ws.settings.str("SSH_BASTION_HOST")),
         )
     finally:
         source.close()
 
-
-def _parallel(settings: "Settings") -> int:
-    """Stripes read at once: BACKUP_NUM_CHUNKS, but one through an SSH tunnel (one SSH connection
-    carries them all, and the forwarder does not take several new MySQL handshakes at once)."""
-    return 1 if settings.str("SSH_BASTION_HOST") else settings.int("BACKUP_NUM_CHUNKS")

@@ -38,13 +38,14 @@ import pyarrow.compute as pc
 import pymysql
 
 from s3rb_tui.engine.errors import JobError
+from s3rb_tui.engine.retry import call_with_retry
 from s3rb_tui.engine.schema import Column, ConversionStats, TableSchema
 from s3rb_tui.engine.sources.base import Position, SourceBatch, order_by
 from s3rb_tui.engine.sources.mysql import MySQLSource, cursor_value, json_safe
 from s3rb_tui.engine.tables import quote_mysql
 
 EXTRACT_PATH = "connectorx"
-_TEXT_TEMPORAL = ("date", "datetime", "timestamp")  # rule names whose values travel as text
+_TEMPORAL = ("date", "datetime", "timestamp")  # rule names that may hold zero dates
 _RUST_DECIMAL_DIGITS = 28  # connectorx decodes DECIMAL through rust_decimal (96-bit mantissa) ...
 _RUST_DECIMAL_SCALE = 10  # ... into decimal128(38, 10): wider or finer values travel as text
 _QUEUE_DEPTH = 1  # batches converted ahead of the consumer
@@ -62,33 +63,64 @@ def connectorx_available() -> bool:
 
 @dataclass(frozen=True)
 class _Transport:
-    """How one column travels through connectorx: the SELECT expression, and whether the
-    rule's converter must parse it (text) or a plain Arrow cast reaches the rule's type."""
+    """How one column travels through connectorx: the SELECT expression, and how it reaches the
+    rule's Arrow type: ``cast`` (a plain Arrow cast), ``text`` (the server's text, parsed by the
+    rule's converter) or ``temporal`` (a native date/datetime, of which year 0 is a zero date)."""
 
     select: str
-    convert: bool
+    kind: str
 
 
-def _transport(c: Column) -> _Transport:
+def _transport(c: Column, temporal_as_text: bool) -> _Transport:
     rule = c.rule
     q = quote_mysql(c.name)
-    if rule.name in _TEXT_TEMPORAL:
-        return _Transport(f"CAST({q} AS CHAR) AS {q}", convert=True)
+    if rule.name in _TEMPORAL:
+        if temporal_as_text:
+            return _Transport(f"CAST({q} AS CHAR) AS {q}", "text")
+        return _Transport(f"{q}", "temporal")
     if rule.name == "decimal" and ((c.precision or 10) > _RUST_DECIMAL_DIGITS or (c.scale or 0) > _RUST_DECIMAL_SCALE):
-        return _Transport(f"CAST({q} AS CHAR) AS {q}", convert=False)
+        return _Transport(f"CAST({q} AS CHAR) AS {q}", "cast")
     if rule.name == "json":  # MySQL 8's JSON type is not one connectorx decodes
-        return _Transport(f"CAST({q} AS CHAR) AS {q}", convert=False)
-    return _Transport(f"{rule.select_expr(c)} AS {q}", convert=False)
+        return _Transport(f"CAST({q} AS CHAR) AS {q}", "cast")
+    return _Transport(f"{rule.select_expr(c)} AS {q}", "cast")
+
+
+@dataclass
+class _Read:
+    """One read of a table: the columns as native values where connectorx can decode them, and as
+    text once a page held a date it cannot (a zero or invalid date): every page after that is text."""
+
+    schema: TableSchema
+    tracker: "_PositionTracker"
+    native: list[_Transport]
+    text: list[_Transport]
+    use_text: bool = False
+
+    @classmethod
+    def of(cls, schema: TableSchema) -> "_Read":
+        return cls(schema, _PositionTracker(schema), [_transport(c, False) for c in schema.columns],
+                   [_transport(c, True) for c in schema.columns])
+
+    @property
+    def transports(self) -> list[_Transport]:
+        return self.text if self.use_text else self.native
 
 
 class MySQLArrowSource(MySQLSource):
     extract_path = EXTRACT_PATH
 
-    def __init__(self, host: str, port: int, user: str, password: str, parallel: int = 1, **options: Any):
-        """``parallel``: connections reading consecutive keyset stripes at once (BACKUP_NUM_CHUNKS)."""
+    def __init__(self, host: str, port: int, user: str, password: str, parallel: int = 1, tunnel: bool = False,
+                 **options: Any):
+        """``parallel``: connections reading consecutive keyset stripes at once (BACKUP_NUM_CHUNKS).
+        ``tunnel``: the server is reached through this process's SSH tunnel, whose forwarder threads
+        share the GIL with connectorx. Its streaming reader holds the GIL while it connects (the
+        forwarder could not answer), whole-page reads release it: through a tunnel, pages are read
+        one at a time on one connection, when the caller asks for them (a dropped session costs no
+        read-ahead), and snapshot tables (one streamed query) take the pymysql reader."""
         super().__init__(host, port, user, password, **options)
         self._cx_password = password
-        self.parallel = max(1, int(parallel))
+        self.tunnel = tunnel
+        self.parallel = 1 if tunnel else max(1, int(parallel))
         self._render_lock = threading.Lock()  # reader threads render SQL through the one pymysql connection
 
     def _url(self, database: str) -> str:
@@ -116,37 +148,55 @@ class MySQLArrowSource(MySQLSource):
     ) -> Iterator[SourceBatch]:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        transports = [_transport(c) for c in schema.columns]
-        tracker = _PositionTracker(schema, transports)
-        if not schema.incremental:
-            yield from self._read_snapshot_stream(schema, transports, tracker, batch_size, limit)
+        read = _Read.of(schema)
+        if self.tunnel:
+            if schema.incremental:
+                yield from self._pages(read, start, None, upper_bound, batch_size, limit)
+            else:
+                yield from super().read_batches(schema, start, upper_bound, batch_size, limit)
+        elif not schema.incremental:
+            yield from self._read_snapshot_stream(read, batch_size, limit)
         elif self.parallel > 1 and limit is None:
-            yield from self._read_stripes(schema, transports, tracker, start, upper_bound, batch_size)
+            yield from self._read_stripes(read, start, upper_bound, batch_size)
         else:
-            pages = lambda: self._pages(schema, transports, tracker, start, None, upper_bound, batch_size, limit)  # noqa: E731
+            pages = lambda: self._pages(read, start, None, upper_bound, batch_size, limit)  # noqa: E731
             yield from _read_ahead(pages, on_abandon=lambda: None)
 
     def _select(self, schema: TableSchema, transports: list[_Transport], tag: str = "") -> str:
         return f"SELECT {f'/* {tag} */ ' if tag else ''}{', '.join(t.select for t in transports)} FROM {schema.ref.mysql()}"
 
-    def _pages(self, schema: TableSchema, transports: list[_Transport], tracker: "_PositionTracker", after: Position,
-               through: Position | None, upper_bound: Any, batch_size: int, limit: int | None = None) -> Iterator[SourceBatch]:
+    def _pages(self, read: _Read, after: Position, through: Position | None, upper_bound: Any, batch_size: int,
+               limit: int | None = None) -> Iterator[SourceBatch]:
         """Keyset pages of ``batch_size`` rows after ``after`` (through ``through``, if given), one
         ``ORDER BY .. LIMIT`` query each: with a LIMIT the server walks the (cursor, key) index
         instead of sorting the whole window."""
         taken = 0
         while limit is None or taken < limit:
             n = batch_size if limit is None else min(batch_size, limit - taken)
-            table = self._read_all(schema.ref.schema, self._range_sql(schema, transports, after, through, upper_bound, n))
-            if table.num_rows == 0:
+            sb = self._page(read, after, through, upper_bound, n)
+            if sb is None:
                 return
-            batches = table.to_batches()
-            sb = tracker.batch(batches[0] if len(batches) == 1 else pa.concat_batches(batches))
             yield sb
-            taken += table.num_rows
+            rows = sb.batch.num_rows
+            taken += rows
             after = sb.end
-            if table.num_rows < n or after == through:
+            if rows < n or after == through:
                 return
+
+    def _page(self, read: _Read, after: Position, through: Position | None, upper_bound: Any, n: int) -> SourceBatch | None:
+        transports = read.transports
+        try:
+            table = self._read_all(read.schema.ref.schema, self._range_sql(read.schema, transports, after, through, upper_bound, n))
+        except _UndecodableDate:
+            if read.use_text:
+                raise
+            read.use_text = True  # a zero or invalid date: this page and the next ones as text
+            transports = read.transports
+            table = self._read_all(read.schema.ref.schema, self._range_sql(read.schema, transports, after, through, upper_bound, n))
+        if table.num_rows == 0:
+            return None
+        batches = table.to_batches()
+        return read.tracker.batch(batches[0] if len(batches) == 1 else pa.concat_batches(batches), transports)
 
     def _range_sql(self, schema: TableSchema, transports: list[_Transport], after: Position, through: Position | None,
                    upper_bound: Any, limit: int) -> str:
@@ -160,9 +210,10 @@ class MySQLArrowSource(MySQLSource):
         with self._render_lock:
             return self._render(sql, params)
 
-    def _read_snapshot_stream(self, schema: TableSchema, transports: list[_Transport], tracker: "_PositionTracker",
-                              batch_size: int, limit: int | None) -> Iterator[SourceBatch]:
-        """A table without cursor column or key: one streaming query, converted a batch ahead."""
+    def _read_snapshot_stream(self, read: _Read, batch_size: int, limit: int | None) -> Iterator[SourceBatch]:
+        """A table without cursor column or key: one streaming query (dates as text: a stream
+        cannot be re-read), converted a batch ahead."""
+        schema, transports = read.schema, read.text
         tag = f"s3rb-{uuid.uuid4().hex}"
         sql = self._select(schema, transports, tag)
         if schema.primary_key:
@@ -172,45 +223,49 @@ class MySQLArrowSource(MySQLSource):
 
         def produce() -> Iterator[SourceBatch]:
             for raw in _exact_batches(self._stream(schema.ref.schema, sql, batch_size), batch_size):
-                yield tracker.batch(raw)
+                yield read.tracker.batch(raw, transports)
 
         yield from _read_ahead(produce, on_abandon=lambda: self._kill_tagged(tag))
 
     # --- stripes: consecutive keyset ranges read in parallel, yielded in order -----------
 
     def _stripe_bounds(self, schema: TableSchema, start: Position, upper_bound: Any, batch_size: int) -> Iterator[Position]:
-        """The position after every ``batch_size``-th row of the window, from an index-only scan of
-        (cursor, key)."""
-        sub = TableSchema(ref=schema.ref, columns=tuple(schema.column(k) for k in schema.order_columns),
-                          primary_key=schema.primary_key, cursor_column=schema.cursor_column)
-        transports = [_transport(c) for c in sub.columns]
-        where, params = self._predicate(schema, start, upper_bound)
-        with self._render_lock:
-            sql = self._render(f"{self._select(sub, transports)} WHERE {where} ORDER BY {order_by(schema, quote_mysql)}", params)
-        tracker = _PositionTracker(sub, transports)
-        for raw in _exact_batches(self._stream(schema.ref.schema, sql, batch_size), batch_size):
-            if raw.num_rows == batch_size:
-                yield tracker.batch(raw).end
+        """The position after every ``batch_size``-th row of the window, one at a time: each is one
+        ``LIMIT 1 OFFSET n`` query that walks the (cursor, key) index on the server and sends one row."""
+        order = schema.order_columns
+        select = ", ".join(schema.column(k).rule.select_expr(schema.column(k)) for k in order)
+        cursor_col = schema.column(schema.cursor_column)  # type: ignore[arg-type]
+        after = start
+        while True:
+            where, params = self._predicate(schema, after, upper_bound)
+            sql = (f"SELECT {select} FROM {schema.ref.mysql()} WHERE {where} "
+                   f"ORDER BY {order_by(schema, quote_mysql)} LIMIT 1 OFFSET {int(batch_size) - 1}")
+            with self._render_lock:
+                rows = self._query(sql, params)
+            if not rows:
+                return
+            row = rows[0]
+            after = Position(cursor=cursor_value(cursor_col, row[0]), key=tuple(json_safe(v) for v in row[1:]),
+                             nulls_done=row[0] is not None)
+            yield after
 
-    def _read_stripes(self, schema: TableSchema, transports: list[_Transport], tracker: "_PositionTracker",
-                      start: Position, upper_bound: Any, batch_size: int) -> Iterator[SourceBatch]:
-        """Stripe i holds the rows after bound i-1 through bound i (the last one is open). While the
-        bounds are still being scanned, ``self.parallel`` connections read the next stripes and the
-        caller writes the current one: at most ``parallel`` + 1 stripes are held at any time."""
-        bounds = _read_ahead(lambda: self._stripe_bounds(schema, start, upper_bound, batch_size), on_abandon=lambda: None,
-                             depth=0)
+    def _read_stripes(self, read: _Read, start: Position, upper_bound: Any, batch_size: int) -> Iterator[SourceBatch]:
+        """Stripe i holds the rows after bound i-1 through bound i (the last one is open).
+        ``self.parallel`` connections read the next stripes while the caller writes the current
+        one: at most ``parallel`` + 1 stripes are held at any time."""
+        bounds = self._stripe_bounds(read.schema, start, upper_bound, batch_size)
         pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="s3rb-cx-stripe")
         pending: deque[Future] = deque()
         state = {"after": start, "done": False}
 
-        def read(after: Position, through: Position | None) -> list[SourceBatch]:
-            return list(self._pages(schema, transports, tracker, after, through, upper_bound, batch_size))
+        def read_stripe(after: Position, through: Position | None) -> list[SourceBatch]:
+            return list(self._pages(read, after, through, upper_bound, batch_size))
 
         def submit_next() -> None:
             if state["done"]:
                 return
             through = next(bounds, None)
-            pending.append(pool.submit(read, state["after"], through))
+            pending.append(pool.submit(read_stripe, state["after"], through))
             state["after"] = through
             state["done"] = through is None
 
@@ -248,11 +303,15 @@ class MySQLArrowSource(MySQLSource):
                     yield rb
 
     def _read_all(self, database: str, sql: str) -> pa.Table:
-        """A whole (bounded) result as one Arrow table."""
+        """A whole (bounded) result as one Arrow table; retried on a new connection after a
+        transient error (a lost connection, a deadlock), as the pymysql source retries a batch."""
         import connectorx as cx
 
-        with self._driver_errors():
-            return cx.read_sql(self._url(database), sql, return_type="arrow", pre_execution_query=[_SESSION])
+        def attempt() -> pa.Table:
+            with self._driver_errors():
+                return cx.read_sql(self._url(database), sql, return_type="arrow", pre_execution_query=[_SESSION])
+
+        return call_with_retry(attempt, attempts=self._attempts, what="MySQL batch read (connectorx)", log=self.log)
 
     @contextmanager
     def _driver_errors(self) -> Iterator[None]:
@@ -265,6 +324,8 @@ class MySQLArrowSource(MySQLSource):
                 raise
             text = str(e).strip()
             detail = self._scrub(text.splitlines()[0] if text else type(e).__name__)
+            if _UNDECODABLE_DATE.search(text):
+                raise _UndecodableDate(detail) from None
             raise JobError(f"MySQL error at {self.host}:{self.port} (connectorx): {detail}",
                            "retry with --extract-engine pymysql (EXTRACT_ENGINE=pymysql) if it persists") from _cause(text)
 
@@ -280,6 +341,13 @@ class MySQLArrowSource(MySQLSource):
                 self._query(f"KILL QUERY {int(pid)}")
         except JobError:
             pass  # best effort: the query ends on its own
+
+
+_UNDECODABLE_DATE = re.compile(r"Couldn't convert the value `(Date|Time)\(")
+
+
+class _UndecodableDate(JobError):
+    """connectorx met a date it cannot decode natively (a zero or invalid date): read it as text."""
 
 
 _SERVER_ERROR = re.compile(r"ERROR (\d+) \(\w+\): (.*?)(?: \}|$)")
@@ -302,26 +370,29 @@ class _PositionTracker:
     """Turns connectorx batches into SourceBatches of the rule types, with the position after
     the last row (the keyset position for incremental tables, the latest cursor for snapshots)."""
 
-    def __init__(self, schema: TableSchema, transports: list[_Transport]):
+    def __init__(self, schema: TableSchema):
         self.schema = schema
-        self.transports = transports
         self.arrow_schema = schema.arrow_schema()
         names = schema.column_names
         self.cursor_i = names.index(schema.cursor_column) if schema.cursor_column else None
         self.key_i = [names.index(k) for k in schema.order_columns[1:]] if schema.incremental else []
         self.latest: Any = None  # snapshots: the largest cursor value read so far
 
-    def batch(self, raw: pa.RecordBatch) -> SourceBatch:
+    def batch(self, raw: pa.RecordBatch, transports: list[_Transport]) -> SourceBatch:
         stats = ConversionStats()
-        converted = [self._convert(c, t, raw.column(i), stats)
-                     for i, (c, t) in enumerate(zip(self.schema.columns, self.transports))]
+        converted = [_convert(c, t, raw.column(i), stats) for i, (c, t) in enumerate(zip(self.schema.columns, transports))]
         batch = pa.RecordBatch.from_arrays(converted, schema=self.arrow_schema)
         last = raw.num_rows - 1
+
+        def value(i: int) -> Any:
+            # dates as sent (text or native, as the pymysql path keeps them); others exact-typed
+            return (raw.column(i) if transports[i].kind != "cast" else converted[i])[last].as_py()
+
         if self.schema.incremental:
             cursor = raw.column(self.cursor_i)
             end = Position(
-                cursor=cursor_value(self.schema.columns[self.cursor_i], cursor[last].as_py()),
-                key=tuple(json_safe(self._position_value(i, raw, converted)[last].as_py()) for i in self.key_i),
+                cursor=cursor_value(self.schema.columns[self.cursor_i], value(self.cursor_i)),
+                key=tuple(json_safe(value(i)) for i in self.key_i),
                 nulls_done=cursor[last].is_valid,
             )
             nulls = cursor.null_count
@@ -337,20 +408,23 @@ class _PositionTracker:
             nulls = 0
         return SourceBatch(batch=batch, end=end, null_cursor_rows=nulls, stats=stats)
 
-    def _position_value(self, i: int, raw: pa.RecordBatch, converted: list[pa.Array]) -> pa.Array:
-        # temporal keys as the server's text (as the pymysql path keeps them); others exact-typed
-        return raw.column(i) if self.transports[i].convert else converted[i]
 
-    @staticmethod
-    def _convert(c: Column, t: _Transport, arr: pa.Array, stats: ConversionStats) -> pa.Array:
-        rule = c.rule
-        target = rule.arrow(c)
-        if t.convert:
-            if arr.type != pa.string():
-                arr = arr.cast(pa.string())
-            out = rule.convert(arr, c.name, stats)  # the rule's text path (zero dates counted)
-            arr = out if isinstance(out, pa.Array) else pa.array(out, type=target)
-        return arr if arr.type == target else arr.cast(target)
+def _convert(c: Column, t: _Transport, arr: pa.Array, stats: ConversionStats) -> pa.Array:
+    rule = c.rule
+    target = rule.arrow(c)
+    if t.kind == "text":
+        if arr.type != pa.string():
+            arr = arr.cast(pa.string())
+        out = rule.convert(arr, c.name, stats)  # the rule's text path (zero dates counted)
+        arr = out if isinstance(out, pa.Array) else pa.array(out, type=target)
+    elif t.kind == "temporal" and arr.null_count < len(arr):
+        # connectorx decodes every valid calendar date, and year 0, which the rule counts as a zero date
+        zero = pc.equal(pc.year(arr), 0)
+        n_zero = pc.sum(zero).as_py() or 0
+        if n_zero:
+            arr = pc.if_else(zero, pa.scalar(None, arr.type), arr)
+            stats.add_zero_date(c.name, n_zero)
+    return arr if arr.type == target else arr.cast(target)
 
 
 def _exact_batches(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:

@@ -15,14 +15,16 @@ import base64
 import hashlib
 import logging
 import os
+import signal
 import socket
 import stat
 import threading
 import time
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import paramiko
 import sshtunnel
@@ -96,6 +98,25 @@ def tunnel_config(settings, which: str) -> TunnelConfig | None:
         remote_host=remote_host, remote_port=remote_port, local_port=local_port,
         timeout=float(settings.int("BACKUP_TIMEOUT_SECONDS")),
     )
+
+
+# --- signals ----------------------------------------------------------------------------------
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextmanager
+def _signals(how: int) -> Iterator[None]:
+    """Block (or unblock) Ctrl+C and SIGTERM in this thread for a moment. Threads started while they
+    are blocked inherit that mask, so the kernel delivers them to the main thread, whose blocking
+    call they interrupt (a signal landing on a tunnel thread would leave the main thread waiting)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(how, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 # --- host keys -------------------------------------------------------------------------------
@@ -181,7 +202,8 @@ def _open_transport(cfg: TunnelConfig, key_types: list[str] | None) -> paramiko.
         transport.get_security_options().key_types = key_types
     done = threading.Event()
     try:
-        transport.start_client(event=done)
+        with _signals(signal.SIG_BLOCK):  # the transport's thread never takes Ctrl+C
+            transport.start_client(event=done)
         finished = done.wait(cfg.timeout + 1.0)
     except (paramiko.SSHException, OSError) as e:
         transport.close()
@@ -259,7 +281,8 @@ class _Forwarder(sshtunnel.SSHTunnelForwarder):
         )
 
     def _connect_to_gateway(self) -> None:  # called by start()
-        self._transport = connect_verified(self._cfg, self._pkey)
+        with _signals(signal.SIG_UNBLOCK):  # Ctrl+C still stops a slow connect
+            self._transport = connect_verified(self._cfg, self._pkey)
         self._transport.set_keepalive(self.set_keepalive)
 
 
@@ -290,7 +313,8 @@ class Tunnel:
     def _start(self, local_port: int) -> None:
         forwarder = _Forwarder(self.cfg, self._pkey, local_port)
         try:
-            forwarder.start()
+            with _signals(signal.SIG_BLOCK):  # the forwarding threads never take Ctrl+C
+                forwarder.start()
         except sshtunnel.BaseSSHTunnelForwarderError as e:
             forwarder.stop(force=True)
             raise JobError(
@@ -360,7 +384,8 @@ class Tunnel:
             box.append((time.perf_counter() - started) * 1000.0)
 
         worker = threading.Thread(target=ping, daemon=True, name="s3rb-ssh-ping")
-        worker.start()
+        with _signals(signal.SIG_BLOCK):
+            worker.start()
         worker.join(self.cfg.timeout)
         return round(box[0], 1) if box else None
 

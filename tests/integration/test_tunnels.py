@@ -308,3 +308,40 @@ def test_a_dropped_tunnel_that_cannot_be_reopened_raises(make_env, sshd, tmp_pat
         assert tunnel.reopened == 0
     finally:
         tunnel.close()
+
+
+CHILD = """
+import os, sys
+from s3rb_tui.settings import build_settings
+from s3rb_tui.engine.tunnels import open_tunnel_for
+tunnel = open_tunnel_for(build_settings(dict(os.environ)), "mysql")
+print(tunnel.local_port, flush=True)
+if sys.argv[1] == "error":
+    raise RuntimeError("the job failed with the tunnel open")
+sys.stdin.read()  # until Ctrl+C
+"""
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "error"])
+def test_the_process_exits_and_the_tunnel_closes_on_ctrl_c_and_on_error(make_env, sshd, how):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, **bastion_env(make_env, sshd)}
+    child = subprocess.Popen([sys.executable, "-c", CHILD, how], env=env, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = int(child.stdout.readline())
+        if how == "ctrl-c":
+            assert port_open("127.0.0.1", port)
+            child.send_signal(signal.SIGINT)
+        code = child.wait(timeout=20)  # no thread keeps the process alive
+        assert code != 0
+        assert ("KeyboardInterrupt" if how == "ctrl-c" else "the job failed") in child.stderr.read()
+        assert not port_open("127.0.0.1", port)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()

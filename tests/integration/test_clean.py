@@ -232,3 +232,42 @@ def test_clean_all_asks_twice_on_a_terminal(make_env, tmp_path):
     assert code == 0, out
     assert "deleted 4 of 4 file(s), 200 Bytes freed" in out
     assert keys_of(store, INC) == {fresh}
+
+
+def test_files_not_in_the_warehouse_load_ledger_are_kept(make_env, mysql_server, mysql_db, pg_db, run_cli):
+    from s3rb_tui.engine.backup import run_backup
+    from s3rb_tui.engine.load import run_load
+    from s3rb_tui.engine.workspace import Workspace
+    from tests.support import mariadb
+
+    def add(ids):
+        with mariadb.connect(mysql_server, mysql_db) as conn, conn.cursor() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS items (id INT PRIMARY KEY, updated_at DATETIME NOT NULL)")
+            cur.executemany("INSERT INTO items VALUES (%s, %s)", [(i, f"2024-04-01 00:{i // 60:02d}:{i % 60:02d}") for i in ids])
+
+    env = make_env(WAREHOUSE_DIALECT="postgres")
+    ws = Workspace(build_settings(env))
+    table = ws.table_ref("items")
+    try:
+        add(range(1, 201))
+        assert run_backup(ws, [table], JobContext("backup"), batch_size=100)[0].status == "success"
+        [loaded] = run_load(ws, [table], JobContext("load"))
+        assert loaded.ok, loaded.error
+        loaded_keys = {o.key for o in ws.store.list(f"{INC}{table.full_name}/")}
+        add(range(201, 251))
+        assert run_backup(ws, [table], JobContext("backup"), batch_size=100)[0].status == "success"
+        waiting = {o.key for o in ws.store.list(f"{INC}{table.full_name}/")} - loaded_keys
+        assert len(loaded_keys) == 2 and len(waiting) == 1
+    finally:
+        ws.close()
+
+    done = run_cli("--run", "s3clean", "clean", "-t", "items", "--force", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(done.stdout)["plans"][0]
+    assert set(plan["keys"]) == loaded_keys
+    assert (plan["loaded"], plan["skipped_unloaded"], plan["loaded_status_known"]) == (2, 1, True)
+    listing = run_cli("--run", "s3clean", "list", "-t", "items", "--json", env=env)
+    [row] = json.loads(listing.stdout)["tables"]
+    assert (row["files"], row["loaded"], row["unloaded"]) == (1, 0, 1)
+    store = open_store(build_settings(env))
+    assert {o.key for o in store.list(f"{INC}{table.full_name}/")} == waiting

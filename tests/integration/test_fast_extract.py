@@ -259,3 +259,24 @@ def test_fast_path_through_the_ssh_tunnel(make_env, sshd, mysql_server, mysql_db
         assert [f for e, f in logged if e == "SSH tunnel open"]
     finally:
         ws.close()
+
+
+def test_zero_dates_in_a_later_page_are_counted_like_the_pymysql_path(mysql_server, mysql_db):
+    """Native dates until a page holds one connectorx cannot decode; year 0 (which it can) is a zero date too."""
+    with mariadb.connect(mysql_server, mysql_db) as conn, conn.cursor() as cur:
+        cur.execute("SET SESSION sql_mode = ''")
+        cur.execute("CREATE TABLE z (id INT PRIMARY KEY, d DATE, dtm DATETIME, ts TIMESTAMP NULL, updated_at DATETIME NOT NULL,"
+                    " KEY (updated_at, id))")
+        rows = [(i, f"2024-01-{1 + i % 28:02d}", f"2024-02-{1 + i % 28:02d} 01:02:03", f"2024-03-01 00:00:{i % 60:02d}",
+                 f"2024-05-01 00:{i // 60:02d}:{i % 60:02d}") for i in range(1, 301)]
+        rows[19] = (20, "0000-05-05", "0000-05-05 10:00:00", None, rows[19][4])  # year 0: decodable, still a zero date
+        rows[249] = (250, "0000-00-00", "2024-00-10 00:00:00", "0000-00-00 00:00:00", rows[249][4])
+        cur.executemany("INSERT INTO z VALUES (%s, %s, %s, %s, %s)", rows)
+    server = mysql_server
+    with MySQLSource(server["host"], server["port"], server["user"], server["password"]) as slow, fast_source(server, 3) as fast:
+        schema = slow.discover(TableRef(mysql_db, "z"))
+        expected, got = read_all(slow, schema, batch_size=100), read_all(fast, schema, batch_size=100)
+    assert [b.end for b in got] == [b.end for b in expected]
+    for e, g in zip(expected, got):
+        assert g.batch.equals(e.batch) and g.stats.zero_dates == e.stats.zero_dates
+    assert [b.stats.zero_dates for b in got] == [{"d": 1, "dtm": 1}, {}, {"d": 1, "dtm": 1, "ts": 1}]

@@ -1,20 +1,25 @@
 """MySQL extraction through connectorx: the server's rows decoded in Rust straight into Arrow.
 
 ``MySQLArrowSource`` is a ``MySQLSource`` (discovery, clock, counts and keyset predicates are the
-pymysql source's own, over its pymysql connection) whose ``read_batches`` streams one query
-through connectorx (``return_type="arrow_stream"``) instead of parsing the protocol in Python:
+pymysql source's own, over its pymysql connection) whose ``read_batches`` reads with connectorx
+instead of parsing the protocol in Python:
 
-- one keyset query per run (rows strictly after the watermark, up to the run's upper bound,
-  ``ORDER BY`` cursor column and primary key), cut into batches of exactly ``batch_size`` rows;
-  each batch ends at a position the backup can commit, as with the pymysql path;
-- a reader thread fetches and converts the next batch while the caller writes the previous one
-  to Parquet (one batch ahead: memory is bounded by a few batches, never by the table);
-- values reach the exact Arrow types of ``TableSchema.arrow_schema()`` (engine/schema.py's type
-  rules). Where connectorx's own decoding is lossy or fails, the column is sent as text and the
-  rule's converter parses it, as for the pymysql path: dates/datetimes/timestamps (zero and
-  invalid dates become NULL and are counted), DECIMALs beyond 28 digits or scale 10, JSON.
-  BIT, TIME and GEOMETRY use the rule's own SQL expression (``CAST .. AS UNSIGNED``,
-  ``CAST .. AS CHAR``, ``ST_AsBinary``).
+- Incremental tables are read in keyset pages (``WHERE`` after the last position ``ORDER BY``
+  cursor, key ``LIMIT batch_size``: the server walks the (cursor, key) index), each page one
+  batch that ends at a position the backup can commit, exactly as on the pymysql path.
+- With ``parallel`` > 1 (BACKUP_NUM_CHUNKS) the window is cut into stripes of ``batch_size``
+  rows: stripe bounds come from ``LIMIT 1 OFFSET batch_size-1`` queries on the index (one row
+  each), ``parallel`` connections read the next stripes while the caller writes the current one,
+  and batches are yielded in keyset order, so per-batch watermark commits stay valid.
+- With one connection, a reader thread fetches and converts the next page while the caller
+  encodes and uploads the previous one. Memory is bounded by ``parallel`` + 2 batches.
+- Values reach the exact Arrow types of ``TableSchema.arrow_schema()`` (engine/schema.py's type
+  rules). Where connectorx's own decoding is lossy or fails, the column travels as text and the
+  rule converts it: DECIMALs beyond 28 digits or scale 10, JSON; dates natively until a page holds
+  one connectorx cannot decode (zero or invalid dates), which is re-read, with every later page,
+  as text for the rule's converter (zero dates become NULL and are counted). BIT, TIME and
+  GEOMETRY use the rule's own SQL (``CAST .. AS UNSIGNED``, ``CAST .. AS CHAR``, ``ST_AsBinary``).
+- Snapshot tables (no cursor column or no key) are one streamed query, dates as text.
 
 connectorx takes a URL with the password in it: it is built here, never logged, and scrubbed
 from every error message.
@@ -188,10 +193,10 @@ class MySQLArrowSource(MySQLSource):
         try:
             table = self._read_all(read.schema.ref.schema, self._range_sql(read.schema, transports, after, through, upper_bound, n))
         except _UndecodableDate:
-            if read.use_text:
+            if transports is read.text:
                 raise
             read.use_text = True  # a zero or invalid date: this page and the next ones as text
-            transports = read.transports
+            transports = read.text
             table = self._read_all(read.schema.ref.schema, self._range_sql(read.schema, transports, after, through, upper_bound, n))
         if table.num_rows == 0:
             return None

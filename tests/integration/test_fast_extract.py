@@ -280,3 +280,36 @@ def test_zero_dates_in_a_later_page_are_counted_like_the_pymysql_path(mysql_serv
     for e, g in zip(expected, got):
         assert g.batch.equals(e.batch) and g.stats.zero_dates == e.stats.zero_dates
     assert [b.stats.zero_dates for b in got] == [{"d": 1, "dtm": 1}, {}, {"d": 1, "dtm": 1, "ts": 1}]
+
+
+# --- pure logic ---------------------------------------------------------------------------------
+
+def test_batches_are_recut_to_exactly_the_batch_size():
+    from s3rb_tui.engine.sources.mysql_arrow import _exact_batches
+
+    def rb(lo, n):
+        return pa.RecordBatch.from_pydict({"i": list(range(lo, lo + n))})
+
+    out = list(_exact_batches(iter([rb(0, 3), rb(3, 5), rb(8, 4), rb(12, 3)]), 4))
+    assert [b.num_rows for b in out] == [4, 4, 4, 3]
+    assert [v for b in out for v in b.column(0).to_pylist()] == list(range(15))
+
+
+def test_connectorx_errors_are_judged_like_the_driver_errors_they_stand_for():
+    from s3rb_tui.engine.retry import is_transient
+    from s3rb_tui.engine.sources.mysql_arrow import _cause
+
+    server = _cause("MySqlError { ERROR 1054 (42S22): Unknown column 'x' in 'SELECT' }")
+    assert isinstance(server, pymysql.err.OperationalError) and server.args[0] == 1054 and not is_transient(server)
+    assert is_transient(_cause("MySqlError { ERROR 1213 (40001): Deadlock found when trying to get lock }"))
+    assert is_transient(_cause("timed out waiting for connection: IoError { server disconnected }"))
+    assert _cause("something else entirely") is None
+
+
+def test_the_url_carries_the_password_and_scrubbing_removes_it(mysql_server, mysql_db, password_user):
+    user, password = password_user
+    with MySQLArrowSource(mysql_server["host"], mysql_server["port"], user, password) as src:
+        url = src._url(mysql_db)
+        assert password not in url  # percent-encoded: '@', '/', '#', '%', '?' would break the URL
+        assert password not in src._scrub(f"error for {url} with {password}")
+        assert "****" in src._scrub(url)

@@ -20,6 +20,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from s3rb_tui.engine.jobs import JobContext
+from s3rb_tui.logs import Redactor
 from s3rb_tui.tui.messages import JobEnded, JobEvent, JobsChanged
 from s3rb_tui.tui.palette import ActionsProvider
 from s3rb_tui.tui.workers import JobFunction, JobState, LogBuffer, describe_error, event_log_text
@@ -28,8 +29,6 @@ from s3rb_tui.tui.workers import JobFunction, JobState, LogBuffer, describe_erro
 DESTRUCTIVE_ACTIONS = frozenset(
     {"backup", "sync", "load_only", "dry_run", "watermark_wizard", "set_count", "clean", "cancel_job"}
 )
-
-UI_SWITCH_INTERVAL = 0.0005  # seconds; CPython's default is 0.005
 
 SCREEN_KEYS = (
     ("1", "dashboard", "Dashboard"),
@@ -82,6 +81,7 @@ class ConsoleApp(App):
         clock: Callable[[], dt.datetime] | None = None,
         stable: bool = False,
         refresh_seconds: float = 15.0,
+        debug: bool = False,
     ) -> None:
         super().__init__()
         from s3rb_tui.engine.workspace import Workspace
@@ -94,6 +94,8 @@ class ConsoleApp(App):
         #: snapshot mode: hide values that depend on the wall clock or the run (durations, rates)
         self.stable = stable
         self.refresh_seconds = refresh_seconds
+        self.debug_errors = debug or settings.bool("DEBUG")
+        self.redact = Redactor(settings.secrets)  # secrets never reach the screen
         self.jobs: dict[str, JobState] = {}
         self.log_buffer = LogBuffer()
         self.selected_table: str | None = None
@@ -102,6 +104,10 @@ class ConsoleApp(App):
             self.sub_title = "read-only"
         if demo:
             self.sub_title = "demo" + (" · read-only" if readonly else "")
+
+    def notify(self, message: str, *, title: str = "", markup: bool = False, **kwargs: Any) -> None:
+        """Every notification: secrets masked, and text shown as written (no markup parsing)."""
+        super().notify(self.redact(str(message)), title=self.redact(str(title)), markup=markup, **kwargs)
 
     # --- time ----------------------------------------------------------------------------
     def now(self) -> dt.datetime:
@@ -113,10 +119,6 @@ class ConsoleApp(App):
 
     # --- lifecycle -----------------------------------------------------------------------
     def on_mount(self) -> None:
-        # Engine work runs in threads; every turn of the UI's event loop gives up the GIL (select)
-        # and must win it back from a busy worker. A short switch interval keeps keys snappy.
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(UI_SWITCH_INTERVAL)
         for mode, cls in _screen_classes().items():
             self.add_mode(mode, cls)
         self.switch_mode("dashboard")
@@ -126,6 +128,13 @@ class ConsoleApp(App):
             pass
         for w in self.settings.warnings:
             self.notify(w, title="configuration", severity="warning", timeout=10)
+        if self.settings.problems:
+            self.notify(
+                f"{len(self.settings.problems)} configuration problem(s): {self.settings.problems[0]}",
+                title="configuration — see Config (6)",
+                severity="error",
+                timeout=15,
+            )
 
     def _terminal_gone(self) -> None:
         for job in self.running_jobs():
@@ -133,7 +142,6 @@ class ConsoleApp(App):
         self.exit(1)
 
     def on_unmount(self) -> None:
-        sys.setswitchinterval(self._switch_interval)
         for job in self.running_jobs():
             job.cancel.cancel("the console closed")
         self.workspace.close()
@@ -221,7 +229,7 @@ class ConsoleApp(App):
         job.apply(message.event)
         line = event_log_text(message.event, self.stable)
         if line is not None:
-            self.log_buffer.add(job.job_id, line[0], message.event.table, line[1], message.event.time)
+            self.log_buffer.add(job.job_id, line[0], message.event.table, self.redact(line[1]), message.event.time)
 
     @on(JobEnded)
     def _on_job_ended(self, message: JobEnded) -> None:
@@ -231,7 +239,7 @@ class ConsoleApp(App):
         job.finish(message.results, message.error)
         rows, files = job.totals
         summary = f"{job.title}: {job.status} — {rows:,} rows, {files} files"
-        self.log_buffer.add(job.job_id, "error" if job.status == "failed" else "info", None, summary + (f" — {job.error}" if job.error else ""))
+        self.log_buffer.add(job.job_id, "error" if job.status == "failed" else "info", None, self.redact(summary + (f" — {job.error}" if job.error else "")))
         if job.status == "failed":
             self.notify(f"{job.error}" + (f"\nHint: {job.hint}" if job.hint else ""), title=f"{job.title} failed", severity="error", timeout=15)
         else:
@@ -252,6 +260,10 @@ class ConsoleApp(App):
 
     def show_error(self, title: str, err: BaseException) -> None:
         message, hint = describe_error(err)
+        if self.debug_errors:  # --debug: the traceback goes to the Textual log (textual console)
+            import traceback
+
+            self.log.error("".join(traceback.format_exception(err)))
         self.notify(message + (f"\nHint: {hint}" if hint else ""), title=title, severity="error", timeout=15)
 
     # --- engine jobs the screens and the palette start ------------------------------------
@@ -308,12 +320,17 @@ def run_console(
     except S3rbError as e:
         sys.stderr.write(f"s3rb-tui: error: {e}\n")
         return e.exit_code
+    traffic = None
     if demo and demo_traffic and env_overrides:
         from s3rb_tui.demo import start_traffic
 
-        start_traffic(dict(env_overrides))
-    app = ConsoleApp(settings, readonly=readonly, demo=demo)
-    result = app.run()
+        traffic = start_traffic(dict(env_overrides))
+    app = ConsoleApp(settings, readonly=readonly, demo=demo, debug=debug)
+    try:
+        result = app.run()
+    finally:
+        if traffic is not None:
+            traffic.stop()
     if app.return_code not in (None, 0):
         return int(app.return_code)
     return int(result or 0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rich.markup import escape
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -50,7 +50,7 @@ class DashboardScreen(ConsoleScreen):
             yield DataTable(id="health", cursor_type="row", zebra_stripes=False)
             yield Static("Tables", classes="section-title")
             yield DataTable(id="tables", cursor_type="row", zebra_stripes=True)
-            yield Static("", id="dashboard-note", classes="note")
+            yield Static("", id="dashboard-note", classes="note", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -92,10 +92,10 @@ class DashboardScreen(ConsoleScreen):
         t = self.query_one("#health", DataTable)
         t.clear()
         for c in checks:
-            state = "[green]ok[/]" if c.ok else ("[dim]n/a[/]" if c.ok is None else "[red]FAIL[/]")
+            state = Text("ok", style="green") if c.ok else (Text("n/a", style="dim") if c.ok is None else Text("FAIL", style="bold red"))
             latency = "—" if c.latency_ms is None or self.app.stable else f"{c.latency_ms:.0f} ms"
             detail = c.detail if c.ok is not False else f"{c.detail}" + (f" — {c.hint}" if c.hint else "")
-            t.add_row(c.name, state, latency, detail, key=c.name)
+            t.add_row(c.name, state, latency, Text(detail, style="red" if c.ok is False else ""), key=c.name)
 
     def _render_tables(self, tables: list[TableState]) -> None:
         self._tables = tables
@@ -109,11 +109,11 @@ class DashboardScreen(ConsoleScreen):
             # lag: against the console's clock when it is frozen (snapshots), else the engine's
             # figure, which is measured against the source's own clock
             lag = (age_between(last, now) if last else "—") if self.app.clock_frozen else human_age(s.lag_seconds)
-            result = s.last_run_result or "—"
-            if s.last_run_result == "failed" or result.startswith("error"):
-                result = f"[red]{escape(result)}[/]"
+            result = Text(s.last_run_result or "—")
+            if s.last_run_result == "failed" or result.plain.startswith("error"):
+                result.stylize("bold red")
             elif s.mysql_status == "manual":
-                result = "manual (set)"
+                result = Text("manual (set)", style="yellow")
             shown_name = s.table.split(".", 1)[1] if s.table.startswith(default_schema + ".") and default_schema else s.table
             t.add_row(
                 shown_name,

@@ -59,7 +59,7 @@ class FilesScreen(ConsoleScreen):
         yield Header()
         yield NavBar("files")
         with Vertical(id="files"):
-            yield Static("", id="files-where", classes="note")
+            yield Static("", id="files-where", classes="note", markup=False)
             yield Tree("store", id="file-tree")
         yield Footer()
 

@@ -81,7 +81,7 @@ class TablesScreen(ConsoleScreen):
                 yield Input(placeholder="/ filter tables", id="table-filter")
                 yield DataTable(id="source-tables", cursor_type="row")
             with Vertical(id="tables-right"):
-                yield Static("", id="table-title", classes="section-title")
+                yield Static("", id="table-title", classes="section-title", markup=False)
                 yield DataTable(id="columns", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="preflight", classes="note")
         yield Footer()
@@ -154,7 +154,7 @@ class TablesScreen(ConsoleScreen):
         t = self.query_one("#columns", DataTable)
         t.clear()
         for col, mysql_type, nullable, key, cursor, target in d["columns"]:
-            t.add_row(col, mysql_type, "yes" if nullable else "no", "PK" if key else "", "cursor" if cursor else "", Text(target, style="red" if target == "unsupported" else ""))
+            t.add_row(Text(col), Text(mysql_type), "yes" if nullable else "no", "PK" if key else "", "cursor" if cursor else "", Text(target, style="red" if target == "unsupported" else ""))
         warnings = d["warnings"]
         text = Text()
         if warnings:

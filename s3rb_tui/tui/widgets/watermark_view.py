@@ -18,8 +18,8 @@ def watermark_renderable(wm: Watermark | None, table: str, *, stable: bool = Fal
     head.add_column(style="bold")
     head.add_column()
     ts = "—" if wm.last_data_timestamp is None else str(wm.last_data_timestamp)
-    head.add_row("Last Data Timestamp:", ts)
-    head.add_row("Last Key:", "—" if not wm.last_key else ", ".join(str(k) for k in wm.last_key))
+    head.add_row("Last Data Timestamp:", Text(ts))
+    head.add_row("Last Key:", Text("—" if not wm.last_key else ", ".join(str(k) for k in wm.last_key)))
     head.add_row("Last Extraction Time:", "(hidden)" if stable and wm.last_extraction_time else short_time(wm.last_extraction_time))
     head.add_row("MySQL Status:", _status(wm.mysql_status))
     head.add_row("Redshift Status:", _status(wm.redshift_status))
@@ -27,7 +27,7 @@ def watermark_renderable(wm: Watermark | None, table: str, *, stable: bool = Fal
     if wm.manual_timestamp:
         head.add_row("Manual Timestamp:", f"{wm.manual_timestamp} (manual_cli)")
     head.add_row("Files written / loaded:", f"{wm.files_written_total:,} / {wm.files_loaded_total:,}")
-    head.add_row("Committed through:", wm.committed_through or "—")
+    head.add_row("Committed through:", Text(wm.committed_through or "—"))
     if wm.last_error:
         head.add_row("Last Error:", Text(wm.last_error, style="red"))
 

@@ -79,6 +79,10 @@ async def test_config_masks_secrets_and_names_the_source(synced_env):
         text = await wait_text(pilot, "REDSHIFT_PASSWORD")
         assert "hunter2-secret" not in text and "very-secret-key" not in text
         assert "****" in text and "Settings from:" in text
+        app.show_error("test", RuntimeError("login failed for password hunter2-secret"))
+        await pilot.pause()
+        shown = " ".join(str(n.message) for n in app._notifications)
+        assert "login failed" in shown and "hunter2-secret" not in shown
 
 
 @pilot_test

@@ -27,6 +27,7 @@ from every error message.
 
 from __future__ import annotations
 
+import datetime as dt
 import queue
 import re
 import threading
@@ -54,6 +55,7 @@ _TEMPORAL = ("date", "datetime", "timestamp")  # rule names that may hold zero d
 _RUST_DECIMAL_DIGITS = 28  # connectorx decodes DECIMAL through rust_decimal (96-bit mantissa) ...
 _RUST_DECIMAL_SCALE = 10  # ... into decimal128(38, 10): wider or finer values travel as text
 _QUEUE_DEPTH = 1  # batches converted ahead of the consumer
+_YEAR_ONE = dt.datetime(1, 1, 1)  # a native date before it has year 0
 _SESSION = "SET time_zone = '+00:00'"  # as the pymysql source: TIMESTAMP values in UTC
 _RANGE_HINT_TYPES = ("datetime", "timestamp", "date", "int", "bigint", "mediumint", "smallint", "tinyint")
 
@@ -424,7 +426,7 @@ def _convert(c: Column, t: _Transport, arr: pa.Array, stats: ConversionStats) ->
         arr = out if isinstance(out, pa.Array) else pa.array(out, type=target)
     elif t.kind == "temporal" and arr.null_count < len(arr):
         # connectorx decodes every valid calendar date, and year 0, which the rule counts as a zero date
-        zero = pc.equal(pc.year(arr), 0)
+        zero = pc.less(arr, pa.scalar(_YEAR_ONE, arr.type) if pa.types.is_timestamp(arr.type) else pa.scalar(_YEAR_ONE.date(), arr.type))
         n_zero = pc.sum(zero).as_py() or 0
         if n_zero:
             arr = pc.if_else(zero, pa.scalar(None, arr.type), arr)

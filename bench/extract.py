@@ -101,6 +101,7 @@ def _parquet_rows(directory: Path) -> int:
 
 
 def measure(path: str, n: int, base_env: dict, batch_size: int, timeout: float) -> Measure:
+    """One path at one N in a fresh subprocess, its output counted afterwards."""
     with tempfile.TemporaryDirectory(prefix=f"s3rb-bench-{path}-") as tmp:
         tmpdir = Path(tmp)
         env = {**base_env, "BENCH_OUT": str(tmpdir), "BENCH_TABLE": TABLE}
@@ -183,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=int(os.environ.get("DB_PORT", "3306")))
     p.add_argument("--user", default=os.environ.get("DB_USER", "root"))
     p.add_argument("--password", default=os.environ.get("DB_PASSWORD", ""), help="default: DB_PASSWORD")
-    p.add_argument("--batch-size", type=int, default=50_000, help="rows per Parquet file for our backup (default 50000)")
+    p.add_argument("--batch-size", type=int, default=50_000, help="rows per Parquet file for the fast path (default 50000)")
+    p.add_argument("--fallback-batch-size", type=int, default=10_000,
+                   help="rows per query and file for the pymysql fallback (default 10000, BACKUP_BATCH_SIZE's default)")
     p.add_argument("--chunks", type=int, default=2, help="BACKUP_NUM_CHUNKS for the fast path: stripes read at once (default 2)")
     p.add_argument("--reuse", action="store_true", help="keep the table when it already holds N rows")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per measurement")
@@ -195,8 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         "DB_HOST": a.host, "DB_PORT": str(a.port), "DB_USER": a.user, "DB_PASSWORD": a.password,
         "DB_DATABASE": a.database, "AWS_EC2_METADATA_DISABLED": "true", "BACKUP_NUM_CHUNKS": str(a.chunks),
     }
-    print(f"settlement table ({TABLE}, 51 columns) in {a.database} at {a.host}:{a.port}; our backup: "
-          f"--batch-size {a.batch_size}, BACKUP_NUM_CHUNKS={a.chunks}; {os.cpu_count()} CPUs", flush=True)
+    print(f"settlement table ({TABLE}, 51 columns) in {a.database} at {a.host}:{a.port}; fast path: "
+          f"--batch-size {a.batch_size}, BACKUP_NUM_CHUNKS={a.chunks}; fallback: --batch-size {a.fallback_batch_size}; "
+          f"{os.cpu_count()} CPUs", flush=True)
     conn_args = dict(host=a.host, port=a.port, user=a.user, password=a.password)
     results: dict[int, dict[str, Measure]] = {}
     for n in a.rows:
@@ -204,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             build(conn_args, a.database, n)
         results[n] = {}
         for path in a.paths:
-            m = measure(path, n, base_env, a.batch_size, a.timeout)
+            m = measure(path, n, base_env, a.fallback_batch_size if path == "fallback" else a.batch_size, a.timeout)
             results[n][path] = m
             print(f"  N={n:,} {path}: {m.rate:,.0f} rows/s, {m.seconds:.1f} s, peak RSS {m.peak_rss / MIB:,.0f} MiB"
                   + ("" if m.ok else f"  FAILED {m.note}"), flush=True)

@@ -247,15 +247,20 @@ def test_fast_path_through_the_ssh_tunnel(make_env, sshd, mysql_server, mysql_db
     from s3rb_tui.engine.workspace import Workspace
 
     make_ties(mysql_server, mysql_db, rows=300)
+    with mariadb.connect(mysql_server, mysql_db) as conn, conn.cursor() as cur:  # a snapshot table too
+        cur.execute("CREATE TABLE nokey (code VARCHAR(10), d DATE)")
+        cur.executemany("INSERT INTO nokey VALUES (%s, %s)", [(f"c{i}", "2024-01-01") for i in range(150)])
     env = make_env(SSH_BASTION_HOST=sshd.host, SSH_BASTION_PORT=sshd.port, SSH_BASTION_USER=sshd.user,
                    SSH_BASTION_KEY_PATH=sshd.key_path, SSH_KNOWN_HOSTS=sshd.known_hosts_path, BACKUP_TIMEOUT_SECONDS=10,
                    BACKUP_NUM_CHUNKS=2)
     logged = []
     ws = Workspace(build_settings(env), log=lambda e, level="info", **f: logged.append((e, f)))
     try:
-        [result] = run_backup(ws, [ws.table_ref("ties")], JobContext("backup"), batch_size=100, extract_engine="fast")
+        result, snapshot = run_backup(ws, [ws.table_ref("ties"), ws.table_ref("nokey")], JobContext("backup"),
+                                      batch_size=100, extract_engine="fast")
         assert result.status == "success", result.error
         assert result.details["extract_path"] == "connectorx" and result.rows == 300 and result.files == 3
+        assert snapshot.status == "success" and snapshot.rows == 150 and snapshot.files == 2
         assert [f for e, f in logged if e == "SSH tunnel open"]
     finally:
         ws.close()
@@ -313,3 +318,34 @@ def test_the_url_carries_the_password_and_scrubbing_removes_it(mysql_server, mys
         assert password not in url  # percent-encoded: '@', '/', '#', '%', '?' would break the URL
         assert password not in src._scrub(f"error for {url} with {password}")
         assert "****" in src._scrub(url)
+
+
+def test_cancel_between_batches_stops_the_parallel_readers_and_keeps_the_committed_batches(make_env, mysql_server, mysql_db, tmp_path):
+    from s3rb_tui.engine.backup import run_backup
+    from s3rb_tui.engine.jobs import JobContext
+    from s3rb_tui.engine.workspace import Workspace
+
+    make_ties(mysql_server, mysql_db, rows=1000)
+    (tmp_path / "store").mkdir()
+    ws = Workspace(build_settings(make_env(STORE_URL=f"file://{tmp_path / 'store'}", BACKUP_NUM_CHUNKS=3)))
+    ctx = JobContext("backup")
+
+    def cancel_after_two_files(event):
+        if event.kind == "progress" and event.data.get("files") == 2:
+            ctx.cancel.cancel("test")
+
+    ctx.subscribe(cancel_after_two_files)
+    try:
+        [result] = run_backup(ws, [ws.table_ref("ties")], ctx, batch_size=100, extract_engine="fast")
+        assert result.status == "cancelled"
+        wm = ws.watermarks.get(ws.table_ref("ties"))
+        assert wm.cumulative.extracted == 200
+        ids = sorted(i for p in (tmp_path / "store").rglob("*.parquet") for i in pq.read_table(p).column("id").to_pylist())
+        assert len(ids) == len(set(ids)) == 200
+        # the next run takes the rest, each row once
+        [rest] = run_backup(ws, [ws.table_ref("ties")], JobContext("backup"), batch_size=100, extract_engine="fast")
+        assert rest.status == "success" and rest.rows == 800
+        ids = sorted(i for p in (tmp_path / "store").rglob("*.parquet") for i in pq.read_table(p).column("id").to_pylist())
+        assert ids == list(range(1, 1001))
+    finally:
+        ws.close()

@@ -27,6 +27,8 @@ from every error message.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import datetime as dt
 import queue
 import re
@@ -203,7 +205,10 @@ class MySQLArrowSource(MySQLSource):
         if table.num_rows == 0:
             return None
         batches = table.to_batches()
-        return read.tracker.batch(batches[0] if len(batches) == 1 else pa.concat_batches(batches), transports)
+        sb = read.tracker.batch(batches[0] if len(batches) == 1 else pa.concat_batches(batches), transports)
+        del table, batches
+        _release_freed_memory()
+        return sb
 
     def _range_sql(self, schema: TableSchema, transports: list[_Transport], after: Position, through: Position | None,
                    upper_bound: Any, limit: int) -> str:
@@ -230,7 +235,10 @@ class MySQLArrowSource(MySQLSource):
 
         def produce() -> Iterator[SourceBatch]:
             for raw in _exact_batches(self._stream(schema.ref.schema, sql, batch_size), batch_size):
-                yield read.tracker.batch(raw, transports)
+                sb = read.tracker.batch(raw, transports)
+                del raw
+                _release_freed_memory()
+                yield sb
 
         yield from _read_ahead(produce, on_abandon=lambda: self._kill_tagged(tag))
 
@@ -452,6 +460,25 @@ def _exact_batches(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.
             have = rest.num_rows
     if have:
         yield pa.concat_batches(pending)
+
+
+def _libc_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        return None
+
+
+_MALLOC_TRIM = _libc_trim()
+
+
+def _release_freed_memory() -> None:
+    """Hand the memory of a converted page back to the system. connectorx allocates its Arrow
+    buffers with the C allocator from its own threads; glibc keeps what they free in per-thread
+    arenas, and without a trim the process grows with every page: memory would grow with the table."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 _DONE = object()

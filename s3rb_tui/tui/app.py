@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import importlib
 import os
 import signal
 import sys
@@ -40,22 +41,20 @@ SCREEN_KEYS = (
 )
 
 
-def _screen_classes() -> dict[str, Callable]:
-    from s3rb_tui.tui.screens.config import ConfigScreen
-    from s3rb_tui.tui.screens.dashboard import DashboardScreen
-    from s3rb_tui.tui.screens.files import FilesScreen
-    from s3rb_tui.tui.screens.jobs import JobsScreen
-    from s3rb_tui.tui.screens.tables import TablesScreen
-    from s3rb_tui.tui.screens.watermarks import WatermarksScreen
+#: mode -> (module, class); imported when the operator first opens the screen
+SCREEN_CLASSES = {
+    "dashboard": ("s3rb_tui.tui.screens.dashboard", "DashboardScreen"),
+    "tables": ("s3rb_tui.tui.screens.tables", "TablesScreen"),
+    "watermarks": ("s3rb_tui.tui.screens.watermarks", "WatermarksScreen"),
+    "files": ("s3rb_tui.tui.screens.files", "FilesScreen"),
+    "jobs": ("s3rb_tui.tui.screens.jobs", "JobsScreen"),
+    "config": ("s3rb_tui.tui.screens.config", "ConfigScreen"),
+}
 
-    return {
-        "dashboard": DashboardScreen,
-        "tables": TablesScreen,
-        "watermarks": WatermarksScreen,
-        "files": FilesScreen,
-        "jobs": JobsScreen,
-        "config": ConfigScreen,
-    }
+
+def _screen_factory(mode: str) -> Callable:
+    module, name = SCREEN_CLASSES[mode]
+    return lambda: getattr(importlib.import_module(module), name)()
 
 
 class ConsoleApp(App):
@@ -119,8 +118,8 @@ class ConsoleApp(App):
 
     # --- lifecycle -----------------------------------------------------------------------
     def on_mount(self) -> None:
-        for mode, cls in _screen_classes().items():
-            self.add_mode(mode, cls)
+        for mode in SCREEN_CLASSES:
+            self.add_mode(mode, _screen_factory(mode))
         self.switch_mode("dashboard")
         try:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._terminal_gone)

@@ -76,8 +76,10 @@ class WatermarksScreen(ConsoleScreen):
             self._rows = data
             t = self.query_one("#wm-tables", DataTable)
             t.clear()
+            default_schema = self.app.settings.str("DB_DATABASE")
             for name, wm in data:
-                t.add_row(name, key=name)
+                shown = name.split(".", 1)[1] if default_schema and name.startswith(default_schema + ".") else name
+                t.add_row(shown, key=name)
             names = [n for n, _ in data]
             want = self.app.selected_table if self.app.selected_table in names else (names[0] if names else None)
             if want:

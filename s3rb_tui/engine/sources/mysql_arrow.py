@@ -59,7 +59,6 @@ _RUST_DECIMAL_SCALE = 10  # ... into decimal128(38, 10): wider or finer values t
 _QUEUE_DEPTH = 1  # batches converted ahead of the consumer
 _YEAR_ONE = dt.datetime(1, 1, 1)  # a native date before it has year 0
 _SESSION = "SET time_zone = '+00:00'"  # as the pymysql source: TIMESTAMP values in UTC
-_RANGE_HINT_TYPES = ("datetime", "timestamp", "date", "int", "bigint", "mediumint", "smallint", "tinyint")
 
 
 def connectorx_available() -> bool:

@@ -51,9 +51,12 @@ async def watermark_wizard(pilot) -> None:
 
 
 async def files(pilot) -> None:
+    await dashboard(pilot)  # the dashboard's selection (its first table) opens expanded on Files
     await pilot.press("4")
     tree = pilot.app.screen.query_one("#file-tree", Tree)
     await wait_for(pilot, lambda: len(tree.root.children) == 3, what="table nodes")
+    first = next(n for n in tree.root.children if n.data["table"] == wsdata.PARTNERS)
+    await wait_for(pilot, lambda: "node" in first.data, what="the selected table listed")
     node = next(n for n in tree.root.children if n.data["table"] == wsdata.DELIVERY)
     node.expand()
     await wait_for(pilot, lambda: "node" in node.data, what="listing")

@@ -16,11 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
-from s3rb_tui.engine.sources.sqlite import TIMESTAMP_TEXT
+# numpy (and pyarrow, behind the SQLite source's names) are imported where data is generated, not
+# at import: the console imports this module before its first frame.
 
 SEED = 20250728
 STATUSES = ("CREATED", "PICKED_UP", "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED", "RETURNED")
@@ -139,6 +141,8 @@ _PARTNER_TYPES = ("CARRIER", "MARKETPLACE", "RETAILER", "3PL")
 
 def stamp(t: dt.datetime) -> str:
     """A datetime as the demo stores it."""
+    from s3rb_tui.engine.sources.sqlite import TIMESTAMP_TEXT
+
     return t.strftime(TIMESTAMP_TEXT)
 
 
@@ -168,6 +172,8 @@ def _insert(db: sqlite3.Connection, table: str, columns: Sequence[tuple[str, str
 
 def _texts(seconds: np.ndarray, anchor: dt.datetime) -> list[str]:
     """Seconds before/after ``anchor`` (int array) as stored datetime text."""
+    import numpy as np
+
     epoch = anchor.replace(hour=0, minute=0, second=0, microsecond=0)
     base = int((anchor - epoch).total_seconds())
     days, secs = np.divmod(seconds.astype(np.int64) + base, 86400)
@@ -183,6 +189,8 @@ def _texts(seconds: np.ndarray, anchor: dt.datetime) -> list[str]:
 
 def _money(units: np.ndarray, scale: int) -> list[float]:
     """Integer units of 10**-scale as numbers SQLite stores exactly (nearest double, <= 15 digits)."""
+    import numpy as np
+
     return (units.astype(np.float64) / float(10**scale)).tolist()
 
 
@@ -198,6 +206,8 @@ def _pick(rng: np.random.Generator, choices: Sequence[str], n: int, p: Sequence[
 # --- tables ------------------------------------------------------------------------------
 
 def _partners(rng: np.random.Generator, anchor: dt.datetime) -> list[list]:
+    import numpy as np
+
     n = PARTNERS
     ids = np.arange(1, n + 1)
     states = _pick(rng, _STATES, n)
@@ -232,6 +242,8 @@ def _stage_deliveries(db: sqlite3.Connection, rng: np.random.Generator, rows: in
     """Random draws as integers into two TEMP tables: ``parcel`` (one row per parcel) and
     ``event`` (one row per status event). ``_DELIVERY_SELECT`` turns them into the table's rows
     inside SQLite, which is far faster than binding 51 Python values per row. Returns the parcels."""
+    import numpy as np
+
     steps_per_parcel = rng.choice(5, size=rows // 3 + 16, p=(0.05, 0.08, 0.12, 0.15, 0.60)) + 1
     ends = np.cumsum(steps_per_parcel)
     parcels = int(np.searchsorted(ends, rows) + 1)
@@ -373,6 +385,8 @@ def _build_deliveries(db: sqlite3.Connection, anchor: dt.datetime) -> None:
 
 
 def _claims(rng: np.random.Generator, rows: int, parcels: int, anchor: dt.datetime) -> list[list]:
+    import numpy as np
+
     ids = np.arange(1, rows + 1)
     parcel = np.sort(rng.integers(0, parcels, rows))
     submitted = -WINDOW_DAYS * 86400 + (parcel * (WINDOW_DAYS * 86400 - 86400)) // max(parcels, 1) + rng.integers(86400, 3 * 86400, rows)
@@ -408,6 +422,8 @@ def _claims(rng: np.random.Generator, rows: int, parcels: int, anchor: dt.dateti
 
 def generate(path: Path, delivery_rows: int, anchor: dt.datetime) -> dict[str, int]:
     """Create the SQLite source at ``path`` (which must not exist). Returns rows per table."""
+    import numpy as np
+
     if delivery_rows < 10:
         raise ValueError("the demo needs at least 10 delivery rows")
     rng = np.random.default_rng(SEED)

@@ -28,7 +28,7 @@ from s3rb_tui.tui.workers import JobFunction, JobState, LogBuffer, describe_erro
 
 #: actions that change state somewhere (store, watermark, warehouse); hidden with --readonly
 DESTRUCTIVE_ACTIONS = frozenset(
-    {"backup", "sync", "load_only", "dry_run", "watermark_wizard", "set_count", "clean", "cancel_job"}
+    {"backup", "sync", "load_only", "dry_run", "watermark_wizard", "set_count", "clean", "cancel_job", "toggle_traffic"}
 )
 
 SCREEN_KEYS = (
@@ -66,6 +66,7 @@ class ConsoleApp(App):
         *(Binding(key, f"show('{mode}')", label, id=f"screen.{mode}", show=False) for key, mode, label in SCREEN_KEYS),
         Binding("question_mark,f1", "help", "Help", id="app.help"),
         Binding("ctrl+p", "command_palette", "Commands", id="app.palette", show=False),
+        Binding("t", "toggle_traffic", "Demo traffic", id="app.demo_traffic"),
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit_now", show=False, priority=True),
     ]
@@ -81,6 +82,7 @@ class ConsoleApp(App):
         stable: bool = False,
         refresh_seconds: float = 15.0,
         debug: bool = False,
+        demo_env: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         from s3rb_tui.engine.workspace import Workspace
@@ -89,6 +91,9 @@ class ConsoleApp(App):
         self.workspace = workspace or Workspace(settings)
         self.readonly = readonly
         self.demo = demo
+        #: the demo workspace's settings (for live traffic), and the traffic thread when it runs
+        self.demo_env = dict(demo_env) if demo_env else None
+        self.traffic = None
         self._clock = clock
         #: snapshot mode: hide values that depend on the wall clock or the run (durations, rates)
         self.stable = stable
@@ -143,6 +148,8 @@ class ConsoleApp(App):
     def on_unmount(self) -> None:
         for job in self.running_jobs():
             job.cancel.cancel("the console closed")
+        if self.traffic is not None:
+            self.traffic.stop()
         self.workspace.close()
 
     # --- actions ---------------------------------------------------------------------------
@@ -192,7 +199,26 @@ class ConsoleApp(App):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.readonly and action in DESTRUCTIVE_ACTIONS:
             return False  # hidden from the footer and the palette, and not run
+        if action == "toggle_traffic" and not (self.demo and self.demo_env):
+            return False  # only the demo has live traffic
         return True
+
+    def action_toggle_traffic(self) -> None:
+        """Demo only: insert new parcels and move statuses every few seconds, or stop doing so."""
+        if self.traffic is not None and self.traffic.running:
+            self._stop_traffic()
+            return
+        from s3rb_tui.demo import start_traffic
+
+        self.traffic = start_traffic(dict(self.demo_env or {}))
+        self.notify("demo traffic on: new rows and status changes every few seconds (t stops it)", title="demo")
+
+    @work(thread=True, exclusive=True, group="traffic")
+    def _stop_traffic(self) -> None:
+        traffic, self.traffic = self.traffic, None
+        if traffic is not None:
+            traffic.stop()  # waits for the current tick to finish: off the UI thread
+            self.call_from_thread(self.notify, f"demo traffic off after {traffic.ticks} ticks: {traffic.inserted:,} rows inserted, {traffic.updated:,} updated", title="demo")
 
     # --- jobs ----------------------------------------------------------------------------
     def running_jobs(self) -> list[JobState]:
@@ -319,17 +345,16 @@ def run_console(
     except S3rbError as e:
         sys.stderr.write(f"s3rb-tui: error: {e}\n")
         return e.exit_code
-    traffic = None
-    if demo and demo_traffic and env_overrides:
+    app = ConsoleApp(settings, readonly=readonly, demo=demo, debug=debug, demo_env=env_overrides if demo else None)
+    if demo and demo_traffic and env_overrides and not readonly:
         from s3rb_tui.demo import start_traffic
 
-        traffic = start_traffic(dict(env_overrides))
-    app = ConsoleApp(settings, readonly=readonly, demo=demo, debug=debug)
+        app.traffic = start_traffic(dict(env_overrides))
     try:
         result = app.run()
     finally:
-        if traffic is not None:
-            traffic.stop()
+        if app.traffic is not None:
+            app.traffic.stop()
     if app.return_code not in (None, 0):
         return int(app.return_code)
     return int(result or 0)

@@ -18,7 +18,7 @@ from s3rb_tui.engine.warehouses.redshift import CopyAuth, copy_options, copy_sta
 KEY = "incremental/settlement.settlement_normal_delivery_detail/year=2025/month=08/day=09/hour=20/2025-08-09_20-00-01_batch_0001.parquet"
 TARGET = Target("public", "settlement_normal_delivery_detail")
 ROLE = CopyAuth(iam_role="arn:aws:iam::123456789012:role/RedshiftCopy")
-KEYS = CopyAuth(access_key="AKIAIOSFODNN7EXAMPLE", secret_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+KEYS = CopyAuth(access_key="TESTONLYACCESSKEYID01", secret_key="test-only-secret/not-a-real-key/0000000")
 
 
 def test_manifest_lists_every_file_mandatory_with_its_length():
@@ -45,7 +45,7 @@ def test_copy_csv_gzip_with_keys_and_options_and_the_secret_redacted():
     assert statement == (
         'COPY "s3rb_stage" ("id")\n'
         "FROM 's3://b/m.manifest'\n"
-        "ACCESS_KEY_ID 'AKIAIOSFODNN7EXAMPLE' SECRET_ACCESS_KEY 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'\n"
+        "ACCESS_KEY_ID 'TESTONLYACCESSKEYID01' SECRET_ACCESS_KEY 'test-only-secret/not-a-real-key/0000000'\n"
         "FORMAT AS CSV GZIP\n"
         "TIMEFORMAT 'auto' DATEFORMAT 'auto'\n"
         "MANIFEST\n"

@@ -30,6 +30,9 @@ def job_summary(title: str, results: list[TableResult], seconds: float) -> str:
         for r in results
     ]
     out = [head, table(rows, ("table", "result", "rows", "files", "size", "time"))]
+    paths = sorted({r.details["extract_path"] for r in results if r.details.get("extract_path")})
+    if paths:
+        out.append(f"  extraction: {', '.join(paths)}")
     for r in results:
         for w in r.warnings:
             out.append(f"  warning {r.table}: {w}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from s3rb_tui.commands import report
+from s3rb_tui.engine.extract_path import choose_extract_path
 from s3rb_tui.engine.sync import run_sync
 
 
@@ -47,6 +48,7 @@ def run(args, app) -> int:
     app.require_valid_settings()
     ws = app.workspace
     engine = args.extract_engine or app.settings.str("EXTRACT_ENGINE")
+    choose_extract_path(app.settings, engine)  # an impossible choice is bad usage (exit 2), before any work
     ctx = app.ctx("sync")
     started = time.monotonic()
     results = run_sync(

@@ -151,7 +151,9 @@ class _ParquetBatchWriter:
     def write(self, batch) -> str:
         fd, path = tempfile.mkstemp(suffix=".parquet", dir=self.tmpdir)
         os.close(fd)
-        with pq.ParquetWriter(path, batch.schema, compression="snappy") as w:
+        # No dictionary pages: on the settlement table they doubled encoding CPU and made files
+        # larger (measured by the extraction benchmark's author: 0.138 s -> 0.072 s per 50,000 rows, -16%).
+        with pq.ParquetWriter(path, batch.schema, compression="snappy", use_dictionary=False) as w:
             w.write_batch(batch)
         return path
 

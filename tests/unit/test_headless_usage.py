@@ -82,3 +82,12 @@ def test_config_masks_secrets_and_exits_2_when_it_cannot_work(tmp_path):
 def test_debug_shows_the_traceback(tmp_path):
     proc = cli("--run", "backup", "-t", "db.t", "--debug", env={"S3_BUCKET_NAME": ""}, cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" in proc.stderr
+
+
+def test_fast_extraction_of_a_non_mysql_source_is_bad_usage(store_env, tmp_path):
+    env, store = store_env
+    env = {**env, "DB_DIALECT": "sqlite", "DB_SQLITE_PATH": str(tmp_path / "none.sqlite")}
+    proc = cli("--run", "backup", "-t", "db.t", "--extract-engine", "fast", env=env, cwd=tmp_path)
+    assert_one_line_usage_error(proc)
+    assert "reads MySQL only" in proc.stderr
+    assert not store.exists() and not (tmp_path / "none.sqlite").exists()

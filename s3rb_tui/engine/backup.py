@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from s3rb_tui.engine.errors import Cancelled, JobError, S3rbError, WatermarkError
 from s3rb_tui.engine.extract_path import choose_extract_path, open_extract_source
 from s3rb_tui.engine.jobs import JobContext, RateMeter, TableResult
-from s3rb_tui.engine.layout import FilePosition, data_key, parse_data_key, run_stamp, stamp_to_datetime, table_prefix
+from s3rb_tui.engine.layout import FilePosition, data_key, run_stamp, stamp_to_datetime, table_data_files, table_prefix
 from s3rb_tui.engine.locks import TableLock
 from s3rb_tui.engine.schema import ConversionStats, TableSchema, preflight
 from s3rb_tui.engine.sources.base import Position, Source
@@ -83,10 +83,7 @@ def find_orphans(ws: "Workspace", table: TableRef, wm: Watermark | None) -> tupl
     """(data files after the committed point, number of committed data files)."""
     committed = wm.committed_position if wm else None
     orphans, kept = [], 0
-    for info in ws.store.list(table_prefix(ws.incremental_path, table)):
-        parsed = parse_data_key(info.key)
-        if parsed is None or parsed.table != table.full_name:
-            continue
+    for parsed, info in table_data_files(ws.store, ws.incremental_path, table):
         if committed is None or parsed.position > committed:
             orphans.append(info.key)
         else:

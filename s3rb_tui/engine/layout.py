@@ -10,8 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator
 
 from s3rb_tui.engine.tables import TableRef
+
+if TYPE_CHECKING:
+    from s3rb_tui.engine.stores.base import ObjectInfo, ObjectStore
 
 WATERMARK_PREFIX = "watermark/"
 LOCK_PREFIX = "watermark/locks/"
@@ -89,3 +93,11 @@ def watermark_key(table: TableRef) -> str:
 
 def lock_key(table: TableRef) -> str:
     return f"{LOCK_PREFIX}{table.full_name}.lock"
+
+
+def table_data_files(store: "ObjectStore", incremental_path: str, table: TableRef) -> Iterator[tuple[DataKey, "ObjectInfo"]]:
+    """Every data file of ``table`` under its own prefix, in key order (other keys are ignored)."""
+    for info in store.list(table_prefix(incremental_path, table)):
+        parsed = parse_data_key(info.key)
+        if parsed is not None and parsed.table == table.full_name:
+            yield parsed, info

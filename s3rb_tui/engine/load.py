@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from s3rb_tui.engine.errors import Cancelled, JobError, S3rbError
 from s3rb_tui.engine.jobs import JobContext, RateMeter, TableResult
-from s3rb_tui.engine.layout import parse_data_key, stamp_to_datetime, table_prefix
+from s3rb_tui.engine.layout import parse_data_key, stamp_to_datetime, table_data_files
 from s3rb_tui.engine.locks import TableLock
 from s3rb_tui.engine.schema import TableSchema, column_from_arrow, preflight, warehouse_type
 from s3rb_tui.engine.tables import TableRef
@@ -99,9 +99,8 @@ def committed_keys(ws: "Workspace", ref: TableRef, wm: Watermark | None, honour_
         return []
     manual = _manual_moment(wm) if honour_manual else None
     found = []
-    for info in ws.store.list(table_prefix(ws.incremental_path, ref)):
-        dk = parse_data_key(info.key)
-        if dk is None or dk.table != ref.full_name or dk.position > committed:
+    for dk, info in table_data_files(ws.store, ws.incremental_path, ref):
+        if dk.position > committed:
             continue
         if manual is not None and stamp_to_datetime(dk.position.run_stamp) < manual:
             continue

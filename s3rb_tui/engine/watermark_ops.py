@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from s3rb_tui.engine.errors import UsageError
-from s3rb_tui.engine.layout import parse_data_key, stamp_to_datetime, table_prefix
+from s3rb_tui.engine.layout import stamp_to_datetime, table_data_files
 from s3rb_tui.engine.sources.base import Position
 from s3rb_tui.engine.tables import TableRef
 from s3rb_tui.engine.watermarks import Watermark
@@ -71,10 +71,7 @@ class WatermarkPlan:
 def _files_after(ws: "Workspace", table: TableRef, wm: Watermark | None, moment: dt.datetime | None) -> tuple[list[str], int]:
     committed = wm.committed_position if wm else None
     keys, size = [], 0
-    for info in ws.store.list(table_prefix(ws.incremental_path, table)):
-        parsed = parse_data_key(info.key)
-        if parsed is None or parsed.table != table.full_name:
-            continue
+    for parsed, info in table_data_files(ws.store, ws.incremental_path, table):
         if committed is None or parsed.position > committed:
             continue
         if moment is None or stamp_to_datetime(parsed.position.run_stamp) >= moment.replace(tzinfo=dt.timezone.utc):

@@ -21,8 +21,15 @@ def describe_dry_run(results) -> str:
         if r.status != "dry run":
             continue
         after = d.get("after", {})
-        where = "the beginning (full backup, NULL-cursor rows included)" if not after.get("cursor") and not after.get("key") and not after.get("nulls_done") else f"{d.get('cursor_column')} > {after.get('cursor')!r}" + (f" (after key {after.get('key')})" if after.get("key") else "")
-        lines.append(f"{r.table}: {d.get('mode')} backup from {where} up to {d.get('upper_bound')}")
+        scan = d.get("initial_scan")
+        if scan:
+            key = ", ".join(d.get("primary_key") or [])
+            where = ("the beginning" if scan.get("after_key") is None else f"after {key} {scan['after_key']}")
+            lines.append(f"{r.table}: first full backup in primary-key order ({key}) from {where}, "
+                         f"rows with {d.get('cursor_column')} up to {scan.get('upper_bound')} or NULL")
+        else:
+            where = "the beginning (full backup, NULL-cursor rows included)" if not after.get("cursor") and not after.get("key") and not after.get("nulls_done") else f"{d.get('cursor_column')} > {after.get('cursor')!r}" + (f" (after key {after.get('key')})" if after.get("key") else "")
+            lines.append(f"{r.table}: {d.get('mode')} backup from {where} up to {d.get('upper_bound')}")
         lines.append(f"  estimated rows: {d.get('estimated_rows'):,}   estimated size: {report.size(d.get('estimated_bytes'))}   extraction: {d.get('extract_path')}")
         if d.get("uncommitted_files_to_remove"):
             lines.append(f"  {d['uncommitted_files_to_remove']} uncommitted files of an interrupted run would be removed")

@@ -32,6 +32,8 @@ def render(wm: Watermark) -> str:
         f"{'MySQL Extracted:':<20}{_n(wm.session.extracted):>22}{_n(wm.cumulative.extracted):>25}",
         f"{'Redshift Loaded:':<20}{_n(wm.session.loaded):>22}{_n(wm.cumulative.loaded):>25}",
     ]
+    if wm.initial_scan:
+        lines.insert(4, f"{'First Full Backup:':<25}{wm.initial_scan_text()}")
     if wm.last_error:
         lines.append(f"{'Last Error:':<25}{wm.last_error}")
     lines.append(RULE)

@@ -46,6 +46,9 @@ class Watermark:
     last_data_timestamp: Any = None  # cursor value as stored in JSON: "YYYY-MM-DD HH:MM:SS[.ffffff]" or int
     last_key: list[Any] | None = None
     nulls_done: bool = False  # rows with a NULL cursor were taken by the first full backup
+    #: a first full backup in primary-key order, in progress: {"upper_bound", "after_key"}
+    #: (``sources.base.InitialScan``); the fields above are set when it ends
+    initial_scan: dict[str, Any] | None = None
     last_extraction_time: str | None = None
     mysql_status: str = "never"  # never | running | success | failed | reset | manual
     redshift_status: str = "never"  # never | pending | success | failed
@@ -76,6 +79,14 @@ class Watermark:
         stamp, _, batch = self.committed_through.rpartition("_batch_")
         return FilePosition(stamp, int(batch))
 
+    def initial_scan_text(self) -> str | None:
+        """A first full backup in progress, in words (the next backup continues it)."""
+        if not self.initial_scan:
+            return None
+        after = self.initial_scan.get("after_key")
+        return (f"in progress in primary-key order, {'nothing read yet' if after is None else f'through key {after}'}; "
+                f"rows up to {self.initial_scan.get('upper_bound')}")
+
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         return d
@@ -86,6 +97,7 @@ class Watermark:
             "table": self.table,
             "last_data_timestamp": self.last_data_timestamp,
             "last_key": self.last_key,
+            "initial_scan": self.initial_scan,
             "last_extraction_time": self.last_extraction_time,
             "mysql_status": self.mysql_status,
             "redshift_status": self.redshift_status,
@@ -138,6 +150,7 @@ class Watermark:
         status: str,
         null_cursor_rows: int = 0,
         zero_dates: int = 0,
+        initial_scan: dict[str, Any] | None = None,
     ) -> "Watermark":
         """Record ``rows`` extracted so far in session ``session_id`` (replace within a session)."""
         same = self.backup_session_id == session_id
@@ -150,6 +163,7 @@ class Watermark:
             last_data_timestamp=last_data_timestamp,
             last_key=last_key,
             nulls_done=nulls_done,
+            initial_scan=initial_scan,
             last_extraction_time=iso(utcnow()),
             mysql_status=status,
             backup_strategy=strategy,
@@ -189,6 +203,7 @@ class Watermark:
             last_data_timestamp=timestamp,
             last_key=None,
             nulls_done=True,
+            initial_scan=None,
             last_extraction_time=None,
             mysql_status="manual",
             backup_strategy="manual_cli",

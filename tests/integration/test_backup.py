@@ -294,7 +294,7 @@ def test_inter_table_strategy_and_dry_run(run_cli, make_env, sakila_shared, s3_c
     args = [a for t in tables for a in ("-t", t)]
     dry = run_cli("--run", "backup", *args, "--dry-run", "--estimate", env=env)
     assert dry.returncode == 0, dry.stderr
-    assert f"{sakila_shared}.payment: incremental backup from the beginning" in dry.stdout
+    assert f"{sakila_shared}.payment: first full backup in primary-key order (payment_id) from the beginning" in dry.stdout
     assert "estimated rows: 16,049" in dry.stdout  # payment
     assert f"{sakila_shared}.film_text: snapshot backup" in dry.stdout
     assert data_keys(s3_client, s3_bucket, "") == []  # a dry run writes nothing at all

@@ -21,7 +21,7 @@ import pytest
 
 from s3rb_tui.engine.errors import ConfigError, JobError
 from s3rb_tui.engine.extract_path import choose_extract_path
-from s3rb_tui.engine.sources.base import Position
+from s3rb_tui.engine.sources.base import InitialScan, Position
 from s3rb_tui.engine.sources.mysql import MySQLSource
 from s3rb_tui.engine.sources.mysql_arrow import MySQLArrowSource
 from s3rb_tui.engine.tables import TableRef
@@ -42,9 +42,37 @@ def fast_source(server: dict, parallel: int = 1) -> MySQLArrowSource:
     return MySQLArrowSource(server["host"], server["port"], server["user"], server["password"], parallel=parallel)
 
 
-@pytest.fixture(params=[1, 3], ids=["one-connection", "parallel-stripes"])
+class ReadsLikeAFirstBackup:
+    """A source whose read from the start is what a table's first full backup does: an initial
+    scan in primary-key order (backup.plan_backup starts one), so the fidelity tests cover it too."""
+
+    def read_batches(self, schema, start, upper_bound, batch_size, limit=None):
+        if start.is_start and schema.incremental:
+            start = Position(scan=InitialScan(self.initial_scan_bound(schema, upper_bound)))
+        return super().read_batches(schema, start, upper_bound, batch_size, limit)
+
+
+class FastInitialScan(ReadsLikeAFirstBackup, MySQLArrowSource):
+    pass
+
+
+class PyMySQLInitialScan(ReadsLikeAFirstBackup, MySQLSource):
+    pass
+
+
+EDGE_SOURCES = {
+    "one-connection": lambda s: fast_source(s, 1),
+    "parallel-stripes": lambda s: fast_source(s, 3),
+    "scan-one-connection": lambda s: FastInitialScan(s["host"], s["port"], s["user"], s["password"], parallel=1),
+    "scan-parallel-stripes": lambda s: FastInitialScan(s["host"], s["port"], s["user"], s["password"], parallel=3),
+    "scan-pymysql": lambda s: PyMySQLInitialScan(s["host"], s["port"], s["user"], s["password"]),
+}
+
+
+@pytest.fixture(params=list(EDGE_SOURCES))
 def edge(request, mysql_server, mysql_db):
-    """test_type_fidelity's edge table, read through the fast source."""
+    """test_type_fidelity's edge table, read through the fast source (keyset pages, or stripes),
+    and as a first full backup reads it (an initial scan) on both paths."""
     conn = pymysql.connect(
         host=mysql_server["host"], port=mysql_server["port"], user=mysql_server["user"],
         password=mysql_server["password"], database=mysql_db, charset="utf8mb4", autocommit=True,
@@ -56,7 +84,7 @@ def edge(request, mysql_server, mysql_db):
         cur.execute(fidelity.INSERT_1, (fidelity.LONG_TEXT, fidelity.JSON_DOC))
         cur.execute(fidelity.INSERT_2)
         cur.execute(fidelity.INSERT_3)
-    src = fast_source(mysql_server, parallel=request.param)
+    src = EDGE_SOURCES[request.param](mysql_server)
     yield conn, src, src.discover(TableRef(mysql_db, "edge"))
     src.close()
     conn.close()

@@ -152,8 +152,13 @@ def test_values_survive_parquet_exactly(edge):
     assert stats.zero_dates == {"d": 1, "dtm": 1, "ts": 1}
     # NULLs in every column
     assert all(v is None for k, v in r3.items() if k != "id")
-    # NULL cursor rows come first and are counted
+    # NULL cursor rows are counted
     assert sum(b.null_cursor_rows for b in batches) == 2
+
+
+def test_null_cursor_rows_come_first_in_keyset_order(edge):
+    _, src, schema = edge
+    _, _, batches, _ = _extract(src, schema)
     assert [r["id"] for r in pa.Table.from_batches([b.batch for b in batches]).to_pylist()[:2]] == [2, 3]
 
 

@@ -11,8 +11,8 @@ import sqlite3
 from decimal import Decimal
 
 from s3rb_tui.engine.schema import Column, TableSchema
-from s3rb_tui.engine.sources.base import Position, keyset_predicate
-from s3rb_tui.engine.sources.mysql import _param, json_safe
+from s3rb_tui.engine.sources.base import InitialScan, Position, keyset_predicate, scan_order_by, scan_predicate
+from s3rb_tui.engine.sources.mysql import position_param, json_safe
 from s3rb_tui.engine.tables import TableRef, quote_sql
 
 
@@ -118,6 +118,41 @@ def test_positions_survive_a_json_round_trip():
     assert safe["datetime"] == "2026-01-02 03:04:05.000006"
     assert safe["date"] == "2026-01-02"
     assert safe["bigint"] == 18446744073709551615
-    assert _param(Column("k", "decimal", precision=29, scale=9), safe["decimal"]) == values["decimal"]
-    assert _param(Column("k", "varbinary"), safe["binary"]) == values["binary"]
-    assert _param(Column("k", "datetime"), safe["datetime"]) == "2026-01-02 03:04:05.000006"
+    assert position_param(Column("k", "decimal", precision=29, scale=9), safe["decimal"]) == values["decimal"]
+    assert position_param(Column("k", "varbinary"), safe["binary"]) == values["binary"]
+    assert position_param(Column("k", "datetime"), safe["datetime"]) == "2026-01-02 03:04:05.000006"
+
+
+def _scan(db, schema: TableSchema, after, upper, batch: int) -> list[tuple]:
+    """An initial scan in primary-key order, page by page from ``after``."""
+    cols = ", ".join(quote_sql(c) for c in schema.order_columns)
+    out = []
+    while True:
+        where, params = scan_predicate(schema, after, upper, quote_sql, placeholder="?")
+        rows = db.execute(f"SELECT a, b, {cols} FROM t WHERE {where} ORDER BY {scan_order_by(schema, quote_sql)} LIMIT {batch}",
+                          params).fetchall()
+        if not rows:
+            return out
+        out.extend(rows)
+        after = rows[-1][:2]
+
+
+def test_scan_predicate_takes_every_row_up_to_the_bound_once_in_key_order():
+    rng = random.Random(7)
+    rows = [(a, b, rng.choice([None, 10, 20, 30, 40])) for a in range(12) for b in range(5)]
+    rng.shuffle(rows)
+    db = _table(rows)
+    schema = _schema(("a", "b"))
+    for batch in (1, 4, 7, 100):
+        got = _scan(db, schema, None, 30, batch)
+        assert [r[:2] for r in got] == sorted((a, b) for a, b, u in rows if u is None or u <= 30)
+        resumed = _scan(db, schema, (5, 2), 30, batch)  # from a position kept in the middle
+        assert [r[:2] for r in resumed] == sorted((a, b) for a, b, u in rows if (u is None or u <= 30) and (a, b) > (5, 2))
+    assert len(_scan(db, schema, None, None, 9)) == 60  # no bound: every row
+
+
+def test_initial_scan_survives_json_and_a_scan_position_is_not_a_start():
+    scan = InitialScan(upper_bound="2026-01-01 00:00:00.000000", after_key=(3, "x"))
+    assert InitialScan.from_json(json.loads(json.dumps(scan.to_json()))) == scan
+    assert InitialScan.from_json(InitialScan(upper_bound=1299).to_json()) == InitialScan(upper_bound=1299)
+    assert Position().is_start and not Position(scan=scan).is_start

@@ -69,3 +69,17 @@ def test_bad_documents_are_errors_never_a_silent_reload(tmp_path, body, msg):
     store.put("watermark/s.t.json", body)
     with pytest.raises(WatermarkError, match=msg):
         WatermarkStore(store).get(T)
+
+
+def test_an_initial_scan_in_progress_is_kept_shown_and_cleared_by_set_and_reset():
+    scan = {"upper_bound": "2026-01-01 00:00:00.000000", "after_key": [250]}
+    wm = Watermark(table="s.t").with_backup_commit(
+        session_id="run1", strategy="sequential", rows=250, files=["f1"], position=FilePosition("2025-01-01_00-00-00", 1),
+        last_data_timestamp=None, last_key=None, nulls_done=False, status="running", initial_scan=scan)
+    assert Watermark.from_json("s.t", json.loads(json.dumps(wm.to_json()))).initial_scan == scan
+    assert wm.summary()["initial_scan"] == scan
+    assert wm.initial_scan_text() == "in progress in primary-key order, through key [250]; rows up to 2026-01-01 00:00:00.000000"
+    assert wm.with_manual_timestamp("2025-08-09 20:00:01").initial_scan is None
+    assert wm.with_reset().initial_scan is None
+    done = commit(wm, "run1", 500, ["f1", "f2"], 2)  # the scan's last batch commits a keyset position
+    assert done.initial_scan is None and done.initial_scan_text() is None

@@ -4,6 +4,14 @@ Extraction order is (cursor column, primary key...). Rows whose cursor is NULL s
 MySQL and SQLite both order NULLs first ascending) and are only taken by a table's first full
 backup. A ``Position`` says what was read last; the next query starts strictly after it, so rows
 sharing one timestamp are never skipped or repeated at a batch edge.
+
+A table's first full backup may instead be an *initial scan* (``InitialScan``): the rows with a
+cursor up to a bound fixed when the scan starts (or NULL), read in primary-key order, which the
+server serves from the clustered index instead of a (cursor, key) index walk with a row lookup
+each. Its position is the last key read; when the scan ends, the position becomes the keyset
+position of the largest (cursor, key) up to the bound (one index lookup), so the next run
+continues exactly as after a keyset read of the same rows. Rows changed while the scan runs get a cursor past the bound and
+are left to the next run.
 """
 
 from __future__ import annotations
@@ -20,14 +28,35 @@ from s3rb_tui.engine.tables import TableRef
 
 
 @dataclass(frozen=True)
+class InitialScan:
+    """A first full backup in primary-key order, in progress.
+
+    ``upper_bound``: the cursor bound fixed when the scan started (kept by every resumed run, so
+    that a row changed meanwhile is never between the scan and the next run); ``after_key``: the
+    last primary key read (None: nothing read yet)."""
+
+    upper_bound: Any
+    after_key: tuple[Any, ...] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"upper_bound": self.upper_bound, "after_key": None if self.after_key is None else list(self.after_key)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "InitialScan":
+        after = data.get("after_key")
+        return cls(upper_bound=data.get("upper_bound"), after_key=None if after is None else tuple(after))
+
+
+@dataclass(frozen=True)
 class Position:
     cursor: Any = None  # last cursor value read (None: not yet past the NULL-cursor rows)
     key: tuple[Any, ...] | None = None  # last primary key read at that cursor value
     nulls_done: bool = False  # the NULL-cursor rows are behind us (or are not wanted)
+    scan: InitialScan | None = None  # an initial scan in progress (the fields above are then unused)
 
     @property
     def is_start(self) -> bool:
-        return self.cursor is None and self.key is None and not self.nulls_done
+        return self.cursor is None and self.key is None and not self.nulls_done and self.scan is None
 
 
 @dataclass(frozen=True)
@@ -44,6 +73,12 @@ class SourceBatch:
     end: Position  # position after the last row of this batch
     null_cursor_rows: int = 0
     stats: ConversionStats = field(default_factory=ConversionStats)
+
+
+def empty_batch(schema: TableSchema, end: Position) -> SourceBatch:
+    """No rows, only a position: the end of an initial scan whose last page was full."""
+    arrow = schema.arrow_schema()
+    return SourceBatch(batch=pa.RecordBatch.from_arrays([pa.array([], f.type) for f in arrow], schema=arrow), end=end)
 
 
 @dataclass(frozen=True)
@@ -68,13 +103,9 @@ def keyset_predicate(
     params: list[Any] = []
 
     def after_key(last: tuple[Any, ...]) -> str:
-        # (k1, k2, ...) > (v1, v2, ...) expanded so that indexes are usable.
-        ors = []
-        for i in range(len(keys)):
-            eqs = [f"{quote(keys[j])} = {placeholder}" for j in range(i)]
-            ors.append("(" + " AND ".join(eqs + [f"{quote(keys[i])} > {placeholder}"]) + ")")
-            params.extend(list(last[:i]) + [last[i]])
-        return "(" + " OR ".join(ors) + ")" if ors else "(1 = 0)"
+        clause, more = key_after(keys, last, quote, placeholder)
+        params.extend(more)
+        return clause
 
     if position.cursor is None:
         if position.nulls_done:
@@ -100,6 +131,42 @@ def keyset_predicate(
 
 def order_by(schema: TableSchema, quote: Callable[[str], str]) -> str:
     return ", ".join(quote(c) for c in schema.order_columns)
+
+
+def key_after(columns: list[str], last: tuple[Any, ...], quote: Callable[[str], str],
+              placeholder: str = "%s") -> tuple[str, list[Any]]:
+    """``(c1, c2, ...) > (v1, v2, ...)`` expanded into ORs of ANDs, so that indexes are usable."""
+    ors, params = [], []
+    for i in range(len(columns)):
+        eqs = [f"{quote(columns[j])} = {placeholder}" for j in range(i)]
+        ors.append("(" + " AND ".join(eqs + [f"{quote(columns[i])} > {placeholder}"]) + ")")
+        params.extend(list(last[:i]) + [last[i]])
+    return ("(" + " OR ".join(ors) + ")" if ors else "(1 = 0)"), params
+
+
+def scan_predicate(
+    schema: TableSchema,
+    after_key: tuple[Any, ...] | None,
+    upper_bound: Any,
+    quote: Callable[[str], str],
+    placeholder: str = "%s",
+) -> tuple[str, list[Any]]:
+    """WHERE clause and parameters of an initial scan: rows with a primary key after ``after_key``
+    (all when None) whose cursor is NULL or at most ``upper_bound`` (no bound when None)."""
+    assert schema.cursor_column and schema.primary_key
+    parts, params = [], []
+    if after_key is not None:
+        clause, params = key_after(list(schema.primary_key), after_key, quote, placeholder)
+        parts.append(clause)
+    if upper_bound is not None:
+        cur = quote(schema.cursor_column)
+        parts.append(f"({cur} IS NULL OR {cur} <= {placeholder})")
+        params.append(upper_bound)
+    return (" AND ".join(parts) or "1 = 1"), params
+
+
+def scan_order_by(schema: TableSchema, quote: Callable[[str], str]) -> str:
+    return ", ".join(quote(c) for c in schema.primary_key)
 
 
 def _no_log(*args: Any, **kwargs: Any) -> None:
@@ -138,6 +205,17 @@ class Source(ABC):
     ) -> Iterator[SourceBatch]:
         """Stream rows after ``start`` (incremental tables) or the whole table (snapshot tables)
         as Arrow batches of at most ``batch_size`` rows. Memory is bounded by one batch."""
+
+    #: whether a first full backup may be an initial scan in primary-key order (``InitialScan``)
+    supports_initial_scan = False
+
+    def initial_scan_bound(self, schema: TableSchema, upper_bound: Any) -> Any:
+        """The cursor bound a new initial scan keeps to its end (None: no scan)."""
+        return None
+
+    def scan_end(self, schema: TableSchema, scan: InitialScan) -> Position:
+        """The keyset position once ``scan`` has read every row."""
+        raise NotImplementedError(f"{type(self).__name__} does not do initial scans")
 
     @abstractmethod
     def count(self, schema: TableSchema, start: Position | None = None, upper_bound: Any = None) -> int:

@@ -6,7 +6,7 @@ server through an unbuffered cursor (``SSCursor``): memory is bounded by one bat
 
 Positions are JSON-safe (they are stored in the watermark document and fed back as query
 parameters): datetimes become ``'YYYY-MM-DD HH:MM:SS.ffffff'``, dates ``'YYYY-MM-DD'``, decimals
-strings, binary keys hex. ``_param`` turns them back into values MySQL compares exactly.
+strings, binary keys hex. ``position_param`` turns them back into values MySQL compares exactly.
 """
 
 from __future__ import annotations
@@ -24,7 +24,10 @@ from pymysql.constants import FIELD_TYPE
 from s3rb_tui.engine.errors import JobError
 from s3rb_tui.engine.retry import call_with_retry
 from s3rb_tui.engine.schema import Column, ConversionStats, TableSchema, UnsupportedType, detect_cursor, rows_to_batch
-from s3rb_tui.engine.sources.base import Estimate, Position, Source, SourceBatch, TableInfo, keyset_predicate, order_by
+from s3rb_tui.engine.sources.base import (
+    Estimate, InitialScan, Position, Source, SourceBatch, TableInfo, empty_batch, keyset_predicate, order_by, scan_order_by,
+    scan_predicate,
+)
 from s3rb_tui.engine.tables import TableRef, quote_mysql
 
 if TYPE_CHECKING:
@@ -76,7 +79,7 @@ def cursor_value(column: Column, value: Any) -> Any:
     return value
 
 
-def _param(column: Column, value: Any) -> Any:
+def position_param(column: Column, value: Any) -> Any:
     """A JSON-safe Position value as a query parameter that compares exactly with ``column``."""
     if value is None:
         return None
@@ -318,18 +321,56 @@ class MySQLSource(Source):
         return ", ".join(c.rule.select_expr(c) for c in schema.columns)
 
     def _predicate(self, schema: TableSchema, start: Position, upper_bound: Any) -> tuple[str, list[Any]]:
+        """Rows after ``start`` up to ``upper_bound``: a keyset position, or an initial scan's key
+        (whose own bound then replaces ``upper_bound``)."""
+        if start.scan is not None:
+            return self._scan_predicate(schema, start.scan.after_key, start.scan.upper_bound)
         cursor_col = schema.column(schema.cursor_column)  # type: ignore[arg-type]
         keys = [schema.column(k) for k in schema.order_columns[1:]]
         typed = Position(
-            cursor=_param(cursor_col, start.cursor),
-            key=None if start.key is None else tuple(_param(c, v) for c, v in zip(keys, start.key)),
+            cursor=position_param(cursor_col, start.cursor),
+            key=None if start.key is None else tuple(position_param(c, v) for c, v in zip(keys, start.key)),
             nulls_done=start.nulls_done,
         )
-        if cursor_col.data_type not in _CLOCK_CURSORS and not isinstance(upper_bound, (int, Decimal)):
-            upper_bound = None  # a numeric cursor cannot be bounded by the clock
-        elif cursor_col.data_type == "date" and isinstance(upper_bound, (str, dt.date)):
-            upper_bound = _last_complete_day(upper_bound)
-        return keyset_predicate(schema, typed, upper_bound, quote_mysql)
+        return keyset_predicate(schema, typed, _bound(cursor_col, upper_bound), quote_mysql)
+
+    # --- initial scan: a first full backup in primary-key order --------------------------
+
+    supports_initial_scan = True
+
+    def initial_scan_bound(self, schema: TableSchema, upper_bound: Any) -> Any:
+        """A clock cursor keeps the run's bound; a numeric one is bounded by its largest value now
+        (rows changed during the scan get larger ones and are the next run's). None: no scan (the
+        table has no cursor value yet)."""
+        cursor_col = schema.column(schema.cursor_column)  # type: ignore[arg-type]
+        if cursor_col.data_type in _CLOCK_CURSORS:
+            return upper_bound
+        top = self._query(f"SELECT MAX({quote_mysql(cursor_col.name)}) FROM {schema.ref.mysql()}")[0][0]
+        return None if top is None else json_safe(top)
+
+    def _scan_predicate(self, schema: TableSchema, after_key: tuple[Any, ...] | None, upper_bound: Any) -> tuple[str, list[Any]]:
+        cursor_col = schema.column(schema.cursor_column)  # type: ignore[arg-type]
+        typed = None if after_key is None else tuple(position_param(schema.column(k), v) for k, v in zip(schema.primary_key, after_key))
+        return scan_predicate(schema, typed, _bound(cursor_col, position_param(cursor_col, upper_bound)), quote_mysql)
+
+    def scan_end(self, schema: TableSchema, scan: InitialScan) -> Position:
+        """The keyset position of a finished scan: the largest (cursor, key) up to its bound (one
+        backward step on the (cursor, key) index), so the next run goes on as after a keyset read."""
+        cursor_col = schema.column(schema.cursor_column)  # type: ignore[arg-type]
+        order = schema.order_columns
+        select = ", ".join(schema.column(k).rule.select_expr(schema.column(k)) for k in order)
+        cur = quote_mysql(cursor_col.name)
+        where, params = f"{cur} IS NOT NULL", []
+        bound = _bound(cursor_col, position_param(cursor_col, scan.upper_bound))
+        if bound is not None:
+            where += f" AND {cur} <= %s"
+            params.append(bound)
+        rows = self._query(f"SELECT {select} FROM {schema.ref.mysql()} WHERE {where} "
+                           f"ORDER BY {', '.join(quote_mysql(k) + ' DESC' for k in order)} LIMIT 1", params)
+        if not rows:
+            return Position(cursor=None, key=None, nulls_done=True)
+        row = rows[0]
+        return Position(cursor=cursor_value(cursor_col, row[0]), key=tuple(json_safe(v) for v in row[1:]), nulls_done=True)
 
     def read_batches(
         self,
@@ -341,7 +382,9 @@ class MySQLSource(Source):
     ) -> Iterator[SourceBatch]:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        if schema.incremental:
+        if schema.incremental and start.scan is not None:
+            yield from self._read_scan(schema, start.scan, batch_size, limit)
+        elif schema.incremental:
             yield from self._read_keyset(schema, start, upper_bound, batch_size, limit)
         else:
             yield from self._read_snapshot(schema, batch_size, limit)
@@ -370,6 +413,29 @@ class MySQLSource(Source):
             taken += len(rows)
             yield self._batch(schema, rows, position, nulls)
             if len(rows) < n:
+                return
+
+    def _read_scan(self, schema: TableSchema, scan: InitialScan, batch_size: int, limit: int | None) -> Iterator[SourceBatch]:
+        """Pages of an initial scan in primary-key order; the last one ends at the keyset position
+        of the whole scan (an empty batch carries it when the last page was full)."""
+        names = schema.column_names
+        cursor_i = names.index(schema.cursor_column)  # type: ignore[arg-type]
+        key_i = [names.index(k) for k in schema.primary_key]
+        select = f"SELECT {self._select_list(schema)} FROM {schema.ref.mysql()}"
+        order = scan_order_by(schema, quote_mysql)
+        after, taken = scan.after_key, 0
+        while limit is None or taken < limit:
+            n = batch_size if limit is None else min(batch_size, limit - taken)
+            where, params = self._scan_predicate(schema, after, scan.upper_bound)
+            rows = self._fetch(f"{select} WHERE {where} ORDER BY {order} LIMIT {int(n)}", params)
+            if rows:
+                after = tuple(json_safe(rows[-1][i]) for i in key_i)
+            done = len(rows) < n
+            end = self.scan_end(schema, scan) if done else Position(scan=InitialScan(scan.upper_bound, after))
+            nulls = sum(1 for r in rows if r[cursor_i] is None)
+            taken += len(rows)
+            yield self._batch(schema, rows, end, nulls) if rows else empty_batch(schema, end)
+            if done:
                 return
 
     def _read_snapshot(self, schema: TableSchema, batch_size: int, limit: int | None) -> Iterator[SourceBatch]:
@@ -441,6 +507,16 @@ class MySQLSource(Source):
             return None
         keys = ", ".join(quote_mysql(k) for k in schema.primary_key)
         return int(self._query(f"SELECT COUNT(DISTINCT {keys}) FROM {schema.ref.mysql()}")[0][0])
+
+
+def _bound(cursor_col: Column, upper_bound: Any) -> Any:
+    """The cursor bound as a parameter: a numeric cursor cannot be bounded by the clock; a DATE
+    cursor stops at the last complete day."""
+    if cursor_col.data_type not in _CLOCK_CURSORS and not isinstance(upper_bound, (int, Decimal)):
+        return None
+    if cursor_col.data_type == "date" and isinstance(upper_bound, (str, dt.date)):
+        return _last_complete_day(upper_bound)
+    return upper_bound
 
 
 def _last_complete_day(upper_bound: "str | dt.date") -> str:

@@ -37,7 +37,7 @@ import uuid
 from collections import deque
 from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterator
 from urllib.parse import quote
 
@@ -48,14 +48,16 @@ import pymysql
 from s3rb_tui.engine.errors import JobError
 from s3rb_tui.engine.retry import call_with_retry
 from s3rb_tui.engine.schema import Column, ConversionStats, TableSchema
-from s3rb_tui.engine.sources.base import Position, SourceBatch, order_by
-from s3rb_tui.engine.sources.mysql import MySQLSource, cursor_value, json_safe
+from s3rb_tui.engine.sources.base import InitialScan, Position, SourceBatch, empty_batch, key_after, order_by, scan_order_by
+from s3rb_tui.engine.sources.mysql import MySQLSource, cursor_value, position_param, json_safe
 from s3rb_tui.engine.tables import quote_mysql
 
 EXTRACT_PATH = "connectorx"
 _TEMPORAL = ("date", "datetime", "timestamp")  # rule names that may hold zero dates
 _RUST_DECIMAL_DIGITS = 28  # connectorx decodes DECIMAL through rust_decimal (96-bit mantissa) ...
 _RUST_DECIMAL_SCALE = 10  # ... into decimal128(38, 10): wider or finer values travel as text
+_SCALED_DIGITS = 18  # DECIMAL(p <= 18, s) * 10^s always fits a BIGINT: such columns travel as scaled integers
+_DECIMAL_FROM_INT64 = 19  # the precision Arrow asks for to hold any BIGINT
 _QUEUE_DEPTH = 1  # batches converted ahead of the consumer
 _YEAR_ONE = dt.datetime(1, 1, 1)  # a native date before it has year 0
 _SESSION = "SET time_zone = '+00:00'"  # as the pymysql source: TIMESTAMP values in UTC
@@ -73,7 +75,8 @@ def connectorx_available() -> bool:
 class _Transport:
     """How one column travels through connectorx: the SELECT expression, and how it reaches the
     rule's Arrow type: ``cast`` (a plain Arrow cast), ``text`` (the server's text, parsed by the
-    rule's converter) or ``temporal`` (a native date/datetime, of which year 0 is a zero date)."""
+    rule's converter), ``temporal`` (a native date/datetime, of which year 0 is a zero date) or
+    ``scaled`` (a DECIMAL's value * 10^scale as a BIGINT: the decimal's unscaled integer)."""
 
     select: str
     kind: str
@@ -86,6 +89,11 @@ def _transport(c: Column, temporal_as_text: bool) -> _Transport:
         if temporal_as_text:
             return _Transport(f"CAST({q} AS CHAR) AS {q}", "text")
         return _Transport(f"{q}", "temporal")
+    if rule.name == "decimal" and (c.precision or 10) <= _SCALED_DIGITS:
+        # as the integer value * 10^scale: connectorx parses DECIMAL text through rust_decimal, which
+        # on the settlement table cost more client CPU than the server's multiplication costs it
+        scale = c.scale or 0
+        return _Transport(f"CAST({q} AS SIGNED) AS {q}" if scale == 0 else f"CAST({q} * {10 ** scale} AS SIGNED) AS {q}", "scaled")
     if rule.name == "decimal" and ((c.precision or 10) > _RUST_DECIMAL_DIGITS or (c.scale or 0) > _RUST_DECIMAL_SCALE):
         return _Transport(f"CAST({q} AS CHAR) AS {q}", "cast")
     if rule.name == "json":  # MySQL 8's JSON type is not one connectorx decodes
@@ -157,7 +165,9 @@ class MySQLArrowSource(MySQLSource):
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         read = _Read.of(schema)
-        if self.tunnel:
+        if schema.incremental and start.scan is not None:
+            yield from self._read_scan(read, start.scan, batch_size, limit)
+        elif self.tunnel:
             if schema.incremental:
                 yield from self._pages(read, start, None, upper_bound, batch_size, limit)
             else:
@@ -192,19 +202,24 @@ class MySQLArrowSource(MySQLSource):
                 return
 
     def _page(self, read: _Read, after: Position, through: Position | None, upper_bound: Any, n: int) -> SourceBatch | None:
+        return self._read_page(read, lambda transports: self._range_sql(read.schema, transports, after, through, upper_bound, n))
+
+    def _read_page(self, read: _Read, sql_for: Callable[[list[_Transport]], str], scan: InitialScan | None = None) -> SourceBatch | None:
+        """One bounded query (``sql_for`` the columns' transports) as one converted batch, or None
+        when it found no rows. ``scan``: the batch ends at its last primary key in that scan."""
         transports = read.transports
         try:
-            table = self._read_all(read.schema.ref.schema, self._range_sql(read.schema, transports, after, through, upper_bound, n))
+            table = self._read_all(read.schema.ref.schema, sql_for(transports))
         except _UndecodableDate:
             if transports is read.text:
                 raise
             read.use_text = True  # a zero or invalid date: this page and the next ones as text
             transports = read.text
-            table = self._read_all(read.schema.ref.schema, self._range_sql(read.schema, transports, after, through, upper_bound, n))
+            table = self._read_all(read.schema.ref.schema, sql_for(transports))
         if table.num_rows == 0:
             return None
         batches = table.to_batches()
-        sb = read.tracker.batch(batches[0] if len(batches) == 1 else pa.concat_batches(batches), transports)
+        sb = read.tracker.batch(batches[0] if len(batches) == 1 else pa.concat_batches(batches), transports, scan)
         del table, batches
         _release_freed_memory()
         return sb
@@ -220,6 +235,84 @@ class MySQLArrowSource(MySQLSource):
         sql = f"{self._select(schema, transports)} WHERE {where} ORDER BY {order_by(schema, quote_mysql)} LIMIT {int(limit)}"
         with self._render_lock:
             return self._render(sql, params)
+
+    # --- initial scan: a first full backup in primary-key order --------------------------
+
+    def _read_scan(self, read: _Read, scan: InitialScan, batch_size: int, limit: int | None) -> Iterator[SourceBatch]:
+        """Pages in primary-key order from the scan's key: through a tunnel one at a time, else in
+        stripes read in parallel or a page ahead. The last batch carries the finished scan's position."""
+        if self.tunnel:
+            yield from self._scan_pages(read, scan, scan.after_key, None, batch_size, limit, finish=True)
+        elif self.parallel > 1 and limit is None:
+            yield from self._scan_stripes(read, scan, batch_size)
+        else:
+            pages = lambda: self._scan_pages(read, scan, scan.after_key, None, batch_size, limit, finish=True)  # noqa: E731
+            yield from _read_ahead(pages, on_abandon=lambda: None)
+
+    def _scan_pages(self, read: _Read, scan: InitialScan, after: tuple | None, through: tuple | None, batch_size: int,
+                    limit: int | None = None, finish: bool = False) -> Iterator[SourceBatch]:
+        """Pages of ``batch_size`` rows with keys after ``after`` through ``through`` (open when
+        None). ``finish``: the range is the rest of the scan, so its last page ends at the scan's
+        keyset position (an empty batch carries it when the last page was full)."""
+        schema, taken = read.schema, 0
+        while limit is None or taken < limit:
+            n = batch_size if limit is None else min(batch_size, limit - taken)
+            sb = self._read_page(read, lambda transports, a=after: self._scan_sql(schema, transports, scan, a, through, n), scan)
+            rows = sb.batch.num_rows if sb is not None else 0
+            if sb is not None:
+                after = sb.end.scan.after_key  # type: ignore[union-attr]
+            taken += rows
+            done = rows < n or (through is not None and after == through)
+            if done and finish:
+                end = self.scan_end(schema, scan)
+                yield replace(sb, end=end) if sb is not None else empty_batch(schema, end)
+            elif sb is not None:
+                yield sb
+            if done:
+                return
+
+    def _scan_sql(self, schema: TableSchema, transports: list[_Transport], scan: InitialScan, after: tuple | None,
+                  through: tuple | None, limit: int) -> str:
+        where, params = self._scan_predicate(schema, after, scan.upper_bound)
+        if through is not None:
+            beyond, more = key_after(list(schema.primary_key), self._typed_key(schema, through), quote_mysql)
+            where, params = f"{where} AND NOT {beyond}", params + more
+        sql = f"{self._select(schema, transports)} WHERE {where} ORDER BY {scan_order_by(schema, quote_mysql)} LIMIT {int(limit)}"
+        with self._render_lock:
+            return self._render(sql, params)
+
+    def _scan_bounds(self, schema: TableSchema, after: tuple | None, batch_size: int) -> Iterator[tuple]:
+        """The key of every ``batch_size``-th row after ``after`` in primary-key order, one at a
+        time (``LIMIT 1 OFFSET n`` on the clustered index, one row sent each). Rows past the
+        scan's bound count too, so a stripe holds at most ``batch_size`` rows of the scan."""
+        keys = list(schema.primary_key)
+        select = ", ".join(schema.column(k).rule.select_expr(schema.column(k)) for k in keys)
+        while True:
+            where, params = ("1 = 1", []) if after is None else key_after(keys, self._typed_key(schema, after), quote_mysql)
+            sql = (f"SELECT {select} FROM {schema.ref.mysql()} WHERE {where} "
+                   f"ORDER BY {scan_order_by(schema, quote_mysql)} LIMIT 1 OFFSET {int(batch_size) - 1}")
+            with self._render_lock:
+                rows = self._query(sql, params)
+            if not rows:
+                return
+            after = tuple(json_safe(v) for v in rows[0])
+            yield after
+
+    def _scan_stripes(self, read: _Read, scan: InitialScan, batch_size: int) -> Iterator[SourceBatch]:
+        """Stripes of ``batch_size`` keys read in parallel and yielded in key order, then an empty
+        batch that carries the finished scan's keyset position."""
+        def read_stripe(after: tuple | None, through: tuple | None) -> list[SourceBatch]:
+            return list(self._scan_pages(read, scan, after, through, batch_size))
+
+        yield from self._ordered_stripes(self._scan_bounds(read.schema, scan.after_key, batch_size), scan.after_key, read_stripe)
+        yield empty_batch(read.schema, self.scan_end(read.schema, scan))
+
+    def scan_end(self, schema: TableSchema, scan: InitialScan) -> Position:
+        with self._render_lock:  # the one pymysql connection, shared with the reader threads
+            return super().scan_end(schema, scan)
+
+    def _typed_key(self, schema: TableSchema, key: tuple) -> tuple:
+        return tuple(position_param(schema.column(k), v) for k, v in zip(schema.primary_key, key))
 
     def _read_snapshot_stream(self, read: _Read, batch_size: int, limit: int | None) -> Iterator[SourceBatch]:
         """A table without cursor column or key: one streaming query (dates as text: a stream
@@ -267,13 +360,17 @@ class MySQLArrowSource(MySQLSource):
         """Stripe i holds the rows after bound i-1 through bound i (the last one is open).
         ``self.parallel`` connections read the next stripes while the caller writes the current
         one: at most ``parallel`` + 1 stripes are held at any time."""
-        bounds = self._stripe_bounds(read.schema, start, upper_bound, batch_size)
+        def read_stripe(after: Position, through: Position | None) -> list[SourceBatch]:
+            return list(self._pages(read, after, through, upper_bound, batch_size))
+
+        yield from self._ordered_stripes(self._stripe_bounds(read.schema, start, upper_bound, batch_size), start, read_stripe)
+
+    def _ordered_stripes(self, bounds: Iterator[Any], start: Any, read_stripe: Callable[[Any, Any], list[SourceBatch]]) -> Iterator[SourceBatch]:
+        """``read_stripe(after, through)`` for consecutive stripes (the last one open), ``parallel``
+        at a time in threads, their batches yielded in order."""
         pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="s3rb-cx-stripe")
         pending: deque[Future] = deque()
         state = {"after": start, "done": False}
-
-        def read_stripe(after: Position, through: Position | None) -> list[SourceBatch]:
-            return list(self._pages(read, after, through, upper_bound, batch_size))
 
         def submit_next() -> None:
             if state["done"]:
@@ -390,9 +487,10 @@ class _PositionTracker:
         names = schema.column_names
         self.cursor_i = names.index(schema.cursor_column) if schema.cursor_column else None
         self.key_i = [names.index(k) for k in schema.order_columns[1:]] if schema.incremental else []
+        self.pk_i = [names.index(k) for k in schema.primary_key]
         self.latest: Any = None  # snapshots: the largest cursor value read so far
 
-    def batch(self, raw: pa.RecordBatch, transports: list[_Transport]) -> SourceBatch:
+    def batch(self, raw: pa.RecordBatch, transports: list[_Transport], scan: InitialScan | None = None) -> SourceBatch:
         stats = ConversionStats()
         converted = [_convert(c, t, raw.column(i), stats) for i, (c, t) in enumerate(zip(self.schema.columns, transports))]
         batch = pa.RecordBatch.from_arrays(converted, schema=self.arrow_schema)
@@ -400,9 +498,12 @@ class _PositionTracker:
 
         def value(i: int) -> Any:
             # dates as sent (text or native, as the pymysql path keeps them); others exact-typed
-            return (raw.column(i) if transports[i].kind != "cast" else converted[i])[last].as_py()
+            return (raw.column(i) if transports[i].kind in ("text", "temporal") else converted[i])[last].as_py()
 
-        if self.schema.incremental:
+        if self.schema.incremental and scan is not None:
+            end = Position(scan=InitialScan(scan.upper_bound, tuple(json_safe(value(i)) for i in self.pk_i)))
+            nulls = raw.column(self.cursor_i).null_count
+        elif self.schema.incremental:
             cursor = raw.column(self.cursor_i)
             end = Position(
                 cursor=cursor_value(self.schema.columns[self.cursor_i], value(self.cursor_i)),
@@ -438,6 +539,9 @@ def _convert(c: Column, t: _Transport, arr: pa.Array, stats: ConversionStats) ->
         if n_zero:
             arr = pc.if_else(zero, pa.scalar(None, arr.type), arr)
             stats.add_zero_date(c.name, n_zero)
+    elif t.kind == "scaled":
+        # the unscaled integers, widened to 128 bits and read with the column's precision and scale
+        return arr.cast(pa.decimal128(_DECIMAL_FROM_INT64, 0)).view(target)
     return arr if arr.type == target else arr.cast(target)
 
 

@@ -20,6 +20,8 @@ def watermark_renderable(wm: Watermark | None, table: str, *, stable: bool = Fal
     ts = "—" if wm.last_data_timestamp is None else str(wm.last_data_timestamp)
     head.add_row("Last Data Timestamp:", Text(ts))
     head.add_row("Last Key:", Text("—" if not wm.last_key else ", ".join(str(k) for k in wm.last_key)))
+    if wm.initial_scan:
+        head.add_row("First Full Backup:", Text(wm.initial_scan_text() or ""))
     head.add_row("Last Extraction Time:", "(hidden)" if stable and wm.last_extraction_time else short_time(wm.last_extraction_time))
     head.add_row("MySQL Status:", _status(wm.mysql_status))
     head.add_row("Redshift Status:", _status(wm.redshift_status))

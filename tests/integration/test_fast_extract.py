@@ -140,6 +140,43 @@ def test_ties_every_row_once_in_keyset_order_with_exact_batches(mysql_server, my
     assert batches[-1].end == Position(cursor="2024-03-04 10:00:00.000003", key=(997,), nulls_done=True)
 
 
+DECIMAL_EDGES = [  # (column type, values): DECIMALs up to 18 digits travel as scaled BIGINTs, wider ones as decimals or text
+    ("DECIMAL(18,0)", ["999999999999999999", "-999999999999999999", "0"]),
+    ("DECIMAL(18,18)", ["0.999999999999999999", "-0.000000000000000001", "0.5"]),
+    ("DECIMAL(18,9)", ["-999999999.999999999", "123.000000001", "0.000000000"]),
+    ("DECIMAL(10,4) UNSIGNED", ["999999.9999", "0.0001", "0.0000"]),
+    ("DECIMAL(5,0)", ["-99999", "99999", "1"]),
+    ("DECIMAL(19,2)", ["99999999999999999.99", "-0.01", "1.10"]),
+]
+
+
+@pytest.mark.parametrize("source", ["fast-one-connection", "fast-stripes"])
+def test_decimals_at_their_limits_are_exact_with_a_decimal_key(mysql_server, mysql_db, source):
+    cols = ", ".join(f"d{i} {t}" for i, (t, _) in enumerate(DECIMAL_EDGES))
+    with mariadb.connect(mysql_server, mysql_db) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE TABLE decs (k DECIMAL(12,3) PRIMARY KEY, updated_at DATETIME, {cols}, KEY (updated_at, k))")
+        for row in range(3):
+            values = [f"{row - 1}.5{row}{row}", "2025-01-01 00:00:00"] + [v[row] for _, v in DECIMAL_EDGES]
+            cur.execute(f"INSERT INTO decs VALUES ({', '.join(['%s'] * len(values))})", values)
+        cur.execute("INSERT INTO decs (k, updated_at) VALUES (7.000, '2025-01-01 00:00:00')")  # NULLs everywhere
+        cur.execute("SELECT * FROM decs ORDER BY k")
+        expected = cur.fetchall()
+    s = mysql_server
+    with MySQLArrowSource(s["host"], s["port"], s["user"], s["password"], parallel=1 if source == "fast-one-connection" else 3) as src:
+        schema = src.discover(TableRef(mysql_db, "decs"))
+        for start in (Position(), Position(scan=InitialScan(src.initial_scan_bound(schema, UPPER_2030)))):
+            batches = list(src.read_batches(schema, start, UPPER_2030, 1))
+            table = pa.Table.from_batches([b.batch for b in batches if b.batch.num_rows], schema=schema.arrow_schema())
+            assert [f.type for f in table.schema][2:] == [pa.decimal128(18, 0), pa.decimal128(18, 18), pa.decimal128(18, 9),
+                                                          pa.decimal128(10, 4), pa.decimal128(5, 0), pa.decimal128(19, 2)]
+            got = sorted((tuple(r.values()) for r in table.to_pylist()), key=lambda r: r[0])
+            assert got == [tuple(row) for row in expected]  # pymysql's Decimals, value for value
+            assert batches[-1].end == Position(cursor="2025-01-01 00:00:00.000000", key=("7.000",), nulls_done=True)
+
+
+UPPER_2030 = "2030-01-01 00:00:00.000000"
+
+
 @pytest.mark.parametrize("parallel", [1, 3])
 def test_same_batches_positions_and_values_as_the_pymysql_path(mysql_server, mysql_db, parallel):
     make_ties(mysql_server, mysql_db)

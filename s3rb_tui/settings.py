@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from dotenv import dotenv_values
-
 from s3rb_tui.engine.errors import ConfigError
 
 
@@ -234,6 +232,8 @@ def load_settings(
     file_values: dict[str, str] = {}
     warnings: list[str] = []
     if path is not None:
+        from dotenv import dotenv_values  # only when a .env file is read
+
         file_values = {k: (v or "") for k, v in dotenv_values(path).items() if k}
         warnings.extend(_env_file_warnings(path))
     values: dict[str, str] = {}

@@ -13,6 +13,7 @@ import importlib
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -60,6 +61,8 @@ def _screen_factory(mode: str) -> Callable:
 class ConsoleApp(App):
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses may live anywhere
     TITLE = "s3rb-tui"
+    #: the app starts in this mode (no blank default screen, no switch, no delayed first frame)
+    DEFAULT_MODE = "dashboard"
     COMMANDS = App.COMMANDS | {ActionsProvider}
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
@@ -85,10 +88,13 @@ class ConsoleApp(App):
         demo_env: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
-        from s3rb_tui.engine.workspace import Workspace
-
+        for mode in SCREEN_CLASSES:
+            self.add_mode(mode, _screen_factory(mode))
         self.settings = settings
-        self.workspace = workspace or Workspace(settings)
+        #: the engine Workspace, built on first use (``workspace``): the first frame does not
+        #: wait for the engine's imports
+        self._workspace = workspace
+        self._workspace_lock = threading.Lock()
         self.readonly = readonly
         self.demo = demo
         #: the demo workspace's settings (for live traffic), and the traffic thread when it runs
@@ -104,6 +110,8 @@ class ConsoleApp(App):
         self.log_buffer = LogBuffer()
         self.selected_table: str | None = None
         self._quitting = False
+        #: callbacks waiting for the first frame on the terminal (None once it has been shown)
+        self._after_first_frame: list[Callable[[], object]] | None = []
         if readonly:
             self.sub_title = "read-only"
         if demo:
@@ -112,6 +120,17 @@ class ConsoleApp(App):
     def notify(self, message: str, *, title: str = "", markup: bool = False, **kwargs: Any) -> None:
         """Every notification: secrets masked, and text shown as written (no markup parsing)."""
         super().notify(self.redact(str(message)), title=self.redact(str(title)), markup=markup, **kwargs)
+
+    @property
+    def workspace(self):
+        """The engine Workspace (thread-safe: the first to ask, often a worker, builds it)."""
+        if self._workspace is None:
+            with self._workspace_lock:
+                if self._workspace is None:
+                    from s3rb_tui.engine.workspace import Workspace
+
+                    self._workspace = Workspace(self.settings)
+        return self._workspace
 
     # --- time ----------------------------------------------------------------------------
     def now(self) -> dt.datetime:
@@ -122,10 +141,23 @@ class ConsoleApp(App):
         return self._clock is not None
 
     # --- lifecycle -----------------------------------------------------------------------
+    def after_first_frame(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` on the UI thread once the first frame has been displayed (at once if it
+        has): background reads start then, so their imports and queries never delay that frame."""
+        if self._after_first_frame is None:
+            self.call_later(callback)
+        else:
+            self._after_first_frame.append(callback)
+
+    def post_display_hook(self) -> None:
+        # Textual calls this after every display attempt, also while a batch update (start-up,
+        # mode switches) holds the output back; only an unbatched display reaches the terminal.
+        if self._after_first_frame is not None and not getattr(self, "_batch_count", 0):
+            callbacks, self._after_first_frame = self._after_first_frame, None
+            for callback in callbacks:
+                self.call_later(callback)
+
     def on_mount(self) -> None:
-        for mode in SCREEN_CLASSES:
-            self.add_mode(mode, _screen_factory(mode))
-        self.switch_mode("dashboard")
         try:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._terminal_gone)
         except (NotImplementedError, RuntimeError, ValueError):
@@ -150,7 +182,8 @@ class ConsoleApp(App):
             job.cancel.cancel("the console closed")
         if self.traffic is not None:
             self.traffic.stop()
-        self.workspace.close()
+        if self._workspace is not None:
+            self._workspace.close()
 
     # --- actions ---------------------------------------------------------------------------
     def action_show(self, mode: str) -> None:

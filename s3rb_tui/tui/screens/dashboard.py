@@ -7,7 +7,7 @@ the screen only renders what the poll brought back.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -20,7 +20,9 @@ from s3rb_tui.tui.format import age_between, count, human_age, parse_timestamp, 
 from s3rb_tui.tui.messages import Loaded
 from s3rb_tui.tui.screens.base import ConsoleScreen
 from s3rb_tui.tui.widgets.nav import NavBar
-from s3rb_tui.tui.views import HealthCheck, TableState, read_dashboard
+
+if TYPE_CHECKING:
+    from s3rb_tui.tui.views import HealthCheck, TableState
 
 
 class DashboardScreen(ConsoleScreen):
@@ -58,7 +60,7 @@ class DashboardScreen(ConsoleScreen):
         health.add_columns("Check", "State", "Latency", "Detail")
         tables = self.query_one("#tables", DataTable)
         tables.add_columns("Table", "Last data", "Lag", "Last run", "Session ext/ld", "Total ext/ld", "To load")
-        self.call_after_refresh(self.action_refresh)  # first frame first, then the status checks
+        self.app.after_first_frame(self.action_refresh)  # first frame first, then the status checks
         if self.app.refresh_seconds:
             self.set_interval(self.app.refresh_seconds, self.action_refresh)
         tables.focus()
@@ -72,6 +74,8 @@ class DashboardScreen(ConsoleScreen):
     @work(thread=True, exclusive=True, group="dashboard-poll", exit_on_error=False)
     def _poll(self) -> None:
         try:
+            from s3rb_tui.tui.views import read_dashboard  # engine imports: off the UI thread
+
             data = read_dashboard(self.app.workspace)
         except Exception as e:
             self.post_message(Loaded("status", None, e))

@@ -141,6 +141,10 @@ class ConsoleApp(App):
         return self._clock is not None
 
     # --- lifecycle -----------------------------------------------------------------------
+    @property
+    def first_frame_shown(self) -> bool:
+        return self._after_first_frame is None
+
     def after_first_frame(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` on the UI thread once the first frame has been displayed (at once if it
         has): background reads start then, so their imports and queries never delay that frame."""

@@ -6,10 +6,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from s3rb_tui.settings import VARS_BY_NAME
 from s3rb_tui.tui.screens.base import ConsoleScreen
+from s3rb_tui.tui.widgets.key_footer import KeyFooter
 from s3rb_tui.tui.widgets.nav import NavBar
 
 
@@ -27,7 +28,7 @@ class ConfigScreen(ConsoleScreen):
         with Vertical(id="config"):
             yield Static("", id="config-summary")
             yield DataTable(id="config-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         t = self.query_one("#config-table", DataTable)

@@ -14,11 +14,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from s3rb_tui.tui.format import age_between, count, human_age, parse_timestamp, short_time
 from s3rb_tui.tui.messages import Loaded
 from s3rb_tui.tui.screens.base import ConsoleScreen
+from s3rb_tui.tui.widgets.key_footer import KeyFooter
 from s3rb_tui.tui.widgets.nav import NavBar
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class DashboardScreen(ConsoleScreen):
             yield Static("Tables", classes="section-title")
             yield DataTable(id="tables", cursor_type="row", zebra_stripes=True)
             yield Static("", id="dashboard-note", classes="note", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         health = self.query_one("#health", DataTable)

@@ -11,11 +11,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Footer, Header, Static, Tree
+from textual.widgets import Header, Static, Tree
 
 from s3rb_tui.tui.files_model import FileEntry, FileNode, list_tables_in_store, read_row_counts, read_table_tree
 from s3rb_tui.tui.format import age_between, human_bytes
 from s3rb_tui.tui.screens.base import ConsoleScreen
+from s3rb_tui.tui.widgets.key_footer import KeyFooter
 from s3rb_tui.tui.widgets.nav import NavBar
 
 
@@ -61,7 +62,7 @@ class FilesScreen(ConsoleScreen):
         with Vertical(id="files"):
             yield Static("", id="files-where", classes="note", markup=False)
             yield Tree("store", id="file-tree")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         tree = self.query_one("#file-tree", Tree)

@@ -13,10 +13,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, RichLog, Static
+from textual.widgets import DataTable, Header, RichLog, Static
 
 from s3rb_tui.tui.format import human_age
 from s3rb_tui.tui.screens.base import ConsoleScreen
+from s3rb_tui.tui.widgets.key_footer import KeyFooter
 from s3rb_tui.tui.widgets.nav import NavBar
 from s3rb_tui.tui.widgets.progress import TableProgressRow
 
@@ -52,7 +53,7 @@ class JobsScreen(ConsoleScreen):
             yield VerticalScroll(id="job-progress")
             yield Static("", id="job-error", markup=False)
             yield RichLog(id="job-log", max_lines=LOG_PANE_LINES, wrap=False, markup=False, auto_scroll=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         t = self.query_one("#job-list", DataTable)

@@ -11,10 +11,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from s3rb_tui.tui.format import count
 from s3rb_tui.tui.screens.base import ConsoleScreen
+from s3rb_tui.tui.widgets.key_footer import KeyFooter
 from s3rb_tui.tui.widgets.nav import NavBar
 
 
@@ -84,7 +85,7 @@ class TablesScreen(ConsoleScreen):
                 yield Static("", id="table-title", classes="section-title", markup=False)
                 yield DataTable(id="columns", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="preflight", classes="note")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#source-tables", DataTable).add_columns("Table", "Rows≈")

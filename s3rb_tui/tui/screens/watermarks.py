@@ -9,9 +9,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from s3rb_tui.tui.screens.base import ConsoleScreen
+from s3rb_tui.tui.widgets.key_footer import KeyFooter
 from s3rb_tui.tui.widgets.nav import NavBar
 from s3rb_tui.tui.widgets.watermark_view import WatermarkView
 
@@ -56,7 +57,7 @@ class WatermarksScreen(ConsoleScreen):
             with VerticalScroll(id="wm-detail"):
                 yield WatermarkView("select a table", id="wm-view")
                 yield Static("", id="wm-extra", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         t = self.query_one("#wm-tables", DataTable)

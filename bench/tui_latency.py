@@ -57,7 +57,11 @@ settings = load_settings(None, environ=env, cwd=__import__("pathlib").Path("/non
 class Timed(ConsoleApp):
     first = None
     def post_display_hook(self):
-        if self.first is None and self.screen.is_mounted and type(self.screen).__name__ == "DashboardScreen":
+        super().post_display_hook()
+        # Textual calls the hook after every display attempt, also those a batch update (start-up,
+        # a mode switch) holds back: only an unbatched one would reach a terminal.
+        shown = not getattr(self, "_batch_count", 0)
+        if self.first is None and shown and self.screen.is_mounted and type(self.screen).__name__ == "DashboardScreen":
             self.first = time.time()
             self.exit()
 
@@ -66,6 +70,28 @@ app = Timed(settings, demo=True)
 app.run(headless=True, size=(120, 36))
 print(json.dumps({"since_process_start": app.first - started, "since_app_construction": app.first - constructed}))
 """
+
+
+def child_env(tree: Path | None, pycache: Path) -> dict[str, str]:
+    """The environment of a console child. Python's bytecode cache is on, as for an installed
+    package (pip compiles on install), in ``pycache`` so the checkout stays clean; ``tree`` (a
+    baseline's ``s3rb_tui``) goes first on the path."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH", "TEXTUAL")}
+    env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+    return env
+
+
+def baseline_tree(rev: str, root: Path) -> Path:
+    """``s3rb_tui`` as of git revision ``rev``, exported under ``root``."""
+    sha = subprocess.run(["git", "rev-parse", "--short", rev], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+    tree = root / f"baseline-{sha}"
+    if not (tree / "s3rb_tui").is_dir():
+        tree.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", sha, "s3rb_tui"], cwd=REPO, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
 
 
 def prepare(root: Path, rows: int) -> dict[str, str]:
@@ -81,17 +107,15 @@ def prepare(root: Path, rows: int) -> dict[str, str]:
     return env
 
 
-def first_frame(runs: int) -> list[dict]:
-    out = []
-    for _ in range(runs):
-        # Measured from the parent's clock just before the launch (psutil's process start time is
-        # only as precise as the kernel's boot time, whole seconds).
-        env = {**os.environ, "S3RB_BENCH_LAUNCHED": repr(time.time())}
-        proc = subprocess.run([sys.executable, "-c", FIRST_FRAME_CHILD], capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
-        if proc.returncode != 0:
-            raise SystemExit(f"first-frame child failed: {proc.stderr[-2000:]}")
-        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    return out
+def first_frame(env: dict[str, str], cwd: Path) -> dict:
+    """One headless in-process launch: seconds from launch and from app construction to the first frame."""
+    # Measured from the parent's clock just before the launch (psutil's process start time is
+    # only as precise as the kernel's boot time, whole seconds).
+    env = {**env, "S3RB_BENCH_LAUNCHED": repr(time.time())}
+    proc = subprocess.run([sys.executable, "-c", FIRST_FRAME_CHILD], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+    if proc.returncode != 0:
+        raise SystemExit(f"first-frame child failed: {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def console_command() -> list[str]:
@@ -100,49 +124,62 @@ def console_command() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "s3rb_tui"]
 
 
-def first_frame_terminal(runs: int, columns: int = 120, lines: int = 36) -> list[float]:
+def first_frame_terminal(env: dict[str, str], cwd: Path, columns: int = 120, lines: int = 36) -> float:
     """Seconds from launching ``s3rb-tui --demo`` in a pseudo-terminal to the Dashboard's first frame
-    appearing in what it wrote to the terminal, one per run."""
-    out = []
-    for _ in range(runs):
-        master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
-        env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
-        env.pop("TEXTUAL", None)  # no devtools
-        started = time.time()
-        proc = subprocess.Popen([*console_command(), "--demo"], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=REPO, start_new_session=True)
-        os.close(slave)
-        written = b""
-        seen = None
-        try:
-            while seen is None and time.time() - started < 60:
-                ready, _, _ = select.select([master], [], [], 0.5)
-                if ready:
-                    try:
-                        chunk = os.read(master, 1 << 16)
-                    except OSError:  # the child closed the terminal
-                        break
-                    written += chunk
-                    if DASHBOARD_MARK in written[-(len(chunk) + len(DASHBOARD_MARK)) :]:
-                        seen = time.time() - started
-                elif proc.poll() is not None:
+    appearing in what it wrote to the terminal."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+    env = {**env, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
+    started = time.time()
+    proc = subprocess.Popen([*console_command(), "--demo"], stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd, start_new_session=True)
+    os.close(slave)
+    written = b""
+    seen = None
+    try:
+        while seen is None and time.time() - started < 60:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(master, 1 << 16)
+                except OSError:  # the child closed the terminal
                     break
-            if seen is None:
-                raise SystemExit(f"s3rb-tui --demo showed no Dashboard within 60 s; it wrote: {written[-2000:]!r}")
-            os.write(master, b"\x11")  # ctrl+q
-            deadline = time.time() + 30
-            while proc.poll() is None and time.time() < deadline:  # keep reading so it can write
-                if select.select([master], [], [], 0.2)[0]:
-                    try:
-                        os.read(master, 1 << 16)
-                    except OSError:
-                        break
-            if proc.poll() is None:
-                proc.kill()
-        finally:
-            proc.wait()
-            os.close(master)
-        out.append(seen)
+                written += chunk
+                if DASHBOARD_MARK in written[-(len(chunk) + len(DASHBOARD_MARK)) :]:
+                    seen = time.time() - started
+            elif proc.poll() is not None:
+                break
+        if seen is None:
+            raise SystemExit(f"s3rb-tui --demo showed no Dashboard within 60 s; it wrote: {written[-2000:]!r}")
+        os.write(master, b"\x11")  # ctrl+q
+        deadline = time.time() + 30
+        while proc.poll() is None and time.time() < deadline:  # keep reading so it can write
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    os.read(master, 1 << 16)
+                except OSError:
+                    break
+        if proc.poll() is None:
+            proc.kill()
+    finally:
+        proc.wait()
+        os.close(master)
+    return seen
+
+
+def first_frames(runs: int, trees: dict[str, Path | None], root: Path) -> dict[str, dict[str, list[float]]]:
+    """Both first-frame figures (ms) for each tree, the trees' launches interleaved run by run so a
+    machine busy with something else affects them alike. One untimed launch each fills the bytecode cache."""
+    root.mkdir(parents=True, exist_ok=True)
+    envs = {label: child_env(tree, root / "pycache") for label, tree in trees.items()}
+    for env in envs.values():
+        first_frame(env, root)
+    out = {label: {"terminal": [], "headless": [], "headless_app": []} for label in trees}
+    for _ in range(runs):
+        for label, env in envs.items():
+            out[label]["terminal"].append(first_frame_terminal(env, root) * 1000)
+            f = first_frame(env, root)
+            out[label]["headless"].append(f["since_process_start"] * 1000)
+            out[label]["headless_app"].append(f["since_app_construction"] * 1000)
     return out
 
 
@@ -159,6 +196,7 @@ async def latency(env: dict[str, str], samples: int, table: str) -> dict:
             self.frames: list[tuple[float, str]] = []
 
         def post_display_hook(self) -> None:
+            super().post_display_hook()
             self.frames.append((time.perf_counter(), self.current_mode))
 
     settings = build_settings(env)
@@ -220,18 +258,22 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path("/tmp/s3rb-tui-bench"), help="demo workspace directory")
     parser.add_argument("--first-frame-runs", type=int, default=5)
     parser.add_argument("--first-frame-only", action="store_true", help="measure the first frame only, no sync")
+    parser.add_argument("--baseline", metavar="GIT_REV", help="also time the first frame of s3rb_tui as of this revision, interleaved with the working tree")
     args = parser.parse_args()
     env = prepare(args.dir, args.rows)
 
-    terminal = [t * 1000 for t in first_frame_terminal(args.first_frame_runs)]
-    print(f"first frame, s3rb-tui --demo in a 120x36 terminal (n={len(terminal)}): runs {', '.join(f'{t:.0f}' for t in terminal)} ms; "
-          f"median {statistics.median(terminal):.0f} ms — {verdict(statistics.median(terminal))}")
-    frames = first_frame(args.first_frame_runs)
-    start = [f["since_process_start"] * 1000 for f in frames]
-    app_only = [f["since_app_construction"] * 1000 for f in frames]
-    print(f"first frame, in-process headless (n={len(frames)}): runs {', '.join(f'{t:.0f}' for t in start)} ms from launch; "
-          f"median {statistics.median(start):.0f} ms — {verdict(statistics.median(start))}; "
-          f"median {statistics.median(app_only):.0f} ms from app construction")
+    scratch = args.dir.with_name(args.dir.name + "-first-frame")  # bytecode cache, baseline trees
+    trees: dict[str, Path | None] = {"working tree": None}
+    if args.baseline:
+        trees[f"baseline {args.baseline}"] = baseline_tree(args.baseline, scratch)
+    frames = first_frames(args.first_frame_runs, trees, scratch)
+    print(f"first frame (bytecode cached as when installed; n={args.first_frame_runs} each, launches interleaved):")
+    for label, f in frames.items():
+        t, h, a = f["terminal"], f["headless"], f["headless_app"]
+        print(f"  {label}: s3rb-tui --demo in a 120x36 terminal: runs {', '.join(f'{x:.0f}' for x in t)} ms; "
+              f"median {statistics.median(t):.0f} ms — {verdict(statistics.median(t))}")
+        print(f"  {label}: in-process headless: runs {', '.join(f'{x:.0f}' for x in h)} ms from launch; "
+              f"median {statistics.median(h):.0f} ms; median {statistics.median(a):.0f} ms from app construction")
     if args.first_frame_only:
         return
 

@@ -53,7 +53,8 @@ class DashboardScreen(ConsoleScreen):
             yield DataTable(id="health", cursor_type="row", zebra_stripes=False)
             yield Static("Tables", classes="section-title")
             yield DataTable(id="tables", cursor_type="row", zebra_stripes=True)
-            yield Static("", id="dashboard-note", classes="note", markup=False)
+            # until the first poll answers (the first frame does not wait for it)
+            yield Static("reading the status checks and watermarks…", id="dashboard-note", classes="note", markup=False)
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -85,6 +86,8 @@ class DashboardScreen(ConsoleScreen):
 
     def loaded_failed(self, what: str, error: BaseException) -> None:
         self._polling = False
+        if not self._tables:  # nothing read yet: say so instead of "reading…" (the error is notified)
+            self.query_one("#dashboard-note", Static).update("status unavailable: r tries again")
 
     def loaded(self, what: str, data: Any) -> None:
         self._polling = False

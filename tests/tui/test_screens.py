@@ -134,3 +134,33 @@ async def test_dashboard_fits_80x24(synced_env):
         await wait_for(pilot, lambda: grid.row_count == 3, what="rows")
         lines = screen_text(app).splitlines()
         assert len(lines) == 24 and "Help" in lines[-1] and "Dashboard" in lines[1]
+
+
+@pilot_test
+async def test_first_frame_comes_before_the_status_poll_and_the_key_bar(synced_env):
+    """Start-up: the first displayed frame does not wait for the engine (no Workspace yet, the note
+    says the status is being read) nor for the key bar; both fill in right after it."""
+    from s3rb_tui.settings import build_settings
+    from s3rb_tui.tui.app import ConsoleApp
+    from s3rb_tui.tui.widgets.key_footer import KeyFooter
+
+    seen: dict[str, object] = {}
+
+    class FirstFrame(ConsoleApp):
+        def post_display_hook(self) -> None:
+            was_shown = self.first_frame_shown
+            super().post_display_hook()
+            if self.first_frame_shown and not was_shown:  # this display reached the screen
+                seen["workspace_built"] = self._workspace is not None
+                seen["poll_started"] = self.screen._polling or self.screen.query_one("#tables", DataTable).row_count > 0
+                seen["text"] = screen_text(self)
+                seen["footer_keys"] = len(self.screen.query_one(KeyFooter).children)
+
+    app = FirstFrame(build_settings(synced_env), refresh_seconds=0)
+    async with app.run_test(size=SIZE) as pilot:
+        grid = app.screen.query_one("#tables", DataTable)
+        await wait_for(pilot, lambda: grid.row_count == 3, what="three table rows")
+        await wait_text(pilot, "Help")
+        assert seen == {"workspace_built": False, "poll_started": False, "text": seen["text"], "footer_keys": 0}
+        assert "reading the status checks" in str(seen["text"]) and "Total ext/ld" in str(seen["text"])
+        assert "reading the status checks" not in screen_text(app)

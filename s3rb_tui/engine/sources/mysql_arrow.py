@@ -286,17 +286,11 @@ class MySQLArrowSource(MySQLSource):
         time (``LIMIT 1 OFFSET n`` on the clustered index, one row sent each). Rows past the
         scan's bound count too, so a stripe holds at most ``batch_size`` rows of the scan."""
         keys = list(schema.primary_key)
-        select = ", ".join(schema.column(k).rule.select_expr(schema.column(k)) for k in keys)
-        while True:
-            where, params = ("1 = 1", []) if after is None else key_after(keys, self._typed_key(schema, after), quote_mysql)
-            sql = (f"SELECT {select} FROM {schema.ref.mysql()} WHERE {where} "
-                   f"ORDER BY {scan_order_by(schema, quote_mysql)} LIMIT 1 OFFSET {int(batch_size) - 1}")
-            with self._render_lock:
-                rows = self._query(sql, params)
-            if not rows:
-                return
-            after = tuple(json_safe(v) for v in rows[0])
-            yield after
+        return self._every_nth_row(
+            schema, keys, after, batch_size, scan_order_by(schema, quote_mysql),
+            where_after=lambda a: ("1 = 1", []) if a is None else key_after(keys, self._typed_key(schema, a), quote_mysql),
+            position=lambda row: tuple(json_safe(v) for v in row),
+        )
 
     def _scan_stripes(self, read: _Read, scan: InitialScan, batch_size: int) -> Iterator[SourceBatch]:
         """Stripes of ``batch_size`` keys read in parallel and yielded in key order, then an empty
@@ -339,21 +333,28 @@ class MySQLArrowSource(MySQLSource):
     def _stripe_bounds(self, schema: TableSchema, start: Position, upper_bound: Any, batch_size: int) -> Iterator[Position]:
         """The position after every ``batch_size``-th row of the window, one at a time: each is one
         ``LIMIT 1 OFFSET n`` query that walks the (cursor, key) index on the server and sends one row."""
-        order = schema.order_columns
-        select = ", ".join(schema.column(k).rule.select_expr(schema.column(k)) for k in order)
         cursor_col = schema.column(schema.cursor_column)  # type: ignore[arg-type]
+        return self._every_nth_row(
+            schema, list(schema.order_columns), start, batch_size, order_by(schema, quote_mysql),
+            where_after=lambda a: self._predicate(schema, a, upper_bound),
+            position=lambda row: Position(cursor=cursor_value(cursor_col, row[0]), key=tuple(json_safe(v) for v in row[1:]),
+                                          nulls_done=row[0] is not None),
+        )
+
+    def _every_nth_row(self, schema: TableSchema, columns: list[str], start: Any, n: int, order: str,
+                       where_after: Callable[[Any], tuple[str, list[Any]]], position: Callable[[tuple], Any]) -> Iterator[Any]:
+        """The position of every ``n``-th row in ``order`` after ``start``: one ``LIMIT 1 OFFSET n-1``
+        query each (the server walks an index and sends one row), lazily, as stripes are needed."""
+        select = ", ".join(schema.column(k).rule.select_expr(schema.column(k)) for k in columns)
         after = start
         while True:
-            where, params = self._predicate(schema, after, upper_bound)
-            sql = (f"SELECT {select} FROM {schema.ref.mysql()} WHERE {where} "
-                   f"ORDER BY {order_by(schema, quote_mysql)} LIMIT 1 OFFSET {int(batch_size) - 1}")
+            where, params = where_after(after)
+            sql = f"SELECT {select} FROM {schema.ref.mysql()} WHERE {where} ORDER BY {order} LIMIT 1 OFFSET {int(n) - 1}"
             with self._render_lock:
                 rows = self._query(sql, params)
             if not rows:
                 return
-            row = rows[0]
-            after = Position(cursor=cursor_value(cursor_col, row[0]), key=tuple(json_safe(v) for v in row[1:]),
-                             nulls_done=row[0] is not None)
+            after = position(rows[0])
             yield after
 
     def _read_stripes(self, read: _Read, start: Position, upper_bound: Any, batch_size: int) -> Iterator[SourceBatch]:

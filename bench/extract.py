@@ -6,6 +6,9 @@ interpreter start, imports, connection, extraction, Parquet on local disk):
 
 - ``fast``        ``s3rb-tui --run backup`` into a ``STORE_URL=file://`` store, ``--extract-engine fast``
 - ``fallback``    the same with ``--extract-engine pymysql``
+
+  (both are the table's first backup into an empty store: an initial scan in primary-key order,
+  ``BACKUP_NUM_CHUNKS`` stripes at a time on the fast path)
 - ``naive``       ``pandas.read_sql`` over a pymysql connection + ``DataFrame.to_parquet``
 - ``connectorx``  ``connectorx.read_sql(..., return_type="arrow", partition_on=ID, partition_num=2)`` + ``pyarrow.parquet.write_table``
 

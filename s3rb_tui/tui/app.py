@@ -89,7 +89,8 @@ class ConsoleApp(App):
     ) -> None:
         super().__init__()
         for mode in SCREEN_CLASSES:
-            self.add_mode(mode, _screen_factory(mode))
+            if mode != self.DEFAULT_MODE:  # the first screen: get_default_screen, then on_mount
+                self.add_mode(mode, _screen_factory(mode))
         self.settings = settings
         #: the engine Workspace, built on first use (``workspace``): the first frame does not
         #: wait for the engine's imports
@@ -161,7 +162,14 @@ class ConsoleApp(App):
             for callback in callbacks:
                 self.call_later(callback)
 
+    def get_default_screen(self):
+        """The first screen, built as Textual builds an app's default screen: a mode's first
+        screen would cost a second parse of every stylesheet before the first frame."""
+        return _screen_factory(self.DEFAULT_MODE)()
+
     def on_mount(self) -> None:
+        # from now on the first screen is a mode like the others (its screen exists: it is reused)
+        self.add_mode(self.DEFAULT_MODE, _screen_factory(self.DEFAULT_MODE))
         try:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._terminal_gone)
         except (NotImplementedError, RuntimeError, ValueError):

@@ -10,6 +10,8 @@ from tests.tui.helpers import screen_text, wait_for, wait_text
 
 
 async def dashboard(pilot) -> None:
+    # the first screen composes as the app starts: its widgets may not be mounted yet
+    await wait_for(pilot, lambda: pilot.app.screen.query("#tables"), what="the dashboard's table")
     grid = pilot.app.screen.query_one("#tables", DataTable)
     await wait_for(pilot, lambda: grid.row_count == 3, what="dashboard rows")
     await wait_text(pilot, "settlement_normal_delivery_detail")

@@ -229,13 +229,22 @@ async def latency(env: dict[str, str], samples: int, table: str) -> dict:
                 idle.append(lat)
             await asyncio.sleep(0.05)
         job = app.run_sync([table])
+        waited = time.perf_counter()
+        while job.running and job.totals[0] == 0:  # time keys while rows move, not while it starts up
+            await pilot.pause(0.05)
+        print(f"sync: first rows committed {time.perf_counter() - waited:.1f} s after the start")
+        def progress() -> str:
+            return f"{job.totals[0]:,} rows ({', '.join(sorted({p.phase for p in job.progress.values()}))})"
+
+        during = [progress()]
         i = 0
         while job.running and len(results) < samples:
             if (lat := await one_key(i)) is not None:
                 results.append(lat)
             i += 1
             await asyncio.sleep(0.05)  # an operator's pace, not a key flood
-        rows_during, _ = job.totals
+        during.append(progress())
+        rows_during = " -> ".join(during)
         while job.running:
             await pilot.pause(0.2)
         rows_total, files = job.totals
@@ -286,7 +295,7 @@ def main() -> None:
     idle = [s * 1000 for s in r["idle"]]
     print(f"key-to-render with nothing running (n={len(idle)}): p50 {pct(idle, 50):.1f} ms, p95 {pct(idle, 95):.1f} ms")
     print(f"key-to-render during the sync (n={len(ms)}): p50 {pct(ms, 50):.1f} ms, p95 {pct(ms, 95):.1f} ms, max {max(ms):.1f} ms")
-    print(f"sync: {r['status']}, {r['rows_total']:,} rows in {r['files']} files ({r['rows_during']:,} moved while keys were timed)"
+    print(f"sync: {r['status']}, {r['rows_total']:,} rows in {r['files']} files (progress while keys were timed: {r['rows_during']})"
           + (f"; error: {r['error']}" if r["error"] else ""))
 
 

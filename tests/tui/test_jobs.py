@@ -95,7 +95,9 @@ async def test_quit_while_a_job_runs_asks_then_cancels(tmp_path):
 @pilot_test
 async def test_cancel_stops_a_real_sync_at_a_batch_edge(tmp_path):
     env = wsdata.build(tmp_path / "ws", rows=20000, state="source")
-    env["BACKUP_BATCH_SIZE"] = "200"  # 100 batches: the cancel lands mid-run
+    # 400 batches: the cancel lands mid-run (at 200 rows a batch, 100 batches could all be
+    # committed between two of the test's looks at the progress)
+    env["BACKUP_BATCH_SIZE"] = str(batch := 50)
     table = wsdata.DELIVERY
     app = make_app(env)
     async with app.run_test(size=SIZE) as pilot:
@@ -114,4 +116,4 @@ async def test_cancel_stops_a_real_sync_at_a_batch_edge(tmp_path):
         files = [i.key for i in ws.store.list(f"incremental/{table}/")]
     # stopped between batches: fewer rows than the table, and the watermark covers exactly the files
     assert 0 < wm.cumulative.extracted < 20000
-    assert wm.cumulative.extracted == 200 * len(files) == 200 * wm.files_written_total
+    assert wm.cumulative.extracted == batch * len(files) == batch * wm.files_written_total

@@ -195,9 +195,13 @@ async def latency(env: dict[str, str], samples: int, table: str) -> dict:
             super().__init__(*a, **k)
             self.frames: list[tuple[float, str]] = []
 
+            self.waiting: tuple[str, asyncio.Event] | None = None
+
         def post_display_hook(self) -> None:
             super().post_display_hook()
             self.frames.append((time.perf_counter(), self.current_mode))
+            if self.waiting is not None and self.waiting[0] == self.current_mode:
+                self.waiting[1].set()
 
     settings = build_settings(env)
     with Workspace(settings) as ws:  # start from scratch so the sync moves every row
@@ -212,15 +216,20 @@ async def latency(env: dict[str, str], samples: int, table: str) -> dict:
     async def one_key(i: int) -> float | None:
         target = ("jobs", "dashboard")[i % 2]
         key = "5" if target == "jobs" else "1"
+        # Woken by the frame itself (post_display_hook), not by polling: a polling loop would keep
+        # the UI thread busy and take the GIL from the sync it is meant to measure beside.
+        shown = asyncio.Event()
+        app.waiting = (target, shown)
         t0 = time.perf_counter()
         app.post_message(events.Key(key, key))  # what the terminal driver posts for a key
-        deadline = t0 + 10
-        while time.perf_counter() < deadline:
-            hit = [t for t, m in app.frames if t > t0 and m == target]
-            if hit:
-                return hit[0] - t0
-            await asyncio.sleep(0.001)
-        return None
+        try:
+            await asyncio.wait_for(shown.wait(), 10)
+        except asyncio.TimeoutError:
+            return None
+        finally:
+            app.waiting = None
+        hit = [t for t, m in app.frames if t > t0 and m == target]
+        return hit[0] - t0 if hit else None
 
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.pause(1.0)

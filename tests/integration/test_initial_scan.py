@@ -155,3 +155,21 @@ def test_first_backup_through_the_cli_shows_and_resumes_a_scan(run_cli, make_env
     assert "first full backup" not in run_cli("--run", "backup", "-t", "ties", "--dry-run", env=env).stdout
     table = pa.concat_tables([pq.read_table(p) for p in sorted(Path(store).rglob("*.parquet"))])
     assert table.num_rows == 500
+
+
+def test_stripes_cut_by_key_value_take_sparse_and_clustered_keys_once(mysql_server, mysql_db):
+    """A single integer key's stripes are cut by value (no OFFSET walks): gaps make small stripes,
+    a dense cluster inside one stripe is read in several pages; every row once, in key order."""
+    keys = [i * 1_000 for i in range(1, 301)] + list(range(400_000, 400_400))  # ~14 stripes of ~28,600 values
+    with mariadb.connect(mysql_server, mysql_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE sparse (id BIGINT PRIMARY KEY, updated_at DATETIME, KEY (updated_at, id))")
+        cur.executemany("INSERT INTO sparse VALUES (%s, '2025-01-01 00:00:00')", [(k,) for k in keys])
+    s = mysql_server
+    with MySQLArrowSource(s["host"], s["port"], s["user"], s["password"], parallel=3) as src:
+        schema = src.discover(TableRef(mysql_db, "sparse"))
+        batches = list(src.read_batches(schema, scan_start(src, schema), UPPER, 50))
+        assert ids_of(batches) == sorted(keys)
+        assert max(b.batch.num_rows for b in batches) <= 50
+        assert batches[-1].end == Position(cursor="2025-01-01 00:00:00.000000", key=(400_399,), nulls_done=True)
+        resumed = list(src.read_batches(schema, Position(scan=InitialScan(UPPER, (400_199,))), UPPER, 50))
+        assert ids_of(resumed) == [k for k in sorted(keys) if k > 400_199]

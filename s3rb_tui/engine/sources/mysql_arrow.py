@@ -57,6 +57,7 @@ _TEMPORAL = ("date", "datetime", "timestamp")  # rule names that may hold zero d
 _RUST_DECIMAL_DIGITS = 28  # connectorx decodes DECIMAL through rust_decimal (96-bit mantissa) ...
 _RUST_DECIMAL_SCALE = 10  # ... into decimal128(38, 10): wider or finer values travel as text
 _SCALED_DIGITS = 18  # DECIMAL(p <= 18, s) * 10^s always fits a BIGINT: such columns travel as scaled integers
+_INTEGER_TYPES = ("tinyint", "smallint", "mediumint", "int", "bigint")  # keys whose stripes can be cut by value
 _DECIMAL_FROM_INT64 = 19  # the precision Arrow asks for to hold any BIGINT
 _QUEUE_DEPTH = 1  # batches converted ahead of the consumer
 _YEAR_ONE = dt.datetime(1, 1, 1)  # a native date before it has year 0
@@ -298,8 +299,40 @@ class MySQLArrowSource(MySQLSource):
         def read_stripe(after: tuple | None, through: tuple | None) -> list[SourceBatch]:
             return list(self._scan_pages(read, scan, after, through, batch_size))
 
-        yield from self._ordered_stripes(self._scan_bounds(read.schema, scan.after_key, batch_size), scan.after_key, read_stripe)
+        bounds = self._scan_bounds_by_value(read.schema, scan.after_key, batch_size)
+        if bounds is None:
+            bounds = self._scan_bounds(read.schema, scan.after_key, batch_size)
+        yield from self._ordered_stripes(bounds, scan.after_key, read_stripe)
         yield empty_batch(read.schema, self.scan_end(read.schema, scan))
+
+    def _scan_bounds_by_value(self, schema: TableSchema, after: tuple | None, batch_size: int) -> Iterator[tuple] | None:
+        """Stripe bounds of a single integer key by arithmetic from its smallest and largest values
+        (two index ends) instead of ``LIMIT 1 OFFSET n`` walks, which read every row of the table
+        once more on the server (0.75 s of server CPU per million settlement rows). Each stripe is
+        ``batch_size`` key values wide, or wider where the table statistics say keys are sparse, so
+        a stripe holds about ``batch_size`` rows; a denser stretch is read in several pages. None:
+        not a single integer key (the walks are used)."""
+        if len(schema.primary_key) != 1 or schema.column(schema.primary_key[0]).data_type not in _INTEGER_TYPES:
+            return None
+        key = quote_mysql(schema.primary_key[0])
+        where, params = ("", []) if after is None else (f" WHERE {key} > %s", [int(after[0])])
+        with self._render_lock:
+            lo, hi = self._query(f"SELECT MIN({key}), MAX({key}) FROM {schema.ref.mysql()}{where}", params)[0]
+            stats = self._query("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                                (schema.ref.schema, schema.ref.name))
+        if lo is None:
+            return iter(())  # nothing after ``after``: one open stripe
+        rows = int(stats[0][0] or 0) if stats else 0
+        span = int(hi) - int(lo) + 1
+        width = max(batch_size, -(-batch_size * span // rows) if rows else span)
+
+        def bounds() -> Iterator[tuple]:
+            bound = int(lo) - 1 + width
+            while bound < int(hi):
+                yield (bound,)
+                bound += width
+
+        return bounds()
 
     def scan_end(self, schema: TableSchema, scan: InitialScan) -> Position:
         with self._render_lock:  # the one pymysql connection, shared with the reader threads

@@ -166,7 +166,8 @@ def event_log_text(event: Event, stable: bool = False) -> tuple[str, str] | None
         text = f"{status}: {d.get('rows', 0):,} rows, {d.get('files', 0)} files"
         details = d.get("details") or {}
         if status == "dry run" and details:
-            text += f" — would extract ≈{details.get('estimated_rows', 0):,} rows ({details.get('mode', '?')})"
+            how = "first full backup in primary-key order" if details.get("initial_scan") else details.get("mode", "?")
+            text += f" — would extract ≈{details.get('estimated_rows', 0):,} rows ({how})"
             if details.get("uncommitted_files_to_remove"):
                 text += f", remove {details['uncommitted_files_to_remove']} uncommitted file(s)"
         if d.get("error"):

@@ -79,6 +79,17 @@ def cursor_value(column: Column, value: Any) -> Any:
     return value
 
 
+def keyset_position(cursor_col: Column, row: tuple) -> Position:
+    """The position after a row of (cursor, key...) values as the driver returns them."""
+    return Position(cursor=cursor_value(cursor_col, row[0]), key=tuple(json_safe(v) for v in row[1:]),
+                    nulls_done=row[0] is not None)
+
+
+def select_columns(schema: TableSchema, names: "list[str] | tuple[str, ...]") -> str:
+    """The SELECT list of ``names``, each through its type rule's expression."""
+    return ", ".join(schema.column(k).rule.select_expr(schema.column(k)) for k in names)
+
+
 def position_param(column: Column, value: Any) -> Any:
     """A JSON-safe Position value as a query parameter that compares exactly with ``column``."""
     if value is None:
@@ -318,7 +329,7 @@ class MySQLSource(Source):
     # --- extraction ---------------------------------------------------------------------
 
     def _select_list(self, schema: TableSchema) -> str:
-        return ", ".join(c.rule.select_expr(c) for c in schema.columns)
+        return select_columns(schema, schema.column_names)
 
     def _predicate(self, schema: TableSchema, start: Position, upper_bound: Any) -> tuple[str, list[Any]]:
         """Rows after ``start`` up to ``upper_bound``: a keyset position, or an initial scan's key
@@ -350,7 +361,7 @@ class MySQLSource(Source):
 
     def _scan_predicate(self, schema: TableSchema, after_key: tuple[Any, ...] | None, upper_bound: Any) -> tuple[str, list[Any]]:
         cursor_col = schema.column(schema.cursor_column)  # type: ignore[arg-type]
-        typed = None if after_key is None else tuple(position_param(schema.column(k), v) for k, v in zip(schema.primary_key, after_key))
+        typed = None if after_key is None else self._typed_key(schema, after_key)
         return scan_predicate(schema, typed, _bound(cursor_col, position_param(cursor_col, upper_bound)), quote_mysql)
 
     def scan_end(self, schema: TableSchema, scan: InitialScan) -> Position:
@@ -358,7 +369,7 @@ class MySQLSource(Source):
         backward step on the (cursor, key) index), so the next run goes on as after a keyset read."""
         cursor_col = schema.column(schema.cursor_column)  # type: ignore[arg-type]
         order = schema.order_columns
-        select = ", ".join(schema.column(k).rule.select_expr(schema.column(k)) for k in order)
+        select = select_columns(schema, order)
         cur = quote_mysql(cursor_col.name)
         where, params = f"{cur} IS NOT NULL", []
         bound = _bound(cursor_col, position_param(cursor_col, scan.upper_bound))
@@ -367,10 +378,11 @@ class MySQLSource(Source):
             params.append(bound)
         rows = self._query(f"SELECT {select} FROM {schema.ref.mysql()} WHERE {where} "
                            f"ORDER BY {', '.join(quote_mysql(k) + ' DESC' for k in order)} LIMIT 1", params)
-        if not rows:
-            return Position(cursor=None, key=None, nulls_done=True)
-        row = rows[0]
-        return Position(cursor=cursor_value(cursor_col, row[0]), key=tuple(json_safe(v) for v in row[1:]), nulls_done=True)
+        return keyset_position(cursor_col, rows[0]) if rows else Position(cursor=None, key=None, nulls_done=True)
+
+    def _typed_key(self, schema: TableSchema, key: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A primary key kept in a position (JSON-safe) as query parameters."""
+        return tuple(position_param(schema.column(k), v) for k, v in zip(schema.primary_key, key))
 
     def read_batches(
         self,

@@ -49,7 +49,7 @@ from s3rb_tui.engine.errors import JobError
 from s3rb_tui.engine.retry import call_with_retry
 from s3rb_tui.engine.schema import Column, ConversionStats, TableSchema
 from s3rb_tui.engine.sources.base import InitialScan, Position, SourceBatch, empty_batch, key_after, order_by, scan_order_by
-from s3rb_tui.engine.sources.mysql import MySQLSource, cursor_value, position_param, json_safe
+from s3rb_tui.engine.sources.mysql import MySQLSource, cursor_value, json_safe, keyset_position, select_columns
 from s3rb_tui.engine.tables import quote_mysql
 
 EXTRACT_PATH = "connectorx"
@@ -340,9 +340,6 @@ class MySQLArrowSource(MySQLSource):
         with self._render_lock:  # the one pymysql connection, shared with the reader threads
             return super().scan_end(schema, scan)
 
-    def _typed_key(self, schema: TableSchema, key: tuple) -> tuple:
-        return tuple(position_param(schema.column(k), v) for k, v in zip(schema.primary_key, key))
-
     def _read_snapshot_stream(self, read: _Read, batch_size: int, limit: int | None) -> Iterator[SourceBatch]:
         """A table without cursor column or key: one streaming query (dates as text: a stream
         cannot be re-read), converted a batch ahead."""
@@ -372,15 +369,14 @@ class MySQLArrowSource(MySQLSource):
         return self._every_nth_row(
             schema, list(schema.order_columns), start, batch_size, order_by(schema, quote_mysql),
             where_after=lambda a: self._predicate(schema, a, upper_bound),
-            position=lambda row: Position(cursor=cursor_value(cursor_col, row[0]), key=tuple(json_safe(v) for v in row[1:]),
-                                          nulls_done=row[0] is not None),
+            position=lambda row: keyset_position(cursor_col, row),
         )
 
     def _every_nth_row(self, schema: TableSchema, columns: list[str], start: Any, n: int, order: str,
                        where_after: Callable[[Any], tuple[str, list[Any]]], position: Callable[[tuple], Any]) -> Iterator[Any]:
         """The position of every ``n``-th row in ``order`` after ``start``: one ``LIMIT 1 OFFSET n-1``
         query each (the server walks an index and sends one row), lazily, as stripes are needed."""
-        select = ", ".join(schema.column(k).rule.select_expr(schema.column(k)) for k in columns)
+        select = select_columns(schema, columns)
         after = start
         while True:
             where, params = where_after(after)

@@ -140,7 +140,11 @@ def test_ties_every_row_once_in_keyset_order_with_exact_batches(mysql_server, my
     assert batches[-1].end == Position(cursor="2024-03-04 10:00:00.000003", key=(997,), nulls_done=True)
 
 
-DECIMAL_EDGES = [  # (column type, values): DECIMALs up to 18 digits travel as scaled BIGINTs, wider ones as decimals or text
+DECIMAL_EDGES = [  # (column type, values): DECIMALs up to 15 digits travel as DOUBLEs, up to 18 as scaled BIGINTs,
+    # wider ones as decimals or text
+    ("DECIMAL(15,0)", ["999999999999999", "-999999999999999", "9007199254740"]),
+    ("DECIMAL(15,15)", ["0.999999999999999", "-0.000000000000001", "0.100000000000001"]),
+    ("DECIMAL(15,4)", ["-99999999999.9999", "12345678901.2345", "0.0005"]),
     ("DECIMAL(18,0)", ["999999999999999999", "-999999999999999999", "0"]),
     ("DECIMAL(18,18)", ["0.999999999999999999", "-0.000000000000000001", "0.5"]),
     ("DECIMAL(18,9)", ["-999999999.999999999", "123.000000001", "0.000000000"]),
@@ -167,7 +171,8 @@ def test_decimals_at_their_limits_are_exact_with_a_decimal_key(mysql_server, mys
         for start in (Position(), Position(scan=InitialScan(src.initial_scan_bound(schema, UPPER_2030)))):
             batches = list(src.read_batches(schema, start, UPPER_2030, 1))
             table = pa.Table.from_batches([b.batch for b in batches if b.batch.num_rows], schema=schema.arrow_schema())
-            assert [f.type for f in table.schema][2:] == [pa.decimal128(18, 0), pa.decimal128(18, 18), pa.decimal128(18, 9),
+            assert [f.type for f in table.schema][2:] == [pa.decimal128(15, 0), pa.decimal128(15, 15), pa.decimal128(15, 4),
+                                                          pa.decimal128(18, 0), pa.decimal128(18, 18), pa.decimal128(18, 9),
                                                           pa.decimal128(10, 4), pa.decimal128(5, 0), pa.decimal128(19, 2)]
             got = sorted((tuple(r.values()) for r in table.to_pylist()), key=lambda r: r[0])
             assert got == [tuple(row) for row in expected]  # pymysql's Decimals, value for value

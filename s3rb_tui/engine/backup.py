@@ -27,7 +27,7 @@ from s3rb_tui.engine.jobs import JobContext, RateMeter, TableResult
 from s3rb_tui.engine.layout import FilePosition, data_key, run_stamp, stamp_to_datetime, table_data_files, table_prefix
 from s3rb_tui.engine.locks import TableLock
 from s3rb_tui.engine.schema import ConversionStats, TableSchema, preflight
-from s3rb_tui.engine.sources.base import InitialScan, Position, Source
+from s3rb_tui.engine.sources.base import InitialScan, PendingEstimate, Position, Source
 from s3rb_tui.engine.tables import TableRef
 from s3rb_tui.engine.watermarks import Watermark
 
@@ -46,11 +46,26 @@ class BackupPlan:
     mode: str  # incremental | snapshot
     start: Position
     upper_bound: str
-    estimated_rows: int
+    estimated_rows: int | None  # None while the count runs beside the extraction (``counting``)
     estimated_bytes: int | None
     extract_path: str
     orphans: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    counting: PendingEstimate | None = None
+
+    def take_estimate(self) -> BaseException | None:
+        """The count run beside the extraction, once it has answered: the estimate is filled in
+        (or the count's error returned, once)."""
+        if self.counting is None or self.estimated_rows is not None:
+            return None
+        known = self.counting.known()
+        if known is not None:
+            self.estimated_rows, self.estimated_bytes = known.rows, known.bytes
+            return None
+        error = self.counting.error()
+        if error is not None:
+            self.counting = None
+        return error
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -99,7 +114,10 @@ def _read_watermark(ws: "Workspace", table: TableRef) -> tuple[Watermark | None,
     return wm, etag
 
 
-def plan_backup(ws: "Workspace", table: TableRef, source: Source, *, extract_path: str = "pymysql") -> BackupPlan:
+def plan_backup(ws: "Workspace", table: TableRef, source: Source, *, extract_path: str = "pymysql",
+                count_beside: bool = False) -> BackupPlan:
+    """``count_beside``: the run need not wait for the row count (its progress total): it is
+    counted beside the extraction where the source can (``Source.estimate_beside``)."""
     cfg = ws.table_config(table)
     wm, _ = _read_watermark(ws, table)
     orphans, committed_files = find_orphans(ws, table, wm)
@@ -122,7 +140,8 @@ def plan_backup(ws: "Workspace", table: TableRef, source: Source, *, extract_pat
         bound = source.initial_scan_bound(schema, upper)
         if bound is not None:  # the first full backup reads in primary-key order
             start = Position(scan=InitialScan(upper_bound=bound))
-    estimate = source.estimate(schema, start, upper)
+    counting = source.estimate_beside(schema, start, upper) if count_beside else None
+    estimate = counting.known() if counting is not None else source.estimate(schema, start, upper)
     warnings = [w for w in preflight(schema, "redshift") if "full snapshot" in w]
     if schema.is_view:
         warnings.append("this is a view: backed up like a table")
@@ -132,11 +151,12 @@ def plan_backup(ws: "Workspace", table: TableRef, source: Source, *, extract_pat
         mode="incremental" if schema.incremental else "snapshot",
         start=start,
         upper_bound=upper,
-        estimated_rows=estimate.rows,
-        estimated_bytes=estimate.bytes,
+        estimated_rows=None if estimate is None else estimate.rows,
+        estimated_bytes=None if estimate is None else estimate.bytes,
         extract_path=extract_path,
         orphans=orphans,
         warnings=warnings,
+        counting=None if estimate is not None else counting,
     )
 
 
@@ -191,7 +211,18 @@ class _TableRun:
         self.rows = self.nbytes = self.null_rows = 0
         self.position = plan.start
         self.meter = RateMeter()
-        self.total = plan.estimated_rows if limit is None else min(plan.estimated_rows, limit)
+        self.total: int | None = None
+        self.update_total()
+
+    def update_total(self) -> None:
+        """The progress total: the estimate, once the count beside the extraction has answered."""
+        error = self.plan.take_estimate()
+        if error is not None:
+            self.ctx.log("could not count the rows to back up: progress shows no total", level="warning",
+                         table=self.name, error=str(error))
+        rows = self.plan.estimated_rows
+        if rows is not None:
+            self.total = rows if self.limit is None else min(rows, self.limit)
 
     def extract(self, tmpdir: str) -> None:
         """Read batches after the start position until the window is done. Transient source
@@ -228,6 +259,7 @@ class _TableRun:
         if self.lock is not None:
             self.lock.renew()
         self.ws.ensure_tunnels()
+        self.update_total()
         self.ctx.progress(self.name, rows=self.rows, files=len(self.written), total=self.total,
                           rows_per_s=round(self.meter.rate(self.rows), 1), eta_s=self.meter.eta(self.rows, self.total), bytes=self.nbytes)
 
@@ -253,6 +285,7 @@ class _TableRun:
         self.commit(FilePosition(self.stamp, len(self.written)) if self.written else None, status="success")
         result.status = "success" if self.rows else "no new data"
         result.rows, result.files, result.bytes = self.rows, len(self.written), self.nbytes
+        result.details.update(estimated_rows=self.plan.estimated_rows, estimated_bytes=self.plan.estimated_bytes)
         if self.stats.total_zero_dates:
             zd = self.stats.zero_dates
             result.details["zero_dates"] = dict(zd)
@@ -285,6 +318,7 @@ def backup_table(
     extract_path = "pymysql" if ws.settings.str("DB_DIALECT") == "mysql" else ws.settings.str("DB_DIALECT")
     lock: TableLock | None = None
     source: Source | None = None
+    plan: BackupPlan | None = None
     run: _TableRun | None = None
     try:
         ctx.check_cancelled()
@@ -292,7 +326,7 @@ def backup_table(
             lock = TableLock(ws.store, table, purpose=f"{ctx.name} ({strategy})", log=ctx.log).acquire()
         extract_path = choose_extract_path(ws.settings, extract_engine)
         source = open_extract_source(ws, extract_path)
-        plan = plan_backup(ws, table, source, extract_path=extract_path)
+        plan = plan_backup(ws, table, source, extract_path=extract_path, count_beside=not dry_run)
         result.details.update(plan.describe())
         result.warnings.extend(plan.warnings)
         if dry_run:
@@ -326,6 +360,8 @@ def backup_table(
             uncommitted = ([run.pending_key] if run and run.pending_key else []) + (
                 run.written if run and run.plan.mode == "snapshot" else [])
             _after_failure(ws, table, result, uncommitted, ctx)
+        if plan is not None and plan.counting is not None:
+            plan.counting.stop()  # the run ended before its count answered
         if source is not None:
             try:
                 source.close()

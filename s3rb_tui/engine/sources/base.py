@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -86,6 +87,29 @@ class Estimate:
     rows: int
     bytes: int | None
     exact: bool
+
+
+@dataclass
+class PendingEstimate:
+    """An estimate counted beside the extraction (``Source.estimate_beside``): ``known()`` is None
+    until the count has answered; ``stop()`` ends a count still running when the run ends first."""
+
+    future: "Future[Estimate]"
+    stop: Callable[[], None] = lambda: None
+
+    @classmethod
+    def of(cls, estimate: Estimate) -> "PendingEstimate":
+        done: Future = Future()
+        done.set_result(estimate)
+        return cls(done)
+
+    def known(self) -> Estimate | None:
+        if not self.future.done() or self.future.exception() is not None:
+            return None
+        return self.future.result()
+
+    def error(self) -> BaseException | None:
+        return self.future.exception() if self.future.done() else None
 
 
 def keyset_predicate(
@@ -224,6 +248,11 @@ class Source(ABC):
     def estimate(self, schema: TableSchema, start: Position, upper_bound: Any) -> Estimate:
         rows = self.count(schema, start if schema.incremental else None, upper_bound if schema.incremental else None)
         return Estimate(rows=rows, bytes=None, exact=True)
+
+    def estimate_beside(self, schema: TableSchema, start: Position, upper_bound: Any) -> PendingEstimate:
+        """``estimate`` for a run that need not wait for it (its progress total): sources with a
+        second connection count there while the extraction starts; this one counts now."""
+        return PendingEstimate.of(self.estimate(schema, start, upper_bound))
 
     def distinct_keys(self, schema: TableSchema) -> int | None:
         return None

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
+from concurrent.futures import Future
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -25,8 +27,8 @@ from s3rb_tui.engine.errors import JobError
 from s3rb_tui.engine.retry import call_with_retry
 from s3rb_tui.engine.schema import Column, ConversionStats, TableSchema, UnsupportedType, detect_cursor, rows_to_batch
 from s3rb_tui.engine.sources.base import (
-    Estimate, InitialScan, Position, Source, SourceBatch, TableInfo, empty_batch, keyset_predicate, order_by, scan_order_by,
-    scan_predicate,
+    Estimate, InitialScan, PendingEstimate, Position, Source, SourceBatch, TableInfo, empty_batch, keyset_predicate, order_by,
+    scan_order_by, scan_predicate,
 )
 from s3rb_tui.engine.tables import TableRef, quote_mysql
 
@@ -513,6 +515,42 @@ class MySQLSource(Source):
         )
         avg_len = avg[0][0] if avg and avg[0][0] is not None else None
         return Estimate(rows=rows, bytes=None if avg_len is None else int(avg_len) * rows, exact=True)
+
+    def estimate_beside(self, schema: TableSchema, start: Position, upper_bound: Any) -> PendingEstimate:
+        """The exact count on a connection of its own, in a daemon thread, while the extraction
+        starts: a first backup's count walks a whole index (0.4 s of server time per million
+        settlement rows) and would otherwise come before the first read. ``stop()`` kills it."""
+        future: Future = Future()
+        running: dict[str, int] = {}
+
+        def count() -> None:
+            other = None
+            try:
+                other = self._sibling()
+                running["thread_id"] = other._run("MySQL query", lambda conn: conn.thread_id())
+                future.set_result(other.estimate(schema, start, upper_bound))
+            except BaseException as e:  # handed to whoever asks for the estimate
+                future.set_exception(e)
+            finally:
+                if other is not None:
+                    other.close()
+
+        def stop() -> None:
+            if future.done() or "thread_id" not in running:
+                return
+            try:  # on a connection of its own: this one may be in use by the extraction's threads
+                with self._sibling() as killer:
+                    killer._query(f"KILL QUERY {int(running['thread_id'])}")
+            except JobError:
+                pass  # best effort: the count ends on its own
+
+        threading.Thread(target=count, name="s3rb-count", daemon=True).start()
+        return PendingEstimate(future, stop)
+
+    def _sibling(self) -> "MySQLSource":
+        """A new pymysql connection to the same server (through the same tunnel), same settings."""
+        return MySQLSource(self.host, self.port, self.user, self._password, timeout=self._timeout,
+                           retries=self._attempts - 1, log=self.log)
 
     def distinct_keys(self, schema: TableSchema) -> int | None:
         if not schema.primary_key:

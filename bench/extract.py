@@ -9,6 +9,9 @@ interpreter start, imports, connection, extraction, Parquet on local disk):
 
   (both are the table's first backup into an empty store: an initial scan in primary-key order,
   ``BACKUP_NUM_CHUNKS`` stripes at a time on the fast path)
+- ``keyset``      the fast path reading the whole table incrementally: ``watermark set`` to a time
+  before every row (not timed), then the backup walks the (cursor, key) index in keyset pages, as
+  an incremental run that has fallen far behind does
 - ``naive``       ``pandas.read_sql`` over a pymysql connection + ``DataFrame.to_parquet``
 - ``connectorx``  ``connectorx.read_sql(..., return_type="arrow", partition_on=ID, partition_num=2)`` + ``pyarrow.parquet.write_table``
 
@@ -41,7 +44,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.settlement_table import TABLE, build  # noqa: E402
 
-PATHS = ("fast", "connectorx", "fallback", "naive")  # measured in this order: the two compared by issue 7 back to back
+PATHS = ("fast", "connectorx", "keyset", "fallback", "naive")  # measured in this order: the two compared by issue 7 back to back
+BEFORE_EVERY_ROW = "2025-12-31 00:00:00"  # the table's cursor starts at 2026-01-01
 MIB = 1024 * 1024
 
 # The naive and connectorx children: the table name and settings come from the environment.
@@ -111,12 +115,16 @@ def measure(path: str, n: int, base_env: dict, batch_size: int, timeout: float) 
     with tempfile.TemporaryDirectory(prefix=f"s3rb-bench-{path}-") as tmp:
         tmpdir = Path(tmp)
         env = {**base_env, "BENCH_OUT": str(tmpdir), "BENCH_TABLE": TABLE}
-        if path in ("fast", "fallback"):
+        if path in ("fast", "fallback", "keyset"):
             store = tmpdir / "store"
             store.mkdir()
             env.update(STORE_URL=f"file://{store}")
-            cmd = [sys.executable, "-m", "s3rb_tui", "--run", "backup", "-t", TABLE, "--batch-size", str(batch_size),
-                   "--extract-engine", "fast" if path == "fast" else "pymysql", "--log-file", str(tmpdir / "log.jsonl")]
+            cli = [sys.executable, "-m", "s3rb_tui", "--run"]
+            if path == "keyset":
+                subprocess.run([*cli, "watermark", "set", "-t", TABLE, "--timestamp", BEFORE_EVERY_ROW], env=env,
+                               cwd=env["BENCH_OUT"], check=True, capture_output=True, timeout=timeout)
+            cmd = [*cli, "backup", "-t", TABLE, "--batch-size", str(batch_size), "--extract-engine",
+                   "pymysql" if path == "fallback" else "fast", "--log-file", str(tmpdir / "log.jsonl")]
         else:
             cmd = [sys.executable, "-c", NAIVE if path == "naive" else CONNECTORX]
         seconds, rss, code, tail = _run(cmd, env, timeout)

@@ -122,7 +122,7 @@ def _flush_to_disk(cur, log) -> None:
     cur.execute("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'")
     dirty = int(cur.fetchone()[1])
     if dirty:
-        log(f"note: {dirty} InnoDB pages of other tables are still dirty")
+        log(f"note: {dirty} InnoDB pages outside the table (undo log, other tables) are still dirty")
 
 
 def main(argv: list[str] | None = None) -> int:

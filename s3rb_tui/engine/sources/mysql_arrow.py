@@ -589,10 +589,12 @@ def _convert(c: Column, t: _Transport, arr: pa.Array, stats: ConversionStats) ->
 def _unscaled_from_double(arr: pa.Array, scale: int) -> pa.Array:
     """The unscaled integers (value * 10^scale) of DECIMAL(p <= 15, scale) values sent as DOUBLEs.
 
-    The server converts a DECIMAL to the nearest DOUBLE (its strtod rounds correctly): relative
-    error at most 2^-53. Multiplying by 10^scale (exact: scale <= 15) adds one more rounding. With
-    |value * 10^scale| < 10^15 the result is within 10^15 * 2^-52 < 0.23 of the integer, so
-    rounding to the nearest integer gives it back exactly. At 16 digits that bound passes 0.5."""
+    The server converts a DECIMAL to the nearest DOUBLE (MariaDB and MySQL format it and parse it
+    with a correctly rounding strtod): relative error at most 2^-53. Multiplying by 10^scale (an
+    exact double: scale <= 15) adds one more rounding. With |value * 10^scale| < 10^15 the result
+    is within 10^15 * 2^-52 < 0.23 of the integer (0.34 even if the server's conversion were off
+    by a whole unit in the last place), so rounding to the nearest integer gives it back exactly.
+    At 16 digits the bound passes 0.5: 2^53 + 1 has no double of its own."""
     if arr.type != pa.float64():
         arr = arr.cast(pa.float64())
     scaled = pc.multiply(arr, pa.scalar(float(10 ** scale))) if scale else arr

@@ -118,13 +118,13 @@ def check_tunnel(ws: "Workspace", which: str) -> Check:
     check.target = f"{cfg.user}@{cfg.bastion} -> {cfg.remote}"
 
     def probe() -> str | None:
-        tunnel = ws._tunnel(which)  # the workspace's own tunnel: opened once, health-checked here
+        tunnel = ws.tunnel(which)  # the workspace's own tunnel: opened once, health-checked here
         check.target += f" (local 127.0.0.1:{tunnel.local_port})"
         return tunnel.remote_version()
 
     _run(check, probe)
     if check.ok:
-        tunnel = ws._tunnel(which)
+        tunnel = ws.tunnel(which)
         check.latency_ms = tunnel.round_trip_ms() or check.latency_ms
     return check
 

@@ -54,7 +54,7 @@ class Workspace:
     def watermarks(self) -> WatermarkStore:
         return WatermarkStore(self.store)
 
-    def _tunnel(self, which: str):
+    def tunnel(self, which: str):
         """The SSH tunnel for ``mysql`` or ``warehouse``, or None when no bastion is configured."""
         bastion = "SSH_BASTION_HOST" if which == "mysql" else "REDSHIFT_SSH_BASTION_HOST"
         if not self.settings.str(bastion):
@@ -77,7 +77,7 @@ class Workspace:
         from s3rb_tui.engine.sources import open_source
 
         if self.settings.str("DB_DIALECT") == "mysql":
-            t = self._tunnel("mysql")
+            t = self.tunnel("mysql")
             if t is not None:
                 return open_source(self.settings, host="127.0.0.1", port=t.local_port)
         return open_source(self.settings)
@@ -85,7 +85,7 @@ class Workspace:
     def open_warehouse(self):
         from s3rb_tui.engine.warehouses import open_warehouse
 
-        t = self._tunnel("warehouse") if self.settings.str("WAREHOUSE_DIALECT") != "duckdb" else None
+        t = self.tunnel("warehouse") if self.settings.str("WAREHOUSE_DIALECT") != "duckdb" else None
         if t is not None:
             return open_warehouse(self.settings, host="127.0.0.1", port=t.local_port)
         return open_warehouse(self.settings)

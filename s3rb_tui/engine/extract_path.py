@@ -53,19 +53,10 @@ def choose_extract_path(settings: "Settings", requested: str | None = None) -> s
 
 def open_extract_source(ws: "Workspace", path: str) -> "Source":
     """The workspace's source (through its SSH tunnel, if any), reading by ``path``."""
-    source = ws.open_source()
     if path != FAST:
-        return source
-    from s3rb_tui.engine.sources.mysql import MySQLSource
+        return ws.open_source()
     from s3rb_tui.engine.sources.mysql_arrow import MySQLArrowSource
 
-    assert isinstance(source, MySQLSource), "the fast path reads MySQL only"
-    try:
-        return MySQLArrowSource(
-            source.host, source.port, source.user, ws.settings.str("DB_PASSWORD"),
-            timeout=ws.settings.int("BACKUP_TIMEOUT_SECONDS"), retries=ws.settings.int("BACKUP_RETRY_ATTEMPTS"),
-            log=source.log, parallel=ws.settings.int("BACKUP_NUM_CHUNKS"), tunnel=bool(ws.settings.str("SSH_BASTION_HOST")),
-        )
-    finally:
-        source.close()
-
+    host, port = ws.mysql_address()  # one connection: not a pymysql source opened first for its address
+    return MySQLArrowSource.from_settings(ws.settings, host, port, parallel=ws.settings.int("BACKUP_NUM_CHUNKS"),
+                                          tunnel=bool(ws.settings.str("SSH_BASTION_HOST")))

@@ -77,10 +77,15 @@ class Workspace:
         from s3rb_tui.engine.sources import open_source
 
         if self.settings.str("DB_DIALECT") == "mysql":
-            t = self.tunnel("mysql")
-            if t is not None:
-                return open_source(self.settings, host="127.0.0.1", port=t.local_port)
+            return open_source(self.settings, *self.mysql_address())
         return open_source(self.settings)
+
+    def mysql_address(self) -> tuple[str, int]:
+        """Where MySQL is reached: the SSH tunnel's local end (opened on first use), or DB_HOST:DB_PORT."""
+        t = self.tunnel("mysql")
+        if t is not None:
+            return "127.0.0.1", t.local_port
+        return self.settings.str("DB_HOST"), self.settings.int("DB_PORT")
 
     def open_warehouse(self):
         from s3rb_tui.engine.warehouses import open_warehouse

@@ -120,7 +120,8 @@ class MySQLSource(Source):
         self._run("connect to MySQL", lambda conn: None)
 
     @classmethod
-    def from_settings(cls, settings: "Settings", host: str | None = None, port: int | None = None) -> "MySQLSource":
+    def from_settings(cls, settings: "Settings", host: str | None = None, port: int | None = None, **extra: Any) -> "MySQLSource":
+        """``extra``: a subclass's own options (the fast source's ``parallel`` and ``tunnel``)."""
         return cls(
             host=host or settings.str("DB_HOST"),
             port=port or settings.int("DB_PORT"),
@@ -128,6 +129,7 @@ class MySQLSource(Source):
             password=settings.str("DB_PASSWORD"),
             timeout=settings.int("BACKUP_TIMEOUT_SECONDS"),
             retries=settings.int("BACKUP_RETRY_ATTEMPTS"),
+            **extra,
         )
 
     # --- connection ---------------------------------------------------------------------

@@ -141,11 +141,11 @@ class MySQLArrowSource(MySQLSource):
         forwarder could not answer), whole-page reads release it: through a tunnel, pages are read
         one at a time on one connection, when the caller asks for them (a dropped session costs no
         read-ahead), and snapshot tables (one streamed query) take the pymysql reader."""
-        super().__init__(host, port, user, password, **options)
-        self._cx_password = password
+        self._cx_password = password  # set before connecting: a failed connect's error is scrubbed with it
         self.tunnel = tunnel
         self.parallel = 1 if tunnel else max(1, int(parallel))
         self._render_lock = threading.Lock()  # reader threads render SQL through the one pymysql connection
+        super().__init__(host, port, user, password, **options)
 
     def _url(self, database: str) -> str:
         auth = quote(self.user, safe="") + (":" + quote(self._cx_password, safe="") if self._cx_password else "")

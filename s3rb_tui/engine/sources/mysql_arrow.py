@@ -145,6 +145,7 @@ class MySQLArrowSource(MySQLSource):
         self.tunnel = tunnel
         self.parallel = 1 if tunnel else max(1, int(parallel))
         self._render_lock = threading.Lock()  # reader threads render SQL through the one pymysql connection
+        _warm_up_conversions()
         super().__init__(host, port, user, password, **options)
 
     def _url(self, database: str) -> str:
@@ -638,6 +639,20 @@ def _release_freed_memory() -> None:
     arenas, and without a trim the process grows with every page: memory would grow with the table."""
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
+
+
+_WARMED_UP = threading.Event()
+
+
+def _warm_up_conversions() -> None:
+    """pyarrow imports pandas (when installed: about 0.23 s of CPU) the first time it converts a
+    Python value, which the first page's conversion does on the reader thread while the backup
+    waits for it. Do it once per process in the background instead, while the connection,
+    discovery and planning wait on the server."""
+    if _WARMED_UP.is_set():
+        return
+    _WARMED_UP.set()
+    threading.Thread(target=lambda: pa.array([0]), name="s3rb-arrow-warm-up", daemon=True).start()
 
 
 _DONE = object()

@@ -190,6 +190,7 @@ def scan_predicate(
 
 
 def scan_order_by(schema: TableSchema, quote: Callable[[str], str]) -> str:
+    """Primary-key order: an initial scan's, and a snapshot's when the table has a key."""
     return ", ".join(quote(c) for c in schema.primary_key)
 
 

@@ -457,7 +457,7 @@ class MySQLSource(Source):
     def _read_snapshot(self, schema: TableSchema, batch_size: int, limit: int | None) -> Iterator[SourceBatch]:
         sql = f"SELECT {self._select_list(schema)} FROM {schema.ref.mysql()}"
         if schema.primary_key:
-            sql += f" ORDER BY {', '.join(quote_mysql(k) for k in schema.primary_key)}"
+            sql += f" ORDER BY {scan_order_by(schema, quote_mysql)}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         cursor_i = schema.column_names.index(schema.cursor_column) if schema.cursor_column else None

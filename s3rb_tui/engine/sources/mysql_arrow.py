@@ -355,7 +355,7 @@ class MySQLArrowSource(MySQLSource):
         tag = f"s3rb-{uuid.uuid4().hex}"
         sql = self._select(schema, transports, tag)
         if schema.primary_key:
-            sql += f" ORDER BY {', '.join(quote_mysql(k) for k in schema.primary_key)}"
+            sql += f" ORDER BY {scan_order_by(schema, quote_mysql)}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
 

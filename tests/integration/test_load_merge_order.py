@@ -1,9 +1,11 @@
 """The load path on Parquet files written by the test itself (the documented key layout): merge
-picks the newest version per key by cursor, then by load order; each file is loaded once; a
-second run finds nothing to do. PostgreSQL and DuckDB."""
+keeps the version extracted last per key (file in the committed history, then row in the file),
+never the highest cursor; each file is loaded once; a second run finds nothing to do. PostgreSQL
+and DuckDB."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pyarrow as pa
@@ -39,28 +41,37 @@ def write(ws: Workspace, batch: int, rows: list[tuple]) -> str:
 
 
 @pytest.mark.parametrize("dialect", ["postgres", "duckdb"])
-def test_merge_newest_by_cursor_then_load_order(dialect, tmp_path, request):
+def test_merge_keeps_the_version_extracted_last(dialect, tmp_path, request):
+    """The file's place in the committed history, then the row's place in the file, decide; the
+    cursor does not (an application moved it backwards, or wrote two versions in one second)."""
     wh = Warehouse(dialect, tmp_path, request)
     settings = build_settings({"STORE_URL": f"file://{tmp_path / 'store'}", **wh.env})
     ws = Workspace(settings)
-    write(ws, 1, [(1, "a", T), (2, "x", T + dt.timedelta(hours=1)), (3, "only", T)])
-    write(ws, 2, [(1, "b", T), (2, "older", T)])  # same cursor: the later file wins; older cursor: it loses
+    later = T + dt.timedelta(hours=1)
+    write(ws, 1, [(1, "a", T), (2, "x", later), (3, "first", later), (3, "second", T), (4, "tie-1", T), (4, "tie-2", T)])
+    write(ws, 2, [(1, "b", T), (2, "rewound", T - dt.timedelta(days=1))])  # a later file wins, whatever its cursor
     ws.watermarks.update(REF, lambda w: Watermark(table=REF.full_name, committed_through=str(FilePosition("2026-01-02_03-04-05", 2)),
                                                   redshift_status="pending"))
     events = []
     ctx = JobContext("test", sink=events.append)
     result = load_table(ws, REF, ctx, run_id="run-1", schema=SCHEMA)
     assert result.status == "success", result.error
-    assert (result.rows, result.files) == (5, 2)
-    assert wh.q('SELECT id, status FROM public.orders ORDER BY id') == [(1, "b"), (2, "x"), (3, "only")]
+    assert (result.rows, result.files) == (8, 2)
+    assert wh.q('SELECT id, status FROM public.orders ORDER BY id') == [(1, "b"), (2, "rewound"), (3, "second"), (4, "tie-2")]
     assert wh.q("SELECT COUNT(*) FROM public.s3rb_load_ledger WHERE run_id = 'run-1'") == [(2,)]
     wm = ws.watermarks.get(REF)
-    assert (wm.session.loaded, wm.cumulative.loaded, wm.files_loaded_total, wm.redshift_status) == (5, 5, 2, "success")
+    assert (wm.session.loaded, wm.cumulative.loaded, wm.files_loaded_total, wm.redshift_status) == (8, 8, 2, "success")
     assert any(e.kind == "progress" and e.data.get("phase") == "load" for e in events)
 
     again = load_table(ws, REF, ctx, run_id="run-2", schema=SCHEMA)
     assert (again.status, again.rows) == ("no new data", 0)
     assert wh.q("SELECT COUNT(*) FROM public.s3rb_load_ledger") == [(2,)]
+
+    # a later load (its own transaction) replaces the loaded version even with an older cursor
+    write(ws, 3, [(3, "rewound again", T - dt.timedelta(days=2))])
+    ws.watermarks.update(REF, lambda w: dataclasses.replace(w, committed_through=str(FilePosition("2026-01-02_03-04-05", 3))))
+    assert load_table(ws, REF, ctx, run_id="run-3", schema=SCHEMA).status == "success"
+    assert wh.q("SELECT status FROM public.orders WHERE id = 3") == [("rewound again",)]
 
 
 @pytest.mark.parametrize("dialect", ["postgres", "duckdb"])

@@ -84,7 +84,7 @@ def test_merge_batch_statements_in_order():
         'WHERE "public"."settlement_normal_delivery_detail"."id" = "s3rb_stage"."id"',
         'INSERT INTO "public"."settlement_normal_delivery_detail" ("id", "ant_parcel_no", "update_at")\n'
         'SELECT "id", "ant_parcel_no", "update_at" FROM (\n'
-        '    SELECT "id", "ant_parcel_no", "update_at", ROW_NUMBER() OVER (PARTITION BY "id" ORDER BY "update_at" DESC NULLS LAST) AS _s3rb_rn\n'
+        '    SELECT "id", "ant_parcel_no", "update_at", ROW_NUMBER() OVER (PARTITION BY "id" ORDER BY "update_at" DESC) AS _s3rb_rn\n'
         '    FROM "s3rb_stage"\n'
         ") s WHERE _s3rb_rn = 1",
         'DROP TABLE "s3rb_stage"',

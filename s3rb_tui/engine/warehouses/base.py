@@ -18,7 +18,7 @@ from typing import Callable
 from s3rb_tui.engine.tables import quote_sql
 
 LEDGER_TABLE = "s3rb_load_ledger"
-SEQ_COLUMN = "_s3rb_seq"  # load order inside a staging table (ties of the cursor: the later file wins)
+SEQ_COLUMN = "_s3rb_seq"  # load order inside a staging table: file in the committed history, then row in the file
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class LoadFile:
 
 @dataclass(frozen=True)
 class LoadSpec:
-    """How a batch goes in: ``append`` (as is), ``merge`` (newest version per key replaces the old),
+    """How a batch goes in: ``append`` (as is), ``merge`` (the version per key extracted last replaces the old),
     ``replace`` (the table's content becomes the batch's rows)."""
 
     mode: str

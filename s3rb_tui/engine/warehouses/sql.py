@@ -66,19 +66,22 @@ def newest_order(cursor: str | None, tiebreak: tuple[str, ...]) -> str:
 
 
 def merge_statements(target: Target, stage_sql: str, columns: list[str], keys: tuple[str, ...],
-                     cursor: str | None, seq_column: str | None = SEQ_COLUMN) -> list[str]:
-    """Delete the target rows whose key is staged, then insert the newest staged version per key.
+                     order: tuple[str, ...] = (SEQ_COLUMN,)) -> list[str]:
+    """Delete the target rows whose key is staged, then insert the version extracted last per key.
 
-    Newest = highest cursor; rows of one key with the same cursor are told apart by load order
-    (``seq_column``: the later file and row wins) where the dialect can keep it.
+    Extracted last = the highest ``order`` (descending, in that order): the stage's load sequence,
+    which every dialect numbers by the file's place in the committed history and then by the row's
+    place in the file. Never the cursor: an application that moves a cursor backwards (or writes two
+    versions in one cursor second) still gets the version read last, which is the source's current
+    one. Redshift cannot number rows inside one COPY; its ``order`` is documented with it.
     """
     on = " AND ".join(f"{target.sql}.{quote_sql(k)} = {stage_sql}.{quote_sql(k)}" for k in keys)
-    order = newest_order(cursor, (seq_column,) if seq_column else ())
+    by = ", ".join(f"{quote_sql(c)} DESC" for c in order) or "1"
     return [
         f"DELETE FROM {target.sql} USING {stage_sql} WHERE {on}",
         f"INSERT INTO {target.sql} ({cols(columns)})\n"
         f"SELECT {cols(columns)} FROM (\n"
-        f"    SELECT {cols(columns)}, ROW_NUMBER() OVER (PARTITION BY {cols(keys)} ORDER BY {order}) AS {ROW_NUMBER}\n"
+        f"    SELECT {cols(columns)}, ROW_NUMBER() OVER (PARTITION BY {cols(keys)} ORDER BY {by}) AS {ROW_NUMBER}\n"
         f"    FROM {stage_sql}\n"
         f") s WHERE {ROW_NUMBER} = 1",
     ]

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from s3rb_tui.engine.errors import Cancelled, JobError, S3rbError, WatermarkError
@@ -234,6 +235,19 @@ class _TableRun:
         for sb in self.source.read_batches(self.plan.schema, self.position, self.plan.upper_bound, self.batch_size, self.limit):
             self.ctx.check_cancelled()
             self.write_batch(writer, sb)
+        if self.plan.mode == "snapshot" and not self.written:
+            self.write_empty_snapshot(writer)
+
+    def write_empty_snapshot(self, writer: "_ParquetBatchWriter") -> None:
+        """An empty snapshot is a snapshot: one file with the table's columns and no rows, so the
+        load replaces the warehouse copy with nothing (without it the last rows stayed for ever)."""
+        path = writer.write(pa.RecordBatch.from_pylist([], schema=self.plan.schema.arrow_schema()))
+        self.pending_key = data_key(self.ws.incremental_path, self.table, self.run_start, 1)
+        self.nbytes += os.path.getsize(path)
+        self.ws.store.put_file(self.pending_key, path)
+        os.unlink(path)
+        self.written.append(self.pending_key)
+        self.pending_key = None
 
     def write_batch(self, writer: "_ParquetBatchWriter", sb) -> None:
         if sb.batch.num_rows == 0:  # the end of an initial scan whose last page was full: a position only

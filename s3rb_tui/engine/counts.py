@@ -139,7 +139,9 @@ def _classify(r: dict[str, Any], mode: str, entries: list[tuple[str, int, str]])
             elif W > upto:
                 exp.append(f"warehouse has {W - upto:,} rows more than the source up to the watermark: rows deleted in the source stay (merge does not propagate deletes), or rows changed since")
     else:  # replace: the table holds the newest loaded snapshot
-        loaded = [(parse_data_key(k), rows) for k, rows, _ in entries if rows > 0]
+        # superseded runs are recorded with 0 rows but are always older than the newest loaded
+        # run; an emptied source's snapshot is a newest run with 0 rows
+        loaded = [(parse_data_key(k), rows) for k, rows, _ in entries]
         newest = max((dk.position.run_stamp for dk, _ in loaded if dk), default=None)
         snapshot = sum(rows for dk, rows in loaded if dk and dk.position.run_stamp == newest)
         r["ledger"]["newest_snapshot_rows"] = snapshot

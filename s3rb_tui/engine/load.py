@@ -33,6 +33,7 @@ from s3rb_tui.engine.layout import parse_data_key, stamp_to_datetime, table_data
 from s3rb_tui.engine.locks import TableLock
 from s3rb_tui.engine.schema import TableSchema, column_from_arrow, preflight, warehouse_type
 from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.targets import refuse_shared_targets, refuse_unholdable_names, target_for
 from s3rb_tui.engine.table_config import TableConfig
 from s3rb_tui.engine.views import refresh_views
 from s3rb_tui.engine.warehouses.base import LoadFile, LoadSpec, Target, Warehouse
@@ -64,11 +65,6 @@ class TablePlan:
 
 
 # --- small pure helpers -----------------------------------------------------------------
-
-def target_for(ws: "Workspace", ref: TableRef) -> Target:
-    cfg = ws.table_config(ref)
-    return Target(ws.settings.str("REDSHIFT_SCHEMA"), cfg.target_table or ref.name)
-
 
 def resolve_mode(cfg: TableConfig, schema: TableSchema) -> str:
     if cfg.load_mode:
@@ -250,9 +246,14 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
         if not dry_run:
             lock = TableLock(ws.store, ref, purpose=f"{ctx.name} (load)", log=ctx.log).acquire()
         wh = open_warehouse_for(ws, ctx)
+        schema_from = "source"
+        if schema is None:
+            schema, schema_from = discover_schema(ws, ref, committed_keys(ws, ref, ws.watermarks.get(ref)), ctx)
+        refuse_unholdable_names(schema, target_for(ws, ref), wh.dialect)  # before any DDL, the ledger's too
         if not dry_run:
             _ensure_ledger(wh)
         plan = plan_table(ws, wh, ref, ctx, schema)
+        plan.schema_from = schema_from
         cfg = ws.table_config(ref)
         result.details.update(target=plan.target.full_name, mode=plan.mode, schema_from=plan.schema_from,
                               pending_files=len(plan.pending), pending_rows=plan.pending_rows, dialect=wh.dialect)
@@ -390,6 +391,7 @@ def new_run_id() -> str:
 def run_load(ws: "Workspace", tables: list[TableRef], ctx: JobContext, *, dry_run: bool = False, verify: bool = False,
              run_id: str | None = None, max_parallel: int | None = None) -> list[TableResult]:
     """Load every table's unloaded committed files; REDSHIFT_MAX_PARALLEL_LOADS tables at once."""
+    refuse_shared_targets(ws, tables)
     run_id = run_id or new_run_id()
     parallel = max_parallel or ws.settings.int("REDSHIFT_MAX_PARALLEL_LOADS")
     from s3rb_tui.engine.warehouses import resolve_dialect_name

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from s3rb_tui.engine.jobs import Event, JobContext, TableResult
 from s3rb_tui.engine.load import new_run_id, run_load
+from s3rb_tui.engine.targets import refuse_shared_targets
 from s3rb_tui.engine.tables import TableRef
 
 if TYPE_CHECKING:
@@ -85,6 +86,8 @@ def run_sync(
 ) -> list[TableResult]:
     if backup_only and redshift_only:
         raise ValueError("backup_only and redshift_only exclude each other")
+    if not backup_only:
+        refuse_shared_targets(ws, tables)  # before the backup: two tables mixed in one target is never run
     started = time.monotonic()
     run_id = new_run_id()
     ctx.emit("started", tables=[t.full_name for t in tables], strategy=strategy, dry_run=dry_run,

@@ -23,8 +23,9 @@ class ViewResult:
 
 
 def latest_view_name(target: Target) -> Target:
-    # Identifiers are at most 64 characters; keep the suffix whole.
-    return target.sibling(target.name[: 64 - len(LATEST_SUFFIX)] + LATEST_SUFFIX)
+    # Keep the suffix whole within 63 bytes, the shortest identifier a warehouse keeps (PostgreSQL
+    # cut a 64-byte view name to '..._lates'); the name is the same on every dialect.
+    return target.sibling(target.name[: 63 - len(LATEST_SUFFIX)] + LATEST_SUFFIX)
 
 
 def refresh_views(wh: Warehouse, target: Target, cfg: TableConfig, mode: str, cursor: str | None,

@@ -1,0 +1,147 @@
+"""Tables that change shape or identity (issue 18): an emptied snapshot, two sources mapped to one
+target, the product's own names, names the warehouse cannot hold, a warehouse table dropped while
+its ledger remains. Real MariaDB, PostgreSQL (and DuckDB where it differs), both extraction paths
+where extraction is involved."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.test_load_views_duckdb import Warehouse
+from tests.support import mariadb
+
+PATHS = ["pymysql", "fast"]
+
+
+def mysql(server, db, *statements):
+    conn = mariadb.connect(server, db)
+    try:
+        with conn.cursor() as cur:
+            for s in statements:
+                cur.execute(s)
+    finally:
+        conn.close()
+
+
+def sync(run_cli, env, *tables, extra=()):
+    args = ["--run", "sync"]
+    for t in tables:
+        args += ["-t", t]
+    return run_cli(*args, *extra, env=env)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_an_emptied_snapshot_table_empties_the_warehouse_copy(path, mysql_db, mysql_server, pg_db, make_env, run_cli, tmp_path, request):
+    mysql(mysql_server, mysql_db, "CREATE TABLE snap (code VARCHAR(10), qty INT)",
+          "INSERT INTO snap VALUES ('a', 1), ('b', 2), ('c', 3)")
+    (tmp_path / "store").mkdir()
+    env = make_env(STORE_URL=f"file://{tmp_path / 'store'}", EXTRACT_ENGINE=path)
+    wh = Warehouse("postgres", tmp_path, request)
+    first = sync(run_cli, env, "snap")
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    assert wh.q("SELECT COUNT(*) FROM public.snap") == [(3,)]
+
+    mysql(mysql_server, mysql_db, "DELETE FROM snap")
+    emptied = sync(run_cli, env, "snap", extra=("--json",))
+    assert emptied.returncode == 0, emptied.stdout[-2000:] + emptied.stderr[-2000:]
+    assert wh.q("SELECT COUNT(*) FROM public.snap") == [(0,)]
+    counts = run_cli("--run", "watermark-count", "validate-counts", "-t", "snap", env=env)
+    assert counts.returncode == 0, counts.stdout + counts.stderr[-2000:]
+
+    mysql(mysql_server, mysql_db, "INSERT INTO snap VALUES ('d', 4)")
+    refilled = sync(run_cli, env, "snap")
+    assert refilled.returncode == 0, refilled.stdout[-2000:] + refilled.stderr[-2000:]
+    assert wh.q("SELECT code, qty FROM public.snap") == [("d", 4)]
+
+
+
+@pytest.fixture
+def second_db(mysql_server, mysql_db):
+    name = (mysql_db[:60] + "_two")
+    mariadb.create_database(mysql_server, name)
+    yield name
+    mariadb.drop_database(mysql_server, name)
+
+
+ORDERS = "CREATE TABLE orders (id INT PRIMARY KEY, note VARCHAR(20), updated_at DATETIME(6) NOT NULL)"
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "inter-table"])
+def test_two_sources_mapped_to_one_target_are_refused_before_anything(strategy, mysql_db, second_db, mysql_server, pg_db,
+                                                                       make_env, run_cli, tmp_path, request):
+    for db, note in ((mysql_db, "a"), (second_db, "b")):
+        mysql(mysql_server, db, ORDERS, f"INSERT INTO orders VALUES (1, '{note}', NOW(6)), (2, '{note}', NOW(6))")
+    store = tmp_path / "store"
+    store.mkdir()
+    env = make_env(STORE_URL=f"file://{store}")
+    wh = Warehouse("postgres", tmp_path, request)
+    refused = sync(run_cli, env, f"{mysql_db}.orders", f"{second_db}.orders", extra=("-s", strategy))
+    assert refused.returncode == 2, refused.stdout[-2000:] + refused.stderr[-2000:]
+    assert f"{mysql_db}.orders and {second_db}.orders would both load into public.orders" in refused.stderr
+    assert "target_table" in refused.stderr and "Traceback" not in refused.stderr
+    assert list(store.rglob("*.parquet")) == [] and list(store.rglob("*.json")) == []  # nothing backed up, no watermark
+    assert wh.q("SELECT to_regclass('public.orders')") == [(None,)]
+
+    # a target_table that points a second table at the first one's target: refused the same way
+    config = tmp_path / "s3rb.toml"
+    mysql(mysql_server, mysql_db, "CREATE TABLE orders_eu LIKE orders")
+    config.write_text(f'[tables."{mysql_db}.orders_eu"]\ntarget_table = "orders"\n')
+    also = sync(run_cli, dict(env, S3RB_CONFIG=str(config)), "orders", "orders_eu", extra=("--redshift-only",))
+    assert also.returncode == 2 and "would both load into public.orders" in also.stderr
+
+    # each one alone, with its own target, loads
+    config.write_text(f'[tables."{second_db}.orders"]\ntarget_table = "orders_b"\n')
+    ok = sync(run_cli, dict(env, S3RB_CONFIG=str(config)), f"{mysql_db}.orders", f"{second_db}.orders", extra=("-s", strategy))
+    assert ok.returncode == 0, ok.stdout[-2000:] + ok.stderr[-2000:]
+    assert wh.q("SELECT note, COUNT(*) FROM public.orders GROUP BY note") == [("a", 2)]
+    assert wh.q("SELECT note, COUNT(*) FROM public.orders_b GROUP BY note") == [("b", 2)]
+
+
+def test_a_source_table_named_like_the_ledger_is_refused(mysql_db, mysql_server, pg_db, make_env, run_cli, tmp_path, request):
+    mysql(mysql_server, mysql_db, ORDERS, "INSERT INTO orders VALUES (1, 'a', NOW(6))",
+          "CREATE TABLE s3rb_load_ledger (id INT PRIMARY KEY, extra VARCHAR(10), updated_at DATETIME(6) NOT NULL)",
+          "INSERT INTO s3rb_load_ledger VALUES (1, 'x', NOW(6))")
+    (tmp_path / "store").mkdir()
+    env = make_env(STORE_URL=f"file://{tmp_path / 'store'}")
+    wh = Warehouse("postgres", tmp_path, request)
+    assert sync(run_cli, env, "orders").returncode == 0
+    ledger = wh.q("SELECT column_name FROM information_schema.columns WHERE table_name = 's3rb_load_ledger' ORDER BY ordinal_position")
+    refused = sync(run_cli, env, "s3rb_load_ledger")
+    assert refused.returncode == 2, refused.stdout[-2000:] + refused.stderr[-2000:]
+    assert "would load into public.s3rb_load_ledger, a name the product keeps for itself" in refused.stderr
+    assert wh.q("SELECT column_name FROM information_schema.columns WHERE table_name = 's3rb_load_ledger' ORDER BY ordinal_position") == ledger
+    assert wh.q("SELECT COUNT(*) FROM public.s3rb_load_ledger") == [(1,)]
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "duckdb"])
+def test_a_source_column_named_like_a_helper_column_is_refused_by_name(dialect, mysql_db, mysql_server, make_env, run_cli, tmp_path, request):
+    mysql(mysql_server, mysql_db, "CREATE TABLE orders (id INT PRIMARY KEY, _s3rb_seq INT, updated_at DATETIME(6) NOT NULL)",
+          "INSERT INTO orders VALUES (1, 7, NOW(6))")
+    (tmp_path / "store").mkdir()
+    wh = Warehouse(dialect, tmp_path, request)
+    env = make_env(STORE_URL=f"file://{tmp_path / 'store'}", **wh.env)
+    done = sync(run_cli, env, "orders")
+    assert done.returncode == 1
+    assert "column(s) _s3rb_seq are named like the loader's helper columns" in done.stdout
+    assert wh.q("SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'orders'") == [(0,)]
+
+
+def test_names_longer_than_the_warehouse_holds_are_refused_before_loading(mysql_db, mysql_server, pg_db, make_env, run_cli, tmp_path, request):
+    long = "c" * 64
+    mysql(mysql_server, mysql_db, f"CREATE TABLE wide (id INT PRIMARY KEY, `{long}` INT, updated_at DATETIME(6) NOT NULL)",
+          f"INSERT INTO wide VALUES (1, 5, NOW(6))")
+    (tmp_path / "store").mkdir()
+    env = make_env(STORE_URL=f"file://{tmp_path / 'store'}")
+    wh = Warehouse("postgres", tmp_path, request)
+    for _ in range(2):  # refused the same way every run; never created cut
+        done = sync(run_cli, env, "wide")
+        assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+        assert f"column name(s) '{long}' are longer than the 63 bytes postgres keeps" in done.stdout
+        assert wh.q("SELECT to_regclass('public.wide')") == [(None,)]
+    # DuckDB holds the name whole
+    duck = Warehouse("duckdb", tmp_path, request)
+    loaded = sync(run_cli, dict(env, **duck.env), "wide", extra=("--redshift-only",))
+    assert loaded.returncode == 0, loaded.stdout[-2000:] + loaded.stderr[-2000:]
+    assert duck.q(f'SELECT id, "{long}" FROM public.wide') == [(1, 5)]

@@ -369,7 +369,9 @@ def backup_table(
     except Exception as e:  # a driver or I/O error: the table fails, the run goes on
         result.status, result.error = "failed", f"{e.__class__.__name__}: {e}"
     finally:
-        if result.status in ("failed", "cancelled"):
+        if result.status in ("failed", "cancelled") and lock is not None and lock.held:
+            # Only a run that holds the lock touches the table's state: a refused run (or one
+            # that lost its lease) leaves the holder's watermark and files alone.
             # Uncommitted files: the one being written, and all of a snapshot run's files.
             uncommitted = ([run.pending_key] if run and run.pending_key else []) + (
                 run.written if run and run.plan.mode == "snapshot" else [])

@@ -299,8 +299,8 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
         else:
             result.error = f"{e.__class__.__name__}: {text}"
     finally:
-        if result.status in ("failed", "cancelled") and not dry_run:
-            _record_failure(ws, ref, result, ctx)
+        if result.status in ("failed", "cancelled") and lock is not None and lock.held:
+            _record_failure(ws, ref, result, ctx)  # a refused run leaves the holder's watermark alone
         if wh is not None:
             wh.close()
         if lock is not None:

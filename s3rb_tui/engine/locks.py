@@ -3,6 +3,10 @@
 Two runs on the same table (console, cron, another host) never overlap: the second one is told
 who holds the lock. A lease whose holder is a dead process on this host, or whose expiry has
 passed, is taken over (with a log line). The holder renews its lease between batches.
+
+A run that was refused the lock, or lost it, holds nothing of the table: ``held`` is False and
+such a run must not write the table's watermark or files (issue 13: a refused run's "failed"
+note in the watermark broke the holder's next compare-and-swap and the holder reported 0 rows).
 """
 
 from __future__ import annotations
@@ -108,12 +112,18 @@ class TableLock:
         self._log("lock taken over", level="warning", table=self.table.full_name, previous_holder=info.describe(), reason=stale)
         return self
 
+    @property
+    def held(self) -> bool:
+        """True between a successful ``acquire`` and ``release``, unless the lease was lost."""
+        return self.etag is not None
+
     def renew(self) -> None:
         if self.etag is None:
             return
         try:
             self.etag = self.store.put(self.key, self._body(self._started), if_match=self.etag)
         except PreconditionFailed:
+            self.etag = None  # someone else holds it now: nothing of the table is ours any more
             raise LockedError(f"lost the lock on {self.table} (another run took it over)", "check for a second run of this table") from None
 
     def release(self) -> None:

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "watermark-count": ("counts", "set-count | validate-counts: fix and cross-check row counts"),
     "s3clean": ("s3clean", "list | clean | clean-all: guarded cleanup of a table's files"),
     "clean": ("clean", "the v1.2 retention command: delete files older than N days under a prefix"),
+    "rebuild": ("rebuild", "drop a warehouse table and load it again from the committed files in the store"),
 }
 
 
@@ -146,6 +147,12 @@ def build_parser() -> UsageParser:
     p.add_argument("--dry-run", action="store_true", help="show the plan and delete nothing")
     p.add_argument("--force", action="store_true", help="no confirmation prompt (scripts); required without a terminal")
     p.add_argument("--include-unloaded", action="store_true", help="also delete files not yet loaded into the warehouse")
+    _common(p)
+
+    p = sub.add_parser("rebuild", help=COMMANDS["rebuild"][1], description=COMMANDS["rebuild"][1])
+    _tables(p, True, "table (schema.table or table)")
+    p.add_argument("--dry-run", action="store_true", help="show the plan and change nothing")
+    p.add_argument("--force", action="store_true", help="no confirmation prompt (scripts); required without a terminal")
     _common(p)
 
     p = sub.add_parser("clean", help=COMMANDS["clean"][1], description=COMMANDS["clean"][1])

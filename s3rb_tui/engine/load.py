@@ -228,6 +228,16 @@ def refuse_unsafe(plan: TablePlan, cfg: TableConfig, dialect: str) -> None:
         raise JobError(f"{name} is configured for merge loads but has no key columns", 'set key_columns in s3rb.toml, or load_mode = "append"')
 
 
+def refuse_lost_table(wh: Warehouse, plan: TablePlan) -> None:
+    """A target the ledger has loaded files into but the warehouse no longer has was dropped
+    outside the pipeline: loading only the new files would leave it with a fraction of its rows
+    (one of thirty, exit 0, before this check). Stop the table and name the command that rebuilds it."""
+    if plan.ledger_files and wh.table_columns(plan.target) is None:
+        raise JobError(f"{plan.target.full_name} is missing from the warehouse, but its load ledger lists {plan.ledger_files:,} file(s) "
+                       f"of {plan.ref} as loaded: the table was dropped outside the pipeline; nothing was loaded",
+                       f"rebuild it from the committed files in the store: s3rb-tui --run rebuild -t {plan.ref}")
+
+
 def _unaccounted(entries: list[tuple[str, int, str]], wm: Watermark | None) -> list[tuple[str, int, str]]:
     """Ledger rows the watermark does not count yet (a run killed between commit and watermark)."""
     counted = wm.files_loaded_total if wm else 0
@@ -235,7 +245,10 @@ def _unaccounted(entries: list[tuple[str, int, str]], wm: Watermark | None) -> l
 
 
 def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, dry_run: bool = False,
-               verify: bool = False, schema: TableSchema | None = None) -> TableResult:
+               verify: bool = False, schema: TableSchema | None = None, rebuild: bool = False) -> TableResult:
+    """Load the table's committed files not in the ledger. ``rebuild``: first drop the warehouse
+    table and its ledger rows (one transaction, under the table's lock), so every committed file
+    loads again (``engine.rebuild`` plans it)."""
     name = ref.full_name
     result = TableResult(table=name)
     started = time.monotonic()
@@ -252,8 +265,14 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
         refuse_unholdable_names(schema, target_for(ws, ref), wh.dialect)  # before any DDL, the ledger's too
         if not dry_run:
             _ensure_ledger(wh)
+        if rebuild and not dry_run:
+            wh.forget_table(target_for(ws, ref))
+            ws.watermarks.update(ref, lambda w: w.with_load_cleared())
+            ctx.log("warehouse table dropped with its ledger rows, to be rebuilt from the store", level="warning",
+                    table=name, target=target_for(ws, ref).full_name)
         plan = plan_table(ws, wh, ref, ctx, schema)
         plan.schema_from = schema_from
+        refuse_lost_table(wh, plan)
         cfg = ws.table_config(ref)
         result.details.update(target=plan.target.full_name, mode=plan.mode, schema_from=plan.schema_from,
                               pending_files=len(plan.pending), pending_rows=plan.pending_rows, dialect=wh.dialect)

@@ -222,6 +222,20 @@ class Watermark:
             updated_at=iso(utcnow()),
         )
 
+    def with_load_cleared(self) -> "Watermark":
+        """The warehouse side starts again (a rebuild dropped the table and its ledger rows): the
+        extraction side and the file history are kept."""
+        return replace(
+            self,
+            redshift_status="pending",
+            session=replace(self.session, loaded=0),
+            cumulative=replace(self.cumulative, loaded=0),
+            load_session_id=None,
+            files_loaded_total=0,
+            session_files_loaded=[],
+            updated_at=iso(utcnow()),
+        )
+
     def with_counts(self, count: int, mode: str) -> "Watermark":
         if mode == "absolute":
             cumulative = Counts(extracted=count, loaded=count)

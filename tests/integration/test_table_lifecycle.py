@@ -10,7 +10,7 @@ import json
 import pytest
 
 from tests.integration.test_load_views_duckdb import Warehouse
-from tests.support import mariadb
+from tests.support import mariadb, postgres
 
 PATHS = ["pymysql", "fast"]
 
@@ -21,6 +21,26 @@ def mysql(server, db, *statements):
         with conn.cursor() as cur:
             for s in statements:
                 cur.execute(s)
+    finally:
+        conn.close()
+
+
+def execute(wh, sql):
+    """A statement on the test's warehouse, outside the product (an operator's hand)."""
+    if wh.dialect == "duckdb":
+        import duckdb
+
+        con = duckdb.connect(str(wh.path))
+        try:
+            con.execute(sql)
+        finally:
+            con.close()
+        return
+    conn = postgres.connect(wh.pg, wh.pg["dbname"])
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+        conn.commit()
     finally:
         conn.close()
 
@@ -145,3 +165,46 @@ def test_names_longer_than_the_warehouse_holds_are_refused_before_loading(mysql_
     loaded = sync(run_cli, dict(env, **duck.env), "wide", extra=("--redshift-only",))
     assert loaded.returncode == 0, loaded.stdout[-2000:] + loaded.stderr[-2000:]
     assert duck.q(f'SELECT id, "{long}" FROM public.wide') == [(1, 5)]
+
+
+@pytest.mark.parametrize("dialect,mode", [("postgres", "merge"), ("duckdb", "append"), ("postgres", "append")])
+def test_a_dropped_warehouse_table_is_detected_and_rebuilt_from_the_store(dialect, mode, mysql_db, mysql_server, make_env,
+                                                                          run_cli, tmp_path, request):
+    mysql(mysql_server, mysql_db, ORDERS,
+          "INSERT INTO orders VALUES " + ", ".join(f"({i}, 'n{i}', '2026-01-01 00:00:00')" for i in range(1, 31)))
+    (tmp_path / "store").mkdir()
+    config = tmp_path / "s3rb.toml"
+    config.write_text(f'[tables."{mysql_db}.orders"]\nload_mode = "{mode}"\n')
+    wh = Warehouse(dialect, tmp_path, request)
+    env = make_env(STORE_URL=f"file://{tmp_path / 'store'}", S3RB_CONFIG=str(config), **wh.env)
+    assert sync(run_cli, env, "orders").returncode == 0
+    execute(wh, "DROP TABLE public.orders CASCADE" if dialect == "postgres" else "DROP VIEW public.orders_latest; DROP TABLE public.orders")
+    mysql(mysql_server, mysql_db, "UPDATE orders SET note = 'changed', updated_at = NOW(6) WHERE id = 7")
+
+    stopped = sync(run_cli, env, "orders")
+    assert stopped.returncode == 1, stopped.stdout[-2000:] + stopped.stderr[-2000:]
+    assert "public.orders is missing from the warehouse, but its load ledger lists 1 file(s)" in stopped.stdout
+    assert f"s3rb-tui --run rebuild -t {mysql_db}.orders" in stopped.stdout
+    assert wh.q("SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'orders'") == [(0,)]
+
+    no_tty = run_cli("--run", "rebuild", "-t", "orders", env=env)
+    assert no_tty.returncode == 2 and "pass --force" in no_tty.stderr and "Traceback" not in no_tty.stderr
+    dry = run_cli("--run", "rebuild", "-t", "orders", "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stdout + dry.stderr[-2000:]
+    assert "load:  2 committed file(s), 31 rows" in dry.stdout and "missing from the warehouse" in dry.stdout
+    assert wh.q("SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'orders'") == [(0,)]
+
+    rebuilt = run_cli("--run", "rebuild", "-t", "orders", "--force", env=env)
+    assert rebuilt.returncode == 0, rebuilt.stdout[-2000:] + rebuilt.stderr[-2000:]
+    if mode == "merge":
+        assert wh.q("SELECT COUNT(*), COUNT(DISTINCT id) FROM public.orders") == [(30, 30)]
+    else:
+        assert wh.q("SELECT COUNT(*), COUNT(DISTINCT id) FROM public.orders") == [(31, 30)]
+        assert wh.q("SELECT note FROM public.orders_latest WHERE id = 7") == [("changed",)]
+    counts = run_cli("--run", "watermark-count", "validate-counts", "-t", "orders", env=env)
+    assert counts.returncode == 0, counts.stdout + counts.stderr[-2000:]
+    # rebuilding a table that is there: its rows are replaced, not doubled
+    again = run_cli("--run", "rebuild", "-t", "orders", "--force", "--json", env=env)
+    assert again.returncode == 0 and json.loads(again.stdout)["plan"]["warehouse_rows"] == (30 if mode == "merge" else 31)
+    assert wh.q("SELECT COUNT(*) FROM public.orders") == [(30 if mode == "merge" else 31,)]
+    assert sync(run_cli, env, "orders").returncode == 0

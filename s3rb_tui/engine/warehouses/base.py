@@ -140,6 +140,12 @@ class Warehouse(ABC):
     def count_rows(self, target: Target) -> int:
         return int(self.scalar(f"SELECT COUNT(*) FROM {target.sql}"))  # type: ignore[arg-type]
 
+    def forget_table(self, target: Target) -> None:
+        """Drop ``target`` (CASCADE: its views go too; loads recreate them) and delete its ledger
+        rows, in one transaction. ``full_name`` is validated identifiers and a dot: a safe literal."""
+        self.execute_ddl([f"DROP TABLE IF EXISTS {target.sql} CASCADE",
+                          f"DELETE FROM {self.ledger.sql} WHERE \"table_name\" = '{target.full_name}'"])
+
     def count_distinct(self, target: Target, keys: tuple[str, ...]) -> int:
         cols = ", ".join(quote_sql(self.fold(k)) for k in keys)
         return int(self.scalar(f"SELECT COUNT(*) FROM (SELECT DISTINCT {cols} FROM {target.sql}) d"))  # type: ignore[arg-type]

@@ -1,0 +1,72 @@
+"""Rebuild a warehouse table from the committed files in the store (``--run rebuild -t T``).
+
+The one command for a warehouse copy that cannot be trusted any more — dropped outside the
+pipeline while its ledger remained (the load stops and names this command), or damaged by hand.
+The plan reads what a rebuild would load (committed files, rows, bytes; with a manual_cli
+watermark only the files written at or after its timestamp, as every load does) and what it
+replaces (the warehouse rows and ledger rows now). Applying it, under the table's lock: drop the
+table (its views go with it and are recreated by the load) and delete its ledger rows in one
+transaction, clear the watermark's warehouse side, then load every planned file as a normal load
+does (merge, append or the newest snapshot; views; ledger rows with each batch). A rebuild killed
+half way leaves a table that the next ``sync --redshift-only`` (or another rebuild) completes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from s3rb_tui.engine.errors import UsageError
+from s3rb_tui.engine.jobs import JobContext, TableResult
+from s3rb_tui.engine.load import committed_keys, load_table, new_run_id, open_warehouse_for
+from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.targets import refuse_shared_targets, target_for
+from s3rb_tui.engine.warehouses.base import Target
+from s3rb_tui.engine.warehouses.files import footer
+
+if TYPE_CHECKING:
+    from s3rb_tui.engine.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class RebuildPlan:
+    table: TableRef
+    target: Target
+    files: int
+    rows: int
+    bytes: int
+    manual_after: str | None  # a manual_cli watermark: only files written at or after it
+    exists: bool
+    warehouse_rows: int | None
+    ledger_files: int
+
+    def describe(self) -> dict[str, Any]:
+        return {"table": self.table.full_name, "target": self.target.full_name, "files": self.files, "rows": self.rows,
+                "bytes": self.bytes, "manual_after": self.manual_after, "warehouse_exists": self.exists,
+                "warehouse_rows": self.warehouse_rows, "ledger_files": self.ledger_files}
+
+
+def plan_rebuild(ws: "Workspace", ref: TableRef) -> RebuildPlan:
+    """What ``rebuild`` would drop and load. UsageError (exit 2) when there is nothing to build from."""
+    refuse_shared_targets(ws, [ref])
+    wm = ws.watermarks.get(ref)
+    if wm is None or wm.committed_position is None:
+        raise UsageError(f"{ref} has no committed files in the store to rebuild from",
+                         f"back it up first: s3rb-tui --run sync -t {ref}")
+    keys = committed_keys(ws, ref, wm)
+    rows = sum(footer(ws.store, k, s).rows for k, s in keys)
+    target = target_for(ws, ref)
+    with open_warehouse_for(ws) as wh:
+        exists = wh.table_columns(target) is not None
+        warehouse_rows = wh.count_rows(target) if exists else None
+        ledger = wh.ledger_entries(target) if wh.table_columns(wh.ledger) is not None else []
+    manual = wm.manual_timestamp if wm.backup_strategy == "manual_cli" else None
+    return RebuildPlan(ref, target, len(keys), rows, sum(s for _, s in keys), manual, exists, warehouse_rows, len(ledger))
+
+
+def run_rebuild(ws: "Workspace", plan: RebuildPlan, ctx: JobContext) -> TableResult:
+    """Drop and reload the planned table (see the module docstring)."""
+    ctx.emit("started", tables=[plan.table.full_name], rebuild=True)
+    result = load_table(ws, plan.table, ctx, run_id=new_run_id().replace("load-", "rebuild-"), rebuild=True)
+    ctx.emit("finished", event="Rebuild completed", success=result.ok, rows=result.rows, files=result.files)
+    return result

@@ -22,6 +22,9 @@ CURSOR_CANDIDATES = ("update_at", "updated_at", "last_update", "update_time", "m
 DIALECTS = ("redshift", "postgres", "duckdb")
 REDSHIFT_VARCHAR_MAX = 65535
 REDSHIFT_VARBYTE_MAX = 1024000
+# MySQL's 64-bit unsigned integers in Parquet: exact to 2^64-1, and a type Redshift's Parquet COPY
+# accepts (into DECIMAL(20,0)); files written before this rule hold uint64 (see column_from_arrow).
+UNSIGNED_64 = pa.decimal128(20, 0)
 
 
 @dataclass(frozen=True)
@@ -283,11 +286,12 @@ TYPE_RULES: tuple[TypeRule, ...] = (
     ),
     TypeRule(
         "bigint", ("bigint",),
-        arrow=lambda c: pa.uint64() if c.unsigned else pa.int64(),
+        arrow=lambda c: UNSIGNED_64 if c.unsigned else pa.int64(),
         redshift=lambda c: _int_by_width(c, "BIGINT", "DECIMAL(20,0)"),
         postgres=lambda c: _int_by_width(c, "BIGINT", "NUMERIC(20,0)"),
         duckdb=lambda c: _int_by_width(c, "BIGINT", "UBIGINT"),
-        note="BIGINT UNSIGNED holds 18446744073709551615: uint64 in Parquet, DECIMAL(20,0) in Redshift",
+        note="BIGINT UNSIGNED holds 18446744073709551615: decimal(20,0) in Parquet (no Redshift column takes a Parquet "
+             "UINT_64), DECIMAL(20,0) in Redshift and PostgreSQL, UBIGINT in DuckDB",
     ),
     TypeRule(
         "decimal", ("decimal", "numeric"),
@@ -308,12 +312,12 @@ TYPE_RULES: tuple[TypeRule, ...] = (
     ),
     TypeRule(
         "bit", ("bit",),
-        arrow=lambda c: pa.uint64() if _bit_width(c) == 64 else pa.int64(),
+        arrow=lambda c: UNSIGNED_64 if _bit_width(c) == 64 else pa.int64(),
         redshift=lambda c: "DECIMAL(20,0)" if _bit_width(c) == 64 else "BIGINT",
         postgres=lambda c: "NUMERIC(20,0)" if _bit_width(c) == 64 else "BIGINT",
         duckdb=lambda c: "UBIGINT" if _bit_width(c) == 64 else "BIGINT",
         select="CAST({col} AS UNSIGNED)", convert=_int_values,
-        note="BIT(n) as its unsigned integer value",
+        note="BIT(n) as its unsigned integer value; BIT(64) as decimal(20,0), like BIGINT UNSIGNED",
     ),
     TypeRule(
         "year", ("year",),

@@ -59,6 +59,7 @@ _RUST_DECIMAL_SCALE = 10  # ... into decimal128(38, 10): wider or finer values t
 _DOUBLE_DIGITS = 15  # DECIMAL(p <= 15, s) travels as a DOUBLE: exact once scaled and rounded (see _unscaled_from_double)
 _SCALED_DIGITS = 18  # DECIMAL(p <= 18, s) * 10^s always fits a BIGINT: wider ones up to 18 digits travel as scaled integers
 _INTEGER_TYPES = ("tinyint", "smallint", "mediumint", "int", "bigint")  # keys whose stripes can be cut by value
+_INTEGER_RULES = _INTEGER_TYPES + ("bit",)  # rules whose connectorx value is the int the pymysql driver gives
 _DECIMAL_FROM_INT64 = 19  # the precision Arrow asks for to hold any BIGINT
 _QUEUE_DEPTH = 1  # batches converted ahead of the consumer
 _YEAR_ONE = dt.datetime(1, 1, 1)  # a native date before it has year 0
@@ -537,8 +538,11 @@ class _PositionTracker:
         last = raw.num_rows - 1
 
         def value(i: int) -> Any:
-            # dates as sent (text or native, as the pymysql path keeps them); others exact-typed
-            return (raw.column(i) if transports[i].kind in ("text", "temporal") else converted[i])[last].as_py()
+            # dates as sent (text or native, as the pymysql path keeps them), integers as connectorx's
+            # native ints (BIGINT UNSIGNED is a decimal in the file, an int in a position, as on the
+            # pymysql path); others exact-typed
+            native = transports[i].kind in ("text", "temporal") or self.schema.columns[i].rule.name in _INTEGER_RULES
+            return (raw.column(i) if native else converted[i])[last].as_py()
 
         if self.schema.incremental and scan is not None:
             end = Position(scan=InitialScan(scan.upper_bound, tuple(json_safe(value(i)) for i in self.pk_i)))

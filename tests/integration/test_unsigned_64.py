@@ -1,0 +1,85 @@
+"""BIGINT UNSIGNED and BIT(64) in the files: decimal(20,0), exact to 2^64-1 on both extraction
+paths (no Redshift column takes a Parquet UINT_64); pyarrow, DuckDB and PostgreSQL read the
+values back exactly; an unsigned key keeps paging and its watermark position stays an integer.
+Files written by earlier versions (uint64) still load into PostgreSQL and DuckDB."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from s3rb_tui.engine.jobs import JobContext
+from s3rb_tui.engine.layout import FilePosition, data_key
+from s3rb_tui.engine.load import load_table
+from s3rb_tui.engine.schema import Column, TableSchema
+from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.watermarks import Watermark
+from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.settings import build_settings
+from tests.integration.test_load_views_duckdb import Warehouse, mysql
+from tests.support import postgres
+
+pytestmark = pytest.mark.integration
+
+TOP = 2**64 - 1
+ROWS = [(TOP, TOP), (TOP - 1, 2**63), (2**63, 1), (1, 0), (0, None)]
+
+
+def _values(rows):
+    return ", ".join(f"({k}, {'NULL' if b is None else b}, '2026-01-01 00:00:00')" for k, b in rows)
+
+
+@pytest.mark.parametrize("engine", ["fast", "pymysql"])
+def test_unsigned_64_bit_values_are_decimal_20_0_end_to_end(engine, mysql_server, mysql_db, pg_db, make_env, run_cli, tmp_path):
+    mysql(mysql_server, mysql_db,
+          "CREATE TABLE u (id BIGINT UNSIGNED PRIMARY KEY, b BIT(64), updated_at DATETIME NOT NULL)",
+          f"INSERT INTO u VALUES {_values(ROWS)}")
+    store = tmp_path / "store"
+    store.mkdir()
+    env = make_env(STORE_URL=f"file://{store}", WAREHOUSE_DIALECT="postgres", EXTRACT_ENGINE=engine)
+    first = run_cli("--run", "sync", "-t", "u", "--batch-size", "2", "--json", env=env)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+
+    files = sorted(store.rglob("*.parquet"))
+    assert len(files) == 3  # five rows, two per file: every page ended on an unsigned key
+    table = pa.concat_tables([pq.read_table(f) for f in files])
+    assert table.schema.field("id").type == pa.decimal128(20, 0) and table.schema.field("b").type == pa.decimal128(20, 0)
+    expected = sorted(ROWS)
+    assert sorted((r["id"], r["b"]) for r in table.to_pylist()) == expected
+    assert all(pq.ParquetFile(f).schema.column(0).physical_type == "FIXED_LEN_BYTE_ARRAY" for f in files)
+    got = duckdb.sql(f"SELECT id, b FROM read_parquet({json.dumps([str(f) for f in files])}) ORDER BY id").fetchall()
+    assert got == [(Decimal(k), None if b is None else Decimal(b)) for k, b in expected]
+    conn = postgres.connect(pg_db, pg_db["dbname"])
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT id, b FROM public.u ORDER BY id")
+            assert cur.fetchall() == [(Decimal(k), None if b is None else Decimal(b)) for k, b in expected]
+            cur.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'public.u'::regclass AND attname = 'id'")
+            assert cur.fetchone() == ("numeric(20,0)",)
+    finally:
+        conn.close()
+
+    # the watermark's key is the integer itself (an exact comparison in MySQL, never a string or a double)
+    wm = json.loads(run_cli("--run", "watermark", "get", "-t", "u", "--json", env=env).stdout)
+    assert wm["last_key"] == [TOP] and wm["initial_scan"] is None
+
+    # an incremental run over every row (one cursor value, keyset pages of two): each page's position
+    # holds the unsigned key as the integer
+    mysql(mysql_server, mysql_db, "UPDATE u SET updated_at = '2026-01-02 00:00:00', b = 7")
+    again = run_cli("--run", "sync", "-t", "u", "--batch-size", "2", "--json", env=env)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    conn = postgres.connect(pg_db, pg_db["dbname"])
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT id, b FROM public.u ORDER BY id")
+            assert cur.fetchall() == [(Decimal(k), Decimal(7)) for k, _ in expected]
+    finally:
+        conn.close()
+    wm = json.loads(run_cli("--run", "watermark", "get", "-t", "u", "--json", env=env).stdout)
+    assert (wm["last_data_timestamp"], wm["last_key"], wm["session"]["extracted"]) == ("2026-01-02 00:00:00.000000", [TOP], 5)

@@ -290,7 +290,7 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
                 result.warnings.append(f"{plan.target.full_name} already held {existing:,} rows no ledger entry accounts for "
                                        "(loaded by another tool?); appended rows come on top of them")
         result.details["schema_changes"] = sync_columns(wh, plan.target, plan.schema, cfg, plan.schema_from == "source", ctx)
-        rows, files = _load_pending(ws, wh, plan, ctx, run_id, lock)
+        rows, files = _load_pending(ws, wh, plan, ctx, run_id, lock, result.warnings)
         result.rows, result.files = rows, len(files)
         result.status = "success" if plan.pending else "no new data"
         views = refresh_views(wh, plan.target, cfg, plan.mode, plan.schema.cursor_column, plan.schema.primary_key, ref.name)
@@ -333,7 +333,9 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
 
 
 def _load_pending(ws: "Workspace", wh: Warehouse, plan: TablePlan, ctx: JobContext, run_id: str,
-                  lock: TableLock | None) -> tuple[int, list[str]]:
+                  lock: TableLock | None, warnings: list[str]) -> tuple[int, list[str]]:
+    """Load the plan's files batch by batch; values changed so the warehouse could hold them
+    (``warehouses.values``) are added to ``warnings`` and logged."""
     name = plan.ref.full_name
     wm = ws.watermarks.get(plan.ref)
     recovered = _unaccounted(wh.ledger_entries(plan.target), wm)
@@ -367,6 +369,9 @@ def _load_pending(ws: "Workspace", wh: Warehouse, plan: TablePlan, ctx: JobConte
         ctx.check_cancelled()
         batch_spec = spec if files else LoadSpec("append")  # only superseded files: record them, touch nothing
         outcome = wh.load_batch(plan.target, files, batch_spec, run_id, progress=progress, ledger_only=superseded)
+        for w in outcome.warnings:
+            ctx.log("value changed so the warehouse can hold it", level="warning", table=name, detail=w)
+        warnings.extend(outcome.warnings)
         loaded_files += outcome.files + [f.key for f in superseded]
         session_rows += outcome.rows
         session_files += outcome.files + [f.key for f in superseded]

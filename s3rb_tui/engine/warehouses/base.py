@@ -65,6 +65,7 @@ class BatchOutcome:
     rows: int
     files: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # in the ledger already (another run got there first)
+    warnings: list[str] = field(default_factory=list)  # values changed so the warehouse could hold them (``values``)
 
 
 class Warehouse(ABC):

@@ -18,6 +18,7 @@ from s3rb_tui.engine.tables import quote_sql
 from s3rb_tui.engine.warehouses import sql
 from s3rb_tui.engine.warehouses.base import SEQ_COLUMN, BatchOutcome, LoadFile, LoadSpec, Target, Warehouse
 from s3rb_tui.engine.warehouses.files import arrow_schema, iter_batches
+from s3rb_tui.engine.warehouses.values import decimal_text
 
 _SOURCE_VIEW = "s3rb_source"
 _PROBE = "s3rb_type_probe"
@@ -25,14 +26,14 @@ _PROBE = "s3rb_type_probe"
 
 def _scannable_field(f: pa.Field) -> pa.Field:
     # DuckDB cannot scan Arrow decimal256 (DECIMAL wider than 38 digits); the type rule gives those
-    # columns VARCHAR in DuckDB, so they go in as their exact text.
+    # columns VARCHAR in DuckDB, so they go in as their exact text, spelled as MySQL does (``values``).
     return f.with_type(pa.string()) if pa.types.is_decimal256(f.type) else f
 
 
 def _scannable(batch: pa.RecordBatch) -> pa.RecordBatch:
     if not any(pa.types.is_decimal256(f.type) for f in batch.schema):
         return batch
-    arrays = [col.cast(pa.string()) if pa.types.is_decimal256(col.type) else col for col in batch.columns]
+    arrays = [decimal_text(col) if pa.types.is_decimal256(col.type) else col for col in batch.columns]
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema([_scannable_field(f) for f in batch.schema]))
 
 

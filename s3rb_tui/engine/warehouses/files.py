@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import queue
 import threading
-from typing import Iterator, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -78,10 +78,13 @@ def csv_bytes(batch: pa.RecordBatch, hex_prefix: str = "\\x") -> bytes:
     return buf.getvalue()
 
 
-def csv_chunks(store: ObjectStore, key: str, columns: list[str], hex_prefix: str = "\\x") -> Iterator[bytes]:
+def csv_chunks(store: ObjectStore, key: str, columns: list[str], hex_prefix: str = "\\x",
+               fix: Callable[[pa.RecordBatch], pa.RecordBatch] | None = None) -> Iterator[bytes]:
+    """CSV text of the file's ``columns``; ``fix`` (``values``: what the warehouse cannot hold) is
+    applied to each batch first."""
     for batch in iter_batches(store, key, columns, COPY_BATCH_ROWS):
         if batch.num_rows:
-            yield csv_bytes(batch, hex_prefix)
+            yield csv_bytes(fix(batch) if fix is not None else batch, hex_prefix)
 
 
 _DONE = object()

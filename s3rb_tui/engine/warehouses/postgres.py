@@ -19,6 +19,7 @@ from s3rb_tui.engine.tables import quote_sql
 from s3rb_tui.engine.warehouses import sql
 from s3rb_tui.engine.warehouses.base import SEQ_COLUMN, BatchOutcome, LoadFile, LoadSpec, Target, Warehouse
 from s3rb_tui.engine.warehouses.files import ChunkReader, csv_chunks, prefetched
+from s3rb_tui.engine.warehouses.values import BatchFix, PostgresValues, ValueRepairs
 
 COPY_READ_SIZE = 1 << 20
 _PROBE = "s3rb_type_probe"
@@ -164,10 +165,10 @@ class PostgresWarehouse(Warehouse):
             raise
         return [(k, int(r), run) for k, r, run in rows]
 
-    def _copy_file(self, cur, dest_sql: str, f: LoadFile) -> int:
+    def _copy_file(self, cur, dest_sql: str, f: LoadFile, fix: BatchFix | None = None) -> int:
         assert self.store is not None, "a store is needed to load files"
         columns = list(f.columns)
-        reader = ChunkReader(prefetched(csv_chunks(self.store, f.key, columns)))
+        reader = ChunkReader(prefetched(csv_chunks(self.store, f.key, columns, fix=fix)))
         cur.copy_expert(f"COPY {dest_sql} ({sql.cols(columns)}) FROM STDIN WITH (FORMAT csv)", reader, size=COPY_READ_SIZE)
         return cur.rowcount
 
@@ -183,14 +184,18 @@ class PostgresWarehouse(Warehouse):
         now = dt.datetime.now(dt.timezone.utc)
         try:
             with self.conn.cursor() as cur:
-                columns = list((self.table_columns_in_txn(cur, target)))
+                cur.execute(self._COLUMNS_SQL, (target.schema, target.name))
+                typed = cur.fetchall()
+                columns = [name for name, _ in typed]
+                repairs = ValueRepairs(target.full_name, spec.keys)
+                json_columns = {name for name, t in typed if t == "jsonb"}
                 dest = target.sql
                 if spec.mode == "merge":
                     dest = self._stage(cur, target)
                 elif spec.mode == "replace":
                     cur.execute(f"DELETE FROM {target.sql}")
                 for f in files:
-                    n = self._copy_file(cur, dest, f)
+                    n = self._copy_file(cur, dest, f, PostgresValues(repairs, json_columns))
                     if n != f.rows:
                         raise JobError(f"{f.key}: COPY took {n} rows but the file holds {f.rows}", "the file may have been replaced; check the store")
                     outcome.rows += n
@@ -204,6 +209,7 @@ class PostgresWarehouse(Warehouse):
                 rows += [(f.key, target.full_name, 0, now, run_id) for f in ledger_only]
                 psycopg2.extras.execute_batch(cur, sql.ledger_insert(self.schema), rows)
             self.conn.commit()
+            outcome.warnings = repairs.warnings()
         except psycopg2.errors.UniqueViolation:
             self._rollback()
             raise JobError(

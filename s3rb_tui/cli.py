@@ -25,6 +25,7 @@ Operator console and headless runner for an incremental MySQL -> S3 (Parquet) ->
 Commands for --run:
   backup           MySQL -> S3: changed rows into time-partitioned Parquet
   sync             MySQL -> S3 -> warehouse (--backup-only, --redshift-only, --verify-data)
+  tables           every schema you may read, with its tables and views (what -t globs and --all select)
   status           health of source, store, warehouse, tunnels; per-table state
   info             backup strategies and when to use each
   config           every setting with secrets masked; problems listed

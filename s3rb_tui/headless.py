@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "backup": ("backup", "MySQL -> S3: extract changed rows into time-partitioned Parquet"),
     "sync": ("sync", "MySQL -> S3 -> warehouse: backup, then load the new files"),
     "status": ("status", "health of source, store, warehouse and tunnels; per-table state"),
+    "tables": ("tables", "every schema the user may read with its tables and views (-t globs, --all: what they select)"),
     "info": ("info", "backup strategies and when to use each (works without configuration)"),
     "config": ("config", "every setting with secrets masked, and what is wrong with them"),
     "watermark": ("watermark", "get | set | reset | list per-table watermarks"),
@@ -54,8 +55,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--json", action="store_true", help="print one machine-readable JSON document on stdout")
 
 
-def _tables(p: argparse.ArgumentParser, required: bool, help_text: str = "table as schema.table or table (repeatable)") -> None:
-    p.add_argument("-t", "--tables", "--table", dest="tables", action="append", metavar="TABLE", required=required, help=help_text)
+def _tables(p: argparse.ArgumentParser, required: bool, help_text: str = "table as schema.table or table (repeatable)",
+            with_all: bool = True) -> None:
+    """-t (repeatable; globs such as 'schema.*' or 'schema.settle*' select base tables) and --all.
+    ``required``: the command needs -t or --all (checked by HeadlessApp.tables, so that --all counts)."""
+    p.set_defaults(tables_required=required)
+    p.add_argument("-t", "--tables", "--table", dest="tables", action="append", metavar="TABLE",
+                   help=help_text + "; globs select base tables: -t 'schema.*', -t 'schema.settle*' (quote them)")
+    if with_all:
+        p.add_argument("--all", dest="all_tables", action="store_true",
+                       help="every base table of the schemas in DB_SCHEMAS (default: DB_DATABASE)")
 
 
 def _job_options(p: argparse.ArgumentParser) -> None:
@@ -115,6 +124,10 @@ def build_parser() -> UsageParser:
 
     p = sub.add_parser("status", help=COMMANDS["status"][1], description=COMMANDS["status"][1])
     _tables(p, False, "limit the per-table part to these tables (repeatable)")
+    _common(p)
+
+    p = sub.add_parser("tables", help=COMMANDS["tables"][1], description=COMMANDS["tables"][1])
+    _tables(p, False, "show only these tables")
     _common(p)
 
     p = sub.add_parser("info", help=COMMANDS["info"][1], description=COMMANDS["info"][1])
@@ -185,6 +198,26 @@ class HeadlessApp:
         from s3rb_tui.engine.workspace import Workspace
 
         return Workspace(self.settings, log=self.log)
+
+    def tables(self, *, store_fallback: bool = False) -> list:
+        """The tables named by -t (names and globs) and --all, validated before anything connects
+        (a glob or --all lists the source's tables; ``store_fallback``: the store's when the
+        source is down). A command that needs tables and got none is bad usage."""
+        from s3rb_tui.engine.catalog import check_table_args, is_pattern, resolve_tables
+
+        names = getattr(self.args, "tables", None) or []
+        every = bool(getattr(self.args, "all_tables", False))
+        if not names and not every:
+            if getattr(self.args, "tables_required", False):
+                raise UsageError(f"{self.args.command} needs -t/--tables TABLE or --all", "e.g. -t schema.table, -t 'schema.*', or --all")
+            return []
+        if every and names:
+            raise UsageError("--all and -t exclude each other", "drop -t to take every table, or drop --all")
+        literal = check_table_args(names, self.settings.str("DB_DATABASE") or None)
+        if not every and not any(is_pattern(n) for n in names):
+            return literal
+        self.require_valid_settings()
+        return resolve_tables(self.workspace, names, every, store_fallback=store_fallback)
 
     @property
     def is_tty(self) -> bool:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from s3rb_tui.engine.errors import ConfigError
+from s3rb_tui.engine.errors import ConfigError, UsageError
+from s3rb_tui.engine.tables import validate_identifier
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("DB_USER", "root", "str", "MySQL user", group="source"),
     Var("DB_PASSWORD", "", "str", "MySQL password (empty is valid: socket or trust authentication)", secret=True, group="source"),
     Var("DB_DATABASE", "", "str", "default schema for unscoped table names", group="source"),
+    Var("DB_SCHEMAS", "", "str", "comma-separated schemas that --all and the console's Tables screen cover (empty: DB_DATABASE)", group="source"),
     Var("DB_DIALECT", "mysql", "choice", "source kind: mysql, or sqlite (the embedded demo source)", choices=("mysql", "sqlite"), group="source"),
     Var("DB_SQLITE_PATH", "", "path", "SQLite file when DB_DIALECT=sqlite", group="source"),
     # SSH bastion for MySQL
@@ -193,6 +195,12 @@ def build_settings(
         problems.append("SSH_BASTION_HOST is set but SSH_BASTION_USER is empty")
     if merged["WAREHOUSE_DIALECT"] == "duckdb" and not merged["DUCKDB_PATH"]:
         problems.append("WAREHOUSE_DIALECT=duckdb needs DUCKDB_PATH")
+    for schema in (part.strip() for part in merged["DB_SCHEMAS"].split(",")):
+        try:
+            if schema:
+                validate_identifier(schema, "schema name")
+        except UsageError:
+            problems.append(f"DB_SCHEMAS names {schema[:70]!r}, which is not a schema name (letters, digits, '_' or '$'; commas between names)")
     inc = merged["S3_INCREMENTAL_PATH"]
     if inc and not inc.endswith("/"):
         merged["S3_INCREMENTAL_PATH"] = inc + "/"

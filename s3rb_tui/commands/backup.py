@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import time
 
+from s3rb_tui import display
 from s3rb_tui.commands import report
 from s3rb_tui.engine.extract_path import choose_extract_path
 from s3rb_tui.engine.backup import run_backup
-
-
-def parse_tables(args, app):
-    """Validate every table name before anything connects (exit 2 on a bad one)."""
-    return [app.workspace.table_ref(t) for t in args.tables]
 
 
 def describe_dry_run(results) -> str:
@@ -24,13 +20,13 @@ def describe_dry_run(results) -> str:
         scan = d.get("initial_scan")
         if scan:
             key = ", ".join(d.get("primary_key") or [])
-            where = ("the beginning" if scan.get("after_key") is None else f"after {key} {scan['after_key']}")
+            where = ("the beginning" if scan.get("after_key") is None else f"after {key} {display.key(scan['after_key'])}")
             lines.append(f"{r.table}: first full backup in primary-key order ({key}) from {where}, "
-                         f"rows with {d.get('cursor_column')} up to {scan.get('upper_bound')} or NULL")
+                         f"rows with {d.get('cursor_column')} up to {display.data_timestamp(scan.get('upper_bound'))} or NULL")
         else:
-            where = "the beginning (full backup, NULL-cursor rows included)" if not after.get("cursor") and not after.get("key") and not after.get("nulls_done") else f"{d.get('cursor_column')} > {after.get('cursor')!r}" + (f" (after key {after.get('key')})" if after.get("key") else "")
-            lines.append(f"{r.table}: {d.get('mode')} backup from {where} up to {d.get('upper_bound')}")
-        lines.append(f"  estimated rows: {d.get('estimated_rows'):,}   estimated size: {report.size(d.get('estimated_bytes'))}   extraction: {d.get('extract_path')}")
+            where = "the beginning (full backup, NULL-cursor rows included)" if not after.get("cursor") and not after.get("key") and not after.get("nulls_done") else f"{d.get('cursor_column')} > {display.data_timestamp(after.get('cursor'))}" + (f" (after key {display.key(after.get('key'))})" if after.get("key") else "")
+            lines.append(f"{r.table}: {d.get('mode')} backup from {where} up to {display.data_timestamp(d.get('upper_bound'))}")
+        lines.append(f"  estimated rows: {display.count(d.get('estimated_rows'))}   estimated size: {report.size(d.get('estimated_bytes'))}   extraction: {d.get('extract_path')}")
         if d.get("uncommitted_files_to_remove"):
             lines.append(f"  {d['uncommitted_files_to_remove']} uncommitted files of an interrupted run would be removed")
         for w in r.warnings:
@@ -44,7 +40,7 @@ def estimate_line(results, rows_per_s: float = 20000.0) -> str:
 
 
 def run(args, app) -> int:
-    tables = parse_tables(args, app)
+    tables = app.tables()  # names checked before anything connects; globs and --all list the source
     app.require_valid_settings()
     ws = app.workspace
     engine = args.extract_engine or app.settings.str("EXTRACT_ENGINE")

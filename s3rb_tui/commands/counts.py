@@ -34,7 +34,7 @@ def render_validation(r: dict) -> str:
 
 
 def run(args, app) -> int:
-    tables = [app.workspace.table_ref(t) for t in args.tables]
+    tables = app.tables(store_fallback=True)
     if args.operation == "set-count":
         if args.count is None:
             raise UsageError("set-count needs --count N", "e.g. watermark-count set-count -t schema.table --count 8500000 --mode absolute")

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import humanize
-
+from s3rb_tui import display
 from s3rb_tui.engine.jobs import TableResult
 
-
-def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
-    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def size(n: int | None) -> str:
-    return "-" if n is None else humanize.naturalsize(n, binary=True)
+table = display.table_text
+size = display.size
 
 
 def job_summary(title: str, results: list[TableResult], seconds: float) -> str:

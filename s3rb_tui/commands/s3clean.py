@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from s3rb_tui import display
 from s3rb_tui.commands import report
 from s3rb_tui.engine.clean import (
     CleanPlan,
@@ -27,7 +28,7 @@ SHOW_KEYS = 5
 
 
 def _when(moment: dt.datetime | None) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+    return display.moment(moment)
 
 
 def _loaded_reader(loaded: LoadedKeys, include_unloaded: bool, app):
@@ -48,7 +49,7 @@ def _loaded_reader(loaded: LoadedKeys, include_unloaded: bool, app):
 def describe_plan(plan: CleanPlan, older_than: dt.timedelta | None) -> list[str]:
     what = []
     if older_than is not None:
-        what.append(f"older than {format_duration(older_than)} (last modified before {plan.criteria['cutoff'][:16].replace('T', ' ')} UTC)")
+        what.append(f"older than {format_duration(older_than)} (last modified before {display.moment(plan.criteria['cutoff'])})")
     if plan.criteria.get("pattern"):
         what.append(f"matching {plan.criteria['pattern']!r}")
     lines = [f"{plan.table}: {len(plan.files):,} file(s), {report.size(plan.bytes)} to delete under {plan.prefix}"
@@ -117,7 +118,7 @@ def run(args, app) -> int:
     op = args.operation
     older_than = parse_duration(args.older_than) if args.older_than else None
     pattern = validate_pattern(args.pattern)
-    tables = [app.workspace.table_ref(t) for t in (args.tables or [])]
+    tables = app.tables(store_fallback=True)
     if op == "clean" and len(tables) != 1:
         raise UsageError("s3clean clean needs exactly one -t TABLE", "name the table with -t schema.table (clean-all cleans every table)")
     if op == "clean-all" and older_than is None:

@@ -3,18 +3,11 @@ version, the exact failure with a hint — and where each table stands. Exit 1 i
 
 from __future__ import annotations
 
-import humanize
-
+from s3rb_tui import display
 from s3rb_tui.commands import report
 from s3rb_tui.engine.health import StatusReport, check_all
 
 MARK = {True: "OK", False: "FAILED", None: "-"}
-
-
-def _lag(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    return humanize.naturaldelta(seconds) if seconds >= 1 else "0s"
 
 
 def _counts(c: dict) -> str:
@@ -37,16 +30,16 @@ def render(rep: StatusReport) -> list[str]:
             trows.append((
                 t.table,
                 t.last_run_result or t.mysql_status or "-",
-                (t.last_run_at or "-")[:19].replace("T", " "),
-                "-" if t.last_data_timestamp is None else str(t.last_data_timestamp),
-                _lag(t.lag_seconds),
+                display.moment(t.last_run_at),
+                display.data_timestamp(t.last_data_timestamp),
+                display.lag(t.lag_seconds),
                 _counts(t.session),
                 _counts(t.cumulative),
                 f"{t.files:,}",
                 report.size(t.bytes),
                 "-" if t.rows_waiting is None else f"{t.rows_waiting:,} ({t.files_waiting:,} files)",
             ))
-        lines.append(report.table(trows, ("table", "last run", "when (UTC)", "last data", "lag",
+        lines.append(report.table(trows, ("table", "last run", "when", "last data", "lag",
                                           "session ext/loaded", "cumulative ext/loaded", "files", "size", "waiting to load")))
         for t in rep.tables:
             if t.error:
@@ -59,7 +52,7 @@ def render(rep: StatusReport) -> list[str]:
 
 
 def run(args, app) -> int:
-    tables = [app.workspace.table_ref(t) for t in args.tables] if args.tables else None
+    tables = app.tables(store_fallback=True) or None
     app.require_valid_settings()
     rep = check_all(app.workspace, tables)
     for c in rep.failures:

@@ -44,7 +44,7 @@ def summary(title: str, results, seconds: float) -> str:
 
 
 def run(args, app) -> int:
-    tables = [app.workspace.table_ref(t) for t in args.tables]  # validated before anything connects
+    tables = app.tables()  # names checked before anything connects; globs and --all list the source
     app.require_valid_settings()
     ws = app.workspace
     engine = args.extract_engine or app.settings.str("EXTRACT_ENGINE")

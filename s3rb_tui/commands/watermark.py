@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from s3rb_tui import display
 from s3rb_tui.commands import report
 from s3rb_tui.engine.errors import JobError, UsageError
 from s3rb_tui.engine.watermark_ops import apply_plan, plan_reset, plan_set
@@ -15,13 +16,13 @@ def _n(v: int) -> str:
 
 
 def render(wm: Watermark) -> str:
-    ts = wm.last_data_timestamp if wm.last_data_timestamp is not None else "None"
+    ts = display.data_timestamp(wm.last_data_timestamp) if wm.last_data_timestamp is not None else "None"
     lines = [
         f"📊 Watermark Status for {wm.table}:",
         RULE,
         f"{'Last Data Timestamp:':<25}{ts}",
-        f"{'Last Key:':<25}{wm.last_key if wm.last_key is not None else 'None'}",
-        f"{'Last Extraction Time:':<25}{wm.last_extraction_time or 'None'}",
+        f"{'Last Key:':<25}{display.key(wm.last_key) if wm.last_key is not None else 'None'}",
+        f"{'Last Extraction Time:':<25}{display.moment(wm.last_extraction_time) if wm.last_extraction_time else 'None'}",
         f"{'MySQL Status:':<25}{wm.mysql_status}",
         f"{'Redshift Status:':<25}{wm.redshift_status}",
         f"{'Backup Strategy:':<25}{wm.backup_strategy or 'None'}",
@@ -41,21 +42,23 @@ def render(wm: Watermark) -> str:
 
 
 def _table(args, app):
-    if not args.tables:
+    if not args.tables and not args.all_tables:
         raise UsageError(f"watermark {args.operation} needs -t TABLE", "e.g. -t settlement.settlement_claim_detail")
-    if len(args.tables) > 1:
-        raise UsageError(f"watermark {args.operation} takes one table, got {len(args.tables)}")
-    return app.workspace.table_ref(args.tables[0])
+    tables = app.tables(store_fallback=True)
+    if len(tables) > 1:
+        shown = ", ".join(t.full_name for t in tables[:3]) + (", …" if len(tables) > 3 else "")
+        raise UsageError(f"watermark {args.operation} takes one table, got {len(tables)} ({shown})", "name one table with -t schema.table")
+    return tables[0]
 
 
 def _show_plan(app, plan) -> None:
     d = plan.describe()
     cur = plan.current
     app.out(f"Plan: watermark {plan.operation} for {plan.table}")
-    app.out(f"  current: last data timestamp {cur.last_data_timestamp if cur else None!r}, strategy {cur.backup_strategy if cur else None}, "
+    app.out(f"  current: last data timestamp {display.data_timestamp(cur.last_data_timestamp if cur else None)}, strategy {cur.backup_strategy if cur else None}, "
             f"cumulative extracted {cur.cumulative.extracted if cur else 0:,}")
     if plan.operation == "set":
-        app.out(f"  new:     last data timestamp {plan.timestamp!r}, strategy manual_cli")
+        app.out(f"  new:     last data timestamp {display.data_timestamp(plan.timestamp)}, strategy manual_cli")
         if d["source_rows_after"] is not None:
             app.out(f"  source rows after it: {d['source_rows_after']:,}")
     else:

@@ -25,8 +25,13 @@ TIMESTAMP_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%
 
 
 def parse_timestamp(text: str) -> dt.datetime:
-    """'YYYY-MM-DD HH:MM:SS' (fractions and a bare date accepted), as naive UTC."""
+    """'YYYY-MM-DD HH:MM:SS' (fractions and a bare date accepted; a trailing ' UTC' or 'Z', as
+    the front ends print times, too), as naive UTC."""
     text = (text or "").strip()
+    for suffix in (" UTC", "Z"):
+        if text.endswith(suffix):
+            text = text[: -len(suffix)].rstrip()
+            break
     for fmt in TIMESTAMP_FORMATS:
         try:
             return dt.datetime.strptime(text, fmt)

@@ -17,6 +17,7 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Iterator
 
+from s3rb_tui import display
 from s3rb_tui.engine.errors import ConflictError, WatermarkError
 from s3rb_tui.engine.layout import WATERMARK_PREFIX, FilePosition, watermark_key
 from s3rb_tui.engine.stores.base import ObjectStore, PreconditionFailed
@@ -84,7 +85,7 @@ class Watermark:
         if not self.initial_scan:
             return None
         after = self.initial_scan.get("after_key")
-        return (f"in progress in primary-key order, {'nothing read yet' if after is None else f'through key {after}'}; "
+        return (f"in progress in primary-key order, {'nothing read yet' if after is None else f'through key {display.key(after)}'}; "
                 f"rows up to {self.initial_scan.get('upper_bound')}")
 
     def to_json(self) -> dict[str, Any]:

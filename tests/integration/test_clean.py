@@ -77,8 +77,8 @@ def test_human_output_reports_plan_and_bytes_freed(seeded, run_cli):
     env, store = seeded
     done = run_cli("--run", "s3clean", "clean", "-t", "a.b", "--pattern", "*_batch_000[1-2].parquet", "--force", env=env)
     assert done.returncode == 0, done.stderr
-    assert "a.b: 4 file(s), 220 Bytes to delete" in done.stdout
-    assert "deleted 4 of 4 file(s), 220 Bytes freed" in done.stdout
+    assert "a.b: 4 file(s), 220 B to delete" in done.stdout
+    assert "deleted 4 of 4 file(s), 220 B freed" in done.stdout
     assert len([k for k in keys_of(store, "incremental/a.b/") if k.endswith(".parquet")]) == 2
 
 
@@ -110,7 +110,7 @@ def test_list_reports_files_sizes_days_and_load_status(seeded, run_cli):
     assert tables["a.b"]["by_day"] == {"2024-05-01": {"files": 4, "bytes": 400}, "2024-05-02": {"files": 2, "bytes": 20}}
     assert tables["a.bc"]["loaded"] is None  # never loaded anywhere: no load status
     human = run_cli("--run", "s3clean", "list", "-t", "a.b", env=env)
-    assert human.returncode == 0 and "420 Bytes" in human.stdout and "2024-05-01 .. 2024-05-02" in human.stdout
+    assert human.returncode == 0 and "420 B" in human.stdout and "2024-05-01 .. 2024-05-02" in human.stdout
 
 
 def test_without_a_terminal_and_without_force_nothing_is_deleted(seeded, run_cli):
@@ -230,7 +230,7 @@ def test_clean_all_asks_twice_on_a_terminal(make_env, tmp_path):
     assert keys_of(store, INC) == set(old) | {fresh}
     code, out = _run_in_terminal(args, env, b"y\ny\n", tmp_path)
     assert code == 0, out
-    assert "deleted 4 of 4 file(s), 200 Bytes freed" in out
+    assert "deleted 4 of 4 file(s), 200 B freed" in out
     assert keys_of(store, INC) == {fresh}
 
 

@@ -10,12 +10,9 @@ import s3rb_tui.engine as engine
 import s3rb_tui.headless, s3rb_tui.cli
 for m in pkgutil.walk_packages(engine.__path__, 's3rb_tui.engine.'):
     importlib.import_module(m.name)
-for name in ('backup','sync','status','info','config','watermark','counts','s3clean','clean'):
-    try:
-        importlib.import_module('s3rb_tui.commands.' + name)
-    except ModuleNotFoundError as e:
-        if e.name != 's3rb_tui.commands.' + name:
-            raise
+import s3rb_tui.commands as commands, s3rb_tui.display
+for m in pkgutil.walk_packages(commands.__path__, 's3rb_tui.commands.'):
+    importlib.import_module(m.name)
 print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich'))))
 """
 

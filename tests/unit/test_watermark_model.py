@@ -78,7 +78,7 @@ def test_an_initial_scan_in_progress_is_kept_shown_and_cleared_by_set_and_reset(
         last_data_timestamp=None, last_key=None, nulls_done=False, status="running", initial_scan=scan)
     assert Watermark.from_json("s.t", json.loads(json.dumps(wm.to_json()))).initial_scan == scan
     assert wm.summary()["initial_scan"] == scan
-    assert wm.initial_scan_text() == "in progress in primary-key order, through key [250]; rows up to 2026-01-01 00:00:00.000000"
+    assert wm.initial_scan_text() == "in progress in primary-key order, through key 250; rows up to 2026-01-01 00:00:00.000000"
     assert wm.with_manual_timestamp("2025-08-09 20:00:01").initial_scan is None
     assert wm.with_reset().initial_scan is None
     done = commit(wm, "run1", 500, ["f1", "f2"], 2)  # the scan's last batch commits a keyset position

@@ -215,6 +215,10 @@ class Source(ABC):
     def list_tables(self, schema: str) -> list[TableInfo]:
         """Base tables and views in ``schema``, views marked."""
 
+    def list_schemas(self) -> list[str]:
+        """Every schema the user may read, system schemas left out, sorted (``engine.catalog``)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list its schemas")
+
     @abstractmethod
     def discover(self, ref: TableRef, cursor_override: str | None = None, key_override: tuple[str, ...] | None = None) -> TableSchema:
         """Columns, types, primary key and cursor column. Raises JobError if the table is missing."""

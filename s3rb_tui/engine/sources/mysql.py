@@ -231,6 +231,14 @@ class MySQLSource(Source):
     def now(self) -> dt.datetime:
         return dt.datetime.fromisoformat(self._query("SELECT NOW(6)")[0][0])
 
+    def list_schemas(self) -> list[str]:
+        """information_schema.SCHEMATA lists only the schemas this user has a privilege in."""
+        rows = self._query(
+            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA "
+            "WHERE SCHEMA_NAME NOT IN ('information_schema', 'mysql', 'performance_schema', 'sys') ORDER BY SCHEMA_NAME"
+        )
+        return [str(r[0]) for r in rows]
+
     def list_tables(self, schema: str) -> list[TableInfo]:
         rows = self._query(
             "SELECT TABLE_NAME, TABLE_TYPE, TABLE_ROWS, DATA_LENGTH FROM information_schema.TABLES "

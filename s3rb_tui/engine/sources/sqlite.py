@@ -198,6 +198,9 @@ class SQLiteSource(Source):
         rows = self._query("SELECT type FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?", (ref.name,))
         return rows[0][0] if rows else None
 
+    def list_schemas(self) -> list[str]:
+        return [self.schema_name]  # one file, one schema (DB_DATABASE, or "main")
+
     def list_tables(self, schema: str) -> list[TableInfo]:
         if schema != self.schema_name:
             return []

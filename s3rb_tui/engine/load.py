@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from s3rb_tui.engine.column_changes import added_column_default, default_warning, refuse_vanished_columns
 from s3rb_tui.engine.errors import Cancelled, JobError, S3rbError
 from s3rb_tui.engine.jobs import JobContext, RateMeter, TableResult
 from s3rb_tui.engine.layout import parse_data_key, stamp_to_datetime, table_data_files
@@ -148,8 +149,10 @@ def discover_schema(ws: "Workspace", ref: TableRef, files: list[tuple[str, int]]
     return TableSchema(ref=ref, columns=columns, primary_key=cfg.key_columns or (), cursor_column=cfg.cursor_column), "parquet"
 
 
-def sync_columns(wh: Warehouse, target: Target, schema: TableSchema, cfg: TableConfig, exact: bool, ctx: JobContext) -> list[str]:
-    """Create the target, or add the source's new columns to it. A changed type raises JobError."""
+def sync_columns(wh: Warehouse, target: Target, schema: TableSchema, cfg: TableConfig, exact: bool, ctx: JobContext,
+                 warnings: list[str] | None = None) -> list[str]:
+    """Create the target, or add the source's new columns to it (with the value MySQL gave existing
+    rows: ``column_changes``). A changed type, or a column gone from the source, raises JobError."""
     desired = [(c.name, warehouse_type(c, wh.dialect)) for c in schema.columns]
     existing = wh.table_columns(target)
     if existing is None:
@@ -160,6 +163,8 @@ def sync_columns(wh: Warehouse, target: Target, schema: TableSchema, cfg: TableC
         wh.create_table(target, desired, cfg.distkey, cfg.sortkey)
         ctx.log("warehouse table created", table=schema.ref.full_name, target=target.full_name, columns=len(desired))
         return [f"created {target.full_name}"]
+    if exact:
+        refuse_vanished_columns(schema, target, list(existing), wh.fold)
     have = {wh.fold(k): v for k, v in existing.items()}
     present = [(n, t) for n, t in desired if wh.fold(n) in have]
     if exact and present:
@@ -172,11 +177,20 @@ def sync_columns(wh: Warehouse, target: Target, schema: TableSchema, cfg: TableC
                 f"values are never cast silently: alter the column(s) of {target.full_name} by hand (or recreate the table) and run again",
             )
     notes = []
-    for n, t in desired:
+    for c, (n, t) in zip(schema.columns, desired):
         if wh.fold(n) not in have:
-            wh.add_column(target, n, t)
-            ctx.log("column added to the warehouse table", table=schema.ref.full_name, target=target.full_name, column=n, type=t)
-            notes.append(f"added column {n} {t}")
+            default, reason = added_column_default(c) if exact else (None, None)
+            try:
+                wh.add_column(target, n, t, default)
+            except Exception as e:  # a default the warehouse refuses: the column without it, said
+                if default is None:
+                    raise
+                wh.add_column(target, n, t)
+                default, reason = None, f"DEFAULT {c.default} was refused by the warehouse ({str(e).splitlines()[0][:200]})"
+            if reason and warnings is not None:
+                warnings.append(default_warning(schema, n, reason))
+            ctx.log("column added to the warehouse table", table=schema.ref.full_name, target=target.full_name, column=n, type=t, default=default)
+            notes.append(f"added column {n} {t}" + (f" DEFAULT {default} (what MySQL gave the rows already there)" if default else ""))
     return notes
 
 
@@ -289,7 +303,7 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
             if existing:
                 result.warnings.append(f"{plan.target.full_name} already held {existing:,} rows no ledger entry accounts for "
                                        "(loaded by another tool?); appended rows come on top of them")
-        result.details["schema_changes"] = sync_columns(wh, plan.target, plan.schema, cfg, plan.schema_from == "source", ctx)
+        result.details["schema_changes"] = sync_columns(wh, plan.target, plan.schema, cfg, plan.schema_from == "source", ctx, result.warnings)
         rows, files = _load_pending(ws, wh, plan, ctx, run_id, lock, result.warnings)
         result.rows, result.files = rows, len(files)
         result.status = "success" if plan.pending else "no new data"

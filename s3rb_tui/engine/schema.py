@@ -37,6 +37,8 @@ class Column:
     scale: int | None = None
     char_length: int | None = None  # CHARACTER_MAXIMUM_LENGTH (characters; bytes for binary)
     unsigned: bool = False
+    default: str | None = None  # COLUMN_DEFAULT as MySQL spells it: 'text', 5, NULL, current_timestamp()
+    collation: str | None = None  # COLLATION_NAME of text columns, e.g. utf8mb4_general_ci
 
     @property
     def rule(self) -> "TypeRule":
@@ -51,6 +53,7 @@ class TableSchema:
     cursor_column: str | None = None
     is_view: bool = False
     estimated_rows: int | None = None
+    created: str | None = None  # the source table's CREATE_TIME (changes when it is dropped and created again)
 
     @property
     def column_names(self) -> list[str]:

@@ -208,3 +208,39 @@ def test_a_dropped_warehouse_table_is_detected_and_rebuilt_from_the_store(dialec
     assert again.returncode == 0 and json.loads(again.stdout)["plan"]["warehouse_rows"] == (30 if mode == "merge" else 31)
     assert wh.q("SELECT COUNT(*) FROM public.orders") == [(30 if mode == "merge" else 31,)]
     assert sync(run_cli, env, "orders").returncode == 0
+
+
+@pytest.mark.parametrize("path,dialect", [("pymysql", "postgres"), ("fast", "duckdb"), ("fast", "postgres")])
+def test_added_columns_get_their_default_and_a_renamed_column_stops_the_table(path, dialect, mysql_db, mysql_server, make_env,
+                                                                               run_cli, tmp_path, request):
+    mysql(mysql_server, mysql_db, ORDERS, "INSERT INTO orders VALUES (1, 'a', '2026-01-01'), (2, 'b', '2026-01-01'), (3, 'c', '2026-01-01')")
+    (tmp_path / "store").mkdir()
+    wh = Warehouse(dialect, tmp_path, request)
+    env = make_env(STORE_URL=f"file://{tmp_path / 'store'}", EXTRACT_ENGINE=path, **wh.env)
+    assert sync(run_cli, env, "orders").returncode == 0
+    mysql(mysql_server, mysql_db,
+          "ALTER TABLE orders ADD COLUMN status VARCHAR(10) NOT NULL DEFAULT 'it''s new', ADD COLUMN qty INT DEFAULT 7, "
+          "ADD COLUMN flag INT NOT NULL, ADD COLUMN created DATETIME DEFAULT CURRENT_TIMESTAMP",
+          "UPDATE orders SET status = 'sent', qty = 1, updated_at = NOW(6) WHERE id = 2")
+    grown = sync(run_cli, env, "orders", extra=("--json",))
+    assert grown.returncode == 0, grown.stdout[-3000:] + grown.stderr[-3000:]
+    load = json.loads(grown.stdout)["tables"][0]["details"]["load"]
+    assert any("added column status" in c and "DEFAULT 'it''s new'" in c for c in load["details"]["schema_changes"]), load
+    assert any("column created was added to the source: DEFAULT current_timestamp() is an expression" in w
+               and f"watermark reset -t {mysql_db}.orders" in w for w in load["warnings"]), load["warnings"]
+    assert wh.q("SELECT id, status, qty, flag, created FROM public.orders ORDER BY id") == [
+        (1, "it's new", 7, 0, None), (2, "sent", 1, 0, wh.q("SELECT created FROM public.orders WHERE id = 2")[0][0]), (3, "it's new", 7, 0, None)]
+    assert wh.q("SELECT created IS NOT NULL FROM public.orders WHERE id = 2") == [(True,)]
+
+    mysql(mysql_server, mysql_db, "ALTER TABLE orders CHANGE note remark VARCHAR(20)",
+          "UPDATE orders SET remark = 'renamed', updated_at = NOW(6) WHERE id = 3")
+    stopped = sync(run_cli, env, "orders")
+    assert stopped.returncode == 1, stopped.stdout[-3000:] + stopped.stderr[-3000:]
+    assert "column(s) note of public.orders are no longer in" in stopped.stdout and "new column(s) remark" in stopped.stdout
+    fix = 'ALTER TABLE "public"."orders" RENAME COLUMN "note" TO "remark"'
+    assert fix in stopped.stdout
+    assert wh.q("SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'orders' AND column_name = 'remark'") == [(0,)]
+    execute(wh, fix)
+    fixed = sync(run_cli, env, "orders", extra=("--redshift-only",))
+    assert fixed.returncode == 0, fixed.stdout[-3000:] + fixed.stderr[-3000:]
+    assert wh.q("SELECT id, remark FROM public.orders ORDER BY id") == [(1, "a"), (2, "b"), (3, "renamed")]

@@ -258,7 +258,7 @@ class MySQLSource(Source):
 
     def discover(self, ref: TableRef, cursor_override: str | None = None, key_override: tuple[str, ...] | None = None) -> TableSchema:
         table = self._query(
-            "SELECT TABLE_TYPE, TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+            "SELECT TABLE_TYPE, TABLE_ROWS, CREATE_TIME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
             (ref.schema, ref.name),
         )
         if not table:
@@ -270,12 +270,12 @@ class MySQLSource(Source):
         json_columns = self._mariadb_json_columns(ref)
         rows = self._query(
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, NUMERIC_PRECISION, NUMERIC_SCALE, "
-            "DATETIME_PRECISION, CHARACTER_MAXIMUM_LENGTH FROM information_schema.COLUMNS "
+            "DATETIME_PRECISION, CHARACTER_MAXIMUM_LENGTH, COLUMN_DEFAULT, COLLATION_NAME FROM information_schema.COLUMNS "
             "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
             (ref.schema, ref.name),
         )
         columns = []
-        for name, data_type, column_type, nullable, num_prec, num_scale, dt_prec, char_len in rows:
+        for name, data_type, column_type, nullable, num_prec, num_scale, dt_prec, char_len, default, collation in rows:
             data_type = str(data_type).lower()
             column_type = str(column_type).lower()
             if name in json_columns and data_type in ("longtext", "text", "mediumtext"):
@@ -289,7 +289,7 @@ class MySQLSource(Source):
                 precision=(None if dt_prec is None else int(dt_prec)) if temporal else (None if num_prec is None else int(num_prec)),
                 scale=None if num_scale is None else int(num_scale),
                 char_length=None if char_len is None else int(char_len),
-                unsigned="unsigned" in column_type,
+                unsigned="unsigned" in column_type, default=default, collation=collation,
             ))
         for c in columns:
             try:
@@ -318,7 +318,7 @@ class MySQLSource(Source):
             primary_key=primary_key,
             cursor_column=cursor,
             is_view=is_view,
-            estimated_rows=None if table[0][1] is None else int(table[0][1]),
+            estimated_rows=None if table[0][1] is None else int(table[0][1]), created=None if table[0][2] is None else str(table[0][2]),
         )
 
     def _mariadb_json_columns(self, ref: TableRef) -> set[str]:

@@ -117,7 +117,8 @@ class Warehouse(ABC):
     def create_table(self, target: Target, columns: list[tuple[str, str]], distkey: str | None = None, sortkey: tuple[str, ...] = ()) -> None: ...
 
     @abstractmethod
-    def add_column(self, target: Target, column: str, type_sql: str) -> None: ...
+    def add_column(self, target: Target, column: str, type_sql: str, default: str | None = None) -> None:
+        """Add a column; ``default`` (a SQL literal) fills the rows already there."""
 
     # --- ledger and loads ---------------------------------------------------------------
     @abstractmethod

@@ -115,8 +115,8 @@ class DuckDBWarehouse(Warehouse):
     def create_table(self, target: Target, columns: list[tuple[str, str]], distkey: str | None = None, sortkey: tuple[str, ...] = ()) -> None:
         self._run([sql.create_table(target, columns)])
 
-    def add_column(self, target: Target, column: str, type_sql: str) -> None:
-        self._run([sql.add_column(target, column, type_sql)])
+    def add_column(self, target: Target, column: str, type_sql: str, default: str | None = None) -> None:
+        self._run([sql.add_column(target, column, type_sql, default)])
 
     # --- ledger and loads ---------------------------------------------------------------
     def ledger_entries(self, target: Target) -> list[tuple[str, int, str]]:

@@ -31,8 +31,10 @@ def create_table(target: Target, columns: list[tuple[str, str]], *, distkey: str
     return sql
 
 
-def add_column(target: Target, column: str, type_sql: str) -> str:
-    return f"ALTER TABLE {target.sql} ADD COLUMN {quote_sql(column)} {type_sql}"
+def add_column(target: Target, column: str, type_sql: str, default: str | None = None) -> str:
+    """``default``: a SQL literal (``column_changes.added_column_default``) the rows already in the
+    table get, as MySQL gave them."""
+    return f"ALTER TABLE {target.sql} ADD COLUMN {quote_sql(column)} {type_sql}" + (f" DEFAULT {default}" if default else "")
 
 
 def create_ledger(schema: str, timestamp_type: str = "TIMESTAMPTZ") -> str:

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from s3rb_tui.engine.collations import inexact_warning, key_matching
 from s3rb_tui.engine.column_changes import added_column_default, default_warning, refuse_vanished_columns
 from s3rb_tui.engine.errors import Cancelled, JobError, S3rbError
 from s3rb_tui.engine.jobs import JobContext, RateMeter, TableResult
@@ -292,6 +293,8 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
                               pending_files=len(plan.pending), pending_rows=plan.pending_rows, dialect=wh.dialect)
         result.warnings.extend(w for w in preflight(plan.schema, wh.dialect) if "full snapshot" not in w)
         result.warnings.extend(getattr(wh, "option_warnings", []))
+        if plan.mode == "merge" and inexact_warning(plan.schema):
+            result.warnings.append(inexact_warning(plan.schema))  # type: ignore[arg-type]
         if plan.manual_after:
             ctx.log(f"Using manual watermark-based incremental loading: files after {plan.manual_after}", table=name)
         if dry_run:
@@ -363,7 +366,7 @@ def _load_pending(ws: "Workspace", wh: Warehouse, plan: TablePlan, ctx: JobConte
         elif wm is not None and wm.redshift_status == "pending":
             ws.watermarks.update(plan.ref, lambda w: w.with_load_commit(session_id=run_id, rows=0, files=[], status="success"))
         return 0, []
-    spec = LoadSpec(plan.mode, keys=plan.schema.primary_key, cursor=plan.schema.cursor_column)
+    spec = LoadSpec(plan.mode, keys=plan.schema.primary_key, cursor=plan.schema.cursor_column, key_match=key_matching(plan.schema))
     if plan.mode == "replace":
         groups = [_replace_group(plan.pending, plan.newest_run)]
     else:

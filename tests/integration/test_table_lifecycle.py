@@ -244,3 +244,25 @@ def test_added_columns_get_their_default_and_a_renamed_column_stops_the_table(pa
     fixed = sync(run_cli, env, "orders", extra=("--redshift-only",))
     assert fixed.returncode == 0, fixed.stdout[-3000:] + fixed.stderr[-3000:]
     assert wh.q("SELECT id, remark FROM public.orders ORDER BY id") == [(1, "a"), (2, "b"), (3, "renamed")]
+
+
+@pytest.mark.parametrize("path,dialect", [("pymysql", "postgres"), ("fast", "postgres"), ("fast", "duckdb"), ("pymysql", "duckdb")])
+def test_merge_keys_match_as_the_source_collation_matches_them(path, dialect, mysql_db, mysql_server, make_env, run_cli, tmp_path, request):
+    mysql(mysql_server, mysql_db,
+          "CREATE TABLE codes (code VARCHAR(10) COLLATE utf8mb4_general_ci PRIMARY KEY, "
+          "n INT, updated_at DATETIME(6) NOT NULL)",
+          "INSERT INTO codes VALUES ('a', 1, '2026-01-01'), ('x', 2, '2026-01-01'), ('Keep', 3, '2026-01-01')")
+    (tmp_path / "store").mkdir()
+    wh = Warehouse(dialect, tmp_path, request)
+    env = make_env(STORE_URL=f"file://{tmp_path / 'store'}", EXTRACT_ENGINE=path, **wh.env)
+    assert sync(run_cli, env, "codes").returncode == 0
+    # one row each in MySQL: the key's spelling changes to one the collation calls equal
+    mysql(mysql_server, mysql_db, "UPDATE codes SET code = 'A', n = 10, updated_at = NOW(6) WHERE code = 'a'",
+          "UPDATE codes SET code = 'x ', n = 20, updated_at = NOW(6) WHERE code = 'x'")
+    done = sync(run_cli, env, "codes", extra=("--json",))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert wh.q("SELECT code, n FROM public.codes ORDER BY n") == [("Keep", 3), ("A", 10), ("x ", 20)]
+    warnings = json.loads(done.stdout)["tables"][0]["warnings"]
+    assert any("code (utf8mb4_general_ci) compare case- and accent-insensitively" in w for w in warnings), warnings
+    counts = run_cli("--run", "watermark-count", "validate-counts", "-t", "codes", env=env)
+    assert counts.returncode == 0, counts.stdout + counts.stderr[-2000:]

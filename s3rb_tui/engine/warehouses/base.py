@@ -58,6 +58,7 @@ class LoadSpec:
     mode: str
     keys: tuple[str, ...] = ()
     cursor: str | None = None
+    key_match: tuple[str, ...] = ()  # per key: how MySQL compares it (``collations.key_matching``)
 
 
 @dataclass

@@ -144,7 +144,7 @@ def load_statements(target: Target, columns: list[str], spec: LoadSpec, copies: 
     out.extend(copies)
     if spec.mode == "merge":
         stage = quote_sql(sql.STAGE_TABLE)
-        out.extend(sql.merge_statements(target, stage, columns, spec.keys, (spec.cursor,) if spec.cursor else ()))
+        out.extend(sql.merge_statements(target, stage, columns, spec.keys, (spec.cursor,) if spec.cursor else (), spec.key_match))
         out.append(f"DROP TABLE {stage}")
     return out
 

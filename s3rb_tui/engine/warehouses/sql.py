@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from s3rb_tui.engine.collations import EXACT, key_expr
 from s3rb_tui.engine.tables import quote_sql
 from s3rb_tui.engine.warehouses.base import LEDGER_TABLE, SEQ_COLUMN, Target
 
@@ -68,7 +69,7 @@ def newest_order(cursor: str | None, tiebreak: tuple[str, ...]) -> str:
 
 
 def merge_statements(target: Target, stage_sql: str, columns: list[str], keys: tuple[str, ...],
-                     order: tuple[str, ...] = (SEQ_COLUMN,)) -> list[str]:
+                     order: tuple[str, ...] = (SEQ_COLUMN,), key_match: tuple[str, ...] = ()) -> list[str]:
     """Delete the target rows whose key is staged, then insert the version extracted last per key.
 
     Extracted last = the highest ``order`` (descending, in that order): the stage's load sequence,
@@ -76,14 +77,20 @@ def merge_statements(target: Target, stage_sql: str, columns: list[str], keys: t
     place in the file. Never the cursor: an application that moves a cursor backwards (or writes two
     versions in one cursor second) still gets the version read last, which is the source's current
     one. Redshift cannot number rows inside one COPY; its ``order`` is documented with it.
+
+    Keys are matched as MySQL matches them (``key_match``, from ``collations.key_matching``: case
+    and trailing spaces of text keys); missing entries compare exactly.
     """
-    on = " AND ".join(f"{target.sql}.{quote_sql(k)} = {stage_sql}.{quote_sql(k)}" for k in keys)
+    match = tuple(key_match) + (EXACT,) * (len(keys) - len(key_match))
+    on = " AND ".join(f"{key_expr(f'{target.sql}.{quote_sql(k)}', m)} = {key_expr(f'{stage_sql}.{quote_sql(k)}', m)}"
+                      for k, m in zip(keys, match))
+    partition = ", ".join(key_expr(quote_sql(k), m) for k, m in zip(keys, match))
     by = ", ".join(f"{quote_sql(c)} DESC" for c in order) or "1"
     return [
         f"DELETE FROM {target.sql} USING {stage_sql} WHERE {on}",
         f"INSERT INTO {target.sql} ({cols(columns)})\n"
         f"SELECT {cols(columns)} FROM (\n"
-        f"    SELECT {cols(columns)}, ROW_NUMBER() OVER (PARTITION BY {cols(keys)} ORDER BY {by}) AS {ROW_NUMBER}\n"
+        f"    SELECT {cols(columns)}, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {by}) AS {ROW_NUMBER}\n"
         f"    FROM {stage_sql}\n"
         f") s WHERE {ROW_NUMBER} = 1",
     ]

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from s3rb_tui.engine.errors import Cancelled, JobError, S3rbError, WatermarkError
 from s3rb_tui.engine.extract_path import choose_extract_path, open_extract_source
-from s3rb_tui.engine.jobs import JobContext, RateMeter, TableResult
+from s3rb_tui.engine.jobs import JobContext, RateMeter, TableResult, rate
 from s3rb_tui.engine.layout import FilePosition, data_key, run_stamp, stamp_to_datetime, table_data_files, table_prefix
 from s3rb_tui.engine.locks import TableLock
 from s3rb_tui.engine.schema import ConversionStats, TableSchema, preflight
@@ -210,6 +210,8 @@ class _TableRun:
         self.written: list[str] = []
         self.pending_key: str | None = None
         self.rows = self.nbytes = self.null_rows = 0
+        #: what the watermark covers: a failed or cancelled run reports these (its real totals)
+        self.committed_rows = self.committed_files = self.committed_bytes = 0
         self.position = plan.start
         self.meter = RateMeter()
         self.total: int | None = None
@@ -293,6 +295,7 @@ class _TableRun:
         if status == "success":
             self.current = replace(self.current, last_run_result="success" if self.rows else "no new data")
         self.etag = self.ws.watermarks.write(self.current, self.etag)
+        self.committed_rows, self.committed_files, self.committed_bytes = self.rows, len(self.written), self.nbytes
 
     def finish(self, result: TableResult) -> None:
         # Snapshot runs commit all their files at once; incremental runs mark success.
@@ -369,6 +372,10 @@ def backup_table(
     except Exception as e:  # a driver or I/O error: the table fails, the run goes on
         result.status, result.error = "failed", f"{e.__class__.__name__}: {e}"
     finally:
+        if result.status in ("failed", "cancelled") and run is not None and run.plan.mode == "incremental":
+            # The batches committed before the cancel or failure stay: they are the run's totals
+            # (a snapshot run's files are removed below, so it has none).
+            result.rows, result.files, result.bytes = run.committed_rows, run.committed_files, run.committed_bytes
         if result.status in ("failed", "cancelled") and lock is not None and lock.held:
             # Only a run that holds the lock touches the table's state: a refused run (or one
             # that lost its lease) leaves the holder's watermark and files alone.
@@ -395,7 +402,8 @@ def backup_table(
 
 def _after_failure(ws: "Workspace", table: TableRef, result: TableResult, uncommitted: list[str], ctx: JobContext) -> None:
     """Best effort: drop files that will never be committed (the next run would remove them
-    anyway), and record the failure in the watermark (its position stays where it was)."""
+    anyway), and record the failure (or the operator's cancel) in the watermark (its position
+    stays where it was)."""
     if uncommitted:
         try:
             ws.store.delete_many(uncommitted)
@@ -403,7 +411,10 @@ def _after_failure(ws: "Workspace", table: TableRef, result: TableResult, uncomm
             pass
     try:
         if ws.watermarks.get(table) is not None:
-            ws.watermarks.update(table, lambda wm: wm.with_failure("mysql", result.error or result.status))
+            if result.status == "cancelled":
+                ws.watermarks.update(table, lambda wm: wm.with_cancel("mysql"))
+            else:
+                ws.watermarks.update(table, lambda wm: wm.with_failure("mysql", result.error or result.status))
     except Exception as e:
         ctx.log("could not record the failure in the watermark", level="warning", table=table.full_name, error=str(e))
 
@@ -442,5 +453,6 @@ def run_backup(
         failed_tables=[r.table for r in results if not r.ok],
         rows=sum(r.rows for r in results),
         files=sum(r.files for r in results),
+        rows_per_s=rate(sum(r.rows for r in results), time.monotonic() - started),
     )
     return results

@@ -65,8 +65,18 @@ class TableResult:
     def ok(self) -> bool:
         return self.status in ("success", "no new data", "skipped", "dry run")
 
+    @property
+    def rows_per_s(self) -> float:
+        """The table's rate over its whole run (a sync's: both phases), not a phase's own rate."""
+        return rate(self.rows, self.seconds) if self.status != "dry run" else 0.0
+
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "rows_per_s": self.rows_per_s}
+
+
+def rate(rows: int, seconds: float) -> float:
+    """rows/s, 0 when nothing moved or no time passed."""
+    return round(rows / seconds, 1) if rows and seconds > 0 else 0.0
 
 
 EventSink = Callable[[Event], None]

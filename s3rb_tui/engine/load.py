@@ -172,10 +172,12 @@ def sync_columns(wh: Warehouse, target: Target, schema: TableSchema, cfg: TableC
         spelled = {wh.fold(k): v for k, v in wh.spelled_types(present).items()}
         changed = [(n, have[wh.fold(n)], spelled[wh.fold(n)]) for n, _ in present if spelled.get(wh.fold(n)) != have[wh.fold(n)]]
         if changed:
-            detail = "; ".join(f"{n}: warehouse has {old}, the source now needs {new}" for n, old, new in changed)
+            # Which side changed is not known here (a source ALTER, or someone's ALTER in the
+            # warehouse): say what differs, not who changed it.
+            detail = "; ".join(f"{n}: warehouse has {old}, the source needs {new}" for n, old, new in changed)
             raise JobError(
-                f"column types of {schema.ref} changed in the source ({detail})",
-                f"values are never cast silently: alter the column(s) of {target.full_name} by hand (or recreate the table) and run again",
+                f"column types of {target.full_name} in the warehouse do not match {schema.ref} in the source ({detail})",
+                f"values are never cast silently: alter the column(s) of {target.full_name} to the source's type (or recreate the table) and run again",
             )
     notes = []
     for c, (n, t) in zip(schema.columns, desired):
@@ -307,7 +309,7 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
                 result.warnings.append(f"{plan.target.full_name} already held {existing:,} rows no ledger entry accounts for "
                                        "(loaded by another tool?); appended rows come on top of them")
         result.details["schema_changes"] = sync_columns(wh, plan.target, plan.schema, cfg, plan.schema_from == "source", ctx, result.warnings)
-        rows, files = _load_pending(ws, wh, plan, ctx, run_id, lock, result.warnings)
+        rows, files = _load_pending(ws, wh, plan, ctx, run_id, lock, result.warnings, committed=result)
         result.rows, result.files = rows, len(files)
         result.status = "success" if plan.pending else "no new data"
         views = refresh_views(wh, plan.target, cfg, plan.mode, plan.schema.cursor_column, plan.schema.primary_key, ref.name)
@@ -350,9 +352,10 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
 
 
 def _load_pending(ws: "Workspace", wh: Warehouse, plan: TablePlan, ctx: JobContext, run_id: str,
-                  lock: TableLock | None, warnings: list[str]) -> tuple[int, list[str]]:
+                  lock: TableLock | None, warnings: list[str], committed: TableResult | None = None) -> tuple[int, list[str]]:
     """Load the plan's files batch by batch; values changed so the warehouse could hold them
-    (``warehouses.values``) are added to ``warnings`` and logged."""
+    (``warehouses.values``) are added to ``warnings`` and logged. ``committed``'s rows and files
+    follow the committed batches, so a load cancelled or failed midway reports what it loaded."""
     name = plan.ref.full_name
     wm = ws.watermarks.get(plan.ref)
     recovered = _unaccounted(wh.ledger_entries(plan.target), wm)
@@ -396,6 +399,8 @@ def _load_pending(ws: "Workspace", wh: Warehouse, plan: TablePlan, ctx: JobConte
         rows_now, files_now = session_rows, list(session_files)
         ws.watermarks.update(plan.ref, lambda w: w.with_load_commit(session_id=run_id, rows=rows_now, files=files_now,
                                                                      status="success" if last else "pending"))
+        if committed is not None:
+            committed.rows, committed.files = committed.rows + outcome.rows, len(loaded_files)
         if lock is not None:
             lock.renew()
     return loaded_rows, loaded_files
@@ -418,7 +423,10 @@ def _connection_lost(e: Exception) -> bool:
 def _record_failure(ws: "Workspace", ref: TableRef, result: TableResult, ctx: JobContext) -> None:
     try:
         if ws.watermarks.get(ref) is not None:
-            ws.watermarks.update(ref, lambda wm: wm.with_failure("redshift", result.error or result.status))
+            if result.status == "cancelled":
+                ws.watermarks.update(ref, lambda wm: wm.with_cancel("redshift"))
+            else:
+                ws.watermarks.update(ref, lambda wm: wm.with_failure("redshift", result.error or result.status))
     except Exception as e:
         ctx.log("could not record the failure in the watermark", level="warning", table=ref.full_name, error=str(e))
 

@@ -3,7 +3,8 @@
 ``backup_only`` stops after the backup; ``redshift_only`` skips it and loads the committed files
 not loaded yet (honouring a manual_cli watermark). A table whose backup failed is not loaded.
 Each table gets one combined result: its status, the rows loaded (extracted with
-``backup_only``), and both phases' details.
+``backup_only``, or when the load did not run), the run's rate over both phases, and both
+phases' details. A failed or cancelled table still reports what was committed before it stopped.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from s3rb_tui.engine.jobs import Event, JobContext, TableResult
+from s3rb_tui.engine.jobs import Event, JobContext, TableResult, rate as _rate
 from s3rb_tui.engine.load import new_run_id, run_load
 from s3rb_tui.engine.targets import refuse_shared_targets
 from s3rb_tui.engine.tables import TableRef
@@ -56,10 +57,19 @@ def _combine(table: str, backup: TableResult | None, load: TableResult | None) -
         out.status = "success"
     else:
         out.status = "no new data"
-    main = load if load is not None else backup
+    # what the run moved: the load's counts once it loaded something (or succeeded), else what
+    # the backup committed (a load that failed or was skipped must not hide the backup's files)
+    loaded = load is not None and load.status != "skipped" and (load.ok or load.rows or load.files)
+    main = load if loaded or backup is None else backup
     if main is not None:
         out.rows, out.files, out.bytes = main.rows, main.files, main.bytes
-    out.seconds = round(sum(p.seconds for p in phases), 3)
+    if failed is not None and backup is not None and backup.files and failed is not backup:
+        # the load failed after the backup committed files: they are kept and load next time
+        out.error = (f"{out.error} (the backup step committed {backup.files} file(s), {backup.rows:,} rows; "
+                     "the files not loaded yet stay in the store and load on the next sync)")
+    elif failed is backup and backup is not None and backup.files:
+        out.error = f"{out.error} (committed before it stopped: {backup.files} file(s), {backup.rows:,} rows; the next run goes on from there)"
+    out.seconds = round(sum(p.seconds for p in phases), 3)  # rows_per_s: the run's rate over both phases
     for p in phases:
         out.warnings.extend(w for w in p.warnings if w not in out.warnings)
     if backup is not None:
@@ -117,6 +127,7 @@ def run_sync(
     ok = all(r.ok for r in results)
     ctx.emit("finished", event="Sync operation completed", success=ok, duration_seconds=round(time.monotonic() - started, 3),
              successful_tables=[r.table for r in results if r.ok], failed_tables=[r.table for r in results if not r.ok],
-             rows=sum(r.rows for r in results), run_id=run_id)
+             rows=sum(r.rows for r in results), files=sum(r.files for r in results), run_id=run_id,
+             rows_per_s=_rate(sum(r.rows for r in results), time.monotonic() - started))
     return results
 

@@ -51,7 +51,7 @@ class Watermark:
     #: (``sources.base.InitialScan``); the fields above are set when it ends
     initial_scan: dict[str, Any] | None = None
     last_extraction_time: str | None = None
-    mysql_status: str = "never"  # never | running | success | failed | reset | manual
+    mysql_status: str = "never"  # never | running | success | failed | cancelled | reset | manual
     redshift_status: str = "never"  # never | pending | success | failed
     backup_strategy: str | None = None  # sequential | inter-table | manual_cli
     session: Counts = field(default_factory=Counts)
@@ -68,7 +68,7 @@ class Watermark:
     null_cursor_rows: int = 0
     zero_dates: int = 0
     last_error: str | None = None
-    last_run_result: str | None = None  # success | failed | no new data
+    last_run_result: str | None = None  # success | failed | cancelled | no new data
     updated_at: str | None = None
     version: int = DOC_VERSION
 
@@ -243,6 +243,13 @@ class Watermark:
         else:
             cumulative = Counts(extracted=self.cumulative.extracted + count, loaded=self.cumulative.loaded + count)
         return replace(self, cumulative=cumulative, updated_at=iso(utcnow()))
+
+    def with_cancel(self, side: str) -> "Watermark":
+        """An operator's cancel: not a failure. The position stays at the last commit; a
+        cancelled load leaves its files waiting (``pending``), the next run goes on from there."""
+        if side == "mysql":
+            return replace(self, mysql_status="cancelled", last_error=None, last_run_result="cancelled", updated_at=iso(utcnow()))
+        return replace(self, redshift_status="pending", last_error=None, last_run_result="cancelled", updated_at=iso(utcnow()))
 
     def with_failure(self, side: str, error: str) -> "Watermark":
         if side == "mysql":

@@ -49,7 +49,7 @@ def test_added_column_appears_and_type_change_stops_the_table(sakila_db, pg_db, 
           "UPDATE actor SET first_name = 'LONGER NAME', last_update = NOW() WHERE actor_id = 6")
     third = run_cli("--run", "sync", "-t", "actor", env=env)
     assert third.returncode == 1
-    assert "first_name: warehouse has character varying(45), the source now needs character varying(100)" in third.stdout
+    assert "first_name: warehouse has character varying(45), the source needs character varying(100)" in third.stdout
     assert "never cast silently" in third.stdout
     assert q(pg_db, "SELECT COUNT(*) FROM public.s3rb_load_ledger") == ledger_before
     assert q(pg_db, "SELECT first_name FROM public.actor WHERE actor_id = 6") != [("LONGER NAME",)]

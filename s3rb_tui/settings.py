@@ -52,6 +52,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("S3_BUCKET_NAME", "", "str", "S3 bucket", group="store"),
     Var("S3_ACCESS_KEY", "", "str", "access key id (empty: the default AWS credential chain, e.g. an IAM role)", secret=True, group="store"),
     Var("S3_SECRET_KEY", "", "str", "secret access key", secret=True, group="store"),
+    Var("S3_SESSION_TOKEN", "", "str", "session token of temporary (STS) keys; passed to boto3 and to Redshift COPY", secret=True, group="store"),
     Var("S3_REGION", "us-east-1", "str", "S3 region", group="store"),
     Var("S3_ENDPOINT_URL", "", "str", "S3-compatible endpoint (MinIO, a test server); empty: AWS", group="store"),
     Var("S3_INCREMENTAL_PATH", "incremental/", "str", "prefix for data files", group="store"),
@@ -72,7 +73,9 @@ VARIABLES: tuple[Var, ...] = (
     Var("REDSHIFT_PASSWORD", "", "str", "warehouse password", secret=True, group="warehouse"),
     Var("REDSHIFT_DATABASE", "dw", "str", "warehouse database", group="warehouse"),
     Var("REDSHIFT_SCHEMA", "public", "str", "target schema", group="warehouse"),
-    Var("REDSHIFT_IAM_ROLE", "", "str", "IAM role ARN for COPY (empty: the S3 keys are passed as credentials)", group="warehouse"),
+    Var("REDSHIFT_IAM_ROLE", "", "str", "IAM role ARN for COPY, or default for the cluster's default role (empty: the S3 keys are passed as credentials)", group="warehouse"),
+    Var("REDSHIFT_DEPLOYMENT", "auto", "choice", "provisioned or serverless (auto: serverless when REDSHIFT_HOST is a *.redshift-serverless.* endpoint); Serverless never reads STL views", choices=("auto", "provisioned", "serverless"), group="warehouse"),
+    Var("REDSHIFT_LOAD_BATCH_MB", "2048", "int", "Redshift: data files per load transaction, in MB of Parquet (one COPY per column set)", group="warehouse", minimum=1),
     Var("REDSHIFT_LOAD_FORMAT", "parquet", "choice", "COPY format: parquet, or csv (Parquet -> gzipped CSV, the v1.2 method)", choices=("parquet", "csv"), group="warehouse"),
     Var("REDSHIFT_COPY_OPTIONS", "MAXERROR 0", "str", "extra COPY options (MAXERROR N, TRUNCATECOLUMNS, ACCEPTINVCHARS)", group="warehouse"),
     Var("REDSHIFT_MAX_PARALLEL_LOADS", "4", "int", "tables loaded at once", group="warehouse", minimum=1),
@@ -189,6 +192,8 @@ def build_settings(
         problems.append("S3_BUCKET_NAME is empty (set the bucket, or STORE_URL=file:///dir for a local store)")
     if bool(merged["S3_ACCESS_KEY"]) != bool(merged["S3_SECRET_KEY"]):
         problems.append("S3_ACCESS_KEY and S3_SECRET_KEY must be set together (or both empty for the AWS credential chain)")
+    if merged["S3_SESSION_TOKEN"] and not merged["S3_ACCESS_KEY"]:
+        problems.append("S3_SESSION_TOKEN is set without S3_ACCESS_KEY/S3_SECRET_KEY (a session token belongs to temporary keys)")
     if merged["DB_DIALECT"] == "sqlite" and not merged["DB_SQLITE_PATH"]:
         problems.append("DB_DIALECT=sqlite needs DB_SQLITE_PATH")
     if merged["SSH_BASTION_HOST"] and not merged["SSH_BASTION_USER"]:

@@ -38,15 +38,12 @@ from s3rb_tui.engine.tables import TableRef
 from s3rb_tui.engine.targets import refuse_shared_targets, refuse_unholdable_names, target_for
 from s3rb_tui.engine.table_config import TableConfig
 from s3rb_tui.engine.views import refresh_views
-from s3rb_tui.engine.warehouses.base import LoadFile, LoadSpec, Target, Warehouse
+from s3rb_tui.engine.warehouses.base import BatchLimits, LoadFile, LoadSpec, Target, Warehouse
 from s3rb_tui.engine.warehouses.files import arrow_schema, footer
 from s3rb_tui.engine.watermarks import Watermark
 
 if TYPE_CHECKING:
     from s3rb_tui.engine.workspace import Workspace
-
-FILES_PER_BATCH = 16
-ROWS_PER_BATCH = 1_000_000
 
 
 @dataclass
@@ -74,16 +71,22 @@ def resolve_mode(cfg: TableConfig, schema: TableSchema) -> str:
     return "merge" if schema.primary_key and schema.cursor_column else "replace"
 
 
-def batches(files: list[LoadFile], max_files: int = FILES_PER_BATCH, max_rows: int = ROWS_PER_BATCH) -> list[list[LoadFile]]:
+def batches(files: list[LoadFile], limits: BatchLimits = BatchLimits()) -> list[list[LoadFile]]:
+    """Consecutive files per load transaction, within the warehouse's limits (a file larger than a
+    limit goes alone)."""
     out: list[list[LoadFile]] = []
     current: list[LoadFile] = []
-    rows = 0
+    rows = size = 0
     for f in files:
-        if current and (len(current) >= max_files or rows + f.rows > max_rows):
+        full = ((limits.max_files is not None and len(current) >= limits.max_files)
+                or (limits.max_rows is not None and rows + f.rows > limits.max_rows)
+                or (limits.max_bytes is not None and size + f.size > limits.max_bytes))
+        if current and full:
             out.append(current)
-            current, rows = [], 0
+            current, rows, size = [], 0, 0
         current.append(f)
         rows += f.rows
+        size += f.size
     if current:
         out.append(current)
     return out
@@ -255,6 +258,22 @@ def refuse_lost_table(wh: Warehouse, plan: TablePlan) -> None:
                        f"rebuild it from the committed files in the store: s3rb-tui --run rebuild -t {plan.ref}")
 
 
+def refuse_unledgered_rows(wh: Warehouse, plan: TablePlan) -> None:
+    """The ledger must never silently look absent: a target that holds rows while the ledger lists
+    none of its files (the ledger was dropped, REDSHIFT_SCHEMA now names another schema, or another
+    tool filled the table) would get every committed file loaded again on top. Stop the table and
+    say so; a manual_cli watermark (the operator chose the files: the manual's recipe for a table
+    loaded before) goes ahead."""
+    if not plan.pending or plan.ledger_files or plan.manual_after or wh.table_columns(plan.target) is None:
+        return
+    existing = wh.count_rows(plan.target)
+    if existing:
+        raise JobError(f"{plan.target.full_name} holds {existing:,} rows but the load ledger {wh.ledger.full_name} lists none of its files: "
+                       f"loading would load all {len(plan.pending):,} committed files of {plan.ref} again; nothing was loaded",
+                       f"if the ledger was dropped or REDSHIFT_SCHEMA changed, restore it; to load only files written after a "
+                       f"moment: watermark set -t {plan.ref} --timestamp ...; to rebuild the table from the store: rebuild -t {plan.ref}")
+
+
 def _unaccounted(entries: list[tuple[str, int, str]], wm: Watermark | None) -> list[tuple[str, int, str]]:
     """Ledger rows the watermark does not count yet (a run killed between commit and watermark)."""
     counted = wm.files_loaded_total if wm else 0
@@ -290,6 +309,7 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
         plan = plan_table(ws, wh, ref, ctx, schema)
         plan.schema_from = schema_from
         refuse_lost_table(wh, plan)
+        refuse_unledgered_rows(wh, plan)
         cfg = ws.table_config(ref)
         result.details.update(target=plan.target.full_name, mode=plan.mode, schema_from=plan.schema_from,
                               pending_files=len(plan.pending), pending_rows=plan.pending_rows, dialect=wh.dialect)
@@ -304,7 +324,7 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
             return result
         refuse_unsafe(plan, cfg, wh.dialect)
         if plan.mode == "append" and plan.pending and not plan.ledger_files and wh.table_columns(plan.target) is not None:
-            existing = wh.count_rows(plan.target)
+            existing = wh.count_rows(plan.target)  # only with a manual_cli watermark (refuse_unledgered_rows)
             if existing:
                 result.warnings.append(f"{plan.target.full_name} already held {existing:,} rows no ledger entry accounts for "
                                        "(loaded by another tool?); appended rows come on top of them")
@@ -373,7 +393,7 @@ def _load_pending(ws: "Workspace", wh: Warehouse, plan: TablePlan, ctx: JobConte
     if plan.mode == "replace":
         groups = [_replace_group(plan.pending, plan.newest_run)]
     else:
-        groups = [(b, []) for b in batches(plan.pending)]
+        groups = [(b, []) for b in batches(plan.pending, wh.batch_limits)]
     meter = RateMeter()
     loaded_rows = 0
     loaded_files: list[str] = []

@@ -21,7 +21,7 @@ from s3rb_tui.engine.tables import TableRef, quote_mysql
 CURSOR_CANDIDATES = ("update_at", "updated_at", "last_update", "update_time", "modified_at", "last_modified")
 DIALECTS = ("redshift", "postgres", "duckdb")
 REDSHIFT_VARCHAR_MAX = 65535
-REDSHIFT_VARBYTE_MAX = 1024000
+REDSHIFT_VARBYTE_MAX = 16_777_216  # "VARBYTE type": 1 to 16,777,216 bytes (1,024,000 when VARBYTE launched, 2021)
 # MySQL's 64-bit unsigned integers in Parquet: exact to 2^64-1, and a type Redshift's Parquet COPY
 # accepts (into DECIMAL(20,0)); files written before this rule hold uint64 (see column_from_arrow).
 UNSIGNED_64 = pa.decimal128(20, 0)
@@ -246,8 +246,10 @@ def _pg_varchar(c: Column) -> str:
 
 
 def _redshift_varbyte(c: Column) -> str:
-    n = c.char_length if c.data_type in ("binary", "varbinary") and c.char_length else REDSHIFT_VARBYTE_MAX
-    return f"VARBYTE({min(n, REDSHIFT_VARBYTE_MAX)})"
+    # CHARACTER_MAXIMUM_LENGTH is the byte limit of every binary type (TINYBLOB 255, BLOB 65535,
+    # MEDIUMBLOB 16777215, LONGBLOB 4294967295: capped, and preflight reports the difference)
+    n = c.char_length or REDSHIFT_VARBYTE_MAX
+    return f"VARBYTE({min(max(n, 1), REDSHIFT_VARBYTE_MAX)})"
 
 
 def _int_by_width(c: Column, signed: str, unsigned: str) -> str:
@@ -437,8 +439,9 @@ def preflight(schema: TableSchema, dialect: str) -> list[str]:
                 out.append(f"{c.name}: DECIMAL({c.precision},{c.scale}) is wider than Redshift's 38 digits; values cannot be loaded exactly")
             if rule.name in ("text", "json") and c.data_type != "tinytext":
                 out.append(f"{c.name}: {c.data_type} values over {REDSHIFT_VARCHAR_MAX} bytes cannot be held by Redshift VARCHAR; the load reports them")
-            if rule.name == "binary" and c.data_type in ("mediumblob", "longblob"):
-                out.append(f"{c.name}: {c.data_type} values over {REDSHIFT_VARBYTE_MAX} bytes cannot be held by Redshift VARBYTE")
+            if rule.name == "binary" and (c.char_length or REDSHIFT_VARBYTE_MAX + 1) > REDSHIFT_VARBYTE_MAX:
+                out.append(f"{c.name}: {c.data_type} values over {REDSHIFT_VARBYTE_MAX:,} bytes (16 MiB) cannot be held by Redshift "
+                           "VARBYTE; the load reports them")
     if not schema.primary_key:
         out.append("no primary key: backed up as a full snapshot every run")
     elif not schema.cursor_column:

@@ -1,10 +1,16 @@
-"""The Redshift load path up to the cluster: manifests and gzipped CSV written to S3 (moto),
-statements run in order in one transaction, secrets redacted from logs and errors. The
-statements run against PostgreSQL standing in for the connection, so the COPY itself fails
-(PostgreSQL has no COPY FROM 's3://…'): the batch must roll back whole."""
+"""The Redshift load path end to end on real PostgreSQL and a real S3 endpoint (moto): the
+statements RedshiftWarehouse sends run on PostgreSQL through the stand-in
+(tests/support/redshift_standin.py), which emulates only what PostgreSQL cannot do (identifier
+folding, COPY … FROM 's3://…manifest': positional for Parquet, NULL AS for the CSV method).
+
+Covered: the staged positional path (files written before a column was added, or in another column
+order), mixed-case MySQL names and REDSHIFT_SCHEMA, the merge's order across runs, uint64 files of
+earlier versions, the CSV method's NULL/''/NUL rules, refusals by name before any COPY, the
+ledger guard, rollback of a failed batch with secrets redacted."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gzip
 import json
@@ -14,49 +20,234 @@ import pyarrow.parquet as pq
 import pytest
 
 from s3rb_tui.engine.errors import JobError
-from s3rb_tui.engine.layout import data_key
+from s3rb_tui.engine.jobs import JobContext
+from s3rb_tui.engine.layout import FilePosition, data_key
+from s3rb_tui.engine.load import load_table
+from s3rb_tui.engine.schema import Column, TableSchema
 from s3rb_tui.engine.tables import TableRef
-from s3rb_tui.engine.warehouses import open_warehouse
 from s3rb_tui.engine.warehouses.base import LoadSpec, Target
 from s3rb_tui.engine.warehouses.files import footer
-from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.engine.watermarks import Watermark
 from s3rb_tui.settings import build_settings
+from tests.support import postgres
+from tests.support.redshift_standin import open_standin, standin_workspace
+
+pytestmark = pytest.mark.integration
 
 SECRET = "s3cr3t-Value-XYZ-123"
+RUN1 = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+RUN2 = dt.datetime(2026, 1, 3, 3, 4, 5, tzinfo=dt.timezone.utc)
+T = dt.datetime(2026, 1, 1, 10, 0, 0)
 
 
-def test_csv_method_stages_files_and_rolls_back_on_copy_failure(pg_db, make_env, s3_bucket):
-    settings = build_settings(make_env(WAREHOUSE_DIALECT="redshift", REDSHIFT_LOAD_FORMAT="csv", S3_SECRET_KEY=SECRET,
-                                       REDSHIFT_COPY_OPTIONS="MAXERROR 10 TRUNCATECOLUMNS"))
-    ws = Workspace(settings)
-    ref = TableRef("shop", "orders")
-    table = pa.table({"id": pa.array([1, 2], pa.int32()), "note": pa.array(["a,b", None]), "blob": pa.array([b"\x00\xff", b""])})
+def q(pg, sql):
+    conn = postgres.connect(pg, pg["dbname"])
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def put(ws, ref, run, batch, table: pa.Table) -> str:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink)
-    key = data_key(ws.incremental_path, ref, dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc), 1)
+    key = data_key(ws.incremental_path, ref, run, batch)
     ws.store.put(key, sink.getvalue().to_pybytes())
-    logged = []
-    wh = open_warehouse(settings, store=ws.store, log=lambda event, **kw: logged.append(kw.get("statement", event)))
+    return key
+
+
+def commit_through(ws, ref, run, batch):
+    stamp = run.strftime("%Y-%m-%d_%H-%M-%S")
+    ws.watermarks.update(ref, lambda w: dataclasses.replace(w, committed_through=str(FilePosition(stamp, batch))) if w
+                         else Watermark(table=ref.full_name, committed_through=str(FilePosition(stamp, batch)), redshift_status="pending"))
+
+
+class Logged(list):
+    """The statements the warehouse logged (debug lines with a ``statement``), as a JobContext sink."""
+
+    def __bool__(self):  # a sink, even while empty
+        return True
+
+    def __call__(self, event):
+        if event.kind == "log" and "statement" in event.data:
+            self.append(event.data["statement"])
+
+
+@pytest.fixture
+def standin(pg_db, make_env):
+    """make(**settings) -> (workspace whose warehouse is the stand-in, JobContext, logged statements)."""
+    def make(**overrides):
+        settings = build_settings(make_env(WAREHOUSE_DIALECT="redshift", **overrides))
+        logged = Logged()
+        return standin_workspace(settings), JobContext("test", sink=logged), logged
+    return make
+
+
+ORDERS = TableRef("Shop", "OrderItems")
+ORDERS_SCHEMA = TableSchema(ORDERS, (Column("OrderID", "int"), Column("Status", "varchar", char_length=20), Column("UpdatedAt", "datetime")),
+                            primary_key=("OrderID",), cursor_column="UpdatedAt")
+
+
+def orders(ids, statuses, times, names=("OrderID", "Status", "UpdatedAt")):
+    cols = {"OrderID": pa.array(ids, pa.int32()), "Status": pa.array(statuses, pa.string()), "UpdatedAt": pa.array(times, pa.timestamp("us"))}
+    return pa.table({n: cols[n] for n in names})
+
+
+def test_mixed_case_names_and_schema_load_once_and_are_found_again(standin, pg_db):
+    ws, ctx, logged = standin(REDSHIFT_SCHEMA="Analytics")
+    put(ws, ORDERS, RUN1, 1, orders([1, 2], ["a", "b"], [T, T]))
+    commit_through(ws, ORDERS, RUN1, 1)
+    first = load_table(ws, ORDERS, ctx, run_id="r1", schema=ORDERS_SCHEMA)
+    assert (first.status, first.rows) == ("success", 2), first.error
+    assert first.details["target"] == "Analytics.OrderItems"
+    assert q(pg_db, "SELECT orderid, status FROM analytics.orderitems ORDER BY 1") == [(1, "a"), (2, "b")]
+    assert q(pg_db, "SELECT table_name FROM analytics.s3rb_load_ledger") == [("analytics.orderitems",)]
+
+    # the next run finds the table and the ledger (before: both looked missing, every file loaded again)
+    put(ws, ORDERS, RUN2, 1, orders([2], ["b2"], [T]))
+    commit_through(ws, ORDERS, RUN2, 1)
+    second = load_table(ws, ORDERS, ctx, run_id="r2", schema=ORDERS_SCHEMA)
+    assert (second.status, second.rows, second.details["schema_changes"]) == ("success", 1, []), second.error
+    assert q(pg_db, "SELECT orderid, status FROM analytics.orderitems ORDER BY 1") == [(1, "a"), (2, "b2")]
+    assert q(pg_db, "SELECT COUNT(*) FROM analytics.s3rb_load_ledger") == [(2,)]
+
+
+def test_files_with_other_column_sets_load_positionally_through_a_stage(standin, pg_db):
+    ws, ctx, logged = standin()
+    ref = TableRef("shop", "evolving")
+    grown = TableSchema(ref, ORDERS_SCHEMA.columns + (Column("Note", "text"),), primary_key=("OrderID",), cursor_column="UpdatedAt")
+    put(ws, ref, RUN1, 1, orders([1], ["old"], [T]))  # written before Note was added
+    # written after a MySQL ADD COLUMN ... AFTER: another column order than the table's
+    put(ws, ref, RUN1, 2, pa.table({"Note": pa.array(["n2"]), "OrderID": pa.array([2], pa.int32()), "Status": pa.array(["new"]),
+                                    "UpdatedAt": pa.array([T], pa.timestamp("us"))}))
+    commit_through(ws, ref, RUN1, 2)
+    cfg_append = {"load_mode": "append"}
+    ws.table_configs[ref.full_name] = dataclasses.replace(ws.table_config(ref), **cfg_append)
+    result = load_table(ws, ref, ctx, run_id="r1", schema=grown)
+    assert (result.status, result.rows) == ("success", 2), result.error
+    assert q(pg_db, "SELECT orderid, status, note FROM public.evolving ORDER BY 1") == [(1, "old", None), (2, "new", "n2")]
+    copies = [s for s in logged if s.startswith("COPY")]
+    assert len(copies) == 2 and all("(" not in s.splitlines()[0] for s in copies)  # never a column list
+    assert 'INSERT INTO "public"."evolving" ("orderid", "status", "updatedat") SELECT "orderid", "status", "updatedat" FROM "s3rb_stage_file"' in logged
+
+
+def test_merge_keeps_the_run_extracted_last_even_with_an_older_cursor(standin, pg_db):
+    ws, ctx, logged = standin()
+    ref = TableRef("shop", "rewound")
+    schema = TableSchema(ref, ORDERS_SCHEMA.columns, primary_key=("OrderID",), cursor_column="UpdatedAt")
+    later = T + dt.timedelta(hours=1)
+    put(ws, ref, RUN1, 1, orders([1, 2, 3], ["a", "x", "first"], [T, later, T]))
+    put(ws, ref, RUN1, 2, orders([3], ["second"], [later]))  # read again later in the same run: a greater cursor
+    put(ws, ref, RUN2, 1, orders([2], ["rewound"], [T - dt.timedelta(days=1)]))  # after a rewind: an older cursor
+    commit_through(ws, ref, RUN2, 1)
+    result = load_table(ws, ref, ctx, run_id="r1", schema=schema)
+    assert (result.status, result.rows) == ("success", 5), result.error
+    assert q(pg_db, "SELECT orderid, status FROM public.rewound ORDER BY 1") == [(1, "a"), (2, "rewound"), (3, "second")]
+    assert sum(s.startswith("COPY") for s in logged) == 2  # one COPY per run, not per file
+
+
+def test_uint64_files_of_earlier_versions_load_by_the_csv_method_exactly(standin, pg_db):
+    ws, ctx, logged = standin()
+    ref = TableRef("shop", "legacy")
+    schema = TableSchema(ref, (Column("id", "bigint", "bigint(20) unsigned", unsigned=True), Column("updated_at", "datetime")),
+                         primary_key=("id",), cursor_column="updated_at")
+    put(ws, ref, RUN1, 1, pa.table({"id": pa.array([2**64 - 1, 7], pa.uint64()), "updated_at": pa.array([T, T], pa.timestamp("us"))}))
+    put(ws, ref, RUN1, 2, pa.table({"id": pa.array([8], pa.decimal128(20, 0)), "updated_at": pa.array([T], pa.timestamp("us"))}))
+    commit_through(ws, ref, RUN1, 2)
+    result = load_table(ws, ref, ctx, run_id="r1", schema=schema)
+    assert result.status == "success", result.error
+    assert [int(k) for (k,) in q(pg_db, "SELECT id FROM public.legacy ORDER BY 1")] == [7, 8, 2**64 - 1]
+    copies = [s for s in logged if s.startswith("COPY")]
+    assert ["FORMAT AS CSV GZIP" in s for s in copies] == [True, False]
+
+
+def test_a_file_redshift_cannot_read_is_refused_by_name_before_any_copy(standin, pg_db):
+    ws, ctx, logged = standin()
+    ref = TableRef("shop", "nanos")
+    schema = TableSchema(ref, (Column("id", "int"), Column("updated_at", "datetime")), primary_key=("id",), cursor_column="updated_at")
+    key = put(ws, ref, RUN1, 1, pa.table({"id": pa.array([1], pa.int32()), "updated_at": pa.array([T], pa.timestamp("ns"))}))
+    commit_through(ws, ref, RUN1, 1)
+    result = load_table(ws, ref, ctx, run_id="r1", schema=schema)
+    assert result.status == "failed"
+    assert result.error == (f"{key}: column updated_at is INT64 TIMESTAMP(nanoseconds) in the file but timestamp without time zone "
+                            "in public.nanos: Redshift misreads nanosecond timestamps; nothing of this batch was loaded")
+    assert not any(s.startswith("COPY") for s in logged)
+    assert q(pg_db, "SELECT COUNT(*) FROM public.nanos") == [(0,)]
+
+
+def test_csv_method_keeps_null_and_empty_apart_streams_gzip_and_refuses_nul(standin, pg_db, s3_bucket):
+    ws, ctx, logged = standin(REDSHIFT_LOAD_FORMAT="csv", S3_SECRET_KEY=SECRET, REDSHIFT_COPY_OPTIONS="MAXERROR 10")
+    ref = TableRef("shop", "texts")
+    schema = TableSchema(ref, (Column("id", "int"), Column("note", "varchar", char_length=20), Column("blob", "varbinary", char_length=8)),
+                         primary_key=("id",), cursor_column=None)
+    ws.table_configs[ref.full_name] = dataclasses.replace(ws.table_config(ref), load_mode="append")
+    key = put(ws, ref, RUN1, 1, pa.table({"id": pa.array([1, 2, 3], pa.int32()), "note": pa.array(["a,b", "", None]),
+                                          "blob": pa.array([b"\x00\xff", b"", None])}))
+    commit_through(ws, ref, RUN1, 1)
+    result = load_table(ws, ref, ctx, run_id="r1", schema=schema)
+    assert result.status == "success", result.error
+    assert q(pg_db, "SELECT id, note, blob FROM public.texts ORDER BY 1") == [(1, "a,b", b"\x00\xff"), (2, "", b""), (3, None, None)]
+    csv_key = "redshift/csv/" + key[: -len(".parquet")] + ".csv.gz"
+    body = ws.store.get(csv_key)[0]
+    assert gzip.decompress(body) == b'1,"a,b","00ff"\n2,"",""\n3,\\N,\\N\n'
+    manifest = json.loads(ws.store.get("redshift/manifests/r1/batch_0001_00.manifest")[0])
+    assert manifest == {"entries": [{"url": f"s3://{s3_bucket}/{csv_key}", "mandatory": True, "meta": {"content_length": len(body)}}]}
+    assert not any(SECRET in s for s in logged)
+
+    bad = put(ws, ref, RUN2, 1, pa.table({"id": pa.array([4], pa.int32()), "note": pa.array(["a\x00b"]), "blob": pa.array([None], pa.binary())}))
+    commit_through(ws, ref, RUN2, 1)
+    refused = load_table(ws, ref, ctx, run_id="r2", schema=schema)
+    assert refused.status == "failed" and refused.error.startswith(f"{bad}: column note, row 1: text holding a NUL byte (0x00)")
+    assert q(pg_db, "SELECT COUNT(*) FROM public.texts") == [(3,)]
+
+
+def test_a_failed_copy_rolls_the_batch_back_whole_and_redacts_secrets(standin, pg_db):
+    ws, ctx, logged = standin(S3_SECRET_KEY=SECRET, S3_SESSION_TOKEN="tok-" + SECRET)
+    ref = TableRef("shop", "orders")
+    store = ws.store
+    key = put(ws, ref, RUN1, 1, orders([1, 2], ["a", "too long"], [T, T]))
+    wh = open_standin(ws.settings, store)
+    wh.log = lambda event, **kw: logged.append(kw.get("statement", event))
     try:
-        assert wh.dialect == "redshift"
-        assert wh.option_warnings == ["REDSHIFT_COPY_OPTIONS has TRUNCATECOLUMNS: text longer than its column is cut silently, not reported"]
         target = Target("public", "orders")
-        wh.create_table(target, [("id", "INTEGER"), ("note", "VARCHAR(40)"), ("blob", "BYTEA")])
+        wh.ensure_schema_and_ledger()
+        wh.create_table(target, [("OrderID", "INTEGER"), ("Status", "VARCHAR(1)"), ("UpdatedAt", "TIMESTAMP")])  # too narrow: COPY fails
         with pytest.raises(JobError) as failure:
-            wh.load_batch(target, [footer(ws.store, key, 0)], LoadSpec("merge", ("id",), None), "run-x")
+            wh.load_batch(target, [footer(store, key, store.head(key).size)], LoadSpec("merge", ("OrderID",), "UpdatedAt"), "run-x")
     finally:
         wh.close()
     message = str(failure.value)
     assert message.startswith("Redshift load of public.orders failed") and SECRET not in message
-
-    manifest = json.loads(ws.store.get("redshift/manifests/run-x/batch_0001_00.manifest")[0])
-    csv_key = "redshift/csv/" + key[: -len(".parquet")] + ".csv.gz"
-    body = ws.store.get(csv_key)[0]
-    assert manifest == {"entries": [{"url": f"s3://{s3_bucket}/{csv_key}", "mandatory": True, "meta": {"content_length": len(body)}}]}
-    assert gzip.decompress(body) == b'1,"a,b","00ff"\n2,,""\n'  # bytes as hex text (VARBYTE)
-
+    assert q(pg_db, "SELECT COUNT(*) FROM public.orders") == [(0,)] and q(pg_db, "SELECT COUNT(*) FROM public.s3rb_load_ledger") == [(0,)]
     copy = next(s for s in logged if s.startswith("COPY"))
-    assert copy.startswith('COPY "s3rb_stage" ("id", "note", "blob")\n')
-    assert "SECRET_ACCESS_KEY '****'" in copy and "FORMAT AS CSV GZIP" in copy and copy.endswith("MAXERROR 10 TRUNCATECOLUMNS")
-    assert not any(SECRET in s for s in logged)
-    assert logged[0].startswith('CREATE TEMP TABLE "s3rb_stage"')
+    assert "aws_secret_access_key=****;token=****" in copy and SECRET not in "".join(logged)
+
+
+def test_a_table_with_rows_but_no_ledger_entry_stops_instead_of_loading_everything_again(standin, pg_db):
+    ws, ctx, _ = standin()
+    ref = TableRef("shop", "guarded")
+    schema = TableSchema(ref, ORDERS_SCHEMA.columns, primary_key=("OrderID",), cursor_column="UpdatedAt")
+    put(ws, ref, RUN1, 1, orders([1, 2], ["a", "b"], [T, T]))
+    commit_through(ws, ref, RUN1, 1)
+    assert load_table(ws, ref, ctx, run_id="r1", schema=schema).status == "success"
+    q_exec(pg_db, "DELETE FROM public.s3rb_load_ledger")  # the ledger lost (dropped, another schema...)
+    put(ws, ref, RUN2, 1, orders([3], ["c"], [T]))
+    commit_through(ws, ref, RUN2, 1)
+    stopped = load_table(ws, ref, ctx, run_id="r2", schema=schema)
+    assert stopped.status == "failed"
+    assert stopped.error == ("public.guarded holds 2 rows but the load ledger public.s3rb_load_ledger lists none of its files: "
+                             "loading would load all 2 committed files of shop.guarded again; nothing was loaded")
+    assert "rebuild -t shop.guarded" in stopped.hint
+    assert q(pg_db, "SELECT COUNT(*) FROM public.guarded") == [(2,)]
+
+
+def q_exec(pg, sql):
+    conn = postgres.connect(pg, pg["dbname"])
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+        conn.commit()
+    finally:
+        conn.close()

@@ -1,5 +1,5 @@
-"""Golden tests of the exact statements sent to Redshift (no cluster needed), and of the DDL every
-dialect gets from the one type table."""
+"""Golden tests of the exact statements sent to Redshift (no cluster needed), one per documented
+rule, and of the DDL every dialect gets from the one type table."""
 
 from __future__ import annotations
 
@@ -8,17 +8,26 @@ import json
 import pytest
 
 from s3rb_tui.engine.errors import ConfigError
-from s3rb_tui.engine.schema import Column, TableSchema, warehouse_type
+from s3rb_tui.engine.schema import Column, TableSchema, preflight, warehouse_type
 from s3rb_tui.engine.tables import TableRef
 from s3rb_tui.engine.warehouses import dialect_from_version
 from s3rb_tui.engine.warehouses import sql
 from s3rb_tui.engine.warehouses.base import LoadFile, LoadSpec, Target
-from s3rb_tui.engine.warehouses.redshift import CopyAuth, copy_options, copy_statement, load_statements, manifest_json
+from s3rb_tui.engine.warehouses.redshift import deployment, region_note
+from s3rb_tui.engine.warehouses.redshift_sql import (SESSION_SETTINGS, STL_LOAD_ERRORS, SYS_LOAD_ERRORS, CopyAuth, CopyUnit,
+                                                     batch_statements, copy_options, copy_statement, fold, fold_target,
+                                                     manifest_json, plan_units)
+from s3rb_tui.settings import build_settings
 
 KEY = "incremental/settlement.settlement_normal_delivery_detail/year=2025/month=08/day=09/hour=20/2025-08-09_20-00-01_batch_0001.parquet"
 TARGET = Target("public", "settlement_normal_delivery_detail")
 ROLE = CopyAuth(iam_role="arn:aws:iam::123456789012:role/RedshiftCopy")
 KEYS = CopyAuth(access_key="TESTONLYACCESSKEYID01", secret_key="test-only-secret/not-a-real-key/0000000")
+TEMP = CopyAuth(access_key="TESTONLYACCESSKEYID01", secret_key="test-only-secret/not-a-real-key/0000000", session_token="test-only-token/ABC=")
+
+
+def copy_marker(dest, unit, columns):
+    return f"<COPY {unit.seq} INTO {dest}{' (' + ', '.join(columns) + ')' if columns else ''}>"
 
 
 def test_manifest_lists_every_file_mandatory_with_its_length():
@@ -29,33 +38,50 @@ def test_manifest_lists_every_file_mandatory_with_its_length():
     ]}
 
 
-def test_copy_parquet_with_iam_role():
-    assert copy_statement(TARGET.sql, ["id", "ant_parcel_no"], "s3://my-bucket/redshift/manifests/run/batch_0001_00.manifest",
-                          ROLE, "parquet", "", "us-east-1") == (
-        'COPY "public"."settlement_normal_delivery_detail" ("id", "ant_parcel_no")\n'
+def test_parquet_copy_has_no_column_list_and_no_region():
+    # "COPY from columnar data formats": positional, same number of columns; REGION refused
+    assert copy_statement(TARGET.sql, "s3://my-bucket/redshift/manifests/run/batch_0001_00.manifest", ROLE, "parquet", "") == (
+        'COPY "public"."settlement_normal_delivery_detail"\n'
         "FROM 's3://my-bucket/redshift/manifests/run/batch_0001_00.manifest'\n"
         "IAM_ROLE 'arn:aws:iam::123456789012:role/RedshiftCopy'\n"
         "FORMAT AS PARQUET\n"
         "MANIFEST"
     )
+    with pytest.raises(AssertionError):
+        copy_statement(TARGET.sql, "s3://b/m", ROLE, "parquet", "", columns=["id"])
 
 
-def test_copy_csv_gzip_with_keys_and_options_and_the_secret_redacted():
-    statement = copy_statement('"s3rb_stage"', ["id"], "s3://b/m.manifest", KEYS, "csv", "MAXERROR 1000 TRUNCATECOLUMNS", "eu-west-1")
+def test_iam_role_default_is_the_bare_keyword():
+    assert CopyAuth(iam_role="default").clause() == "IAM_ROLE default"
+    assert CopyAuth(iam_role="DEFAULT").clause() == "IAM_ROLE default"
+
+
+def test_keys_go_as_credentials_with_the_session_token_and_are_redacted():
+    assert KEYS.clause() == "CREDENTIALS 'aws_access_key_id=TESTONLYACCESSKEYID01;aws_secret_access_key=test-only-secret/not-a-real-key/0000000'"
+    statement = copy_statement('"s3rb_stage"', "s3://b/m.manifest", TEMP, "parquet", "")
+    assert ("CREDENTIALS 'aws_access_key_id=TESTONLYACCESSKEYID01;aws_secret_access_key=test-only-secret/not-a-real-key/0000000;"
+            "token=test-only-token/ABC='") in statement
+    shown = TEMP.redact(statement)
+    assert "not-a-real-key" not in shown and "test-only-token" not in shown
+    assert "aws_secret_access_key=****;token=****" in shown
+
+
+def test_copy_csv_method_gzip_nulls_region_and_options():
+    statement = copy_statement('"s3rb_stage"', "s3://b/m.manifest", ROLE, "csv", "MAXERROR 1000 TRUNCATECOLUMNS",
+                               columns=["id", "note"], region="eu-west-1")
     assert statement == (
-        'COPY "s3rb_stage" ("id")\n'
+        'COPY "s3rb_stage" ("id", "note")\n'
         "FROM 's3://b/m.manifest'\n"
-        "ACCESS_KEY_ID 'TESTONLYACCESSKEYID01' SECRET_ACCESS_KEY 'test-only-secret/not-a-real-key/0000000'\n"
+        "IAM_ROLE 'arn:aws:iam::123456789012:role/RedshiftCopy'\n"
         "FORMAT AS CSV GZIP\n"
+        "NULL AS '\\\\N'\n"  # the literal '\\N': NULL is \N, an empty field stays ''
         "TIMEFORMAT 'auto' DATEFORMAT 'auto'\n"
         "MANIFEST\n"
         "REGION 'eu-west-1'\n"
         "MAXERROR 1000 TRUNCATECOLUMNS"
     )
-    shown = KEYS.redact(statement)
-    assert "wJalrXUtnFEMI" not in shown and "SECRET_ACCESS_KEY '****'" in shown
     # the manual's "GZIP MAXERROR 1000" is not doubled
-    assert "GZIP GZIP" not in copy_statement("t", ["a"], "s3://b/m", ROLE, "csv", "GZIP MAXERROR 1000", "")
+    assert "GZIP GZIP" not in copy_statement("t", "s3://b/m", ROLE, "csv", "GZIP MAXERROR 1000")
 
 
 def test_copy_needs_a_role_or_keys():
@@ -65,8 +91,8 @@ def test_copy_needs_a_role_or_keys():
 
 def test_copy_options_per_format():
     assert copy_options("MAXERROR 0", "parquet") == ("", [])
-    options, warnings = copy_options("GZIP MAXERROR 1000 TRUNCATECOLUMNS ACCEPTINVCHARS AS '?'", "parquet")
-    assert options == "ACCEPTINVCHARS AS '?'"
+    options, warnings = copy_options("GZIP MAXERROR 1000 TRUNCATECOLUMNS ACCEPTINVCHARS AS '?' SERIALIZETOJSON", "parquet")
+    assert options == "ACCEPTINVCHARS AS '?' SERIALIZETOJSON"
     assert "GZIP MAXERROR 1000 TRUNCATECOLUMNS are not accepted by COPY … FORMAT AS PARQUET" in warnings[0]
     options, warnings = copy_options("GZIP  MAXERROR 1000 TRUNCATECOLUMNS", "csv")
     assert options == "GZIP MAXERROR 1000 TRUNCATECOLUMNS"
@@ -75,25 +101,112 @@ def test_copy_options_per_format():
         copy_options("MAXERROR 1; DROP TABLE x", "csv")
 
 
-def test_merge_batch_statements_in_order():
-    statements = load_statements(TARGET, ["id", "ant_parcel_no", "update_at"], LoadSpec("merge", ("id",), "update_at"), ["<COPY>"])
-    assert statements == [
-        'CREATE TEMP TABLE "s3rb_stage" (LIKE "public"."settlement_normal_delivery_detail")',
-        "<COPY>",
-        'DELETE FROM "public"."settlement_normal_delivery_detail" USING "s3rb_stage" '
-        'WHERE "public"."settlement_normal_delivery_detail"."id" = "s3rb_stage"."id"',
-        'INSERT INTO "public"."settlement_normal_delivery_detail" ("id", "ant_parcel_no", "update_at")\n'
-        'SELECT "id", "ant_parcel_no", "update_at" FROM (\n'
-        '    SELECT "id", "ant_parcel_no", "update_at", ROW_NUMBER() OVER (PARTITION BY "id" ORDER BY "update_at" DESC) AS _s3rb_rn\n'
+def test_every_session_sets_case_sensitivity_off_and_names_are_folded():
+    assert SESSION_SETTINGS == ("SET enable_case_sensitive_identifier TO false",)
+    assert fold("OrderItems") == "orderitems"
+    assert fold_target(Target("Analytics", "OrderItems")).sql == '"analytics"."orderitems"'
+
+
+def _file(n, columns=("id", "status", "update_at"), run="2025-08-09_20-00-01"):
+    return LoadFile(f"incremental/s.t/year=2025/month=08/day=09/hour=20/{run}_batch_{n:04d}.parquet", 10, 1000, columns)
+
+
+TABLE = [("id", "bigint"), ("status", "character varying(80)"), ("update_at", "timestamp without time zone")]
+
+
+def test_units_follow_column_sets_formats_and_for_merges_runs():
+    a, b = _file(1), _file(2)
+    c = _file(3, ("update_at", "id", "status"))  # a column order the table does not have
+    d, e = _file(4, run="2025-08-10_00-00-00"), _file(5, run="2025-08-10_00-00-00")
+    run = lambda f: f.key.rsplit("/", 1)[1][:19]  # noqa: E731
+    units = plan_units([(a, "parquet"), (b, "parquet"), (c, "parquet"), (d, "parquet"), (e, "csv")], run)
+    assert [([f.key[-12:-8] for f in u.files], u.fmt, u.seq) for u in units] == [
+        (["0001", "0002"], "parquet", 0), (["0003"], "parquet", 1), (["0004"], "parquet", 2), (["0005"], "csv", 3)]
+    # append/replace: a new run does not cut a unit
+    assert len(plan_units([(a, "parquet"), (d, "parquet")], None)) == 1
+
+
+def test_append_copies_straight_in_when_the_columns_match_and_through_a_stage_when_not():
+    same = CopyUnit((_file(1),), "parquet", 0)
+    assert batch_statements(TARGET, TABLE, LoadSpec("append"), [same], copy_marker) == [
+        '<COPY 0 INTO "public"."settlement_normal_delivery_detail">']
+    # a file written before a column was added, in another column order: positional COPY into a stage
+    # of exactly the file's columns, then INSERT ... SELECT by name
+    older = CopyUnit((_file(1, ("update_at", "id")),), "parquet", 0)
+    assert batch_statements(TARGET, TABLE, LoadSpec("replace"), [older], copy_marker) == [
+        'DELETE FROM "public"."settlement_normal_delivery_detail"',  # never TRUNCATE: it commits
+        'CREATE TEMP TABLE "s3rb_stage_file" ("update_at" timestamp without time zone, "id" bigint)',
+        '<COPY 0 INTO "s3rb_stage_file">',
+        'INSERT INTO "public"."settlement_normal_delivery_detail" ("update_at", "id") SELECT "update_at", "id" FROM "s3rb_stage_file"',
+        'DROP TABLE "s3rb_stage_file"',
+    ]
+    # the CSV method maps columns by name: no stage needed
+    csv = CopyUnit((_file(1, ("update_at", "id")),), "csv", 0)
+    assert batch_statements(TARGET, TABLE, LoadSpec("append"), [csv], copy_marker) == [
+        '<COPY 0 INTO "public"."settlement_normal_delivery_detail" (update_at, id)>']
+
+
+MERGE_TAIL = [
+    'DELETE FROM "public"."settlement_normal_delivery_detail" USING "s3rb_stage" '
+    'WHERE "public"."settlement_normal_delivery_detail"."id" = "s3rb_stage"."id"',
+]
+
+
+def test_merge_of_one_unit_orders_by_the_cursor_inside_it():
+    unit = CopyUnit((_file(1), _file(2)), "parquet", 0)
+    assert batch_statements(TARGET, TABLE, LoadSpec("merge", ("ID",), "update_at"), [unit], copy_marker) == [
+        'CREATE TEMP TABLE "s3rb_stage" ("id" bigint, "status" character varying(80), "update_at" timestamp without time zone)',
+        '<COPY 0 INTO "s3rb_stage">',
+        *MERGE_TAIL,
+        'INSERT INTO "public"."settlement_normal_delivery_detail" ("id", "status", "update_at")\n'
+        'SELECT "id", "status", "update_at" FROM (\n'
+        '    SELECT "id", "status", "update_at", ROW_NUMBER() OVER (PARTITION BY "id" ORDER BY "update_at" DESC) AS _s3rb_rn\n'
         '    FROM "s3rb_stage"\n'
         ") s WHERE _s3rb_rn = 1",
         'DROP TABLE "s3rb_stage"',
     ]
-    assert load_statements(TARGET, ["id"], LoadSpec("append"), ["<COPY>"]) == ["<COPY>"]
-    assert load_statements(TARGET, ["id"], LoadSpec("replace"), ["<COPY>"]) == ['DELETE FROM "public"."settlement_normal_delivery_detail"', "<COPY>"]
 
 
-def test_ledger_ddl_and_insert():
+def test_merge_of_several_units_keeps_the_unit_extracted_last_whatever_the_cursor():
+    # two runs (a rewind between them): the second run's version wins even with an older cursor
+    first, second = CopyUnit((_file(1),), "parquet", 0), CopyUnit((_file(2, run="2025-08-10_00-00-00"),), "csv", 1)
+    assert batch_statements(TARGET, TABLE, LoadSpec("merge", ("id",), "update_at"), [first, second], copy_marker) == [
+        'CREATE TEMP TABLE "s3rb_stage" ("id" bigint, "status" character varying(80), "update_at" timestamp without time zone, "_s3rb_seq" BIGINT)',
+        'CREATE TEMP TABLE "s3rb_stage_file" ("id" bigint, "status" character varying(80), "update_at" timestamp without time zone)',
+        '<COPY 0 INTO "s3rb_stage_file">',
+        'INSERT INTO "s3rb_stage" ("id", "status", "update_at", "_s3rb_seq") SELECT "id", "status", "update_at", 0 FROM "s3rb_stage_file"',
+        'DROP TABLE "s3rb_stage_file"',
+        'CREATE TEMP TABLE "s3rb_stage_file" ("id" bigint, "status" character varying(80), "update_at" timestamp without time zone)',
+        '<COPY 1 INTO "s3rb_stage_file">',
+        'INSERT INTO "s3rb_stage" ("id", "status", "update_at", "_s3rb_seq") SELECT "id", "status", "update_at", 1 FROM "s3rb_stage_file"',
+        'DROP TABLE "s3rb_stage_file"',
+        *MERGE_TAIL,
+        'INSERT INTO "public"."settlement_normal_delivery_detail" ("id", "status", "update_at")\n'
+        'SELECT "id", "status", "update_at" FROM (\n'
+        '    SELECT "id", "status", "update_at", ROW_NUMBER() OVER (PARTITION BY "id" ORDER BY "_s3rb_seq" DESC, "update_at" DESC) AS _s3rb_rn\n'
+        '    FROM "s3rb_stage"\n'
+        ") s WHERE _s3rb_rn = 1",
+        'DROP TABLE "s3rb_stage"',
+    ]
+
+
+def test_load_errors_come_from_sys_views_first_by_session_never_pg_last_copy_id():
+    assert SYS_LOAD_ERRORS == (
+        "SELECT TRIM(file_name), line_number, TRIM(column_name), TRIM(column_type), TRIM(error_message) "
+        "FROM sys_load_error_detail WHERE session_id = %s ORDER BY start_time DESC LIMIT 20")
+    assert "stl_load_errors WHERE session = %s" in STL_LOAD_ERRORS
+    assert "pg_last_copy_id" not in SYS_LOAD_ERRORS + STL_LOAD_ERRORS
+
+
+def test_serverless_is_named_and_the_region_rule_is_said():
+    base = {"STORE_URL": "file:///tmp/x"}
+    assert deployment(build_settings({**base, "REDSHIFT_HOST": "wg.123456789012.eu-west-1.redshift-serverless.amazonaws.com"})) == "serverless"
+    assert deployment(build_settings({**base, "REDSHIFT_HOST": "c1.abc.eu-west-1.redshift.amazonaws.com"})) == "provisioned"
+    assert deployment(build_settings({**base, "REDSHIFT_HOST": "dw.internal", "REDSHIFT_DEPLOYMENT": "serverless"})) == "serverless"
+    assert "the bucket must be in the cluster's region" in region_note(build_settings({**base, "S3_REGION": "eu-west-1"}))
+
+
+def test_ledger_ddl_insert_and_a_reader_that_counts_each_file_once():
     assert sql.create_ledger("public") == (
         'CREATE TABLE IF NOT EXISTS "public"."s3rb_load_ledger" (\n'
         '    "file_key" VARCHAR(1024) NOT NULL PRIMARY KEY,\n'
@@ -104,6 +217,11 @@ def test_ledger_ddl_and_insert():
         ")"
     )
     assert sql.ledger_insert("public") == 'INSERT INTO "public"."s3rb_load_ledger" ("file_key", "table_name", "rows", "loaded_at", "run_id") VALUES (%s, %s, %s, %s, %s)'
+    assert sql.ledger_insert("public", many=True).endswith("VALUES %s")
+    # Redshift does not enforce the primary key: the reader groups by file; names compared folded
+    assert sql.ledger_select("public", folded=True) == (
+        'SELECT "file_key", MIN("rows"), MIN("run_id") FROM "public"."s3rb_load_ledger" WHERE LOWER("table_name") = %s '
+        'GROUP BY "file_key" ORDER BY MIN("loaded_at"), "file_key"')
 
 
 SETTLEMENT = TableSchema(
@@ -116,7 +234,7 @@ SETTLEMENT = TableSchema(
         Column("actual_weight", "decimal", "decimal(5,3)", precision=5, scale=3),
         Column("extra", "json", "json"),
         Column("handling_time", "time", "time"),
-        Column("label", "blob", "blob"),
+        Column("label", "blob", "blob", char_length=65535),
         Column("create_at", "datetime", "datetime"),
         Column("update_at", "timestamp", "timestamp"),
     ),
@@ -136,13 +254,25 @@ def test_redshift_ddl_of_the_manual_table_with_distkey_and_sortkey():
         '    "actual_weight" DECIMAL(5,3),\n'
         '    "extra" VARCHAR(65535),\n'
         '    "handling_time" VARCHAR(20),\n'
-        '    "label" VARBYTE(1024000),\n'
+        '    "label" VARBYTE(65535),\n'
         '    "create_at" TIMESTAMP,\n'
         '    "update_at" TIMESTAMPTZ\n'
         ")\n"
         'DISTKEY("ant_parcel_no")\n'
         'SORTKEY("create_at", "billing_num")'
     )
+
+
+def test_varbyte_reaches_16_mib_and_preflight_names_only_what_is_really_out_of_range():
+    # "VARBYTE type": 1 to 16,777,216 bytes
+    assert warehouse_type(Column("b", "mediumblob", char_length=16777215), "redshift") == "VARBYTE(16777215)"
+    assert warehouse_type(Column("b", "longblob", char_length=4294967295), "redshift") == "VARBYTE(16777216)"
+    assert warehouse_type(Column("b", "varbinary", char_length=16), "redshift") == "VARBYTE(16)"
+    ref = TableRef("s", "t")
+    medium = preflight(TableSchema(ref, (Column("b", "mediumblob", char_length=16777215),), ("b",), None), "redshift")
+    long = preflight(TableSchema(ref, (Column("b", "longblob", char_length=4294967295),), ("b",), None), "redshift")
+    assert not any("VARBYTE" in w for w in medium)
+    assert any("over 16,777,216 bytes" in w for w in long)
 
 
 def test_postgres_and_duckdb_ddl_from_the_same_rules():

@@ -54,6 +54,7 @@ class S3Store(ObjectStore):
         endpoint_url: str | None = None,
         access_key: str | None = None,
         secret_key: str | None = None,
+        session_token: str | None = None,
         max_attempts: int = 4,
         timeout_seconds: int = 300,
         multipart_threshold: int = MULTIPART_THRESHOLD,
@@ -66,7 +67,7 @@ class S3Store(ObjectStore):
         self.endpoint_url = endpoint_url or None
         self.region = region or "us-east-1"
         self.max_attempts = max(1, max_attempts)
-        self._secrets = [s for s in (secret_key,) if s]
+        self._secrets = [s for s in (secret_key, session_token) if s]
         config = Config(
             region_name=self.region,
             retries={"mode": "standard", "total_max_attempts": self.max_attempts},
@@ -84,6 +85,7 @@ class S3Store(ObjectStore):
             endpoint_url=self.endpoint_url,
             aws_access_key_id=access_key or None,
             aws_secret_access_key=secret_key or None,
+            aws_session_token=session_token or None,
             config=config,
         )
         self._transfer = TransferConfig(multipart_threshold=multipart_threshold, multipart_chunksize=multipart_chunksize)
@@ -96,6 +98,7 @@ class S3Store(ObjectStore):
             endpoint_url=settings.str("S3_ENDPOINT_URL"),
             access_key=settings.str("S3_ACCESS_KEY"),
             secret_key=settings.str("S3_SECRET_KEY"),
+            session_token=settings.str("S3_SESSION_TOKEN"),
             # one first try plus BACKUP_RETRY_ATTEMPTS retries
             max_attempts=settings.int("BACKUP_RETRY_ATTEMPTS") + 1,
             timeout_seconds=settings.int("BACKUP_TIMEOUT_SECONDS"),

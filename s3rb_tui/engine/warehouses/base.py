@@ -16,9 +16,19 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from s3rb_tui.engine.tables import quote_sql
+from s3rb_tui.engine.warehouses.parquet_types import ParquetType
 
 LEDGER_TABLE = "s3rb_load_ledger"
+FILES_PER_BATCH = 16
+ROWS_PER_BATCH = 1_000_000
 SEQ_COLUMN = "_s3rb_seq"  # load order inside a staging table: file in the committed history, then row in the file
+
+
+def ledger_match(folded: bool, value_sql: str) -> str:
+    """The ledger's rows of one target. ``folded`` (Redshift): compared in lower case, as Redshift
+    folds the names themselves, so a row written under another spelling of the same schema or
+    table (``Analytics.Orders``) still counts."""
+    return f'LOWER("table_name") = {value_sql}' if folded else f'"table_name" = {value_sql}'
 
 
 @dataclass(frozen=True)
@@ -42,12 +52,13 @@ class Target:
 
 @dataclass(frozen=True)
 class LoadFile:
-    """One committed data file: its store key, rows and columns (from the Parquet footer)."""
+    """One committed data file: its store key, rows, columns and their Parquet types (from the footer)."""
 
     key: str
     rows: int
     size: int
     columns: tuple[str, ...]
+    types: tuple[ParquetType, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,18 @@ class LoadSpec:
     key_match: tuple[str, ...] = ()  # per key: how MySQL compares it (``collations.key_matching``)
 
 
+@dataclass(frozen=True)
+class BatchLimits:
+    """How many files go into one load transaction (None: no limit of that kind). PostgreSQL and
+    DuckDB stream every file through this process: a few files or a million rows per batch. Redshift
+    reads them from S3 itself: a byte budget (REDSHIFT_LOAD_BATCH_MB), so that one COPY gives every
+    slice files to read and the number of commits stays small."""
+
+    max_files: int | None = FILES_PER_BATCH
+    max_rows: int | None = ROWS_PER_BATCH
+    max_bytes: int | None = None
+
+
 @dataclass
 class BatchOutcome:
     rows: int
@@ -72,6 +95,8 @@ class BatchOutcome:
 class Warehouse(ABC):
     dialect: str  # postgres | redshift | duckdb
     schema: str  # REDSHIFT_SCHEMA: where targets and the ledger live
+    batch_limits: BatchLimits = BatchLimits()
+    ledger_folded: bool = False  # the ledger's table names are compared in lower case (Redshift)
 
     # --- connection ---------------------------------------------------------------------
     @abstractmethod
@@ -95,6 +120,10 @@ class Warehouse(ABC):
     def fold(self, name: str) -> str:
         """A column name as the warehouse stores it (Redshift folds identifiers to lower case)."""
         return name
+
+    def ledger_name(self, target: Target) -> str:
+        """The ledger's ``table_name`` for ``target``."""
+        return target.full_name
 
     @property
     def ledger(self) -> Target:
@@ -145,9 +174,9 @@ class Warehouse(ABC):
 
     def forget_table(self, target: Target) -> None:
         """Drop ``target`` (CASCADE: its views go too; loads recreate them) and delete its ledger
-        rows, in one transaction. ``full_name`` is validated identifiers and a dot: a safe literal."""
+        rows, in one transaction. ``ledger_name`` is validated identifiers and a dot: a safe literal."""
         self.execute_ddl([f"DROP TABLE IF EXISTS {target.sql} CASCADE",
-                          f"DELETE FROM {self.ledger.sql} WHERE \"table_name\" = '{target.full_name}'"])
+                          f"DELETE FROM {self.ledger.sql} WHERE {ledger_match(self.ledger_folded, repr(self.ledger_name(target)))}"])
 
     def count_distinct(self, target: Target, keys: tuple[str, ...]) -> int:
         cols = ", ".join(quote_sql(self.fold(k)) for k in keys)

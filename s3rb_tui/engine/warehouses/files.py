@@ -10,16 +10,22 @@ exact decimals, ``Z`` on UTC timestamps).
 from __future__ import annotations
 
 import io
+import os
 import queue
+import tempfile
 import threading
 from typing import Callable, Iterator, TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from s3rb_tui.engine.errors import JobError
 from s3rb_tui.engine.stores.base import ObjectStore
+from s3rb_tui.engine.tables import quote_sql
 from s3rb_tui.engine.warehouses.base import LoadFile
+from s3rb_tui.engine.warehouses.parquet_types import footer_types
 
 READ_BATCH_ROWS = 65536
 COPY_BATCH_ROWS = 8192  # rows per CSV chunk sent to COPY (a few MB: small enough to pipeline)
@@ -31,7 +37,7 @@ def footer(store: ObjectStore, key: str, size: int = 0) -> LoadFile:
     with store.open_input(key) as f:
         meta = pq.ParquetFile(f).metadata
         names = tuple(meta.schema.to_arrow_schema().names)
-        return LoadFile(key=key, rows=meta.num_rows, size=size, columns=names)
+        return LoadFile(key=key, rows=meta.num_rows, size=size, columns=names, types=footer_types(meta.schema))
 
 
 def arrow_schema(store: ObjectStore, key: str) -> pa.Schema:
@@ -85,6 +91,78 @@ def csv_chunks(store: ObjectStore, key: str, columns: list[str], hex_prefix: str
     for batch in iter_batches(store, key, columns, COPY_BATCH_ROWS):
         if batch.num_rows:
             yield csv_bytes(fix(batch) if fix is not None else batch, hex_prefix)
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def refuse_unexact_text(batch: pa.RecordBatch, null_mark: str, key: str, first_row: int) -> pa.RecordBatch:
+    """``batch`` unchanged, after refusing (file, column, row) the text a text COPY cannot carry
+    exactly: a NUL byte (0x00: Redshift's text COPY rejects it), or a value equal to ``null_mark``."""
+    for name, col in zip(batch.schema.names, batch.columns):
+        if _is_text(col.type) and len(col) > col.null_count:
+            for bad, what in ((pc.match_substring(col, "\x00"), "a NUL byte (0x00)"), (pc.equal(col, null_mark), f"exactly {null_mark!r}")):
+                hits = pc.indices_nonzero(pc.fill_null(bad, False))
+                if len(hits):
+                    raise JobError(f"{key}: column {name}, row {first_row + hits[0].as_py() + 1}: text holding {what} cannot go "
+                                   "through a text COPY exactly (Redshift's CSV method); nothing of this batch was loaded",
+                                   "load this table with REDSHIFT_LOAD_FORMAT=parquet, or clean the value in MySQL")
+    return batch
+
+
+def write_gzip_csv(store: ObjectStore, key: str, out_key: str, null_mark: str) -> int:
+    """The file as gzipped CSV for Redshift's CSV method, at ``out_key``; returns its size in bytes.
+
+    NULL is ``null_mark`` unquoted; every text and binary value is quoted, so an empty string is
+    ``""``, never a missing value; binary is lower-case hex (VARBYTE's text form). DuckDB writes
+    it (pyarrow's CSV writer has no NULL string): Parquet row groups stream through it into a
+    gzip file on disk, uploaded with ``put_file`` (multipart when large); memory stays at one
+    row group (the whole file was compressed in memory before)."""
+    import duckdb
+
+    schema = arrow_schema(store, key)
+    exprs = [f"lower(hex({quote_sql(f.name)})) AS {quote_sql(f.name)}" if _is_binary(f.type) else quote_sql(f.name) for f in schema]
+    quoted = [quote_sql(f.name) for f in schema if _is_binary(f.type) or _is_text(f.type)]
+
+    refused: list[JobError] = []
+
+    def checked():
+        row = 0
+        for batch in iter_batches(store, key, batch_rows=COPY_BATCH_ROWS):
+            try:
+                yield refuse_unexact_text(batch, null_mark, key, row)
+            except JobError as e:  # DuckDB would wrap it: raised as it is below
+                refused.append(e)
+                raise
+            row += batch.num_rows
+
+    fd, path = tempfile.mkstemp(prefix="s3rb-csv-", suffix=".csv.gz")
+    os.close(fd)
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("s3rb_file", pa.RecordBatchReader.from_batches(schema, checked()))
+        options = ["FORMAT csv", "HEADER false", f"NULLSTR {literal_sql(null_mark)}", "COMPRESSION gzip"]
+        if quoted:
+            options.append(f"FORCE_QUOTE ({', '.join(quoted)})")
+        try:
+            con.execute(f"COPY (SELECT {', '.join(exprs)} FROM s3rb_file) TO {literal_sql(path)} ({', '.join(options)})")
+        except duckdb.Error:
+            if refused:
+                raise refused[0] from None
+            raise
+        size = os.path.getsize(path)
+        store.put_file(out_key, path)
+        return size
+    finally:
+        con.close()
+        os.unlink(path)
+
+
+def literal_sql(value: str) -> str:
+    """A standard SQL string literal (DuckDB)."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 _DONE = object()

@@ -157,7 +157,7 @@ class PostgresWarehouse(Warehouse):
     def ledger_entries(self, target: Target) -> list[tuple[str, int, str]]:
         try:
             with self.conn.cursor() as cur:
-                cur.execute(sql.ledger_select(self.schema), (target.full_name,))
+                cur.execute(sql.ledger_select(self.schema, folded=self.ledger_folded), (self.ledger_name(target),))
                 rows = cur.fetchall()
             self.conn.commit()
         except Exception:

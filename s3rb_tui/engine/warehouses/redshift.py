@@ -1,152 +1,64 @@
-"""Amazon Redshift: ``COPY … FROM 's3://…manifest' MANIFEST`` inside one transaction per batch.
+"""Amazon Redshift (provisioned clusters and Serverless): ``COPY … FROM 's3://…manifest' MANIFEST``
+inside one transaction per batch, with the batch's ledger rows.
 
-The statements are built by pure functions (golden-tested in tests/unit/test_redshift_sql.py):
-the manifest JSON, the COPY (Parquet by default, or the v1.2 gzipped-CSV method), the DDL with
-DISTKEY/SORTKEY and the merge. The CSV method (``REDSHIFT_LOAD_FORMAT=csv``) writes gzipped CSV
-under ``redshift/csv/``; like v1.2's, it cannot tell NULL from empty text in VARCHAR columns
-(Parquet, the default, can). Credentials go into COPY only; every statement is logged through
-``redact`` (the secret key and session token become ``****``). On a failed COPY the rows of
-``stl_load_errors`` for that COPY are added to the error.
+The statements come from ``redshift_sql`` (pure, golden-tested); this module runs them:
+
+- **Session.** ``enable_case_sensitive_identifier`` is set off in every session, and every name
+  this warehouse sends or looks up in the catalog is folded (``redshift_sql.fold``): a mixed-case
+  MySQL table, column or ``REDSHIFT_SCHEMA`` is found again on the next run, whatever the parameter
+  group says ("Names and identifiers").
+- **Files.** Before anything is issued, each file's footer is held against the columns it goes
+  into (``redshift_types``): a file Redshift cannot read as Parquet but whose values fit (uint64
+  written by earlier versions) goes through the CSV method; one it cannot load at all stops the
+  table with one line naming the file, the column and both types. A batch is as many files as
+  ``REDSHIFT_LOAD_BATCH_MB`` allows, in as few COPYs as their column sets allow (one manifest per
+  COPY), so every slice gets files to read.
+- **Errors.** A failed COPY aborts the transaction; after the rollback its rows are read from
+  ``SYS_LOAD_ERROR_DETAIL`` (Serverless and provisioned), then ``STL_LOAD_ERRORS`` (provisioned
+  only), by this session's process id, and added to the error with file, line, column and reason.
+- **Secrets.** Credentials go into COPY only; every statement is logged through ``redact``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import gzip
-import json
-import re
-from dataclasses import dataclass
 from typing import Callable
 
 import psycopg2
 import psycopg2.extras
 
 from s3rb_tui.engine.errors import ConfigError, JobError
+from s3rb_tui.engine.layout import parse_data_key
 from s3rb_tui.engine.stores.base import ObjectStore
 from s3rb_tui.engine.tables import quote_sql
 from s3rb_tui.engine.warehouses import sql
-from s3rb_tui.engine.warehouses.base import BatchOutcome, LoadFile, LoadSpec, Target
-from s3rb_tui.engine.warehouses.files import csv_chunks
+from s3rb_tui.engine.warehouses.base import BatchLimits, BatchOutcome, LoadFile, LoadSpec, Target
+from s3rb_tui.engine.warehouses.files import write_gzip_csv
 from s3rb_tui.engine.warehouses.postgres import PostgresWarehouse
+from s3rb_tui.engine.warehouses.redshift_sql import (CSV_PREFIX, MANIFEST_PREFIX, NULL_MARK, SESSION_SETTINGS, STL_LOAD_ERRORS,
+                                                     SYS_LOAD_ERRORS, CopyAuth, CopyUnit, batch_statements, copy_options,
+                                                     copy_statement, fold, fold_target, manifest_json, plan_units, s3_url)
+from s3rb_tui.engine.warehouses.redshift_types import verdict
 
-MANIFEST_PREFIX = "redshift/manifests/"
-CSV_PREFIX = "redshift/csv/"
-LOAD_ERRORS_SQL = (
-    "SELECT TRIM(filename), line_number, TRIM(colname), TRIM(err_reason), TRIM(raw_field_value) "
-    "FROM stl_load_errors WHERE query = pg_last_copy_id() ORDER BY starttime DESC LIMIT 10"
-)
-_OPTION_WORDS = re.compile(r"^(?:[A-Za-z0-9_ .\-]|'[^'\\]')*$")  # words, numbers, one quoted character
+SERVERLESS_HOST = ".redshift-serverless."  # <workgroup>.<account>.<region>.redshift-serverless.amazonaws.com
 
 
-@dataclass(frozen=True)
-class CopyAuth:
-    iam_role: str = ""
-    access_key: str = ""
-    secret_key: str = ""
-    session_token: str = ""
-
-    def clause(self) -> str:
-        if self.iam_role:
-            return f"IAM_ROLE {_literal(self.iam_role)}"
-        if self.access_key and self.secret_key:
-            out = f"ACCESS_KEY_ID {_literal(self.access_key)} SECRET_ACCESS_KEY {_literal(self.secret_key)}"
-            if self.session_token:
-                out += f" SESSION_TOKEN {_literal(self.session_token)}"
-            return out
-        raise ConfigError("Redshift COPY needs REDSHIFT_IAM_ROLE or S3_ACCESS_KEY/S3_SECRET_KEY", "set REDSHIFT_IAM_ROLE to a role Redshift can assume")
-
-    def redact(self, text: str) -> str:
-        for secret in (self.secret_key, self.session_token):
-            if secret:
-                text = text.replace(secret, "****")
-        return text
+def deployment(settings) -> str:
+    """``provisioned`` or ``serverless``: REDSHIFT_DEPLOYMENT, or (auto) the endpoint's host name."""
+    chosen = settings.str("REDSHIFT_DEPLOYMENT")
+    if chosen != "auto":
+        return chosen
+    return "serverless" if SERVERLESS_HOST in settings.str("REDSHIFT_HOST").lower() else "provisioned"
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def s3_url(bucket: str, key: str) -> str:
-    return f"s3://{bucket}/{key}"
-
-
-def manifest_json(bucket: str, files: list[LoadFile]) -> str:
-    """A COPY manifest: every file mandatory, with content_length (required for Parquet)."""
-    entries = [{"url": s3_url(bucket, f.key), "mandatory": True, "meta": {"content_length": f.size}} for f in files]
-    return json.dumps({"entries": entries}, indent=2)
-
-
-PARQUET_OPTIONS = ("ACCEPTINVCHARS", "FILLRECORD")  # the only data options COPY … FORMAT AS PARQUET accepts
-
-
-def copy_options(raw: str, fmt: str) -> tuple[str, list[str]]:
-    """REDSHIFT_COPY_OPTIONS checked and normalised for the load format; (options, warnings).
-
-    Parquet COPY accepts ACCEPTINVCHARS and FILLRECORD only (MAXERROR, TRUNCATECOLUMNS, GZIP and the
-    other text options are refused by Redshift): those are left out with a warning; the CSV method
-    (REDSHIFT_LOAD_FORMAT=csv) passes everything through.
-    """
-    raw = " ".join(raw.split())
-    if not _OPTION_WORDS.match(raw):
-        raise ConfigError(f"REDSHIFT_COPY_OPTIONS={raw!r} has characters COPY options never need", "use words like MAXERROR 10 TRUNCATECOLUMNS ACCEPTINVCHARS")
-    tokens = raw.split()
-    warnings = []
-    if fmt != "parquet":
-        if "TRUNCATECOLUMNS" in (t.upper() for t in tokens):
-            warnings.append("REDSHIFT_COPY_OPTIONS has TRUNCATECOLUMNS: text longer than its column is cut silently, not reported")
-        return raw, warnings
-    kept, dropped = [], []
-    i = 0
-    while i < len(tokens):
-        up = tokens[i].upper()
-        group = [tokens[i]]
-        # an option's arguments: numbers, AS, quoted replacement characters
-        while i + len(group) < len(tokens) and (tokens[i + len(group)].upper() == "AS" or tokens[i + len(group)][0] in "'0123456789"):
-            group.append(tokens[i + len(group)])
-        if up in PARQUET_OPTIONS:
-            kept.append(" ".join(group))
-        elif [t.upper() for t in group] != ["MAXERROR", "0"]:  # MAXERROR 0 is what a Parquet COPY does anyway
-            dropped.append(" ".join(group))
-        i += len(group)
-    if dropped:
-        warnings.append(f"REDSHIFT_COPY_OPTIONS {' '.join(dropped)} are not accepted by COPY … FORMAT AS PARQUET and are left out "
-                        "(a Parquet COPY fails on the first bad row; REDSHIFT_LOAD_FORMAT=csv uses them)")
-    return " ".join(kept), warnings
-
-
-def copy_statement(dest_sql: str, columns: list[str], manifest_url: str, auth: CopyAuth, fmt: str, options: str, region: str = "") -> str:
-    parts = [f"COPY {dest_sql} ({sql.cols(columns)})", f"FROM {_literal(manifest_url)}", auth.clause()]
-    if fmt == "parquet":
-        parts.append("FORMAT AS PARQUET")
-    else:
-        words = options.upper().split()
-        parts.append("FORMAT AS CSV" + ("" if "GZIP" in words else " GZIP"))
-        parts.append("TIMEFORMAT 'auto' DATEFORMAT 'auto'")
-    parts.append("MANIFEST")
-    if region and fmt != "parquet":  # columnar COPY refuses REGION (the bucket must be in the cluster's region)
-        parts.append(f"REGION {_literal(region)}")
-    if options:
-        parts.append(options)
-    return "\n".join(parts)
-
-
-def stage_statement(target: Target) -> str:
-    return f"CREATE TEMP TABLE {quote_sql(sql.STAGE_TABLE)} (LIKE {target.sql})"
-
-
-def load_statements(target: Target, columns: list[str], spec: LoadSpec, copies: list[str]) -> list[str]:
-    """The statements of one batch, in order (between BEGIN and the ledger insert + COMMIT)."""
-    out: list[str] = []
-    if spec.mode == "merge":
-        out.append(stage_statement(target))
-    elif spec.mode == "replace":
-        out.append(f"DELETE FROM {target.sql}")
-    out.extend(copies)
-    if spec.mode == "merge":
-        stage = quote_sql(sql.STAGE_TABLE)
-        out.extend(sql.merge_statements(target, stage, columns, spec.keys, (spec.cursor,) if spec.cursor else (), spec.key_match))
-        out.append(f"DROP TABLE {stage}")
-    return out
+def region_note(settings) -> str:
+    """What config and status say about the bucket's region (a Parquet COPY cannot take REGION)."""
+    region = settings.str("S3_REGION")
+    if settings.str("REDSHIFT_LOAD_FORMAT") == "parquet":
+        return (f"the bucket must be in the cluster's region: a Parquet COPY takes no REGION, so S3_REGION={region} "
+                "is not passed to Redshift (REDSHIFT_LOAD_FORMAT=csv passes it)")
+    return f"COPY is given REGION '{region}' (the CSV method may read a bucket in another region)"
 
 
 class RedshiftWarehouse(PostgresWarehouse):
@@ -155,29 +67,60 @@ class RedshiftWarehouse(PostgresWarehouse):
     def __init__(self, conn, settings, store: ObjectStore | None = None, where: str = "", log: Callable[..., None] | None = None):
         super().__init__(conn, settings, store, where)
         self.log = log or (lambda *a, **k: None)
+        self.schema = fold(self.schema)
         self.bucket = settings.str("S3_BUCKET_NAME")
         self.region = settings.str("S3_REGION")
         self.fmt = settings.str("REDSHIFT_LOAD_FORMAT")
+        self.deployment = deployment(settings)
         self.auth = CopyAuth(
             iam_role=settings.str("REDSHIFT_IAM_ROLE"),
             access_key=settings.str("S3_ACCESS_KEY"),
             secret_key=settings.str("S3_SECRET_KEY"),
+            session_token=settings.str("S3_SESSION_TOKEN"),
         )
-        self.options, self.option_warnings = copy_options(settings.str("REDSHIFT_COPY_OPTIONS"), self.fmt)
+        raw = settings.str("REDSHIFT_COPY_OPTIONS")
+        self.options = {fmt: copy_options(raw, fmt)[0] for fmt in ("parquet", "csv")}
+        self.option_warnings = copy_options(raw, self.fmt)[1]
+        self.batch_limits = BatchLimits(max_files=None, max_rows=None, max_bytes=settings.int("REDSHIFT_LOAD_BATCH_MB") << 20)
         self._batches = 0  # numbers this connection's manifests
+        with self.conn.cursor() as cur:
+            for s in SESSION_SETTINGS:
+                cur.execute(s)
+            cur.execute("SELECT pg_backend_pid()")
+            self.pid = int(cur.fetchone()[0])  # the session_id of our COPYs in the SYS/STL views
+        self.conn.commit()
 
+    def describe(self) -> str:
+        return f"redshift ({self.deployment}) {self.where}".strip()
+
+    # --- names: folded everywhere -----------------------------------------------------------
     def fold(self, name: str) -> str:
-        return name.lower()
+        return fold(name)
+
+    ledger_folded = True  # rows written by earlier versions may hold the unfolded name
+
+    def ledger_name(self, target: Target) -> str:
+        return fold(target.full_name)
+
+    def table_columns(self, target: Target) -> dict[str, str] | None:
+        return super().table_columns(fold_target(target))
+
+    def table_columns_in_txn(self, cur, target: Target) -> list[str]:
+        return super().table_columns_in_txn(cur, fold_target(target))
 
     def create_table(self, target: Target, columns: list[tuple[str, str]], distkey: str | None = None, sortkey: tuple[str, ...] = ()) -> None:
-        self._run([sql.create_table(target, columns, distkey=distkey, sortkey=sortkey, redshift=True)])
+        self._run([sql.create_table(fold_target(target), [(fold(n), t) for n, t in columns], distkey=fold(distkey) if distkey else None,
+                                    sortkey=tuple(fold(k) for k in sortkey), redshift=True)])
+
+    def add_column(self, target: Target, column: str, type_sql: str) -> None:
+        self._run([sql.add_column(fold_target(target), fold(column), type_sql)])
 
     def spelled_types(self, columns: list[tuple[str, str]]) -> dict[str, str]:
         if not columns:
             return {}
         try:
             with self.conn.cursor() as cur:
-                body = ", ".join(f"{quote_sql(n)} {t}" for n, t in columns)
+                body = ", ".join(f"{quote_sql(fold(n))} {t}" for n, t in columns)
                 cur.execute(f"CREATE TEMP TABLE {quote_sql('s3rb_type_probe')} ({body})")
                 cur.execute(
                     "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
@@ -188,81 +131,119 @@ class RedshiftWarehouse(PostgresWarehouse):
             self._rollback()
         return out
 
-    def _stage_files(self, files: list[LoadFile], run_id: str, n: int) -> list[tuple[str, tuple[str, ...], int]]:
-        """Write the manifests (one per column set); for the CSV method, the gzipped CSV files first.
-        Returns (manifest key, columns, rows) per manifest."""
-        assert self.store is not None
-        groups: dict[tuple[str, ...], list[LoadFile]] = {}
-        for f in files:
-            groups.setdefault(f.columns, []).append(f)
+    # --- loads ------------------------------------------------------------------------------
+    def _formats(self, target: Target, files: list[LoadFile], types: dict[str, str]) -> list[tuple[LoadFile, str]]:
+        """(file, parquet | csv) for each file, after holding its footer against the table; refuses
+        (JobError, nothing issued) a file a COPY cannot load exactly."""
         out = []
-        for i, (columns, group) in enumerate(groups.items()):
-            entries = group
-            if self.fmt == "csv":
-                entries = []
-                for f in group:
-                    body = gzip.compress(b"".join(csv_chunks(self.store, f.key, list(columns), hex_prefix="")))
-                    key = CSV_PREFIX + f.key.rsplit(".parquet", 1)[0] + ".csv.gz"
-                    self.store.put(key, body)
-                    entries.append(LoadFile(key=key, rows=f.rows, size=len(body), columns=columns))
-            key = f"{MANIFEST_PREFIX}{run_id}/batch_{n:04d}_{i:02d}.manifest"
-            self.store.put(key, manifest_json(self.bucket, entries).encode("utf-8"))
-            out.append((key, columns, sum(f.rows for f in group)))
+        for f in files:
+            missing = [c for c in f.columns if fold(c) not in types]
+            if missing:
+                raise JobError(f"{f.key}: column(s) {', '.join(missing)} are not in {target.full_name}; nothing of this batch was loaded",
+                               "add them to the warehouse table (a sync with the source reachable adds new columns)")
+            fmt = self.fmt
+            for name, pt in zip(f.columns, f.types) if fmt == "parquet" else ():
+                v = verdict(pt, types[fold(name)])
+                if v.how == "refuse":
+                    raise JobError(f"{f.key}: column {name} is {pt} in the file but {types[fold(name)]} in {target.full_name}: "
+                                   f"{v.reason}; nothing of this batch was loaded",
+                                   "alter the warehouse column to a type that holds the values, or load with REDSHIFT_LOAD_FORMAT=csv")
+                if v.how == "csv" and fmt == "parquet":
+                    fmt = "csv"
+                    self.log("file loaded by the CSV method", level="info", file=f.key, column=name, reason=v.reason)
+            out.append((f, fmt))
         return out
+
+    def _stage_units(self, units: list[CopyUnit], run_id: str) -> list[CopyUnit]:
+        """Write each unit's manifest (and, for the CSV method, its gzipped CSV files) to S3."""
+        assert self.store is not None
+        self._batches += 1
+        out = []
+        for unit in units:
+            entries: list[LoadFile] = list(unit.files)
+            if unit.fmt == "csv":
+                entries = []
+                for f in unit.files:
+                    key = CSV_PREFIX + f.key.rsplit(".parquet", 1)[0] + ".csv.gz"
+                    size = write_gzip_csv(self.store, f.key, key, NULL_MARK)
+                    entries.append(dataclasses.replace(f, key=key, size=size))
+            key = f"{MANIFEST_PREFIX}{run_id}/batch_{self._batches:04d}_{unit.seq:02d}.manifest"
+            self.store.put(key, manifest_json(self.bucket, entries).encode("utf-8"))
+            out.append(dataclasses.replace(unit, manifest_key=key, files=tuple(entries)))
+        return out
+
+    def _copy_sql(self, dest: str, unit: CopyUnit, columns: list[str] | None) -> str:
+        return copy_statement(dest, s3_url(self.bucket, unit.manifest_key), self.auth, unit.fmt, self.options[unit.fmt],
+                              columns=columns, region=self.region if unit.fmt == "csv" else "")
 
     def load_batch(self, target: Target, files: list[LoadFile], spec: LoadSpec, run_id: str,
                    progress: Callable[[int], None] | None = None, ledger_only: list[LoadFile] = ()) -> BatchOutcome:
         if not self.bucket or self.store is None or not self.store.url.startswith("s3://"):
             raise ConfigError("Redshift loads from S3: the store must be an S3 bucket", "unset STORE_URL and set S3_BUCKET_NAME")
-        self._batches += 1
-        manifests = self._stage_files(files, run_id, self._batches) if files else []
+        folded = fold_target(target)
+        table = list((self.table_columns(folded) or {}).items())
+        units = plan_units(self._formats(target, files, dict(table)),
+                           (lambda f: parse_data_key(f.key).position.run_stamp if parse_data_key(f.key) else f.key) if spec.mode == "merge" else None)
+        units = self._stage_units(units, run_id) if files else []
         outcome = BatchOutcome(rows=0, files=[f.key for f in files])
         now = dt.datetime.now(dt.timezone.utc)
         try:
             with self.conn.cursor() as cur:
-                columns = self.table_columns_in_txn(cur, target)
-                dest = quote_sql(sql.STAGE_TABLE) if spec.mode == "merge" else target.sql
-                copies = [copy_statement(dest, [self.fold(c) for c in cols], s3_url(self.bucket, key), self.auth, self.fmt, self.options, self.region)
-                          for key, cols, _ in manifests]
-                for s in load_statements(target, columns, spec, copies):
+                pending = iter(units)
+                for s in batch_statements(folded, table, spec, units, self._copy_sql) if units else []:
                     self.log("warehouse statement", level="debug", statement=self.auth.redact(s))
                     cur.execute(s)
                     if s.startswith("COPY"):
+                        unit = next(pending)
                         cur.execute("SELECT pg_last_copy_count()")
                         n = int(cur.fetchone()[0])
+                        if n != unit.rows:
+                            raise JobError(f"COPY loaded {n} rows of {unit.manifest_key} into {target.full_name} but its files hold {unit.rows}",
+                                           "check REDSHIFT_COPY_OPTIONS (MAXERROR) and SYS_LOAD_ERROR_DETAIL; nothing of this batch was loaded")
                         outcome.rows += n
                         if progress:
                             progress(n)
-                expected = sum(f.rows for f in files)
-                if outcome.rows != expected:
-                    raise JobError(f"COPY loaded {outcome.rows} rows into {target.full_name} but the files hold {expected}",
-                                   "check REDSHIFT_COPY_OPTIONS MAXERROR and stl_load_errors")
                 # Redshift does not enforce the ledger's primary key; the per-table lock keeps two
-                # runs off one table. The ledger is not read inside this transaction on purpose:
-                # parallel table loads that read and then write one shared table abort each other
-                # with "serializable isolation violation"; blind inserts just queue.
-                rows = [(f.key, target.full_name, f.rows, now, run_id) for f in files]
-                rows += [(f.key, target.full_name, 0, now, run_id) for f in ledger_only]
-                psycopg2.extras.execute_batch(cur, sql.ledger_insert(self.schema), rows)
+                # runs off one table, and readers count a file once. The ledger is not read inside
+                # this transaction on purpose: parallel table loads that read and then write one
+                # shared table abort each other ("serializable isolation violation"); blind inserts queue.
+                name = self.ledger_name(target)
+                rows = [(f.key, name, f.rows, now, run_id) for f in files] + [(f.key, name, 0, now, run_id) for f in ledger_only]
+                if rows:
+                    psycopg2.extras.execute_values(cur, sql.ledger_insert(self.schema, "%s", many=True), rows)
             self.conn.commit()
         except psycopg2.Error as e:
             self._rollback()
-            detail = self._load_errors()
-            msg = self.auth.redact(str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__)
-            raise JobError(f"Redshift load of {target.full_name} failed: {msg}" + (f"; stl_load_errors: {detail}" if detail else ""),
+            detail = self._load_errors([f.key for u in units for f in u.files])
+            raise JobError(f"Redshift load of {target.full_name} failed: {self._first_lines(e)}" + (f"; load errors: {detail}" if detail else ""),
                            "nothing of this batch was loaded; fix the cause and run again") from None
         except Exception:
             self._rollback()
             raise
         return outcome
 
-    def _load_errors(self) -> str:
-        try:
-            with self.conn.cursor() as cur:
-                cur.execute(LOAD_ERRORS_SQL)
-                rows = cur.fetchall()
-            self.conn.commit()
-        except Exception:
-            self._rollback()
-            return ""
-        return "; ".join(f"{f} line {ln} column {c}: {r} (value {v!r})" for f, ln, c, r, v in rows)
+    def _first_lines(self, e: psycopg2.Error) -> str:
+        """The error's first line, and for a Parquet COPY the Spectrum context line (many Parquet
+        errors are only in the SQL error text)."""
+        lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+        text = lines[0] if lines else e.__class__.__name__
+        context = next((ln for ln in lines[1:] if ln.startswith("context:")), "")
+        return self.auth.redact(text + (f" ({context})" if context else ""))
+
+    def _load_errors(self, keys: list[str]) -> str:
+        """File, line, column and reason of this batch's load errors: SYS_LOAD_ERROR_DETAIL, then
+        (provisioned clusters only) STL_LOAD_ERRORS; never STL/STV/SVL views on Serverless."""
+        queries = [SYS_LOAD_ERRORS] + ([STL_LOAD_ERRORS] if self.deployment == "provisioned" else [])
+        for query in queries:
+            try:
+                with self.conn.cursor() as cur:
+                    cur.execute(query, (self.pid,))
+                    rows = cur.fetchall()
+                self.conn.commit()
+            except Exception:
+                self._rollback()
+                continue
+            ours = [r for r in rows if r[0] and any(str(r[0]).strip().endswith(k) for k in keys)]
+            if ours:
+                return self.auth.redact("; ".join(f"{f} line {ln} column {c} ({t}): {r}" for f, ln, c, t, r in ours[:10]))
+        return ""

@@ -10,7 +10,7 @@ from typing import Iterable
 
 from s3rb_tui.engine.collations import EXACT, key_expr
 from s3rb_tui.engine.tables import quote_sql
-from s3rb_tui.engine.warehouses.base import LEDGER_TABLE, SEQ_COLUMN, Target
+from s3rb_tui.engine.warehouses.base import LEDGER_TABLE, SEQ_COLUMN, Target, ledger_match
 
 STAGE_TABLE = "s3rb_stage"
 ROW_NUMBER = "_s3rb_rn"
@@ -51,15 +51,22 @@ def create_ledger(schema: str, timestamp_type: str = "TIMESTAMPTZ") -> str:
     )
 
 
-def ledger_insert(schema: str, placeholder: str = "%s") -> str:
+def ledger_insert(schema: str, placeholder: str = "%s", many: bool = False) -> str:
+    """One ledger row (``placeholder`` per value), or with ``many`` a multi-row VALUES list for
+    ``psycopg2.extras.execute_values`` (one statement per batch: Redshift runs single-row INSERTs
+    slowly, and a batch there holds hundreds of files)."""
     t = Target(schema, LEDGER_TABLE)
-    p = ", ".join([placeholder] * 5)
-    return f'INSERT INTO {t.sql} ("file_key", "table_name", "rows", "loaded_at", "run_id") VALUES ({p})'
+    values = placeholder if many else f"({', '.join([placeholder] * 5)})"
+    return f'INSERT INTO {t.sql} ("file_key", "table_name", "rows", "loaded_at", "run_id") VALUES {values}'
 
 
-def ledger_select(schema: str, placeholder: str = "%s") -> str:
+def ledger_select(schema: str, placeholder: str = "%s", folded: bool = False) -> str:
+    """(file key, rows, run id) of one target, oldest first, each file once: Redshift does not enforce
+    the ledger's primary key, so a file listed twice (which only a load that found no ledger could
+    write) is counted once."""
     t = Target(schema, LEDGER_TABLE)
-    return f'SELECT "file_key", "rows", "run_id" FROM {t.sql} WHERE "table_name" = {placeholder} ORDER BY "loaded_at", "file_key"'
+    return (f'SELECT "file_key", MIN("rows"), MIN("run_id") FROM {t.sql} WHERE {ledger_match(folded, placeholder)} '
+            f'GROUP BY "file_key" ORDER BY MIN("loaded_at"), "file_key"')
 
 
 def newest_order(cursor: str | None, tiebreak: tuple[str, ...]) -> str:

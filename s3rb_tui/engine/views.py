@@ -32,7 +32,8 @@ def refresh_views(wh: Warehouse, target: Target, cfg: TableConfig, mode: str, cu
                   primary_key: tuple[str, ...], source_table: str) -> ViewResult:
     """(Re)create the views of one target table after a load. Columns are the table's current ones."""
     out = ViewResult()
-    columns = list(wh.table_columns(target) or {})
+    table = wh.table_columns(target) or {}
+    columns = list(table)
     folded = {wh.fold(c) for c in columns}
     statements: list[str] = []
     tiebreak = tuple(k for k in primary_key if k != cursor)
@@ -44,7 +45,14 @@ def refresh_views(wh: Warehouse, target: Target, cfg: TableConfig, mode: str, cu
         elif not all(wh.fold(k) in folded for k in keys + (cursor,)):
             out.skipped.append(f"{view.full_name}: key or cursor column missing from the table")
         else:
-            statements.append(sql.latest_view(target, view, columns, tuple(keys), cursor, tuple(k for k in tiebreak if k not in keys)))
+            # "CREATE VIEW": OR REPLACE only works when the new query yields the identical columns
+            # (names and types); after a column was added or altered, drop and create it instead
+            # (one transaction with the rest). An unchanged view is replaced: views built on it stay.
+            same = wh.table_columns(view) == table
+            if not same:
+                statements.append(f"DROP VIEW IF EXISTS {view.sql}")
+            statements.append(sql.latest_view(target, view, columns, tuple(keys), cursor, tuple(k for k in tiebreak if k not in keys),
+                                              replace=same))
             out.created.append(view.full_name)
     if source_table == sql.SETTLEMENT_TABLE:
         status = cfg.status_column or "latest_status"

@@ -13,7 +13,9 @@ differences of Redshift emulated, each the way AWS documents it:
   "Unmatched number of columns between table and file" does); the CSV method's gzipped files are
   parsed with ``NULL AS`` (text columns into a text stage, then cast: VARBYTE hex decoded).
   ``pg_last_copy_count()`` answers the last COPY's rows.
-- **DDL**: ``VARBYTE(n)`` becomes ``BYTEA``; ``DISTKEY``/``SORTKEY`` lines are dropped.
+- **DDL**: ``VARBYTE(n)`` becomes ``BYTEA``; ``DISTKEY``/``SORTKEY`` lines are dropped;
+  ``CREATE OR REPLACE VIEW`` is refused unless the new query yields the identical columns (names
+  and types) of the existing view ("CREATE VIEW"; PostgreSQL would accept columns appended).
 
 SYS/STL views do not exist here: their queries fail as on a server without them. Nothing else is
 changed; every other statement runs on PostgreSQL as sent.
@@ -106,6 +108,9 @@ class StandInCursor:
         if copy and copy.group("url").startswith("s3://"):
             self._conn.last_copy_count = self._copy(copy)
             return
+        view = re.match(r"^CREATE OR REPLACE VIEW (\S+) AS\n(.*)$", text, re.S)
+        if view:
+            self._refuse_changed_view(view.group(1), view.group(2))
         text = re.sub(r"VARBYTE\(\d+\)", "BYTEA", text, flags=re.I)
         text = re.sub(r"\n(DISTKEY|SORTKEY)\([^)]*\)", "", text)
         self._cur.execute(text, params)
@@ -120,6 +125,17 @@ class StandInCursor:
             rows, self._result = self._result, []
             return rows
         return self._cur.fetchall()
+
+    def _refuse_changed_view(self, view: str, query: str) -> None:
+        self._cur.execute("SELECT to_regclass(%s)", (view,))
+        if self._cur.fetchone()[0] is None:
+            return
+        def shape(sql, params=None):
+            self._cur.execute(sql, params)
+            return [(d.name, d.type_code) for d in self._cur.description]
+        if shape(f"SELECT * FROM {view} LIMIT 0") != shape(f"SELECT * FROM ({query}) q LIMIT 0"):
+            raise psycopg2.errors.InvalidTableDefinition(f"cannot change number of columns in view {view} (CREATE OR REPLACE VIEW "
+                                                         "needs the identical columns)")
 
     # --- COPY … FROM 's3://…' MANIFEST ------------------------------------------------------
     def _manifest_files(self, url: str) -> list[str]:

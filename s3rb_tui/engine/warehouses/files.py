@@ -97,21 +97,20 @@ def _is_text(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t)
 
 
-def refuse_unexact_text(batch: pa.RecordBatch, null_mark: str, key: str, first_row: int) -> pa.RecordBatch:
-    """``batch`` unchanged, after refusing (file, column, row) the text a text COPY cannot carry
-    exactly: a NUL byte (0x00: Redshift's text COPY rejects it), or a value equal to ``null_mark``."""
+def refuse_null_mark(batch: pa.RecordBatch, null_mark: str, key: str, first_row: int) -> pa.RecordBatch:
+    """``batch`` unchanged, after refusing (file, column, row) a text value equal to ``null_mark``,
+    which a text COPY would read as NULL."""
     for name, col in zip(batch.schema.names, batch.columns):
         if _is_text(col.type) and len(col) > col.null_count:
-            for bad, what in ((pc.match_substring(col, "\x00"), "a NUL byte (0x00)"), (pc.equal(col, null_mark), f"exactly {null_mark!r}")):
-                hits = pc.indices_nonzero(pc.fill_null(bad, False))
-                if len(hits):
-                    raise JobError(f"{key}: column {name}, row {first_row + hits[0].as_py() + 1}: text holding {what} cannot go "
-                                   "through a text COPY exactly (Redshift's CSV method); nothing of this batch was loaded",
-                                   "load this table with REDSHIFT_LOAD_FORMAT=parquet, or clean the value in MySQL")
+            hits = pc.indices_nonzero(pc.fill_null(pc.equal(col, null_mark), False))
+            if len(hits):
+                raise JobError(f"{key}: column {name}, row {first_row + hits[0].as_py() + 1}: the text {null_mark!r} is the CSV "
+                               "method's NULL mark and cannot go through it exactly; nothing of this batch was loaded",
+                               "load this table with REDSHIFT_LOAD_FORMAT=parquet")
     return batch
 
 
-def write_gzip_csv(store: ObjectStore, key: str, out_key: str, null_mark: str) -> int:
+def write_gzip_csv(store: ObjectStore, key: str, out_key: str, null_mark: str, fix: "Callable[[pa.RecordBatch], pa.RecordBatch] | None" = None) -> int:
     """The file as gzipped CSV for Redshift's CSV method, at ``out_key``; returns its size in bytes.
 
     NULL is ``null_mark`` unquoted; every text and binary value is quoted, so an empty string is
@@ -131,7 +130,7 @@ def write_gzip_csv(store: ObjectStore, key: str, out_key: str, null_mark: str) -
         row = 0
         for batch in iter_batches(store, key, batch_rows=COPY_BATCH_ROWS):
             try:
-                yield refuse_unexact_text(batch, null_mark, key, row)
+                yield refuse_null_mark(fix(batch) if fix else batch, null_mark, key, row)
             except JobError as e:  # DuckDB would wrap it: raised as it is below
                 refused.append(e)
                 raise

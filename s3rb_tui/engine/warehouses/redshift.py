@@ -40,6 +40,7 @@ from s3rb_tui.engine.warehouses.redshift_sql import (CSV_PREFIX, MANIFEST_PREFIX
                                                      SYS_LOAD_ERRORS, CopyAuth, CopyUnit, batch_statements, copy_options,
                                                      copy_statement, fold, fold_target, manifest_json, plan_units, s3_url)
 from s3rb_tui.engine.warehouses.redshift_types import verdict
+from s3rb_tui.engine.warehouses.values import PostgresValues, ValueRepairs
 
 SERVERLESS_HOST = ".redshift-serverless."  # <workgroup>.<account>.<region>.redshift-serverless.amazonaws.com
 
@@ -112,8 +113,8 @@ class RedshiftWarehouse(PostgresWarehouse):
         self._run([sql.create_table(fold_target(target), [(fold(n), t) for n, t in columns], distkey=fold(distkey) if distkey else None,
                                     sortkey=tuple(fold(k) for k in sortkey), redshift=True)])
 
-    def add_column(self, target: Target, column: str, type_sql: str) -> None:
-        self._run([sql.add_column(fold_target(target), fold(column), type_sql)])
+    def add_column(self, target: Target, column: str, type_sql: str, default: str | None = None) -> None:
+        self._run([sql.add_column(fold_target(target), fold(column), type_sql, default)])
 
     def spelled_types(self, columns: list[tuple[str, str]]) -> dict[str, str]:
         if not columns:
@@ -154,8 +155,9 @@ class RedshiftWarehouse(PostgresWarehouse):
             out.append((f, fmt))
         return out
 
-    def _stage_units(self, units: list[CopyUnit], run_id: str) -> list[CopyUnit]:
-        """Write each unit's manifest (and, for the CSV method, its gzipped CSV files) to S3."""
+    def _stage_units(self, units: list[CopyUnit], run_id: str, repairs: ValueRepairs) -> list[CopyUnit]:
+        """Write each unit's manifest (and, for the CSV method, its gzipped CSV files, through the
+        text value rule of ``values``) to S3."""
         assert self.store is not None
         self._batches += 1
         out = []
@@ -165,7 +167,7 @@ class RedshiftWarehouse(PostgresWarehouse):
                 entries = []
                 for f in unit.files:
                     key = CSV_PREFIX + f.key.rsplit(".parquet", 1)[0] + ".csv.gz"
-                    size = write_gzip_csv(self.store, f.key, key, NULL_MARK)
+                    size = write_gzip_csv(self.store, f.key, key, NULL_MARK, PostgresValues(repairs, set(), "Redshift text"))
                     entries.append(dataclasses.replace(f, key=key, size=size))
             key = f"{MANIFEST_PREFIX}{run_id}/batch_{self._batches:04d}_{unit.seq:02d}.manifest"
             self.store.put(key, manifest_json(self.bucket, entries).encode("utf-8"))
@@ -184,7 +186,8 @@ class RedshiftWarehouse(PostgresWarehouse):
         table = list((self.table_columns(folded) or {}).items())
         units = plan_units(self._formats(target, files, dict(table)),
                            (lambda f: parse_data_key(f.key).position.run_stamp if parse_data_key(f.key) else f.key) if spec.mode == "merge" else None)
-        units = self._stage_units(units, run_id) if files else []
+        repairs = ValueRepairs(target.full_name, spec.keys)
+        units = self._stage_units(units, run_id, repairs) if files else []
         outcome = BatchOutcome(rows=0, files=[f.key for f in files])
         now = dt.datetime.now(dt.timezone.utc)
         try:
@@ -212,6 +215,7 @@ class RedshiftWarehouse(PostgresWarehouse):
                 if rows:
                     psycopg2.extras.execute_values(cur, sql.ledger_insert(self.schema, "%s", many=True), rows)
             self.conn.commit()
+            outcome.warnings = repairs.warnings()
         except psycopg2.Error as e:
             self._rollback()
             detail = self._load_errors([f.key for u in units for f in u.files])

@@ -104,10 +104,11 @@ def merge_statements(target: Target, stage_sql: str, columns: list[str], keys: t
 
 
 def latest_view(target: Target, view: Target, columns: list[str], keys: tuple[str, ...], cursor: str,
-                tiebreak: tuple[str, ...]) -> str:
-    """``<table>_latest``: the newest row per key (ROW_NUMBER over the cursor, then the tie-breakers)."""
+                tiebreak: tuple[str, ...], replace: bool = True) -> str:
+    """``<table>_latest``: the newest row per key (ROW_NUMBER over the cursor, then the tie-breakers).
+    ``replace``: CREATE OR REPLACE (only for an identical column set), else CREATE."""
     return (
-        f"CREATE OR REPLACE VIEW {view.sql} AS\n"
+        f"CREATE {'OR REPLACE ' if replace else ''}VIEW {view.sql} AS\n"
         f"SELECT {cols(columns)} FROM (\n"
         f"    SELECT {cols(columns)}, ROW_NUMBER() OVER (PARTITION BY {cols(keys)} ORDER BY {newest_order(cursor, tiebreak)}) AS {ROW_NUMBER}\n"
         f"    FROM {target.sql}\n"

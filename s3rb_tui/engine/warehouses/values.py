@@ -111,9 +111,10 @@ def _fix_json(text: str) -> tuple[str | None, bool, bool]:
 class PostgresValues:
     """The PostgreSQL rule (module docstring) as a batch -> batch function for one file."""
 
-    def __init__(self, repairs: ValueRepairs, json_columns: set[str]):
+    def __init__(self, repairs: ValueRepairs, json_columns: set[str], text_holder: str = "PostgreSQL text"):
         self.repairs = repairs
         self.json_columns = json_columns
+        self.text_holder = text_holder  # who cannot hold NUL, for the warning (Redshift's CSV method uses the text rule too)
         self.offset = 0  # rows of the file before this batch (for keyless tables' messages)
 
     def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -128,7 +129,7 @@ class PostgresValues:
             mask = pc.fill_null(pc.match_substring(col, "\x00"), False)
             if pc.any(mask).as_py():
                 rows = pc.indices_nonzero(mask).to_pylist()
-                self.repairs.note(f.name, "held NUL bytes, which PostgreSQL text cannot: stored with U+FFFD in their place",
+                self.repairs.note(f.name, f"held NUL bytes, which {self.text_holder} cannot: stored with U+FFFD in their place",
                                   len(rows), _keys_of(batch, rows, self.repairs.key_columns, self.offset))
                 col = pc.replace_substring(col, "\x00", REPLACEMENT)
                 changed = True

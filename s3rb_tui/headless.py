@@ -164,6 +164,7 @@ def build_parser() -> UsageParser:
 
     p = sub.add_parser("rebuild", help=COMMANDS["rebuild"][1], description=COMMANDS["rebuild"][1])
     _tables(p, True, "table (schema.table or table)")
+    p.add_argument("--resync", action="store_true", help="read the source table again first (after a TRUNCATE or DROP + CREATE); older files are superseded")
     p.add_argument("--dry-run", action="store_true", help="show the plan and change nothing")
     p.add_argument("--force", action="store_true", help="no confirmation prompt (scripts); required without a terminal")
     _common(p)

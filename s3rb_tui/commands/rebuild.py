@@ -17,9 +17,14 @@ from s3rb_tui.engine.rebuild import RebuildPlan, plan_rebuild, run_rebuild
 
 def describe(plan: RebuildPlan) -> list[str]:
     now = (f"{plan.warehouse_rows:,} rows now" if plan.exists else "missing from the warehouse")
-    lines = [f"Plan: rebuild {plan.target.full_name} from the store ({plan.table})",
-             f"  drop:  {plan.target.full_name} ({now}) and its views; {plan.ledger_files:,} ledger row(s)",
-             f"  load:  {plan.files:,} committed file(s), {plan.rows:,} rows, {report.size(plan.bytes)}"]
+    lines = [f"Plan: rebuild {plan.target.full_name} " + ("from a new full read of the source" if plan.resync else "from the store")
+             + f" ({plan.table})",
+             f"  drop:  {plan.target.full_name} ({now}) and its views; {plan.ledger_files:,} ledger row(s)"]
+    if plan.resync:
+        lines += [f"  read:  every row of {plan.table} again (the watermark is reset; the file history is kept)",
+                  f"  load:  only the files of that read; the {plan.files:,} committed file(s) now in the store are recorded as superseded"]
+    else:
+        lines.append(f"  load:  {plan.files:,} committed file(s), {plan.rows:,} rows, {report.size(plan.bytes)}")
     if plan.manual_after:
         lines.append(f"  note:  the manual watermark loads only files written at or after {plan.manual_after} "
                      "(`watermark reset` first to rebuild from every committed file)")
@@ -32,7 +37,7 @@ def run(args, app) -> int:
     table = app.workspace.table_ref(args.tables[0])
     app.require_valid_settings()
     ws = app.workspace
-    plan = plan_rebuild(ws, table)
+    plan = plan_rebuild(ws, table, resync=args.resync)
     doc = {"command": "rebuild", "dry_run": bool(args.dry_run), "plan": plan.describe()}
     for line in describe(plan):
         app.out(line)

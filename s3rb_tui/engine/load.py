@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from s3rb_tui.engine.collations import inexact_warning, key_matching
@@ -32,6 +32,7 @@ from s3rb_tui.engine.column_changes import added_column_default, default_warning
 from s3rb_tui.engine.errors import Cancelled, JobError, S3rbError
 from s3rb_tui.engine.jobs import JobContext, RateMeter, TableResult
 from s3rb_tui.engine.layout import parse_data_key, stamp_to_datetime, table_data_files
+from s3rb_tui.engine.identity import check_identity
 from s3rb_tui.engine.locks import TableLock
 from s3rb_tui.engine.schema import TableSchema, column_from_arrow, preflight, warehouse_type
 from s3rb_tui.engine.tables import TableRef
@@ -57,6 +58,7 @@ class TablePlan:
     ledger_files: int = 0  # files of this table already in the ledger
     newest_run: str | None = None  # run stamp of the newest committed file (replace mode)
     manual_after: str | None = None
+    superseded: list[LoadFile] = field(default_factory=list)  # older than a resync's re-read: recorded, not loaded
 
     @property
     def pending_rows(self) -> int:
@@ -202,7 +204,9 @@ def sync_columns(wh: Warehouse, target: Target, schema: TableSchema, cfg: TableC
 
 # --- one table ------------------------------------------------------------------------------
 
-def plan_table(ws: "Workspace", wh: Warehouse, ref: TableRef, ctx: JobContext, schema: TableSchema | None = None) -> TablePlan:
+def plan_table(ws: "Workspace", wh: Warehouse, ref: TableRef, ctx: JobContext, schema: TableSchema | None = None,
+               since: str | None = None) -> TablePlan:
+    """``since`` (a run stamp): files of earlier runs are superseded (a resync re-read the table)."""
     cfg = ws.table_config(ref)
     wm = ws.watermarks.get(ref)
     keys = committed_keys(ws, ref, wm)
@@ -215,10 +219,12 @@ def plan_table(ws: "Workspace", wh: Warehouse, ref: TableRef, ctx: JobContext, s
     if others:
         raise JobError(f"{target.full_name} already holds the data of {', '.join(others)}; {ref} cannot share it",
                        f'give one of them its own target: target_table = "..." under [tables."{ref}"] in s3rb.toml')
-    pending = [footer(ws.store, k, s) for k, s in keys if k not in loaded]
+    older = {k for k, _ in keys if since is not None and parse_data_key(k).position.run_stamp < since}  # type: ignore[union-attr]
+    pending = [footer(ws.store, k, s) for k, s in keys if k not in loaded and k not in older]
+    superseded = [LoadFile(k, 0, s, ()) for k, s in keys if k in older and k not in loaded]
     newest = parse_data_key(keys[-1][0]).position.run_stamp if keys else None  # type: ignore[union-attr]
     manual = wm.manual_timestamp if wm and wm.backup_strategy == "manual_cli" else None
-    return TablePlan(ref, target, resolve_mode(cfg, schema), schema, schema_from, pending, len(loaded), newest, manual)
+    return TablePlan(ref, target, resolve_mode(cfg, schema), schema, schema_from, pending, len(loaded), newest, manual, superseded)
 
 
 _DDL_LOCK = threading.Lock()
@@ -281,10 +287,12 @@ def _unaccounted(entries: list[tuple[str, int, str]], wm: Watermark | None) -> l
 
 
 def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, dry_run: bool = False,
-               verify: bool = False, schema: TableSchema | None = None, rebuild: bool = False) -> TableResult:
+               verify: bool = False, schema: TableSchema | None = None, rebuild: bool = False,
+               since: str | None = None) -> TableResult:
     """Load the table's committed files not in the ledger. ``rebuild``: first drop the warehouse
     table and its ledger rows (one transaction, under the table's lock), so every committed file
-    loads again (``engine.rebuild`` plans it)."""
+    loads again (``engine.rebuild`` plans it); with ``since``, files of runs before it are recorded
+    as superseded instead (a resync read the whole table again at ``since``)."""
     name = ref.full_name
     result = TableResult(table=name)
     started = time.monotonic()
@@ -306,10 +314,11 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
             ws.watermarks.update(ref, lambda w: w.with_load_cleared())
             ctx.log("warehouse table dropped with its ledger rows, to be rebuilt from the store", level="warning",
                     table=name, target=target_for(ws, ref).full_name)
-        plan = plan_table(ws, wh, ref, ctx, schema)
+        plan = plan_table(ws, wh, ref, ctx, schema, since)
         plan.schema_from = schema_from
         refuse_lost_table(wh, plan)
         refuse_unledgered_rows(wh, plan)
+        identity = check_identity(ws, wh, plan, ctx) if schema_from == "source" and not dry_run else None
         cfg = ws.table_config(ref)
         result.details.update(target=plan.target.full_name, mode=plan.mode, schema_from=plan.schema_from,
                               pending_files=len(plan.pending), pending_rows=plan.pending_rows, dialect=wh.dialect)
@@ -332,6 +341,8 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
         rows, files = _load_pending(ws, wh, plan, ctx, run_id, lock, result.warnings, committed=result)
         result.rows, result.files = rows, len(files)
         result.status = "success" if plan.pending else "no new data"
+        if identity is not None:  # check_identity returns None without a watermark
+            ws.watermarks.update(ref, lambda w: replace(w, source_identity=identity))
         views = refresh_views(wh, plan.target, cfg, plan.mode, plan.schema.cursor_column, plan.schema.primary_key, ref.name)
         result.details["views"] = views.created
         result.warnings.extend(views.skipped)
@@ -383,7 +394,7 @@ def _load_pending(ws: "Workspace", wh: Warehouse, plan: TablePlan, ctx: JobConte
     session_files = [k for k, _, _ in recovered]
     if recovered:
         ctx.log("counting files loaded by an interrupted run", level="warning", table=name, files=len(recovered), rows=session_rows)
-    if not plan.pending:
+    if not plan.pending and not plan.superseded:
         if recovered:
             ws.watermarks.update(plan.ref, lambda w: w.with_load_commit(session_id=run_id, rows=session_rows, files=session_files, status="success"))
         elif wm is not None and wm.redshift_status == "pending":
@@ -394,6 +405,8 @@ def _load_pending(ws: "Workspace", wh: Warehouse, plan: TablePlan, ctx: JobConte
         groups = [_replace_group(plan.pending, plan.newest_run)]
     else:
         groups = [(b, []) for b in batches(plan.pending, wh.batch_limits)]
+    if plan.superseded:
+        groups = [(groups[0][0], groups[0][1] + plan.superseded)] + groups[1:] if groups else [([], plan.superseded)]
     meter = RateMeter()
     loaded_rows = 0
     loaded_files: list[str] = []

@@ -54,6 +54,7 @@ class TableSchema:
     is_view: bool = False
     estimated_rows: int | None = None
     created: str | None = None  # the source table's CREATE_TIME (changes when it is dropped and created again)
+    auto_increment: int | None = None  # the next AUTO_INCREMENT value (falls after TRUNCATE or a re-creation)
 
     @property
     def column_names(self) -> list[str]:

@@ -69,6 +69,8 @@ class Watermark:
     zero_dates: int = 0
     last_error: str | None = None
     last_run_result: str | None = None  # success | failed | cancelled | no new data
+    #: the source table as the last load saw it: {"created": CREATE_TIME, "auto_increment": n} (``engine.identity``)
+    source_identity: dict[str, Any] | None = None
     updated_at: str | None = None
     version: int = DOC_VERSION
 

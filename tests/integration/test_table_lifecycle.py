@@ -266,3 +266,72 @@ def test_merge_keys_match_as_the_source_collation_matches_them(path, dialect, my
     assert any("code (utf8mb4_general_ci) compare case- and accent-insensitively" in w for w in warnings), warnings
     counts = run_cli("--run", "watermark-count", "validate-counts", "-t", "codes", env=env)
     assert counts.returncode == 0, counts.stdout + counts.stderr[-2000:]
+
+
+SERIAL = "CREATE TABLE orders (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(20), updated_at DATETIME(6) NOT NULL)"
+THIRTY = "INSERT INTO orders (note, updated_at) VALUES " + ", ".join(f"('n{i}', '2026-01-01 00:00:00')" for i in range(1, 31))
+TWENTY = "INSERT INTO orders VALUES " + ", ".join(f"({i}, 'reloaded', '2026-01-01 00:00:00')" for i in range(1, 21))
+
+
+def _resync_and_check(run_cli, env, wh, mysql_db):
+    stopped = sync(run_cli, env, "orders")
+    assert stopped.returncode == 1, stopped.stdout[-3000:] + stopped.stderr[-3000:]
+    assert "was truncated or dropped and created again in MySQL" in stopped.stdout
+    assert "it holds 20 rows and the warehouse copy public.orders 30" in stopped.stdout
+    assert f"s3rb-tui --run rebuild -t {mysql_db}.orders --resync" in stopped.stdout
+    assert wh.q("SELECT COUNT(*), MIN(note) FROM public.orders") == [(30, "n1")]  # nothing was loaded
+
+    dry = run_cli("--run", "rebuild", "-t", "orders", "--resync", "--dry-run", env=env)
+    assert dry.returncode == 0 and "from a new full read of the source" in dry.stdout, dry.stdout + dry.stderr[-2000:]
+    done = run_cli("--run", "rebuild", "-t", "orders", "--resync", "--force", env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert wh.q("SELECT COUNT(*), MIN(note), MAX(note) FROM public.orders") == [(20, "reloaded", "reloaded")]
+    counts = run_cli("--run", "watermark-count", "validate-counts", "-t", "orders", env=env)
+    assert counts.returncode == 0, counts.stdout + counts.stderr[-2000:]
+    again = sync(run_cli, env, "orders", extra=("--redshift-only",))
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert wh.q("SELECT COUNT(*) FROM public.orders") == [(20,)]  # the superseded files never come back
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_truncate_and_reload_with_the_original_cursors_stops_the_table_until_a_resync(path, mysql_db, mysql_server, pg_db, make_env,
+                                                                                         run_cli, tmp_path, request):
+    mysql(mysql_server, mysql_db, SERIAL, THIRTY)
+    (tmp_path / "store").mkdir()
+    wh = Warehouse("postgres", tmp_path, request)
+    env = make_env(STORE_URL=f"file://{tmp_path / 'store'}", EXTRACT_ENGINE=path)
+    assert sync(run_cli, env, "orders").returncode == 0
+    mysql(mysql_server, mysql_db, "TRUNCATE TABLE orders", TWENTY)
+    _resync_and_check(run_cli, env, wh, mysql_db)
+    # a rebuild that keeps every row (ALTER TABLE … FORCE changes CREATE_TIME) is not a stop
+    _next_second(mysql_server, mysql_db)
+    mysql(mysql_server, mysql_db, "ALTER TABLE orders FORCE")
+    assert sync(run_cli, env, "orders").returncode == 0
+
+
+def _next_second(server, db):
+    """Wait until the server's clock has left the table's CREATE_TIME second (a new one must differ)."""
+    from tests.support.waiting import wait_until
+
+    def passed():
+        conn = mariadb.connect(server, db)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT NOW() > CREATE_TIME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = 'orders'", (db,))
+                return bool(cur.fetchone()[0])
+        finally:
+            conn.close()
+
+    wait_until(passed, 5.0, "the server clock to pass the table's CREATE_TIME")
+
+
+def test_drop_and_create_again_stops_the_table_until_a_resync(mysql_db, mysql_server, make_env, run_cli, tmp_path, request):
+    mysql(mysql_server, mysql_db, ORDERS,
+          "INSERT INTO orders VALUES " + ", ".join(f"({i}, 'n{i}', '2026-01-01 00:00:00')" for i in range(1, 31)))
+    (tmp_path / "store").mkdir()
+    wh = Warehouse("duckdb", tmp_path, request)
+    env = make_env(STORE_URL=f"file://{tmp_path / 'store'}", EXTRACT_ENGINE="fast", **wh.env)
+    assert sync(run_cli, env, "orders").returncode == 0
+    _next_second(mysql_server, mysql_db)
+    mysql(mysql_server, mysql_db, "DROP TABLE orders", ORDERS, TWENTY)
+    _resync_and_check(run_cli, env, wh, mysql_db)

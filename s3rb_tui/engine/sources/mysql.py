@@ -258,7 +258,7 @@ class MySQLSource(Source):
 
     def discover(self, ref: TableRef, cursor_override: str | None = None, key_override: tuple[str, ...] | None = None) -> TableSchema:
         table = self._query(
-            "SELECT TABLE_TYPE, TABLE_ROWS, CREATE_TIME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+            "SELECT TABLE_TYPE, TABLE_ROWS, CREATE_TIME, AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
             (ref.schema, ref.name),
         )
         if not table:
@@ -319,6 +319,7 @@ class MySQLSource(Source):
             cursor_column=cursor,
             is_view=is_view,
             estimated_rows=None if table[0][1] is None else int(table[0][1]), created=None if table[0][2] is None else str(table[0][2]),
+            auto_increment=None if table[0][3] is None else int(table[0][3]),
         )
 
     def _mariadb_json_columns(self, ref: TableRef) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from s3rb_tui.commands import report
+from s3rb_tui.engine.warehouses.redshift_sql import config_notes
 from s3rb_tui.settings import VARS_BY_NAME
 
 
@@ -14,6 +15,7 @@ def run(args, app) -> int:
     except Exception as e:
         problems.append(str(e))
         configs = {}
+    notes = config_notes(s)
     if app.json:
         app.print_json({
             "env_file": str(s.env_file) if s.env_file else None,
@@ -21,6 +23,7 @@ def run(args, app) -> int:
             "table_settings": {k: v.__dict__ for k, v in configs.items()},
             "problems": problems,
             "warnings": list(s.warnings),
+            "notes": notes,
             "valid": not problems,
         })
     else:
@@ -30,6 +33,8 @@ def run(args, app) -> int:
             app.out(f"per-table settings ({s.str('S3RB_CONFIG')}): {', '.join(sorted(configs))}")
         for w in s.warnings:
             app.out(f"warning: {w}")
+        for n in notes:
+            app.out(f"note: {n}")
         if problems:
             app.out("problems:")
             for p in problems:

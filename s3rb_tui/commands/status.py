@@ -20,6 +20,8 @@ def render(rep: StatusReport) -> list[str]:
     lines = [report.table(rows, ("check", "result", "where", "latency", "version"))]
     for c in rep.failures:
         lines.append(f"FAILED {c.name}: {c.error}" + (f" — hint: {c.hint}" if c.hint else ""))
+    for c in rep.checks:
+        lines.extend(f"note {c.name}: {n}" for n in c.notes)
     if rep.tables:
         lines.append("")
         trows = []

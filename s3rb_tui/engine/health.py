@@ -17,6 +17,7 @@ from s3rb_tui.engine.errors import S3rbError
 from s3rb_tui.engine.layout import table_prefix
 from s3rb_tui.engine.tables import TableRef
 from s3rb_tui.engine.tunnels import tunnel_config
+from s3rb_tui.engine.warehouses.redshift_sql import region_note
 
 if TYPE_CHECKING:
     from s3rb_tui.engine.workspace import Workspace
@@ -31,6 +32,7 @@ class Check:
     version: str | None = None
     error: str | None = None
     hint: str | None = None
+    notes: list[str] = field(default_factory=list)  # what an operator should know (Redshift: deployment, the bucket's region)
 
 
 @dataclass
@@ -184,6 +186,8 @@ def check_warehouse(ws: "Workspace") -> Check:
         wh = ws.open_warehouse()
         try:
             check.target = wh.describe()
+            if wh.dialect == "redshift":
+                check.notes.append(region_note(s))
             started = time.perf_counter()
             version = " ".join(wh.version().split())
             check.latency_ms = round((time.perf_counter() - started) * 1000.0, 1)

@@ -278,3 +278,72 @@ def q_exec(pg, sql):
         conn.commit()
     finally:
         conn.close()
+
+
+LOAD_ERROR_VIEWS = """
+CREATE TABLE public.sys_load_error_detail (session_id INT, start_time TIMESTAMP, file_name TEXT, line_number BIGINT,
+                                           column_name TEXT, column_type TEXT, error_message TEXT);
+CREATE TABLE public.stl_load_errors (session INT, starttime TIMESTAMP, filename TEXT, line_number BIGINT, colname TEXT,
+                                     type TEXT, err_reason TEXT);
+"""
+
+
+@pytest.mark.parametrize("deployment", ["provisioned", "serverless"])
+def test_load_errors_name_file_line_column_and_reason_from_sys_then_stl(deployment, standin, pg_db, s3_bucket):
+    """PostgreSQL has no SYS/STL views: the test creates tables of their documented columns, holding
+    what Redshift would log for this session's failed COPY (and rows of other sessions and files)."""
+    ws, ctx, _ = standin(REDSHIFT_DEPLOYMENT=deployment)
+    ref = TableRef("shop", "orders")
+    key = put(ws, ref, RUN1, 1, orders([1, 2], ["a", "too long"], [T, T]))
+    q_exec(pg_db, LOAD_ERROR_VIEWS)
+    wh = open_standin(ws.settings, ws.store)
+    try:
+        target = Target("public", "orders")
+        wh.ensure_schema_and_ledger()
+        wh.create_table(target, [("OrderID", "INTEGER"), ("Status", "VARCHAR(1)"), ("UpdatedAt", "TIMESTAMP")])
+        url = f"s3://{s3_bucket}/{key}"
+        q_exec(pg_db, f"INSERT INTO public.stl_load_errors VALUES ({wh.pid}, now(), '{url}', 2, 'status', 'varchar', 'String length exceeds DDL length')")
+        q_exec(pg_db, f"INSERT INTO public.sys_load_error_detail VALUES ({wh.pid + 1}, now(), '{url}', 9, 'x', 'int4', 'another session')")
+        q_exec(pg_db, f"INSERT INTO public.sys_load_error_detail VALUES ({wh.pid}, now(), 's3://{s3_bucket}/other.parquet', 9, 'x', 'int4', 'another file')")
+        with pytest.raises(JobError) as stl:
+            wh.load_batch(target, [footer(ws.store, key, ws.store.head(key).size)], LoadSpec("append"), "run-x")
+        q_exec(pg_db, f"INSERT INTO public.sys_load_error_detail VALUES ({wh.pid}, now(), '{url}  ', 2, 'status  ', 'varchar', 'String length exceeds DDL length')")
+        with pytest.raises(JobError) as sys:
+            wh.load_batch(target, [footer(ws.store, key, ws.store.head(key).size)], LoadSpec("append"), "run-y")
+    finally:
+        wh.close()
+    detail = f"; load errors: {url} line 2 column status (varchar): String length exceeds DDL length"
+    assert str(sys.value).split(" (nothing of this batch")[0].endswith(detail)  # SYS_LOAD_ERROR_DETAIL first, on both
+    if deployment == "provisioned":  # STL_LOAD_ERRORS only as the fallback of a provisioned cluster
+        assert str(stl.value).split(" (nothing of this batch")[0].endswith(detail)
+    else:  # Serverless never reads STL views
+        assert "load errors" not in str(stl.value)
+
+
+def test_a_file_listed_twice_in_the_ledger_counts_once(standin, pg_db):
+    """Redshift does not enforce the ledger's primary key: a ledger created without one (as it
+    behaves there) holding a file twice still reads as one file, one count."""
+    ws, ctx, _ = standin()
+    q_exec(pg_db, 'CREATE TABLE public.s3rb_load_ledger ("file_key" VARCHAR(1024) NOT NULL, "table_name" VARCHAR(256) NOT NULL, '
+                  '"rows" BIGINT NOT NULL, "loaded_at" TIMESTAMPTZ NOT NULL, "run_id" VARCHAR(64) NOT NULL)')
+    q_exec(pg_db, "INSERT INTO public.s3rb_load_ledger VALUES ('k1', 'Shop.Orders', 5, now(), 'r1'), ('k1', 'shop.orders', 5, now(), 'r2'), "
+                  "('k2', 'shop.orders', 3, now(), 'r2'), ('k3', 'shop.other', 1, now(), 'r2')")
+    wh = open_standin(ws.settings, ws.store)
+    try:
+        assert wh.ledger_entries(Target("Shop", "Orders")) == [("k1", 5, "r1"), ("k2", 3, "r2")]
+    finally:
+        wh.close()
+
+
+def test_status_and_config_name_the_deployment_and_the_region_rule(standin, make_env, run_cli):
+    from s3rb_tui.engine.health import check_warehouse
+
+    ws, _, _ = standin(REDSHIFT_DEPLOYMENT="serverless", S3_REGION="eu-west-1")
+    check = check_warehouse(ws)
+    assert check.ok and check.target.startswith("redshift (serverless) ")
+    assert check.notes == ["the bucket must be in the cluster's region: a Parquet COPY takes no REGION, so S3_REGION=eu-west-1 "
+                           "is not passed to Redshift (REDSHIFT_LOAD_FORMAT=csv passes it)"]
+    shown = run_cli("--run", "config", "--json", env=make_env(WAREHOUSE_DIALECT="redshift", REDSHIFT_HOST="wg.1.eu-west-1.redshift-serverless.amazonaws.com"))
+    notes = json.loads(shown.stdout)["notes"]
+    assert notes[0].startswith("Redshift deployment: serverless") and "never STL views" in notes[0]
+    assert notes[1].startswith("the bucket must be in the cluster's region")

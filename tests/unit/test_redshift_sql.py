@@ -13,8 +13,7 @@ from s3rb_tui.engine.tables import TableRef
 from s3rb_tui.engine.warehouses import dialect_from_version
 from s3rb_tui.engine.warehouses import sql
 from s3rb_tui.engine.warehouses.base import LoadFile, LoadSpec, Target
-from s3rb_tui.engine.warehouses.redshift import deployment, region_note
-from s3rb_tui.engine.warehouses.redshift_sql import (SESSION_SETTINGS, STL_LOAD_ERRORS, SYS_LOAD_ERRORS, CopyAuth, CopyUnit,
+from s3rb_tui.engine.warehouses.redshift_sql import (SESSION_SETTINGS, config_notes, deployment, region_note, STL_LOAD_ERRORS, SYS_LOAD_ERRORS, CopyAuth, CopyUnit,
                                                      batch_statements, copy_options, copy_statement, fold, fold_target,
                                                      manifest_json, plan_units)
 from s3rb_tui.settings import build_settings
@@ -204,6 +203,10 @@ def test_serverless_is_named_and_the_region_rule_is_said():
     assert deployment(build_settings({**base, "REDSHIFT_HOST": "c1.abc.eu-west-1.redshift.amazonaws.com"})) == "provisioned"
     assert deployment(build_settings({**base, "REDSHIFT_HOST": "dw.internal", "REDSHIFT_DEPLOYMENT": "serverless"})) == "serverless"
     assert "the bucket must be in the cluster's region" in region_note(build_settings({**base, "S3_REGION": "eu-west-1"}))
+    notes = config_notes(build_settings({**base, "REDSHIFT_HOST": "wg.1.eu-west-1.redshift-serverless.amazonaws.com"}))
+    assert notes[0] == ("Redshift deployment: serverless (REDSHIFT_DEPLOYMENT=auto); load errors from SYS_LOAD_ERROR_DETAIL only, "
+                        "never STL views")
+    assert config_notes(build_settings({**base, "WAREHOUSE_DIALECT": "postgres", "REDSHIFT_HOST": "h"})) == []
 
 
 def test_ledger_ddl_insert_and_a_reader_that_counts_each_file_once():

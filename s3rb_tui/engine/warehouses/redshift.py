@@ -38,29 +38,10 @@ from s3rb_tui.engine.warehouses.files import write_gzip_csv
 from s3rb_tui.engine.warehouses.postgres import PostgresWarehouse
 from s3rb_tui.engine.warehouses.redshift_sql import (CSV_PREFIX, MANIFEST_PREFIX, NULL_MARK, SESSION_SETTINGS, STL_LOAD_ERRORS,
                                                      SYS_LOAD_ERRORS, CopyAuth, CopyUnit, batch_statements, copy_options,
-                                                     copy_statement, fold, fold_target, manifest_json, plan_units, s3_url)
+                                                     copy_statement, deployment, fold, fold_target, manifest_json, plan_units,
+                                                     s3_url)
 from s3rb_tui.engine.warehouses.redshift_types import verdict
 from s3rb_tui.engine.warehouses.values import PostgresValues, ValueRepairs
-
-SERVERLESS_HOST = ".redshift-serverless."  # <workgroup>.<account>.<region>.redshift-serverless.amazonaws.com
-
-
-def deployment(settings) -> str:
-    """``provisioned`` or ``serverless``: REDSHIFT_DEPLOYMENT, or (auto) the endpoint's host name."""
-    chosen = settings.str("REDSHIFT_DEPLOYMENT")
-    if chosen != "auto":
-        return chosen
-    return "serverless" if SERVERLESS_HOST in settings.str("REDSHIFT_HOST").lower() else "provisioned"
-
-
-def region_note(settings) -> str:
-    """What config and status say about the bucket's region (a Parquet COPY cannot take REGION)."""
-    region = settings.str("S3_REGION")
-    if settings.str("REDSHIFT_LOAD_FORMAT") == "parquet":
-        return (f"the bucket must be in the cluster's region: a Parquet COPY takes no REGION, so S3_REGION={region} "
-                "is not passed to Redshift (REDSHIFT_LOAD_FORMAT=csv passes it)")
-    return f"COPY is given REGION '{region}' (the CSV method may read a bucket in another region)"
-
 
 class RedshiftWarehouse(PostgresWarehouse):
     dialect = "redshift"

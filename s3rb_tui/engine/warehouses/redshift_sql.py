@@ -240,6 +240,37 @@ def batch_statements(target: Target, table: list[tuple[str, str]], spec: LoadSpe
     return out
 
 
+SERVERLESS_HOST = ".redshift-serverless."  # <workgroup>.<account>.<region>.redshift-serverless.amazonaws.com
+
+
+def deployment(settings) -> str:
+    """``provisioned`` or ``serverless``: REDSHIFT_DEPLOYMENT, or (auto) the endpoint's host name."""
+    chosen = settings.str("REDSHIFT_DEPLOYMENT")
+    if chosen != "auto":
+        return chosen
+    return "serverless" if SERVERLESS_HOST in settings.str("REDSHIFT_HOST").lower() else "provisioned"
+
+
+def region_note(settings) -> str:
+    """What config and status say about the bucket's region (a Parquet COPY cannot take REGION)."""
+    region = settings.str("S3_REGION")
+    if settings.str("REDSHIFT_LOAD_FORMAT") == "parquet":
+        return (f"the bucket must be in the cluster's region: a Parquet COPY takes no REGION, so S3_REGION={region} "
+                "is not passed to Redshift (REDSHIFT_LOAD_FORMAT=csv passes it)")
+    return f"COPY is given REGION '{region}' (the CSV method may read a bucket in another region)"
+
+
+def config_notes(settings) -> list[str]:
+    """What config and status say about a Redshift warehouse (empty for the other dialects)."""
+    dialect = settings.str("WAREHOUSE_DIALECT")
+    if dialect == "redshift" or (dialect == "auto" and settings.str("REDSHIFT_HOST")):
+        return [f"Redshift deployment: {deployment(settings)} (REDSHIFT_DEPLOYMENT={settings.str('REDSHIFT_DEPLOYMENT')})"
+                + ("; load errors from SYS_LOAD_ERROR_DETAIL only, never STL views" if deployment(settings) == "serverless" else ""),
+                region_note(settings)]
+    return []
+
+
+
 # --- load errors ("SYS_LOAD_ERROR_DETAIL", "STL_LOAD_ERRORS", "Migrating to SYS monitoring views") ---
 # A failed statement aborts the transaction (only ROLLBACK is accepted after it), and
 # pg_last_copy_id() is not updated for a COPY whose transaction is rolled back: the rows are found

@@ -30,6 +30,7 @@ from s3rb_tui.engine.locks import TableLock
 from s3rb_tui.engine.schema import ConversionStats, TableSchema, preflight
 from s3rb_tui.engine.sources.base import InitialScan, PendingEstimate, Position, Source
 from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.warehouses.values import mark_nul_text
 from s3rb_tui.engine.watermarks import Watermark
 
 if TYPE_CHECKING:
@@ -185,6 +186,7 @@ class _ParquetBatchWriter:
         self.statistics_columns = statistics_columns
 
     def write(self, batch) -> str:
+        batch = mark_nul_text(batch)  # the footer says which text columns hold NUL (``warehouses.values``)
         fd, path = tempfile.mkstemp(suffix=".parquet", dir=self.tmpdir)
         os.close(fd)
         with pq.ParquetWriter(path, batch.schema, compression="snappy", use_dictionary=False,

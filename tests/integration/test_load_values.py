@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from tests.integration.test_load_redshift_path import standin  # noqa: F401  (fixture)
 from tests.integration.test_load_views_duckdb import Warehouse
 from tests.support import mariadb
 
@@ -76,3 +77,33 @@ def test_duckdb_holds_them_exactly_and_wide_decimals_have_one_spelling(path, mys
         (1, "a\x00b", "1", None, "0.000000000000000000000000000001"),
         (2, "plain", None, "x\x00y", "1.500000000000000000000000000000"),
         (3, "clean", "3", None, "-99999999999999999999999999999999999.999999999999999999999999999999")]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_redshift_gets_text_with_nul_by_the_text_rule_from_the_files_footer(path, standin, mysql_db, mysql_server, pg_db, make_env, run_cli):
+    """Redshift COPYs Parquet straight from S3 and fails on NUL: the backup marks the file's footer,
+    and the loader sends that file by its CSV method through the text rule."""
+    from s3rb_tui.engine.load import load_table
+    from s3rb_tui.engine.warehouses.files import footer
+    from tests.support import postgres
+
+    conn = mariadb.connect(mysql_server, mysql_db)
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE notes (id INT PRIMARY KEY, t VARCHAR(20), clean VARCHAR(20), updated_at DATETIME(6) NOT NULL)")
+        cur.executemany("INSERT INTO notes VALUES (%s, %s, 'ok', NOW(6))", [(1, "a\x00b"), (2, "fine")])
+    conn.close()
+    env = make_env(EXTRACT_ENGINE=path)
+    backed = run_cli("--run", "backup", "-t", "notes", env=env)
+    assert backed.returncode == 0, backed.stdout[-2000:] + backed.stderr[-2000:]
+    ws, ctx, _ = standin(EXTRACT_ENGINE=path)
+    ref = ws.table_ref("notes")
+    keys = [i.key for i in ws.store.list(f"incremental/{ref.full_name}/") if i.key.endswith(".parquet")]
+    assert [footer(ws.store, k).nul_text for k in keys] == [("t",)]
+    result = load_table(ws, ref, ctx, run_id="r1")
+    assert result.status == "success", result.error
+    assert any("public.notes column t: 1 value(s) held NUL bytes, which Redshift text cannot" in w and "id=1" in w for w in result.warnings)
+    conn = postgres.connect(pg_db, pg_db["dbname"])
+    with conn.cursor() as cur:
+        cur.execute("SELECT id, t, clean FROM public.notes ORDER BY id")
+        assert cur.fetchall() == [(1, "a\ufffdb", "ok"), (2, "fine", "ok")]
+    conn.close()

@@ -59,6 +59,7 @@ class LoadFile:
     size: int
     columns: tuple[str, ...]
     types: tuple[ParquetType, ...] = ()
+    nul_text: tuple[str, ...] = ()  # text columns holding NUL, as the backup marked them (``values.mark_nul_text``)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from s3rb_tui.engine.stores.base import ObjectStore
 from s3rb_tui.engine.tables import quote_sql
 from s3rb_tui.engine.warehouses.base import LoadFile
 from s3rb_tui.engine.warehouses.parquet_types import footer_types
+from s3rb_tui.engine.warehouses.values import nul_text_columns
 
 READ_BATCH_ROWS = 65536
 COPY_BATCH_ROWS = 8192  # rows per CSV chunk sent to COPY (a few MB: small enough to pipeline)
@@ -37,7 +38,8 @@ def footer(store: ObjectStore, key: str, size: int = 0) -> LoadFile:
     with store.open_input(key) as f:
         meta = pq.ParquetFile(f).metadata
         names = tuple(meta.schema.to_arrow_schema().names)
-        return LoadFile(key=key, rows=meta.num_rows, size=size, columns=names, types=footer_types(meta.schema))
+        return LoadFile(key=key, rows=meta.num_rows, size=size, columns=names, types=footer_types(meta.schema),
+                        nul_text=nul_text_columns(meta.metadata))
 
 
 def arrow_schema(store: ObjectStore, key: str) -> pa.Schema:

@@ -121,7 +121,7 @@ def measure(path: str, n: int, base_env: dict, batch_size: int, timeout: float) 
             env.update(STORE_URL=f"file://{store}")
             cli = [sys.executable, "-m", "s3rb_tui", "--run"]
             if path == "keyset":
-                subprocess.run([*cli, "watermark", "set", "-t", TABLE, "--timestamp", BEFORE_EVERY_ROW], env=env,
+                subprocess.run([*cli, "watermark", "set", "-t", TABLE, "--timestamp", BEFORE_EVERY_ROW, "--force"], env=env,
                                cwd=env["BENCH_OUT"], check=True, capture_output=True, timeout=timeout)
             cmd = [*cli, "backup", "-t", TABLE, "--batch-size", str(batch_size), "--extract-engine",
                    "pymysql" if path == "fallback" else "fast", "--log-file", str(tmpdir / "log.jsonl")]

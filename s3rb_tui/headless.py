@@ -87,14 +87,22 @@ def _positive_int(text: str) -> int:
     return n
 
 
-def _count(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of rows") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"{n} is negative; counts are 0 or more")
-    return n
+def _whole(unit: str) -> Callable[[str], int]:
+    """A whole number of ``unit`` (0 or more) for argparse, named in its error."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of {unit}") from None
+        if n < 0:
+            raise argparse.ArgumentTypeError(f"{n} is negative; {unit} are 0 or more")
+        return n
+
+    return parse
+
+
+_count = _whole("rows")
 
 
 def build_parser() -> UsageParser:
@@ -141,7 +149,7 @@ def build_parser() -> UsageParser:
     p.add_argument("operation", choices=("get", "set", "reset", "list"))
     _tables(p, False, "table (schema.table or table)")
     p.add_argument("--timestamp", metavar="'YYYY-MM-DD HH:MM:SS'", help="for set: extraction starts after this source timestamp")
-    p.add_argument("--force", "--yes", dest="force", action="store_true", help="apply set/reset without asking on a terminal")
+    p.add_argument("--force", "--yes", dest="force", action="store_true", help="apply set/reset without asking on a terminal (required without one)")
     p.add_argument("--dry-run", action="store_true", help="show the plan of set/reset and change nothing")
     _common(p)
 
@@ -150,6 +158,8 @@ def build_parser() -> UsageParser:
     _tables(p, True, "table (schema.table or table)")
     p.add_argument("--count", type=_count, metavar="N", help="row count for set-count")
     p.add_argument("--mode", choices=("absolute", "additive"), default="absolute", help="absolute replaces, additive adds (default absolute)")
+    p.add_argument("--force", "--yes", dest="force", action="store_true", help="apply set-count without asking on a terminal (required without one)")
+    p.add_argument("--dry-run", action="store_true", help="show what set-count would write and change nothing")
     _common(p)
 
     p = sub.add_parser("s3clean", help=COMMANDS["s3clean"][1], description=COMMANDS["s3clean"][1])
@@ -163,7 +173,7 @@ def build_parser() -> UsageParser:
     _common(p)
 
     p = sub.add_parser("rebuild", help=COMMANDS["rebuild"][1], description=COMMANDS["rebuild"][1])
-    _tables(p, True, "table (schema.table or table)")
+    _tables(p, True, "table (schema.table or table)", with_all=False)
     p.add_argument("--resync", action="store_true", help="read the source table again first (after a TRUNCATE or DROP + CREATE); older files are superseded")
     p.add_argument("--dry-run", action="store_true", help="show the plan and change nothing")
     p.add_argument("--force", action="store_true", help="no confirmation prompt (scripts); required without a terminal")
@@ -172,8 +182,9 @@ def build_parser() -> UsageParser:
     p = sub.add_parser("clean", help=COMMANDS["clean"][1], description=COMMANDS["clean"][1])
     p.add_argument("--bucket", help="bucket (default S3_BUCKET_NAME)")
     p.add_argument("--prefix", required=True, help="prefix to clean, e.g. incremental/")
-    p.add_argument("--days", type=_count, required=True, help="keep files newer than N days")
-    p.add_argument("--confirm", action="store_true", help="really delete (without it: a dry run)")
+    p.add_argument("--days", type=_whole("days"), required=True, help="keep files newer than N days")
+    p.add_argument("--confirm", action="store_true", help="really delete, after asking on a terminal (without it: a dry run)")
+    p.add_argument("--force", action="store_true", help="delete without asking (scripts, cron); required with --confirm without a terminal")
     _common(p)
     return parser
 
@@ -250,6 +261,18 @@ class HeadlessApp:
         self.stdout.flush()
         answer = self.stdin.readline().strip().lower()
         return answer in ("y", "yes")
+
+    def approve(self, change: str, question: str, force: bool, *, preview: str = "--dry-run to preview",
+                nothing: str = "nothing changed") -> bool:
+        """The one rule for every state-changing command: ``--force`` applies; on a terminal the
+        operator is asked (after the plan was shown); without a terminal and without ``--force``
+        the change is refused (UsageError, exit 2) and nothing changes. False: the operator said no."""
+        if force:
+            return True
+        if not self.is_tty:
+            raise UsageError(f"{change} but there is no terminal to confirm on; {nothing}",
+                             f"pass --force to apply it from a script, or {preview}")
+        return self.confirm(question)
 
     def require_valid_settings(self) -> None:
         if self.settings.problems:

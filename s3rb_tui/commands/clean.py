@@ -1,7 +1,8 @@
 """``clean --bucket B --prefix P --days N [--confirm]``: the v1.2 retention command.
 
 Deletes ``.parquet`` files under ``P`` last modified more than ``N`` days ago. Without
-``--confirm`` it is a dry run. The bucket root and the watermark area are refused. Files of a
+``--confirm`` it is a dry run; with it the plan is shown and confirmed on a terminal (``--force``
+for scripts: without a terminal ``--confirm`` alone is refused, exit 2, as every state change is). The bucket root and the watermark area are refused. Files of a
 table that is loaded into a warehouse are kept until they are loaded.
 """
 
@@ -42,6 +43,11 @@ def run(args, app) -> int:
         if app.json:
             app.print_json(doc)
         return 0
+    if not app.approve(f"clean would delete {len(plan.files):,} file(s) under {where}",
+                       f"Delete {len(plan.files):,} file(s) ({report.size(plan.bytes)}) under {where}?", args.force,
+                       preview="leave out --confirm to preview", nothing="nothing deleted"):
+        app.out("not confirmed; nothing deleted")
+        return 1
     result = execute_clean(store, plan, app.ctx("clean"))
     doc["result"] = result.to_json()
     app.out(f"deleted {result.deleted:,} of {len(plan.files):,} file(s), {report.size(result.bytes_freed)} freed")

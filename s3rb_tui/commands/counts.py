@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from s3rb_tui.commands import report
-from s3rb_tui.engine.counts import set_count, validate_table
+from s3rb_tui.engine.counts import apply_set_count, plan_set_count, validate_table
 from s3rb_tui.engine.errors import UsageError
 
 
@@ -41,15 +41,28 @@ def run(args, app) -> int:
         if len(tables) != 1:
             raise UsageError("set-count takes exactly one table", "pass one -t schema.table")
         app.require_valid_settings()
-        change = set_count(app.workspace, tables[0], args.count, args.mode)
+        plan = plan_set_count(app.workspace, tables[0], args.count, args.mode)
+        change = plan.change
+        doc = {"table": change.table, "mode": change.mode, "count": change.count, "before": change.before,
+               "after": change.after, "dry_run": bool(args.dry_run)}
+        app.out(f"Plan: set-count {change.mode} {change.count:,} for {change.table} (both cumulative counts change)")
+        app.out(report.table([
+            ("extracted (cumulative)", _fmt(change.before["extracted"]), _fmt(change.after["extracted"])),
+            ("loaded (cumulative)", _fmt(change.before["loaded"]), _fmt(change.after["loaded"])),
+        ], ("count", "before", "after")))
+        if args.dry_run:
+            app.out("dry run: nothing changed")
+            if app.json:
+                app.print_json(doc)
+            return 0
+        if not app.approve(f"set-count would change the counts of {change.table}", f"Set both counts of {change.table}?", args.force):
+            app.out("not confirmed; nothing changed")
+            return 1
+        apply_set_count(app.workspace, plan)
         if app.json:
-            app.print_json({"table": change.table, "mode": change.mode, "count": change.count, "before": change.before, "after": change.after})
+            app.print_json(doc)
         else:
             app.out(f"{change.table}: counts set ({change.mode} {change.count:,})")
-            app.out(report.table([
-                ("extracted (cumulative)", _fmt(change.before["extracted"]), _fmt(change.after["extracted"])),
-                ("loaded (cumulative)", _fmt(change.before["loaded"]), _fmt(change.after["loaded"])),
-            ], ("count", "before", "after")))
         return 0
     app.require_valid_settings()
     reports = [validate_table(app.workspace, t) for t in tables]

@@ -46,13 +46,9 @@ def run(args, app) -> int:
         if app.json:
             app.print_json(doc)
         return 0
-    if not args.force:
-        if not app.is_tty:
-            raise UsageError(f"rebuild would drop {plan.target.full_name} but there is no terminal to confirm on; nothing changed",
-                             "pass --force to rebuild from a script, or --dry-run to preview")
-        if not app.confirm(f"Drop {plan.target.full_name} and load it again from {plan.files:,} file(s)?"):
-            app.out("not confirmed; nothing changed")
-            return 1
+    if not app.approve(f"rebuild would drop {plan.target.full_name}", f"Drop {plan.target.full_name} and load it again from {plan.files:,} file(s)?", args.force):
+        app.out("not confirmed; nothing changed")
+        return 1
     started = time.monotonic()
     result = run_rebuild(ws, plan, app.ctx("rebuild"))
     if app.json:

@@ -98,17 +98,13 @@ def _list(app, tables, loaded: LoadedKeys) -> int:
 
 
 def _confirm(app, op: str, plans: list[CleanPlan], force: bool) -> bool:
-    if force:
-        return True
-    if not app.is_tty:
-        raise UsageError(
-            f"s3clean {op} would delete {sum(len(p.files) for p in plans):,} file(s) but there is no terminal to confirm on; nothing deleted",
-            "pass --force to delete from a script, or --dry-run to preview",
-        )
     total = sum(len(p.files) for p in plans)
     size = report.size(sum(p.bytes for p in plans))
-    if not app.confirm(f"Delete {total:,} file(s) ({size}) from {len(plans)} table(s)?"):
+    if not app.approve(f"s3clean {op} would delete {total:,} file(s)", f"Delete {total:,} file(s) ({size}) from {len(plans)} table(s)?", force,
+                       nothing="nothing deleted"):
         return False
+    if force:
+        return True
     if op == "clean-all":
         return app.confirm(f"This deletes files of EVERY listed table ({len(plans)}). Really delete {total:,} file(s)?")
     return True

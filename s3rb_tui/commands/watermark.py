@@ -113,9 +113,9 @@ def run(args, app) -> int:
     if args.dry_run:
         app.out("dry run: nothing changed")
         return 0
-    if app.is_tty and not args.force and not app.confirm(f"Apply watermark {op} to {table}?"):
-        app.out("cancelled: nothing changed")
-        return 0
+    if not app.approve(f"watermark {op} would change the watermark of {table}", f"Apply watermark {op} to {table}?", args.force):
+        app.out("not confirmed; nothing changed")
+        return 1
     new = apply_plan(ws, plan)
     app.log("watermark updated successfully", table=table.full_name, operation=op, new_watermark=new.last_data_timestamp, backup_strategy=new.backup_strategy)
     if app.json:

@@ -36,8 +36,17 @@ class CountChange:
     after: dict[str, int]
 
 
-def set_count(ws: "Workspace", ref: TableRef, count: Any, mode: str) -> CountChange:
-    """Set (absolute) or add to (additive) the cumulative extracted AND loaded counts."""
+@dataclass(frozen=True)
+class CountPlan:
+    """A planned set-count: the document it was planned from (and its etag), and the new one."""
+
+    change: CountChange
+    new: Watermark
+    etag: str | None
+
+
+def plan_set_count(ws: "Workspace", ref: TableRef, count: Any, mode: str) -> CountPlan:
+    """What set-count would write: both cumulative counts (extracted AND loaded) before/after."""
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise UsageError(f"--count {count!r} is not a whole number of rows", "pass --count N with N >= 0")
     if mode not in COUNT_MODES:
@@ -46,28 +55,40 @@ def set_count(ws: "Workspace", ref: TableRef, count: Any, mode: str) -> CountCha
     if wm is None:
         raise UsageError(f"{ref} has no watermark yet", f"run a backup of {ref} first; set-count fixes the counts of an existing watermark")
     new = wm.with_counts(count, mode)
-    ws.watermarks.write(new, etag)  # compare-and-swap against the document read above
-    return CountChange(ref.full_name, mode, count,
-                       before={"extracted": wm.cumulative.extracted, "loaded": wm.cumulative.loaded},
-                       after={"extracted": new.cumulative.extracted, "loaded": new.cumulative.loaded})
+    change = CountChange(ref.full_name, mode, count,
+                         before={"extracted": wm.cumulative.extracted, "loaded": wm.cumulative.loaded},
+                         after={"extracted": new.cumulative.extracted, "loaded": new.cumulative.loaded})
+    return CountPlan(change, new, etag)
 
 
-def _files(ws: "Workspace", ref: TableRef, wm: Watermark | None) -> tuple[int, int]:
-    keys = committed_keys(ws, ref, wm, honour_manual=False)
-    return len(keys), sum(footer(ws.store, k, s).rows for k, s in keys)
+def apply_set_count(ws: "Workspace", plan: CountPlan) -> CountChange:
+    """Write exactly the planned document, only if the watermark is still the one planned from."""
+    ws.watermarks.write(plan.new, plan.etag)
+    return plan.change
+
+
+def set_count(ws: "Workspace", ref: TableRef, count: Any, mode: str) -> CountChange:
+    """Set (absolute) or add to (additive) the cumulative extracted AND loaded counts."""
+    return apply_set_count(ws, plan_set_count(ws, ref, count, mode))
+
+
+def _files(ws: "Workspace", ref: TableRef, wm: Watermark | None) -> dict[str, int]:
+    """Rows of each committed file, from its Parquet footer."""
+    return {k: footer(ws.store, k, s).rows for k, s in committed_keys(ws, ref, wm, honour_manual=False)}
 
 
 def validate_table(ws: "Workspace", ref: TableRef, wh: Warehouse | None = None, with_source: bool = True) -> dict[str, Any]:
     wm = ws.watermarks.get(ref)
     cfg = ws.table_config(ref)
     target = target_for(ws, ref)
-    files_n, files_rows = _files(ws, ref, wm)
+    file_rows = _files(ws, ref, wm)
     report: dict[str, Any] = {
         "table": ref.full_name,
         "target": target.full_name,
         "watermark": {"extracted": wm.cumulative.extracted if wm else 0, "loaded": wm.cumulative.loaded if wm else 0,
-                      "files_loaded_total": wm.files_loaded_total if wm else 0},
-        "files": {"committed": files_n, "rows": files_rows},
+                      "files_loaded_total": wm.files_loaded_total if wm else 0,
+                      "counts_base": wm.counts_base if wm else None},
+        "files": {"committed": len(file_rows), "rows": sum(file_rows.values())},
         "warehouse": {},
         "source": None,
         "expected": [],
@@ -101,6 +122,8 @@ def validate_table(ws: "Workspace", ref: TableRef, wh: Warehouse | None = None, 
             wh.close()
     ledger_rows = sum(r for _, r, _ in entries)
     report["ledger"] = {"files": len(entries), "rows": ledger_rows}
+    in_ledger = {k for k, _, _ in entries}
+    report["files"]["unloaded_rows"] = sum(n for k, n in file_rows.items() if k not in in_ledger)
     report["warehouse"] = {"rows": w_rows, "distinct_keys": w_keys, "exists": exists}
     _classify(report, mode, entries)
     return report
@@ -112,9 +135,25 @@ def _classify(r: dict[str, Any], mode: str, entries: list[tuple[str, int, str]])
     F, G = r["files"]["rows"], r["ledger"]["rows"]
     W, K = r["warehouse"]["rows"], r["warehouse"]["distinct_keys"]
     src = r["source"] or {}
-    if L != G:
-        bad.append(f"watermark loaded count {L:,} differs from the {G:,} rows the load ledger recorded "
-                   f"(fix with `watermark-count set-count --count {G}` if the ledger is right)")
+    base = r["watermark"].get("counts_base") or {}
+    since = int(base.get("ledger_files", 0))
+    expected_loaded = sum(rows for _, rows, _ in entries[since:])
+    r["ledger"]["rows_counted_by_the_watermark"] = expected_loaded
+    when = f" since the {base.get('by', 'count change')} of {str(base.get('at') or '?')[:19].replace('T', ' ')} UTC" if base else ""
+    if L != expected_loaded:
+        text = f"watermark loaded count {L:,} differs from the {expected_loaded:,} rows the load ledger recorded{when}"
+        # set-count writes the extracted count too: suggest it only when that is right as well,
+        # i.e. when every committed file is loaded (then everything extracted was loaded)
+        unloaded = r["files"].get("unloaded_rows", 0)
+        if not unloaded:
+            text += f" (fix with `watermark-count set-count --count {expected_loaded} -t {r['table']}` if the ledger is right)"
+        else:
+            text += (f"; no set-count is suggested: it would also set the extracted count to {expected_loaded:,}, but "
+                     f"{unloaded:,} extracted rows are not loaded yet (run sync --redshift-only, then validate again)")
+        bad.append(text)
+    elif base and L != G:
+        exp.append(f"{G - expected_loaded:,} rows the load ledger recorded before the {base.get('by', 'count change')} are not in the "
+                   f"watermark's counts (the ledger holds {G:,} in all)")
     if E != F:
         exp.append(f"watermark extracted {E:,} vs {F:,} rows in the committed files: expected after s3clean or a watermark reset")
     pending = F - G

@@ -7,7 +7,10 @@ last data file that belongs to the table's committed history. Files under the ta
 that sort after it were written by a run that never committed and are removed by the next run.
 
 Counting rule (the manual's): a commit from the same session *replaces* that session's
-contribution; a commit from a new session *accumulates* onto the cumulative total.
+contribution; a commit from a new session *accumulates* onto the cumulative total. ``reset`` and
+``reset`` starts the counts afresh; ``counts_base`` records where (so ``validate-counts`` compares
+the loaded count with the ledger's rows since then, not with all of its history). ``set-count``
+does not move it: a count set by hand is checked against the ledger like any other.
 """
 
 from __future__ import annotations
@@ -72,6 +75,10 @@ class Watermark:
     #: the source table as the last load saw it: {"created": CREATE_TIME, "auto_increment": n} (``engine.identity``)
     source_identity: dict[str, Any] | None = None
     updated_at: str | None = None
+    #: where the cumulative counts start again, set by ``watermark reset``: {"ledger_files",
+    #: "by", "at"} — the loaded count is the rows of the load ledger's entries after the first
+    #: ``ledger_files`` (the ledger keeps all history). None: from the beginning (the whole ledger).
+    counts_base: dict[str, Any] | None = None
     version: int = DOC_VERSION
 
     # --- derived views ------------------------------------------------------------------
@@ -222,6 +229,7 @@ class Watermark:
             committed_through=self.committed_through,
             files_written_total=self.files_written_total,
             files_loaded_total=self.files_loaded_total,
+            counts_base={"ledger_files": self.files_loaded_total, "by": "watermark reset", "at": iso(utcnow())},
             updated_at=iso(utcnow()),
         )
 
@@ -236,6 +244,7 @@ class Watermark:
             load_session_id=None,
             files_loaded_total=0,
             session_files_loaded=[],
+            counts_base=None,  # the table's ledger rows are gone too: counting starts at 0
             updated_at=iso(utcnow()),
         )
 

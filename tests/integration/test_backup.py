@@ -230,7 +230,7 @@ def test_watermark_set_records_manual_cli_and_backup_starts_after_it(run_cli, ma
     conn.close()
     env = make_env()
     t = f"{mysql_db}.ev"
-    proc = run_cli("--run", "watermark", "set", "-t", t, "--timestamp", "2025-08-05 20:00:01", env=env)
+    proc = run_cli("--run", "watermark", "set", "-t", t, "--timestamp", "2025-08-05 20:00:01", "--force", env=env)
     assert proc.returncode == 0, proc.stderr
     assert f"source rows after it: {expected}\n" in proc.stdout
     got = json.loads(run_cli("--run", "watermark", "get", "-t", t, "--json", env=env).stdout)
@@ -240,7 +240,7 @@ def test_watermark_set_records_manual_cli_and_backup_starts_after_it(run_cli, ma
     assert doc["tables"][0]["rows"] == expected
     listed = json.loads(run_cli("--run", "watermark", "list", "--json", env=env).stdout)
     assert [w["table"] for w in listed] == [t] and listed[0]["backup_strategy"] == "sequential"
-    proc = run_cli("--run", "watermark", "reset", "-t", t, env=env)
+    proc = run_cli("--run", "watermark", "reset", "-t", t, "--force", env=env)
     assert proc.returncode == 0
     proc, doc = backup(run_cli, env, t)
     assert doc["tables"][0]["rows"] == 30  # full backup after a reset

@@ -5,9 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import pty
-import subprocess
-import sys
 
 import pytest
 
@@ -18,6 +15,7 @@ from s3rb_tui.engine.stores import open_store
 from s3rb_tui.engine.tables import TableRef
 from s3rb_tui.engine.watermarks import Counts, Watermark, WatermarkStore
 from s3rb_tui.settings import build_settings
+from tests.support.terminal import run_in_terminal
 
 pytestmark = pytest.mark.integration
 
@@ -181,35 +179,13 @@ def test_retention_clean_is_a_dry_run_without_confirm(seeded, run_cli, s3_bucket
     dry = run_cli("--run", "clean", "--bucket", s3_bucket, "--prefix", "incremental/", "--days", "0", env=env)
     assert dry.returncode == 0, dry.stderr
     assert "dry run: nothing deleted" in dry.stdout and keys_of(store) == before
-    done = run_cli("--run", "clean", "--bucket", s3_bucket, "--prefix", "incremental/", "--days", "0", "--confirm", "--json", env=env)
+    done = run_cli("--run", "clean", "--bucket", s3_bucket, "--prefix", "incremental/", "--days", "0", "--confirm", "--force", "--json", env=env)
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert doc["result"]["deleted"] == 7  # 6 of a.b (never loaded: no load status) + the loaded file of a.bc
     left = keys_of(store)
     assert data_key(INC, ABC, RUN, 2) in left  # a.bc's unloaded file is kept
     assert "incremental/a.b/README.txt" in left and "watermark/a.bc.json" in left
-
-
-def _run_in_terminal(args: list[str], env: dict, answers: bytes, cwd) -> tuple[int, str]:
-    """Run the CLI with a pseudo-terminal as stdin/stdout, typing ``answers``."""
-    primary, secondary = pty.openpty()
-    child_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd), "AWS_EC2_METADATA_DISABLED": "true", **env}
-    proc = subprocess.Popen([sys.executable, "-m", "s3rb_tui", *args], stdin=secondary, stdout=secondary,
-                            stderr=subprocess.PIPE, env=child_env, cwd=str(cwd))
-    os.close(secondary)
-    os.write(primary, answers)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(primary, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    code = proc.wait(timeout=120)
-    os.close(primary)
-    return code, out.decode(errors="replace")
 
 
 def test_clean_all_asks_twice_on_a_terminal(make_env, tmp_path):
@@ -225,10 +201,10 @@ def test_clean_all_asks_twice_on_a_terminal(make_env, tmp_path):
     fresh = data_key(INC, AB, RUN + dt.timedelta(days=400), 1)
     store.put(fresh, b"new")
     args = ["--run", "s3clean", "clean-all", "--older-than", "2d"]
-    code, out = _run_in_terminal(args, env, b"y\nn\n", tmp_path)
+    code, out = run_in_terminal(args, env, b"y\nn\n", tmp_path)
     assert code == 1 and "EVERY" in out and "nothing deleted" in out
     assert keys_of(store, INC) == set(old) | {fresh}
-    code, out = _run_in_terminal(args, env, b"y\ny\n", tmp_path)
+    code, out = run_in_terminal(args, env, b"y\ny\n", tmp_path)
     assert code == 0, out
     assert "deleted 4 of 4 file(s), 200 B freed" in out
     assert keys_of(store, INC) == {fresh}

@@ -39,14 +39,14 @@ def test_set_count_and_validate_counts(sakila_db, pg_db, make_env, run_cli, tmp_
             actor["warehouse"]["rows"], actor["warehouse"]["distinct_keys"], actor["source"]["rows"]) == (200, 200, 200, 200, 200, 200)
     assert report["tables"][1]["mode"] == "replace"
 
-    wrong = run_cli("--run", "watermark-count", "set-count", "-t", "actor", "--count", "150", "--mode", "additive", env=env)
+    wrong = run_cli("--run", "watermark-count", "set-count", "-t", "actor", "--count", "150", "--mode", "additive", "--force", env=env)
     assert wrong.returncode == 0 and "350" in wrong.stdout
     got = json.loads(run_cli("--run", "watermark", "get", "-t", "actor", "--json", env=env).stdout)
     assert got["cumulative"] == {"extracted": 350, "loaded": 350}
     flagged = run_cli("--run", "watermark-count", "validate-counts", "-t", "actor", env=env)
     assert flagged.returncode == 1 and "set-count --count 200" in flagged.stdout
 
-    fixed = run_cli("--run", "watermark-count", "set-count", "-t", "actor", "--count", "200", "--mode", "absolute", env=env)
+    fixed = run_cli("--run", "watermark-count", "set-count", "-t", "actor", "--count", "200", "--mode", "absolute", "--force", env=env)
     assert fixed.returncode == 0
     assert run_cli("--run", "watermark-count", "validate-counts", "-t", "actor", env=env).returncode == 0
 

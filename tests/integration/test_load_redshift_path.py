@@ -210,7 +210,7 @@ def test_csv_method_keeps_null_and_empty_apart_streams_gzip_and_replaces_nul_by_
     csv_key = "redshift/csv/" + key[: -len(".parquet")] + ".csv.gz"
     body = ws.store.get(csv_key)[0]
     assert gzip.decompress(body) == b'1,"a,b","00ff"\n2,"",""\n3,\\N,\\N\n'
-    manifest = json.loads(ws.store.get("redshift/manifests/r1/batch_0001_00.manifest")[0])
+    manifest = json.loads(ws.store.get("redshift/manifests/r1/public.texts/batch_0001_00.manifest")[0])
     assert manifest == {"entries": [{"url": f"s3://{s3_bucket}/{csv_key}", "mandatory": True, "meta": {"content_length": len(body)}}]}
     assert not any(SECRET in s for s in logged)
 
@@ -347,3 +347,22 @@ def test_status_and_config_name_the_deployment_and_the_region_rule(standin, make
     notes = json.loads(shown.stdout)["notes"]
     assert notes[0].startswith("Redshift deployment: serverless") and "never STL views" in notes[0]
     assert notes[1].startswith("the bucket must be in the cluster's region")
+
+
+def test_tables_of_one_run_never_share_a_manifest(standin, pg_db):
+    """Before: every table's first batch of a run wrote redshift/manifests/<run>/batch_0001_00.manifest,
+    so tables loading at once (REDSHIFT_MAX_PARALLEL_LOADS) could COPY each other's files."""
+    from s3rb_tui.engine.load import run_load
+
+    ws, ctx, _ = standin()
+    refs = [TableRef("shop", "first"), TableRef("shop", "second")]
+    for i, ref in enumerate(refs):
+        ws.table_configs[ref.full_name] = dataclasses.replace(ws.table_config(ref), load_mode="append")  # no source: the files say enough
+        put(ws, ref, RUN1, 1, orders([i + 1], [ref.name], [T]))
+        commit_through(ws, ref, RUN1, 1)
+    results = run_load(ws, refs, ctx, run_id="one-run", max_parallel=1)
+    assert [r.status for r in results] == ["success", "success"], [r.error for r in results]
+    assert sorted(i.key for i in ws.store.list("redshift/manifests/one-run/")) == [
+        "redshift/manifests/one-run/public.first/batch_0001_00.manifest", "redshift/manifests/one-run/public.second/batch_0001_00.manifest"]
+    assert q(pg_db, "SELECT orderid, status FROM public.first") == [(1, "first")]
+    assert q(pg_db, "SELECT orderid, status FROM public.second") == [(2, "second")]

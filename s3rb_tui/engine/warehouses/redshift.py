@@ -139,7 +139,7 @@ class RedshiftWarehouse(PostgresWarehouse):
             out.append((f, fmt))
         return out
 
-    def _stage_units(self, units: list[CopyUnit], run_id: str, repairs: ValueRepairs) -> list[CopyUnit]:
+    def _stage_units(self, target: Target, units: list[CopyUnit], run_id: str, repairs: ValueRepairs) -> list[CopyUnit]:
         """Write each unit's manifest (and, for the CSV method, its gzipped CSV files, through the
         text value rule of ``values``) to S3."""
         assert self.store is not None
@@ -153,7 +153,8 @@ class RedshiftWarehouse(PostgresWarehouse):
                     key = CSV_PREFIX + f.key.rsplit(".parquet", 1)[0] + ".csv.gz"
                     size = write_gzip_csv(self.store, f.key, key, NULL_MARK, PostgresValues(repairs, set(), "Redshift text"))
                     entries.append(dataclasses.replace(f, key=key, size=size))
-            key = f"{MANIFEST_PREFIX}{run_id}/batch_{self._batches:04d}_{unit.seq:02d}.manifest"
+            # per table: the tables of one run load at once (REDSHIFT_MAX_PARALLEL_LOADS), each from its own connection
+            key = f"{MANIFEST_PREFIX}{run_id}/{target.full_name}/batch_{self._batches:04d}_{unit.seq:02d}.manifest"
             self.store.put(key, manifest_json(self.bucket, entries).encode("utf-8"))
             out.append(dataclasses.replace(unit, manifest_key=key, files=tuple(entries)))
         return out
@@ -171,7 +172,7 @@ class RedshiftWarehouse(PostgresWarehouse):
         units = plan_units(self._formats(target, files, dict(table)),
                            (lambda f: parse_data_key(f.key).position.run_stamp if parse_data_key(f.key) else f.key) if spec.mode == "merge" else None)
         repairs = ValueRepairs(target.full_name, spec.keys)
-        units = self._stage_units(units, run_id, repairs) if files else []
+        units = self._stage_units(target, units, run_id, repairs) if files else []
         outcome = BatchOutcome(rows=0, files=[f.key for f in files])
         now = dt.datetime.now(dt.timezone.utc)
         try:

@@ -310,6 +310,9 @@ TYPE_RULES: tuple[TypeRule, ...] = (
         "float", ("float",),
         arrow=lambda c: pa.float32(),
         redshift=_const("REAL"), postgres=_const("REAL"), duckdb=_const("REAL"),
+        select="({col} + 0e0)",
+        note="the stored single-precision value exactly: MariaDB's text protocol prints FLOAT with 6 digits "
+             "(16777216 -> 16777200), its DOUBLE (k + 0e0, exact) with as many as it takes",
     ),
     TypeRule(
         "double", ("double", "real", "double precision"),

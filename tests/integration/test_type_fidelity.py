@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import struct
 from decimal import Decimal
 
 import pyarrow as pa
@@ -15,6 +16,7 @@ import pytest
 from s3rb_tui.engine.schema import TYPE_RULES, ConversionStats
 from s3rb_tui.engine.sources.base import Position
 from s3rb_tui.engine.sources.mysql import MySQLSource
+from s3rb_tui.engine.sources.mysql_arrow import MySQLArrowSource
 from s3rb_tui.engine.tables import TableRef
 
 pytestmark = pytest.mark.integration
@@ -222,3 +224,20 @@ def test_invalid_calendar_dates_become_null_and_are_counted(mysql_server, mysql_
     assert (rows[2]["d"], rows[2]["dtm"]) == (dt.date(2020, 2, 28), dt.datetime(2020, 2, 28, 10))
     assert (rows[3]["d"], rows[3]["dtm"]) == (None, None)
     assert batch.stats.zero_dates == {"d": 2, "dtm": 2}
+
+
+@pytest.mark.parametrize("source_class", [MySQLSource, MySQLArrowSource], ids=["pymysql", "fast"])
+def test_float_is_the_stored_single_precision_value(source_class, mysql_server, mysql_db):
+    """MariaDB's text protocol prints FLOAT with 6 digits (16777216 as 16777200, 1.0000001192 as 1):
+    both paths read the stored single-precision value exactly."""
+    stored = [struct.unpack("f", struct.pack("f", v))[0]
+              for v in (16777216.0, 1.0000001192092896, 0.1, 3.4028234663852886e38, 1.401298464324817e-45, -123456.789)]
+    with pymysql.connect(host=mysql_server["host"], port=mysql_server["port"], user=mysql_server["user"],
+                         password=mysql_server["password"], database=mysql_db, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE f (id INT PRIMARY KEY, fl FLOAT, updated_at DATETIME)")
+        cur.executemany("INSERT INTO f VALUES (%s, %s, '2024-01-01')", list(enumerate(stored)))
+    with source_class(mysql_server["host"], mysql_server["port"], mysql_server["user"], mysql_server["password"]) as src:
+        schema = src.discover(TableRef(mysql_db, "f"))
+        batches = list(src.read_batches(schema, Position(), None, 4))
+    read = {r["id"]: r["fl"] for b in batches for r in b.batch.to_pylist()}
+    assert [read[i] for i in range(len(stored))] == stored

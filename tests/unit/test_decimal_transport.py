@@ -36,3 +36,16 @@ def test_sixteen_digits_would_not_survive_a_double():
     assert _DOUBLE_DIGITS == 15
     v = Decimal(2 ** 53 + 1)  # 9007199254740993: 16 digits
     assert _round_trip([v], 0) != [int(v)]
+
+
+@pytest.mark.parametrize("precision,scale,kind,as_text", [
+    (15, 2, "double", False), (18, 6, "scaled", False), (28, 10, "cast", False), (20, 2, "cast", False),
+    (25, 5, "cast", True), (19, 0, "cast", True), (30, 12, "cast", True), (20, 11, "cast", True)])
+def test_decimals_connectorx_cannot_rescale_to_ten_places_travel_as_text(precision, scale, kind, as_text):
+    """connectorx rescales every DECIMAL to 10 places within 28 digits: DECIMAL(25,5)'s
+    12345678901234567890.12345 (20 integer digits) failed the read; more than 18 integer digits go as text."""
+    from s3rb_tui.engine.schema import Column
+    from s3rb_tui.engine.sources.mysql_arrow import _transport
+
+    t = _transport(Column("k", "decimal", precision=precision, scale=scale), False)
+    assert (t.kind, t.select.startswith("CAST(`k` AS CHAR)")) == (kind, as_text)

@@ -1,6 +1,6 @@
-"""Keyset pagination logic: the predicate from sources.base, run against an in-memory SQLite table
-(which orders NULLs first ascending, as MySQL does), and the JSON-safe Position values of the
-MySQL source."""
+"""Keyset pagination logic: the clauses of sources/keyset.py, run against an in-memory SQLite table
+(which orders NULLs first ascending, as MySQL does), the JSON-safe Position values and the MySQL
+parameters they turn back into, and MySQL's ENUM/SET comparisons in the order those types sort."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ import sqlite3
 from decimal import Decimal
 
 from s3rb_tui.engine.schema import Column, TableSchema
-from s3rb_tui.engine.sources.base import InitialScan, Position, keyset_predicate, scan_order_by, scan_predicate
-from s3rb_tui.engine.sources.mysql import position_param, json_safe
+from s3rb_tui.engine.sources.base import InitialScan, Position
+from s3rb_tui.engine.sources.keyset import KeyRules, Keyset, enum_labels, enum_number, json_safe, mysql_keyset, mysql_param, set_mask
 from s3rb_tui.engine.tables import TableRef, quote_sql
+
+
+SQLITE = KeyRules(quote_sql, "?")
 
 
 def _schema(pk: tuple[str, ...]) -> TableSchema:
@@ -33,7 +36,7 @@ def _paginate(db, schema: TableSchema, start: Position, upper, batch: int) -> tu
     cols = ", ".join(quote_sql(c) for c in schema.order_columns)
     out, ends, pos = [], [], start
     while True:
-        where, params = keyset_predicate(schema, pos, upper, quote_sql, placeholder="?")
+        where, params = Keyset(schema, SQLITE).after(pos, upper)
         rows = db.execute(f"SELECT {cols} FROM t WHERE {where} ORDER BY {order} LIMIT {batch}", params).fetchall()
         if not rows:
             return out, ends
@@ -118,9 +121,9 @@ def test_positions_survive_a_json_round_trip():
     assert safe["datetime"] == "2026-01-02 03:04:05.000006"
     assert safe["date"] == "2026-01-02"
     assert safe["bigint"] == 18446744073709551615
-    assert position_param(Column("k", "decimal", precision=29, scale=9), safe["decimal"]) == values["decimal"]
-    assert position_param(Column("k", "varbinary"), safe["binary"]) == values["binary"]
-    assert position_param(Column("k", "datetime"), safe["datetime"]) == "2026-01-02 03:04:05.000006"
+    assert mysql_param(Column("k", "decimal", precision=29, scale=9), safe["decimal"]) == values["decimal"]
+    assert mysql_param(Column("k", "varbinary"), safe["binary"]) == values["binary"]
+    assert mysql_param(Column("k", "datetime"), safe["datetime"]) == "2026-01-02 03:04:05.000006"
 
 
 def _scan(db, schema: TableSchema, after, upper, batch: int) -> list[tuple]:
@@ -128,8 +131,9 @@ def _scan(db, schema: TableSchema, after, upper, batch: int) -> list[tuple]:
     cols = ", ".join(quote_sql(c) for c in schema.order_columns)
     out = []
     while True:
-        where, params = scan_predicate(schema, after, upper, quote_sql, placeholder="?")
-        rows = db.execute(f"SELECT a, b, {cols} FROM t WHERE {where} ORDER BY {scan_order_by(schema, quote_sql)} LIMIT {batch}",
+        keyset = Keyset(schema, SQLITE)
+        where, params = keyset.scan_after(after, upper)
+        rows = db.execute(f"SELECT a, b, {cols} FROM t WHERE {where} ORDER BY {keyset.key_order_by()} LIMIT {batch}",
                           params).fetchall()
         if not rows:
             return out
@@ -156,3 +160,45 @@ def test_initial_scan_survives_json_and_a_scan_position_is_not_a_start():
     assert InitialScan.from_json(json.loads(json.dumps(scan.to_json()))) == scan
     assert InitialScan.from_json(InitialScan(upper_bound=1299).to_json()) == InitialScan(upper_bound=1299)
     assert Position().is_start and not Position(scan=scan).is_start
+
+
+def test_mysql_params_are_numbers_for_numbers_whatever_form_the_position_kept():
+    assert mysql_param(Column("k", "bigint", unsigned=True), "18446744073709551615") == 18446744073709551615
+    assert mysql_param(Column("k", "bigint", unsigned=True), Decimal("9007199254740993")) == 9007199254740993
+    assert mysql_param(Column("k", "bit", precision=64), "18446744073709551615") == 18446744073709551615
+    assert mysql_param(Column("k", "float"), 1.0000001192092896) == 1.0000001192092896
+    assert mysql_param(Column("k", "time"), "-838:59:59") == "-838:59:59"
+
+
+def test_enum_labels_as_information_schema_writes_them():
+    column_type = "enum('it''s','a\\\\b','c,d','','x y')"  # COLUMN_TYPE doubles quotes and backslashes
+    assert enum_labels(column_type) == ("it's", "a\\b", "c,d", "", "x y")
+    assert [enum_number(column_type, v) for v in ("it's", "a\\b", "")] == [1, 2, 4]
+    assert enum_number("enum('zulu','alpha')", "") == 0  # MySQL's error value sorts first
+    assert [set_mask("set('b','a','c')", v) for v in ("", "b", "a", "b,a", "c", "b,a,c")] == [0, 1, 2, 3, 4, 7]
+
+
+def _mysql_schema(key: Column) -> TableSchema:
+    return TableSchema(TableRef("db", "t"), (key, Column("n", "int"), Column("updated_at", "datetime")),
+                       primary_key=(key.name, "n"), cursor_column="updated_at")
+
+
+def test_mysql_enum_and_set_keys_are_compared_in_the_order_they_sort():
+    enum = _mysql_schema(Column("k", "enum", "enum('zulu','alpha','mike')"))
+    where, params = mysql_keyset(enum).key_after(("k", "n"), ("alpha", 7))
+    assert where == "((`db`.`t`.`k` IN (%s)) OR (`db`.`t`.`k` = %s AND `db`.`t`.`n` > %s))"
+    assert params == ["mike", "alpha", 7]
+    assert mysql_keyset(enum).key_after(("k",), ("mike",)) == ("((1 = 0))", [])  # nothing sorts after the last label
+    sets = _mysql_schema(Column("k", "set", "set('b','a','c')"))
+    where, params = mysql_keyset(sets).key_after(("k", "n"), ("b,a", 7))
+    assert where == "((`db`.`t`.`k` > %s) OR (`db`.`t`.`k` = %s AND `db`.`t`.`n` > %s))"
+    assert params == [3, "b,a", 7]
+
+
+def test_mysql_order_and_comparison_name_the_table_column_never_a_select_alias():
+    keyset = mysql_keyset(_mysql_schema(Column("k", "time")))
+    assert keyset.order_by() == "`db`.`t`.`updated_at`, `db`.`t`.`k`, `db`.`t`.`n`"
+    assert keyset.order_by(descending=True) == "`db`.`t`.`updated_at` DESC, `db`.`t`.`k` DESC, `db`.`t`.`n` DESC"
+    assert keyset.key_order_by() == "`db`.`t`.`k`, `db`.`t`.`n`"
+    where, _ = keyset.after(Position(cursor="2024-01-01 00:00:00.000000", key=("-01:00:00", 3), nulls_done=True), None)
+    assert "`k`" not in where.replace("`db`.`t`.`k`", "")

@@ -1,9 +1,8 @@
-"""The Source interface and the keyset pagination shared by every source.
+"""The Source interface and the positions of the keyset pagination shared by every source.
 
-Extraction order is (cursor column, primary key...). Rows whose cursor is NULL sort first (as
-MySQL and SQLite both order NULLs first ascending) and are only taken by a table's first full
-backup. A ``Position`` says what was read last; the next query starts strictly after it, so rows
-sharing one timestamp are never skipped or repeated at a batch edge.
+Extraction order is (cursor column, primary key...) (``sources/keyset.py`` builds its ORDER BY
+and WHERE clauses). A ``Position`` says what was read last; the next query starts strictly after
+it, so rows sharing one timestamp are never skipped or repeated at a batch edge.
 
 A table's first full backup may instead be an *initial scan* (``InitialScan``): the rows with a
 cursor up to a bound fixed when the scan starts (or NULL), read in primary-key order, which the
@@ -110,88 +109,6 @@ class PendingEstimate:
 
     def error(self) -> BaseException | None:
         return self.future.exception() if self.future.done() else None
-
-
-def keyset_predicate(
-    schema: TableSchema,
-    position: Position,
-    upper_bound: Any,
-    quote: Callable[[str], str],
-    placeholder: str = "%s",
-) -> tuple[str, list[Any]]:
-    """WHERE clause (without the keyword) and its parameters for rows strictly after ``position``
-    and with cursor <= ``upper_bound`` (no upper limit when it is None). Requires ``schema.incremental``."""
-    assert schema.cursor_column and schema.primary_key
-    cur = quote(schema.cursor_column)
-    keys = [k for k in schema.primary_key if k != schema.cursor_column]
-    params: list[Any] = []
-
-    def after_key(last: tuple[Any, ...]) -> str:
-        clause, more = key_after(keys, last, quote, placeholder)
-        params.extend(more)
-        return clause
-
-    if position.cursor is None:
-        if position.nulls_done:
-            lower = f"{cur} IS NOT NULL"
-        elif position.key is None:
-            lower = "1 = 1"
-        else:
-            lower = f"(({cur} IS NULL AND {after_key(position.key)}) OR {cur} IS NOT NULL)"
-    else:
-        params.append(position.cursor)
-        if position.key is None:
-            lower = f"{cur} > {placeholder}"
-        else:
-            first = f"{cur} > {placeholder}"
-            params.append(position.cursor)
-            lower = f"({first} OR ({cur} = {placeholder} AND {after_key(position.key)}))"
-    if upper_bound is None:  # no upper bound (e.g. an integer cursor has no clock to compare with)
-        return lower, params
-    upper = f"({cur} IS NULL OR {cur} <= {placeholder})"
-    params.append(upper_bound)
-    return f"{lower} AND {upper}", params
-
-
-def order_by(schema: TableSchema, quote: Callable[[str], str]) -> str:
-    return ", ".join(quote(c) for c in schema.order_columns)
-
-
-def key_after(columns: list[str], last: tuple[Any, ...], quote: Callable[[str], str],
-              placeholder: str = "%s") -> tuple[str, list[Any]]:
-    """``(c1, c2, ...) > (v1, v2, ...)`` expanded into ORs of ANDs, so that indexes are usable."""
-    ors, params = [], []
-    for i in range(len(columns)):
-        eqs = [f"{quote(columns[j])} = {placeholder}" for j in range(i)]
-        ors.append("(" + " AND ".join(eqs + [f"{quote(columns[i])} > {placeholder}"]) + ")")
-        params.extend(list(last[:i]) + [last[i]])
-    return ("(" + " OR ".join(ors) + ")" if ors else "(1 = 0)"), params
-
-
-def scan_predicate(
-    schema: TableSchema,
-    after_key: tuple[Any, ...] | None,
-    upper_bound: Any,
-    quote: Callable[[str], str],
-    placeholder: str = "%s",
-) -> tuple[str, list[Any]]:
-    """WHERE clause and parameters of an initial scan: rows with a primary key after ``after_key``
-    (all when None) whose cursor is NULL or at most ``upper_bound`` (no bound when None)."""
-    assert schema.cursor_column and schema.primary_key
-    parts, params = [], []
-    if after_key is not None:
-        clause, params = key_after(list(schema.primary_key), after_key, quote, placeholder)
-        parts.append(clause)
-    if upper_bound is not None:
-        cur = quote(schema.cursor_column)
-        parts.append(f"({cur} IS NULL OR {cur} <= {placeholder})")
-        params.append(upper_bound)
-    return (" AND ".join(parts) or "1 = 1"), params
-
-
-def scan_order_by(schema: TableSchema, quote: Callable[[str], str]) -> str:
-    """Primary-key order: an initial scan's, and a snapshot's when the table has a key."""
-    return ", ".join(quote(c) for c in schema.primary_key)
 
 
 def _no_log(*args: Any, **kwargs: Any) -> None:

@@ -4,9 +4,9 @@ One connection per source (a worker thread opens its own), session in UTC (``tim
 and utf8mb4, autocommit so that every query sees the latest committed rows. Rows stream from the
 server through an unbuffered cursor (``SSCursor``): memory is bounded by one batch.
 
-Positions are JSON-safe (they are stored in the watermark document and fed back as query
-parameters): datetimes become ``'YYYY-MM-DD HH:MM:SS.ffffff'``, dates ``'YYYY-MM-DD'``, decimals
-strings, binary keys hex. ``position_param`` turns them back into values MySQL compares exactly.
+Pages, initial scans and their ends are ordered and compared by ``sources/keyset.py``
+(``mysql_keyset``): positions are JSON-safe there and turned back into parameters MySQL compares
+exactly with each column, in the order the column sorts.
 """
 
 from __future__ import annotations
@@ -27,16 +27,15 @@ from s3rb_tui.engine.errors import JobError
 from s3rb_tui.engine.retry import call_with_retry
 from s3rb_tui.engine.schema import Column, ConversionStats, TableSchema, UnsupportedType, detect_cursor, rows_to_batch
 from s3rb_tui.engine.sources.base import (
-    Estimate, InitialScan, PendingEstimate, Position, Source, SourceBatch, TableInfo, empty_batch, keyset_predicate, order_by,
-    scan_order_by, scan_predicate,
+    Estimate, InitialScan, PendingEstimate, Position, Source, SourceBatch, TableInfo, empty_batch,
 )
+from s3rb_tui.engine.sources.keyset import cursor_value, json_safe, mysql_keyset, mysql_param, order_row_position, row_position
 from s3rb_tui.engine.tables import TableRef, quote_mysql
 
 if TYPE_CHECKING:
     from s3rb_tui.settings import Settings
 
 _TEMPORAL = ("datetime", "timestamp", "date", "time")
-_BINARY = ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob")
 _CLOCK_CURSORS = ("datetime", "timestamp", "date")
 _JSON_CHECK = re.compile(r"json_valid\(\s*`?([^`()\s]+)`?\s*\)", re.IGNORECASE)
 
@@ -57,50 +56,9 @@ _CONNECT_HINTS = {
 }
 
 
-def json_safe(value: Any) -> Any:
-    """A driver value as it is kept in a Position (and the watermark JSON)."""
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value).hex()
-    if isinstance(value, dt.timedelta):
-        return str(value)
-    return value
-
-
-def cursor_value(column: Column, value: Any) -> Any:
-    """A cursor value for a Position: datetimes always as 'YYYY-MM-DD HH:MM:SS.ffffff'."""
-    value = json_safe(value)
-    if column.data_type in ("datetime", "timestamp") and isinstance(value, str) and len(value) >= 19:
-        whole, _, fraction = value.partition(".")  # DATETIME(0..6) text has 0..6 fractional digits
-        return f"{whole}.{fraction.ljust(6, '0')}"
-    return value
-
-
-def keyset_position(cursor_col: Column, row: tuple) -> Position:
-    """The position after a row of (cursor, key...) values as the driver returns them."""
-    return Position(cursor=cursor_value(cursor_col, row[0]), key=tuple(json_safe(v) for v in row[1:]),
-                    nulls_done=row[0] is not None)
-
-
 def select_columns(schema: TableSchema, names: "list[str] | tuple[str, ...]") -> str:
     """The SELECT list of ``names``, each through its type rule's expression."""
     return ", ".join(schema.column(k).rule.select_expr(schema.column(k)) for k in names)
-
-
-def position_param(column: Column, value: Any) -> Any:
-    """A JSON-safe Position value as a query parameter that compares exactly with ``column``."""
-    if value is None:
-        return None
-    if column.data_type in _BINARY and isinstance(value, str):
-        return bytes.fromhex(value)
-    if column.data_type in ("decimal", "numeric") and isinstance(value, (str, int, float)):
-        return Decimal(str(value))
-    return value
 
 
 class MySQLSource(Source):
@@ -140,7 +98,9 @@ class MySQLSource(Source):
                 host=self.host,
                 port=self.port,
                 user=self.user,
-                password=self._password,
+                # as UTF-8 bytes, as the mariadb client sends what was typed: pymysql encodes a str
+                # password as Latin-1 ('pässwort' refused, '€' a UnicodeEncodeError)
+                password=self._password.encode("utf-8"),
                 charset="utf8mb4",
                 autocommit=True,
                 connect_timeout=self._timeout,
@@ -350,13 +310,7 @@ class MySQLSource(Source):
         if start.scan is not None:
             return self._scan_predicate(schema, start.scan.after_key, start.scan.upper_bound)
         cursor_col = schema.column(schema.cursor_column)  # type: ignore[arg-type]
-        keys = [schema.column(k) for k in schema.order_columns[1:]]
-        typed = Position(
-            cursor=position_param(cursor_col, start.cursor),
-            key=None if start.key is None else tuple(position_param(c, v) for c, v in zip(keys, start.key)),
-            nulls_done=start.nulls_done,
-        )
-        return keyset_predicate(schema, typed, _bound(cursor_col, upper_bound), quote_mysql)
+        return mysql_keyset(schema).after(start, _bound(cursor_col, upper_bound))
 
     # --- initial scan: a first full backup in primary-key order --------------------------
 
@@ -374,28 +328,23 @@ class MySQLSource(Source):
 
     def _scan_predicate(self, schema: TableSchema, after_key: tuple[Any, ...] | None, upper_bound: Any) -> tuple[str, list[Any]]:
         cursor_col = schema.column(schema.cursor_column)  # type: ignore[arg-type]
-        typed = None if after_key is None else self._typed_key(schema, after_key)
-        return scan_predicate(schema, typed, _bound(cursor_col, position_param(cursor_col, upper_bound)), quote_mysql)
+        return mysql_keyset(schema).scan_after(after_key, _bound(cursor_col, mysql_param(cursor_col, upper_bound)))
 
     def scan_end(self, schema: TableSchema, scan: InitialScan) -> Position:
         """The keyset position of a finished scan: the largest (cursor, key) up to its bound (one
         backward step on the (cursor, key) index), so the next run goes on as after a keyset read."""
         cursor_col = schema.column(schema.cursor_column)  # type: ignore[arg-type]
-        order = schema.order_columns
-        select = select_columns(schema, order)
-        cur = quote_mysql(cursor_col.name)
+        keyset = mysql_keyset(schema)
+        select = select_columns(schema, schema.order_columns)
+        cur = keyset.ref(cursor_col.name)
         where, params = f"{cur} IS NOT NULL", []
-        bound = _bound(cursor_col, position_param(cursor_col, scan.upper_bound))
+        bound = _bound(cursor_col, mysql_param(cursor_col, scan.upper_bound))
         if bound is not None:
             where += f" AND {cur} <= %s"
             params.append(bound)
         rows = self._query(f"SELECT {select} FROM {schema.ref.mysql()} WHERE {where} "
-                           f"ORDER BY {', '.join(quote_mysql(k) + ' DESC' for k in order)} LIMIT 1", params)
-        return keyset_position(cursor_col, rows[0]) if rows else Position(cursor=None, key=None, nulls_done=True)
-
-    def _typed_key(self, schema: TableSchema, key: tuple[Any, ...]) -> tuple[Any, ...]:
-        """A primary key kept in a position (JSON-safe) as query parameters."""
-        return tuple(position_param(schema.column(k), v) for k, v in zip(schema.primary_key, key))
+                           f"ORDER BY {keyset.order_by(descending=True)} LIMIT 1", params)
+        return order_row_position(schema, rows[0]) if rows else Position(cursor=None, key=None, nulls_done=True)
 
     def read_batches(
         self,
@@ -417,10 +366,9 @@ class MySQLSource(Source):
     def _read_keyset(self, schema: TableSchema, start: Position, upper_bound: Any, batch_size: int, limit: int | None) -> Iterator[SourceBatch]:
         names = schema.column_names
         cursor_i = names.index(schema.cursor_column)  # type: ignore[arg-type]
-        cursor_col = schema.columns[cursor_i]
         key_i = [names.index(k) for k in schema.order_columns[1:]]
         select = f"SELECT {self._select_list(schema)} FROM {schema.ref.mysql()}"
-        order = order_by(schema, quote_mysql)
+        order = mysql_keyset(schema).order_by()
         position, taken = start, 0
         while limit is None or taken < limit:
             n = batch_size if limit is None else min(batch_size, limit - taken)
@@ -428,12 +376,7 @@ class MySQLSource(Source):
             rows = self._fetch(f"{select} WHERE {where} ORDER BY {order} LIMIT {int(n)}", params)
             if not rows:
                 return
-            last = rows[-1]
-            position = Position(
-                cursor=cursor_value(cursor_col, last[cursor_i]),
-                key=tuple(json_safe(last[i]) for i in key_i),
-                nulls_done=last[cursor_i] is not None,
-            )
+            position = row_position(schema, rows[-1], cursor_i, key_i)
             nulls = sum(1 for r in rows if r[cursor_i] is None)
             taken += len(rows)
             yield self._batch(schema, rows, position, nulls)
@@ -447,7 +390,7 @@ class MySQLSource(Source):
         cursor_i = names.index(schema.cursor_column)  # type: ignore[arg-type]
         key_i = [names.index(k) for k in schema.primary_key]
         select = f"SELECT {self._select_list(schema)} FROM {schema.ref.mysql()}"
-        order = scan_order_by(schema, quote_mysql)
+        order = mysql_keyset(schema).key_order_by()
         after, taken = scan.after_key, 0
         while limit is None or taken < limit:
             n = batch_size if limit is None else min(batch_size, limit - taken)
@@ -466,7 +409,7 @@ class MySQLSource(Source):
     def _read_snapshot(self, schema: TableSchema, batch_size: int, limit: int | None) -> Iterator[SourceBatch]:
         sql = f"SELECT {self._select_list(schema)} FROM {schema.ref.mysql()}"
         if schema.primary_key:
-            sql += f" ORDER BY {scan_order_by(schema, quote_mysql)}"
+            sql += f" ORDER BY {mysql_keyset(schema).key_order_by()}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         cursor_i = schema.column_names.index(schema.cursor_column) if schema.cursor_column else None

@@ -15,7 +15,7 @@ instead of parsing the protocol in Python:
   encodes and uploads the previous one. Memory is bounded by ``parallel`` + 2 batches.
 - Values reach the exact Arrow types of ``TableSchema.arrow_schema()`` (engine/schema.py's type
   rules). Where connectorx's own decoding is lossy or fails, the column travels as text and the
-  rule converts it: DECIMALs beyond 28 digits or scale 10, JSON; dates natively until a page holds
+  rule converts it: DECIMALs beyond 18 integer digits or scale 10, JSON; dates natively until a page holds
   one connectorx cannot decode (zero or invalid dates), which is re-read, with every later page,
   as text for the rule's converter (zero dates become NULL and are counted). BIT, TIME and
   GEOMETRY use the rule's own SQL (``CAST .. AS UNSIGNED``, ``CAST .. AS CHAR``, ``ST_AsBinary``).
@@ -48,18 +48,18 @@ import pymysql
 from s3rb_tui.engine.errors import JobError
 from s3rb_tui.engine.retry import call_with_retry
 from s3rb_tui.engine.schema import Column, ConversionStats, TableSchema
-from s3rb_tui.engine.sources.base import InitialScan, Position, SourceBatch, empty_batch, key_after, order_by, scan_order_by
-from s3rb_tui.engine.sources.mysql import MySQLSource, cursor_value, json_safe, keyset_position, select_columns
+from s3rb_tui.engine.sources.base import InitialScan, Position, SourceBatch, empty_batch
+from s3rb_tui.engine.sources.keyset import INTEGER_TYPES, ArrowPositions, json_safe, mysql_keyset, order_row_position
+from s3rb_tui.engine.sources.mysql import MySQLSource, select_columns
 from s3rb_tui.engine.tables import quote_mysql
 
 EXTRACT_PATH = "connectorx"
 _TEMPORAL = ("date", "datetime", "timestamp")  # rule names that may hold zero dates
 _RUST_DECIMAL_DIGITS = 28  # connectorx decodes DECIMAL through rust_decimal (96-bit mantissa) ...
-_RUST_DECIMAL_SCALE = 10  # ... into decimal128(38, 10): wider or finer values travel as text
+_RUST_DECIMAL_SCALE = 10  # ... rescaled to decimal128(38, 10): at most 18 integer digits, or it fails
 _DOUBLE_DIGITS = 15  # DECIMAL(p <= 15, s) travels as a DOUBLE: exact once scaled and rounded (see _unscaled_from_double)
 _SCALED_DIGITS = 18  # DECIMAL(p <= 18, s) * 10^s always fits a BIGINT: wider ones up to 18 digits travel as scaled integers
-_INTEGER_TYPES = ("tinyint", "smallint", "mediumint", "int", "bigint")  # keys whose stripes can be cut by value
-_INTEGER_RULES = _INTEGER_TYPES + ("bit",)  # rules whose connectorx value is the int the pymysql driver gives
+_INTEGER_RULES = INTEGER_TYPES + ("bit",)  # rules whose connectorx value is the int the pymysql driver gives
 _DECIMAL_FROM_INT64 = 19  # the precision Arrow asks for to hold any BIGINT
 _QUEUE_DEPTH = 1  # batches converted ahead of the consumer
 _YEAR_ONE = dt.datetime(1, 1, 1)  # a native date before it has year 0
@@ -103,8 +103,12 @@ def _transport(c: Column, temporal_as_text: bool) -> _Transport:
         # as the integer value * 10^scale, which a DOUBLE cannot carry exactly beyond 15 digits
         scale = c.scale or 0
         return _Transport(f"CAST({q} AS SIGNED) AS {q}" if scale == 0 else f"CAST({q} * {10 ** scale} AS SIGNED) AS {q}", "scaled")
-    if rule.name == "decimal" and ((c.precision or 10) > _RUST_DECIMAL_DIGITS or (c.scale or 0) > _RUST_DECIMAL_SCALE):
+    if rule.name == "decimal" and ((c.precision or 10) - (c.scale or 0) > _RUST_DECIMAL_DIGITS - _RUST_DECIMAL_SCALE
+                                   or (c.scale or 0) > _RUST_DECIMAL_SCALE):
+        # e.g. DECIMAL(25,5) 12345678901234567890.12345: "decimal scale is not equal to expected scale"
         return _Transport(f"CAST({q} AS CHAR) AS {q}", "cast")
+    if rule.name == "float":  # connectorx reads it in the binary protocol: exact (the rule's SQL is for the text protocol)
+        return _Transport(q, "cast")
     if rule.name == "json":  # MySQL 8's JSON type is not one connectorx decodes
         return _Transport(f"CAST({q} AS CHAR) AS {q}", "cast")
     return _Transport(f"{rule.select_expr(c)} AS {q}", "cast")
@@ -116,14 +120,14 @@ class _Read:
     text once a page held a date it cannot (a zero or invalid date): every page after that is text."""
 
     schema: TableSchema
-    tracker: "_PositionTracker"
+    converter: "_BatchConverter"
     native: list[_Transport]
     text: list[_Transport]
     use_text: bool = False
 
     @classmethod
     def of(cls, schema: TableSchema) -> "_Read":
-        return cls(schema, _PositionTracker(schema), [_transport(c, False) for c in schema.columns],
+        return cls(schema, _BatchConverter(schema), [_transport(c, False) for c in schema.columns],
                    [_transport(c, True) for c in schema.columns])
 
     @property
@@ -229,7 +233,7 @@ class MySQLArrowSource(MySQLSource):
         if table.num_rows == 0:
             return None
         batches = table.to_batches()
-        sb = read.tracker.batch(batches[0] if len(batches) == 1 else pa.concat_batches(batches), transports, scan)
+        sb = read.converter.batch(batches[0] if len(batches) == 1 else pa.concat_batches(batches), transports, scan)
         del table, batches
         _release_freed_memory()
         return sb
@@ -242,7 +246,7 @@ class MySQLArrowSource(MySQLSource):
             # rows after ``through`` excluded; COALESCE: a NULL cursor sorts first, never beyond
             where = f"{where} AND NOT COALESCE(({beyond}), FALSE)"
             params = params + more
-        sql = f"{self._select(schema, transports)} WHERE {where} ORDER BY {order_by(schema, quote_mysql)} LIMIT {int(limit)}"
+        sql = f"{self._select(schema, transports)} WHERE {where} ORDER BY {mysql_keyset(schema).order_by()} LIMIT {int(limit)}"
         with self._render_lock:
             return self._render(sql, params)
 
@@ -283,11 +287,12 @@ class MySQLArrowSource(MySQLSource):
 
     def _scan_sql(self, schema: TableSchema, transports: list[_Transport], scan: InitialScan, after: tuple | None,
                   through: tuple | None, limit: int) -> str:
+        keyset = mysql_keyset(schema)
         where, params = self._scan_predicate(schema, after, scan.upper_bound)
         if through is not None:
-            beyond, more = key_after(list(schema.primary_key), self._typed_key(schema, through), quote_mysql)
+            beyond, more = keyset.key_after(schema.primary_key, through)
             where, params = f"{where} AND NOT {beyond}", params + more
-        sql = f"{self._select(schema, transports)} WHERE {where} ORDER BY {scan_order_by(schema, quote_mysql)} LIMIT {int(limit)}"
+        sql = f"{self._select(schema, transports)} WHERE {where} ORDER BY {keyset.key_order_by()} LIMIT {int(limit)}"
         with self._render_lock:
             return self._render(sql, params)
 
@@ -295,10 +300,10 @@ class MySQLArrowSource(MySQLSource):
         """The key of every ``batch_size``-th row after ``after`` in primary-key order, one at a
         time (``LIMIT 1 OFFSET n`` on the clustered index, one row sent each). Rows past the
         scan's bound count too, so a stripe holds at most ``batch_size`` rows of the scan."""
-        keys = list(schema.primary_key)
+        keys, keyset = list(schema.primary_key), mysql_keyset(schema)
         return self._every_nth_row(
-            schema, keys, after, batch_size, scan_order_by(schema, quote_mysql),
-            where_after=lambda a: ("1 = 1", []) if a is None else key_after(keys, self._typed_key(schema, a), quote_mysql),
+            schema, keys, after, batch_size, keyset.key_order_by(),
+            where_after=lambda a: ("1 = 1", []) if a is None else keyset.key_after(keys, a),
             position=lambda row: tuple(json_safe(v) for v in row),
         )
 
@@ -321,7 +326,7 @@ class MySQLArrowSource(MySQLSource):
         ``batch_size`` key values wide, or wider where the table statistics say keys are sparse, so
         that a stripe holds about ``batch_size`` rows; a denser stretch is read in several pages.
         None: not a single integer key (the walks are used)."""
-        if len(schema.primary_key) != 1 or schema.column(schema.primary_key[0]).data_type not in _INTEGER_TYPES:
+        if len(schema.primary_key) != 1 or schema.column(schema.primary_key[0]).data_type not in INTEGER_TYPES:
             return None
         key = quote_mysql(schema.primary_key[0])
         where, params = ("", []) if after is None else (f" WHERE {key} > %s", [int(after[0])])
@@ -329,15 +334,15 @@ class MySQLArrowSource(MySQLSource):
             lo, hi = self._query(f"SELECT MIN({key}), MAX({key}) FROM {schema.ref.mysql()}{where}", params)[0]
             stats = self._query("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
                                 (schema.ref.schema, schema.ref.name))
-        if lo is None:
-            return iter(())  # nothing after ``after``: one open stripe
         rows = int(stats[0][0] or 0) if stats else 0  # InnoDB's estimate: often 5-10% off
-        span = int(hi) - int(lo) + 1
+        span = 0 if lo is None else int(hi) - int(lo) + 1  # none: nothing after ``after``, one open stripe
         # A stripe never holds more rows than it has key values: dense keys get stripes of
         # ``batch_size`` values; keys the statistics call sparse (under half dense) wider ones.
         width = batch_size if rows * 2 >= span else (-(-batch_size * span // rows) if rows else span)
 
-        def bounds() -> Iterator[tuple]:
+        def bounds() -> Iterator[tuple]:  # a generator even when empty: the stripes close it
+            if lo is None:
+                return
             bound = int(lo) - 1 + width
             while bound < int(hi):
                 yield (bound,)
@@ -356,13 +361,13 @@ class MySQLArrowSource(MySQLSource):
         tag = f"s3rb-{uuid.uuid4().hex}"
         sql = self._select(schema, transports, tag)
         if schema.primary_key:
-            sql += f" ORDER BY {scan_order_by(schema, quote_mysql)}"
+            sql += f" ORDER BY {mysql_keyset(schema).key_order_by()}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
 
         def produce() -> Iterator[SourceBatch]:
             for raw in _exact_batches(self._stream(schema.ref.schema, sql, batch_size), batch_size):
-                sb = read.tracker.batch(raw, transports)
+                sb = read.converter.batch(raw, transports)
                 del raw
                 _release_freed_memory()
                 yield sb
@@ -374,11 +379,10 @@ class MySQLArrowSource(MySQLSource):
     def _stripe_bounds(self, schema: TableSchema, start: Position, upper_bound: Any, batch_size: int) -> Iterator[Position]:
         """The position after every ``batch_size``-th row of the window, one at a time: each is one
         ``LIMIT 1 OFFSET n`` query that walks the (cursor, key) index on the server and sends one row."""
-        cursor_col = schema.column(schema.cursor_column)  # type: ignore[arg-type]
         return self._every_nth_row(
-            schema, list(schema.order_columns), start, batch_size, order_by(schema, quote_mysql),
+            schema, list(schema.order_columns), start, batch_size, mysql_keyset(schema).order_by(),
             where_after=lambda a: self._predicate(schema, a, upper_bound),
-            position=lambda row: keyset_position(cursor_col, row),
+            position=lambda row: order_row_position(schema, row),
         )
 
     def _every_nth_row(self, schema: TableSchema, columns: list[str], start: Any, n: int, order: str,
@@ -518,53 +522,25 @@ def _cause(text: str) -> BaseException | None:
     return None
 
 
-class _PositionTracker:
-    """Turns connectorx batches into SourceBatches of the rule types, with the position after
-    the last row (the keyset position for incremental tables, the latest cursor for snapshots)."""
+class _BatchConverter:
+    """connectorx batches as SourceBatches of the rule types, each ending at the position after its
+    last row (``keyset.ArrowPositions``: the keyset position, or a snapshot's latest cursor)."""
 
     def __init__(self, schema: TableSchema):
         self.schema = schema
         self.arrow_schema = schema.arrow_schema()
-        names = schema.column_names
-        self.cursor_i = names.index(schema.cursor_column) if schema.cursor_column else None
-        self.key_i = [names.index(k) for k in schema.order_columns[1:]] if schema.incremental else []
-        self.pk_i = [names.index(k) for k in schema.primary_key]
-        self.latest: Any = None  # snapshots: the largest cursor value read so far
+        self.positions = ArrowPositions(schema)
 
     def batch(self, raw: pa.RecordBatch, transports: list[_Transport], scan: InitialScan | None = None) -> SourceBatch:
         stats = ConversionStats()
         converted = [_convert(c, t, raw.column(i), stats) for i, (c, t) in enumerate(zip(self.schema.columns, transports))]
         batch = pa.RecordBatch.from_arrays(converted, schema=self.arrow_schema)
-        last = raw.num_rows - 1
-
-        def value(i: int) -> Any:
-            # dates as sent (text or native, as the pymysql path keeps them), integers as connectorx's
-            # native ints (BIGINT UNSIGNED is a decimal in the file, an int in a position, as on the
-            # pymysql path); others exact-typed
-            native = transports[i].kind in ("text", "temporal") or self.schema.columns[i].rule.name in _INTEGER_RULES
-            return (raw.column(i) if native else converted[i])[last].as_py()
-
-        if self.schema.incremental and scan is not None:
-            end = Position(scan=InitialScan(scan.upper_bound, tuple(json_safe(value(i)) for i in self.pk_i)))
-            nulls = raw.column(self.cursor_i).null_count
-        elif self.schema.incremental:
-            cursor = raw.column(self.cursor_i)
-            end = Position(
-                cursor=cursor_value(self.schema.columns[self.cursor_i], value(self.cursor_i)),
-                key=tuple(json_safe(value(i)) for i in self.key_i),
-                nulls_done=cursor[last].is_valid,
-            )
-            nulls = cursor.null_count
-        else:
-            if self.cursor_i is not None:
-                top = pc.max(raw.column(self.cursor_i)).as_py()
-                if top is not None and (self.latest is None or top > self.latest):
-                    self.latest = top
-            end = Position(
-                cursor=None if self.latest is None else cursor_value(self.schema.columns[self.cursor_i], self.latest),
-                key=None, nulls_done=True,
-            )
-            nulls = 0
+        # positions hold dates as sent (text or native, as the pymysql path keeps them), integers as
+        # connectorx's native ints (BIGINT UNSIGNED is a decimal in the file, an int in a position, as
+        # on the pymysql path); others exact-typed
+        sent = [raw.column(i) if t.kind in ("text", "temporal") or c.rule.name in _INTEGER_RULES else converted[i]
+                for i, (c, t) in enumerate(zip(self.schema.columns, transports))]
+        end, nulls = self.positions.end(sent, scan)
         return SourceBatch(batch=batch, end=end, null_cursor_rows=nulls, stats=stats)
 
 

@@ -15,7 +15,7 @@ brought to the driver types those rules expect before ``rows_to_batch``:
 - DATETIME/TIMESTAMP/DATE: stored as text ``'YYYY-MM-DD HH:MM:SS[.ffffff]'`` / ``'YYYY-MM-DD'``;
   text that does not parse becomes NULL and is counted, as MySQL's zero dates are.
 
-Extraction uses the same keyset predicate as MySQL (``sources.base.keyset_predicate``) with ``?``
+Extraction uses the same keyset clauses as MySQL (``sources.keyset.Keyset``) with ``?``
 placeholders and double-quoted identifiers, in one ordered query read with ``fetchmany`` (memory is
 bounded by one batch). Positions keep the cursor and key values exactly as SQLite returned them, so
 text comparisons at a batch edge are exact. ``now()`` is the Python clock in naive UTC (SQLite has
@@ -34,7 +34,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 from s3rb_tui.engine.errors import JobError
 from s3rb_tui.engine.schema import Column, ConversionStats, TableSchema, UnsupportedType, detect_cursor, rows_to_batch
-from s3rb_tui.engine.sources.base import Estimate, Position, Source, SourceBatch, TableInfo, keyset_predicate, order_by
+from s3rb_tui.engine.sources.base import Estimate, Position, Source, SourceBatch, TableInfo
+from s3rb_tui.engine.sources.keyset import KeyRules, Keyset
 from s3rb_tui.engine.tables import TableRef, quote_sql
 
 _DECLARED = re.compile(
@@ -150,6 +151,9 @@ def _param(column: Column, value: Any) -> Any:
     return value
 
 
+_KEYS = KeyRules(quote_sql, "?", _param)  # SQLite sorts a column as it compares it: by the column itself
+
+
 class SQLiteSource(Source):
     dialect = "sqlite"
 
@@ -257,15 +261,9 @@ class SQLiteSource(Source):
 
     def _predicate(self, schema: TableSchema, start: Position, upper_bound: Any) -> tuple[str, list[Any]]:
         cursor_col = schema.column(schema.cursor_column)  # type: ignore[arg-type]
-        keys = [schema.column(k) for k in schema.order_columns[1:]]
-        typed = Position(
-            cursor=_param(cursor_col, start.cursor),
-            key=None if start.key is None else tuple(_param(c, v) for c, v in zip(keys, start.key)),
-            nulls_done=start.nulls_done,
-        )
         if cursor_col.data_type not in _CLOCK_CURSORS and isinstance(upper_bound, dt.date):
             upper_bound = None  # a numeric cursor cannot be bounded by the clock
-        return keyset_predicate(schema, typed, _param(cursor_col, upper_bound), quote_sql, placeholder="?")
+        return Keyset(schema, _KEYS).after(start, _param(cursor_col, upper_bound))
 
     def _from(self, schema: TableSchema) -> str:
         if schema.ref.schema != self.schema_name:
@@ -285,9 +283,9 @@ class SQLiteSource(Source):
         sql, params = self._from(schema), []
         if schema.incremental:
             where, params = self._predicate(schema, start, upper_bound)
-            sql += f" WHERE {where} ORDER BY {order_by(schema, quote_sql)}"
+            sql += f" WHERE {where} ORDER BY {Keyset(schema, _KEYS).order_by()}"
         elif schema.primary_key:
-            sql += f" ORDER BY {', '.join(quote_sql(k) for k in schema.primary_key)}"
+            sql += f" ORDER BY {Keyset(schema, _KEYS).key_order_by()}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         yield from self._stream(schema, sql, params, batch_size)

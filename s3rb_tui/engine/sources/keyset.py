@@ -1,0 +1,322 @@
+"""Keyset pagination: the one home of how a source orders its rows and finds "the rows after".
+
+Extraction is keyset-paginated on (cursor column, primary key...): each page is the rows strictly
+after the last position read, ``ORDER BY`` cursor, key ``LIMIT n``, so rows sharing one cursor
+value are never skipped or repeated at a batch edge. Rows whose cursor is NULL sort first (as
+MySQL and SQLite both order NULLs first ascending) and are only taken by a table's first full
+backup. A first full backup may instead be an initial scan in primary-key order
+(``sources.base.InitialScan``), paged the same way on the key alone.
+
+**One expression per column.** A page edge, a stripe bound or a scan's end is exact only when,
+for every column of the order, the WHERE's "after v" means what the ORDER BY's "sorts after v"
+means. ``Keyset`` builds both clauses of a table from the same column reference, and a dialect's
+``KeyRules`` says how a column compares with a position value *in the order the column sorts*.
+What broke that against MariaDB (issue 18), and the rule that holds it now:
+
+- ``ORDER BY `k``` names a select-list alias before a column: the fast path selects TIME, INET6,
+  UUID and DECIMALs wider than its transport as ``CAST(k AS CHAR) AS k``, so its pages were sorted
+  as text and compared as values (rows repeated with several chunks, lost with one). Every
+  reference here is qualified by its table (```db`.`t`.`k```), which no alias can capture.
+- ENUM sorts by its number and SET by its bit mask, but both compare with a string as strings
+  (``PRIMARY KEY (k ENUM('zulu','alpha','mike'), n)``, 150 tied rows, batch 20: 50 rows read).
+  Equality stays a comparison with the label (a range on the key index); "after" is, for an ENUM,
+  ``k IN (the labels defined after it)`` (index ranges: one index read per page on 30,000 rows,
+  where ``k > 2`` walks the index from its start, 29,668 reads) and, for a SET, ``k > mask``
+  (numeric: a SET's 2^64 values cannot be listed).
+- A FLOAT position must be the stored single-precision value: MariaDB's text protocol prints 6
+  digits (1.0000001192 -> 1), so ``k > 1`` took the same row again (batch size 1: forever). The
+  type rule reads ``k + 0e0`` (the exact double), and MariaDB compares that literal exactly.
+- Integers are bound as integers, decimals as decimals, binary keys as bytes: never as text
+  (MySQL compares an integer column with a string as DOUBLE, where 2^53 + 1 = 2^53).
+
+Positions are JSON-safe (they are kept in the watermark document): datetimes become
+``'YYYY-MM-DD HH:MM:SS.ffffff'``, dates ``'YYYY-MM-DD'``, decimals strings, binary keys hex,
+ENUM and SET values their labels. ``KeyRules.param`` turns them back into parameters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, Callable, Sequence
+
+import pyarrow.compute as pc
+
+from s3rb_tui.engine.schema import Column, TableSchema
+from s3rb_tui.engine.sources.base import InitialScan, Position
+from s3rb_tui.engine.tables import quote_mysql
+
+BINARY_TYPES = ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob")
+INTEGER_TYPES = ("tinyint", "smallint", "mediumint", "int", "integer", "bigint")
+_WHOLE_NUMBERS = INTEGER_TYPES + ("bit", "year")
+_FLOATS = ("float", "double", "real", "double precision")
+
+Clause = tuple[str, list[Any]]  # SQL (without WHERE) and its parameters
+
+
+# --- positions: values as a watermark keeps them --------------------------------------------
+
+
+def json_safe(value: Any) -> Any:
+    """A driver value as it is kept in a Position (and the watermark JSON)."""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    return value
+
+
+def cursor_value(column: Column, value: Any) -> Any:
+    """A cursor value for a Position: datetimes always as 'YYYY-MM-DD HH:MM:SS.ffffff'."""
+    value = json_safe(value)
+    if column.data_type in ("datetime", "timestamp") and isinstance(value, str) and len(value) >= 19:
+        whole, _, fraction = value.partition(".")  # DATETIME(0..6) text has 0..6 fractional digits
+        return f"{whole}.{fraction.ljust(6, '0')}"
+    return value
+
+
+def row_position(schema: TableSchema, row: Sequence[Any], cursor_i: int, key_i: Sequence[int]) -> Position:
+    """The keyset position after ``row`` (driver values; ``cursor_i``, ``key_i``: where the cursor
+    and the other order columns are in it)."""
+    cursor = row[cursor_i]
+    return Position(cursor=cursor_value(schema.column(schema.cursor_column), cursor),  # type: ignore[arg-type]
+                    key=tuple(json_safe(row[i]) for i in key_i), nulls_done=cursor is not None)
+
+
+def order_row_position(schema: TableSchema, row: Sequence[Any]) -> Position:
+    """The position after a row of exactly the order columns (cursor, key...)."""
+    return row_position(schema, row, 0, range(1, len(row)))
+
+
+def mysql_param(column: Column, value: Any) -> Any:
+    """A JSON-safe position value (or a bound) as a parameter MySQL compares exactly with ``column``:
+    never text for a number (whatever form the value was kept in)."""
+    if value is None:
+        return None
+    t = column.data_type
+    if t in BINARY_TYPES and isinstance(value, str):
+        return bytes.fromhex(value)
+    if t in ("decimal", "numeric") and isinstance(value, (str, int, float)):
+        return Decimal(str(value))
+    try:
+        if t in _WHOLE_NUMBERS and isinstance(value, (str, Decimal)):
+            return int(value)
+        if t in _FLOATS and isinstance(value, (str, int, Decimal)):
+            return float(value)
+    except ValueError:  # not a number after all (a hand-edited watermark): MySQL judges it as it is
+        pass
+    return value
+
+
+# --- how a dialect compares a column with a position value -----------------------------------
+
+
+class KeyRules:
+    """How a dialect orders and compares key columns: each column by itself, ``param`` turning a
+    position value into the parameter that compares with it. ``table`` qualifies every reference."""
+
+    def __init__(self, quote: Callable[[str], str], placeholder: str = "%s",
+                 param: Callable[[Column, Any], Any] = lambda column, value: value):
+        self.quote, self.placeholder = quote, placeholder
+        self.param = param
+
+    def ref(self, table: str, column: Column) -> str:
+        return f"{table}.{self.quote(column.name)}" if table else self.quote(column.name)
+
+    def equal(self, ref: str, column: Column, value: Any) -> Clause:
+        return f"{ref} = {self.placeholder}", [self.param(column, value)]
+
+    def after(self, ref: str, column: Column, value: Any) -> Clause:
+        return f"{ref} > {self.placeholder}", [self.param(column, value)]
+
+
+class MySQLKeyRules(KeyRules):
+    """MySQL's: ENUM and SET compared in the order they sort (their number), not as strings."""
+
+    def __init__(self) -> None:
+        super().__init__(quote_mysql, "%s", mysql_param)
+
+    def equal(self, ref: str, column: Column, value: Any) -> Clause:
+        if column.data_type in ("enum", "set"):
+            return f"{ref} = {self.placeholder}", [str(value)]  # the label: a range on the key index
+        return super().equal(ref, column, value)
+
+    def after(self, ref: str, column: Column, value: Any) -> Clause:
+        if column.data_type == "enum":
+            later = enum_labels(column.column_type)[enum_number(column.column_type, str(value)):]
+            if not later:
+                return "1 = 0", []
+            return f"{ref} IN ({', '.join([self.placeholder] * len(later))})", list(later)
+        if column.data_type == "set":
+            return f"{ref} > {self.placeholder}", [set_mask(column.column_type, str(value))]
+        return super().after(ref, column, value)
+
+
+_LABEL = re.compile(r"'((?:[^'\\]|''|\\.)*)'")
+_UNESCAPE = {"''": "'", "\\\\": "\\", "\\'": "'", "\\0": "\0", "\\n": "\n", "\\r": "\r", "\\Z": "\x1a", "\\t": "\t"}
+
+
+@lru_cache(maxsize=256)
+def enum_labels(column_type: str) -> tuple[str, ...]:
+    """The labels of ``enum('a','b')`` / ``set('a','b')`` (information_schema's COLUMN_TYPE, which
+    doubles quotes and backslashes), in definition order."""
+    body = column_type[column_type.index("(") + 1:column_type.rindex(")")]
+    return tuple(re.sub(r"''|\\.", lambda m: _UNESCAPE.get(m.group(0), m.group(0)[1:]), m.group(1))
+                 for m in _LABEL.finditer(body))
+
+
+def enum_number(column_type: str, label: str) -> int:
+    """An ENUM value's number (its sort order): 1 for the first label; 0 for '' when no label is ''
+    (the error value MySQL stores for an invalid one in non-strict mode)."""
+    labels = enum_labels(column_type)
+    if label in labels:
+        return labels.index(label) + 1
+    if label == "":
+        return 0
+    raise ValueError(f"{label!r} is not a value of {column_type}")
+
+
+def set_mask(column_type: str, value: str) -> int:
+    """A SET value's number (its sort order): bit i for the i-th label it holds."""
+    labels = enum_labels(column_type)
+    return sum(1 << labels.index(member) for member in value.split(",")) if value else 0
+
+
+# --- one table's keyset order ------------------------------------------------------------------
+
+
+class Keyset:
+    """The keyset order of one table under a dialect's rules: the ORDER BY clauses and the WHERE
+    clauses of "rows after a position" built from the same column references. Position values are
+    taken as kept (JSON-safe); upper bounds are parameters already (the source computes them)."""
+
+    def __init__(self, schema: TableSchema, rules: KeyRules, table: str = ""):
+        self.schema, self.rules, self.table = schema, rules, table
+        self.placeholder = rules.placeholder
+
+    def ref(self, name: str) -> str:
+        return self.rules.ref(self.table, self.schema.column(name))
+
+    def order_by(self, descending: bool = False) -> str:
+        """(cursor, key...) order: an incremental read's."""
+        return ", ".join(self.ref(c) + (" DESC" if descending else "") for c in self.schema.order_columns)
+
+    def key_order_by(self) -> str:
+        """Primary-key order: an initial scan's, and a snapshot's when the table has a key."""
+        return ", ".join(self.ref(c) for c in self.schema.primary_key)
+
+    def key_after(self, columns: Sequence[str], last: Sequence[Any]) -> Clause:
+        """``(c1, c2, ...) > (v1, v2, ...)`` in the columns' order, expanded into ORs of ANDs so that
+        indexes are usable."""
+        ors, params = [], []
+        for i in range(len(columns)):
+            parts = []
+            for j in range(i):
+                sql, more = self.rules.equal(self.ref(columns[j]), self.schema.column(columns[j]), last[j])
+                parts.append(sql)
+                params.extend(more)
+            sql, more = self.rules.after(self.ref(columns[i]), self.schema.column(columns[i]), last[i])
+            parts.append(sql)
+            params.extend(more)
+            ors.append("(" + " AND ".join(parts) + ")")
+        return ("(" + " OR ".join(ors) + ")" if ors else "(1 = 0)"), params
+
+    def after(self, position: Position, upper_bound: Any) -> Clause:
+        """Rows strictly after ``position`` with cursor <= ``upper_bound`` (no upper limit when None).
+        Requires ``schema.incremental``."""
+        schema = self.schema
+        assert schema.cursor_column and schema.primary_key
+        cursor_col = schema.column(schema.cursor_column)
+        cur, ph = self.ref(cursor_col.name), self.placeholder
+        keys = list(schema.order_columns[1:])
+        params: list[Any] = []
+
+        def after_key(last: tuple[Any, ...]) -> str:
+            clause, more = self.key_after(keys, last)
+            params.extend(more)
+            return clause
+
+        if position.cursor is None:
+            if position.nulls_done:
+                lower = f"{cur} IS NOT NULL"
+            elif position.key is None:
+                lower = "1 = 1"
+            else:
+                lower = f"(({cur} IS NULL AND {after_key(position.key)}) OR {cur} IS NOT NULL)"
+        else:
+            at = self.rules.param(cursor_col, position.cursor)
+            params.append(at)
+            if position.key is None:
+                lower = f"{cur} > {ph}"
+            else:
+                params.append(at)
+                lower = f"({cur} > {ph} OR ({cur} = {ph} AND {after_key(position.key)}))"
+        if upper_bound is None:  # no upper bound (e.g. an integer cursor has no clock to compare with)
+            return lower, params
+        return f"{lower} AND ({cur} IS NULL OR {cur} <= {ph})", params + [upper_bound]
+
+    def scan_after(self, after_key: Sequence[Any] | None, upper_bound: Any) -> Clause:
+        """An initial scan's rows: a primary key after ``after_key`` (all when None) and a cursor that
+        is NULL or at most ``upper_bound`` (no bound when None)."""
+        schema = self.schema
+        assert schema.cursor_column and schema.primary_key
+        parts, params = [], []
+        if after_key is not None:
+            clause, params = self.key_after(schema.primary_key, after_key)
+            parts.append(clause)
+        if upper_bound is not None:
+            cur = self.ref(schema.cursor_column)
+            parts.append(f"({cur} IS NULL OR {cur} <= {self.placeholder})")
+            params.append(upper_bound)
+        return (" AND ".join(parts) or "1 = 1"), params
+
+
+def mysql_keyset(schema: TableSchema) -> Keyset:
+    """A MySQL table's keyset, every column qualified by the table."""
+    return Keyset(schema, MYSQL_KEYS, schema.ref.mysql())
+
+
+MYSQL_KEYS = MySQLKeyRules()
+
+
+class ArrowPositions:
+    """The position after the last row of Arrow batches: the keyset position for incremental
+    tables (an initial scan's key within ``scan``), the latest cursor so far for snapshots.
+    ``columns[i]`` is the array a position value of column i is read from (as sent, or converted)."""
+
+    def __init__(self, schema: TableSchema):
+        self.schema = schema
+        names = schema.column_names
+        self.cursor_i = names.index(schema.cursor_column) if schema.cursor_column else None
+        self.key_i = [names.index(k) for k in schema.order_columns[1:]] if schema.incremental else []
+        self.pk_i = [names.index(k) for k in schema.primary_key]
+        self.latest: Any = None  # snapshots: the largest cursor value read so far
+
+    def end(self, columns: Sequence[Any], scan: InitialScan | None = None) -> tuple[Position, int]:
+        """(position after the last row, rows with a NULL cursor) of one batch."""
+        last = len(columns[0]) - 1
+        cursor_col = self.schema.column(self.schema.cursor_column) if self.cursor_i is not None else None  # type: ignore[arg-type]
+        if self.schema.incremental and scan is not None:
+            key = tuple(json_safe(columns[i][last].as_py()) for i in self.pk_i)
+            return Position(scan=InitialScan(scan.upper_bound, key)), columns[self.cursor_i].null_count
+        if self.schema.incremental:
+            cursor = columns[self.cursor_i]
+            return Position(
+                cursor=cursor_value(cursor_col, cursor[last].as_py()),  # type: ignore[arg-type]
+                key=tuple(json_safe(columns[i][last].as_py()) for i in self.key_i),
+                nulls_done=cursor[last].is_valid,
+            ), cursor.null_count
+        if self.cursor_i is not None:
+            top = pc.max(columns[self.cursor_i]).as_py()
+            if top is not None and (self.latest is None or top > self.latest):
+                self.latest = top
+        return Position(cursor=None if self.latest is None else cursor_value(cursor_col, self.latest),  # type: ignore[arg-type]
+                        key=None, nulls_done=True), 0

@@ -33,10 +33,27 @@ Commands for --run:
   watermark-count  set-count | validate-counts
   s3clean          list | clean | clean-all (planned, confirmed, exact)
   clean            delete files older than --days under --prefix (dry run unless --confirm)
+  rebuild          drop a warehouse table and load it again from the committed files in the store
+
+Options:
+  --env-file PATH   read settings from PATH instead of ./.env (also --config-file)
+  --readonly        change nothing: the console hides every action that writes; with --run,
+                    a command that would write is refused (exit 2) and dry runs still work
+  --demo            the embedded demo workspace (--demo-reset rebuilds it, --demo-traffic adds
+                    live inserts and updates); may come before or after --run COMMAND
+  --debug           debug logs, and tracebacks on errors
+  --version         print the version and exit
+  -h, --help        this help; `s3rb-tui --run COMMAND --help` for a command's options
+Options of every --run COMMAND (after it):
+  --json            one machine-readable JSON document on stdout (errors too: {"ok": false, ...})
+  --log-file PATH   JSON-lines logs to PATH instead of stderr
+  --debug, --env-file PATH   as above
 
 Exit codes: 0 success, 1 a job ran and failed, 2 bad usage/input/configuration (nothing changed).
-Run `s3rb-tui --run COMMAND --help` for a command's options.
 """
+
+#: top-level flags that may also come after --run COMMAND (`--run status --demo` works too)
+_ANYWHERE = ("--demo", "--demo-reset", "--demo-traffic", "--readonly")
 
 
 def _top_parser() -> argparse.ArgumentParser:
@@ -58,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--run" in argv:
         i = argv.index("--run")
         argv, run_args = argv[:i], argv[i + 1 :]
+        argv += [a for a in run_args if a in _ANYWHERE]
+        run_args = [a for a in run_args if a not in _ANYWHERE]
     parser = _top_parser()
     opts, unknown = parser.parse_known_args(argv)
     if opts.help and run_args is None:
@@ -103,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if run_args and run_args[0] in ("-h", "--help"):
             headless.build_parser().print_help(sys.stdout)
             return 0
-        return headless.main(run_args, env_overrides=env_overrides, env_file=opts.env_file, debug=opts.debug)
+        return headless.main(run_args, env_overrides=env_overrides, env_file=opts.env_file, debug=opts.debug, readonly=opts.readonly)
 
     from s3rb_tui.tui.app import run_console
 

@@ -111,7 +111,10 @@ def build_parser() -> UsageParser:
         description="Run one s3rb-tui job headless (cron/systemd). Exit codes: 0 ok, 1 a job failed, 2 bad usage or configuration.",
         epilog="Examples:\n  s3rb-tui --run backup -t settlement.settlement_claim_detail -s sequential\n"
         "  s3rb-tui --run sync -t settlement.partner_info -t settlement.settlement_claim_detail -s inter-table\n"
-        "  s3rb-tui --run watermark get -t settlement.settlement_claim_detail --json",
+        "  s3rb-tui --run watermark get -t settlement.settlement_claim_detail --json\n\n"
+        "Every command takes --json (one JSON document on stdout, errors too), --log-file PATH (JSON-lines logs),\n"
+        "--debug (tracebacks) and --env-file PATH; tables as -t schema.table, -t 'schema.*' globs or --all.\n"
+        "s3rb-tui --version prints the version; --readonly before or after --run refuses any change.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=UsageParser)
@@ -165,7 +168,7 @@ def build_parser() -> UsageParser:
     p = sub.add_parser("s3clean", help=COMMANDS["s3clean"][1], description=COMMANDS["s3clean"][1])
     p.add_argument("operation", choices=("list", "clean", "clean-all"))
     _tables(p, False, "table (required for clean)")
-    p.add_argument("--older-than", metavar="AGE", help="only files older than AGE: 7d, 24h, 30m")
+    p.add_argument("--older-than", metavar="AGE", help="only files older than AGE: 7d, 24h, 30m (s, m = minutes, h, d, w)")
     p.add_argument("--pattern", metavar="GLOB", help="only file names matching GLOB, e.g. 'batch_*' or '*_batch_000[1-5].parquet'")
     p.add_argument("--dry-run", action="store_true", help="show the plan and delete nothing")
     p.add_argument("--force", action="store_true", help="no confirmation prompt (scripts); required without a terminal")
@@ -201,7 +204,8 @@ class HeadlessApp:
         self.json = bool(getattr(args, "json", False))
         self.debug = bool(getattr(args, "debug", False)) or settings.bool("DEBUG")
         self.redact = Redactor(settings.secrets)
-        self._log_stream = open(args.log_file, "a", encoding="utf-8") if getattr(args, "log_file", None) else stderr
+        self.printed_json = False
+        self._log_stream = _open_log(args.log_file) if getattr(args, "log_file", None) else stderr
         level = "debug" if self.debug else settings.str("LOG_LEVEL").lower()
         self.logger = JsonLogger(self._log_stream, level=level, redact=self.redact)
 
@@ -253,6 +257,7 @@ class HeadlessApp:
     def print_json(self, obj: Any) -> None:
         self.stdout.write(self.redact(json.dumps(obj, indent=2, default=str, ensure_ascii=False)) + "\n")
         self.stdout.flush()
+        self.printed_json = True
 
     def confirm(self, question: str) -> bool:
         if not self.is_tty:
@@ -288,6 +293,28 @@ class HeadlessApp:
             self._log_stream.close()
 
 
+def _open_log(path: str) -> IO[str]:
+    try:
+        return open(path, "a", encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot open --log-file {path!r}: {e.strerror or e.__class__.__name__}",
+                         "give a path in an existing, writable directory") from None
+
+
+#: (command, operation) pairs that only read; everything else changes state unless --dry-run
+_READ_ONLY = {("status", None), ("info", None), ("config", None), ("tables", None), ("watermark", "get"),
+              ("watermark", "list"), ("watermark-count", "validate-counts"), ("s3clean", "list")}
+
+
+def changes_state(args: argparse.Namespace) -> bool:
+    """Whether this command line would change anything (what ``--readonly`` refuses)."""
+    if (args.command, getattr(args, "operation", None)) in _READ_ONLY:
+        return False
+    if args.command == "clean":
+        return bool(args.confirm)
+    return not getattr(args, "dry_run", False)
+
+
 def _one_line(err: BaseException, redact: Callable[[str], str]) -> str:
     text = str(err).replace("\n", " ").strip() or err.__class__.__name__
     return redact(text)
@@ -301,12 +328,26 @@ def main(
     stdout: IO[str] | None = None,
     stderr: IO[str] | None = None,
     debug: bool = False,
+    readonly: bool = False,
 ) -> int:
+    """``readonly``: refuse (exit 2) any command line that would change state; dry runs and
+    read-only commands work. With ``--json`` a failure is also one JSON document on stdout
+    (``ok: false``, the error, its hint and the exit code) unless the command printed its own."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     parser = build_parser()
     redact: Callable[[str], str] = lambda s: s
     app: HeadlessApp | None = None
+    want_json = "--json" in argv
+
+    def fail(line: str, message: str, hint: str | None, code: int) -> int:
+        stderr.write(f"s3rb-tui: error: {line}\n")
+        if want_json and not (app is not None and app.printed_json):
+            doc = {"ok": False, "error": message, "hint": hint, "exit_code": code}
+            stdout.write(redact(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
+            stdout.flush()
+        return code
+
     try:
         if not argv:
             parser.print_help(stdout)
@@ -316,6 +357,11 @@ def main(
             parser.print_help(stdout)
             return 2
         debug = debug or args.debug
+        want_json = bool(args.json)
+        if readonly and changes_state(args):
+            what = f"{args.command} {args.operation}" if getattr(args, "operation", None) else args.command
+            raise UsageError(f"--readonly: {what} would change state; nothing changed",
+                             "drop --readonly, or preview with --dry-run" if args.command != "clean" else "drop --readonly, or leave out --confirm for a dry run")
         environ = dict(os.environ)
         if env_overrides:
             environ.update(env_overrides)
@@ -327,10 +373,10 @@ def main(
         module = importlib.import_module(f"s3rb_tui.commands.{COMMANDS[args.command][0]}")
         return int(module.run(args, app))
     except S3rbError as e:
-        stderr.write(f"s3rb-tui: error: {_one_line(e, redact)}\n")
+        code = fail(_one_line(e, redact), " ".join(e.message.split()), e.hint, e.exit_code)
         if debug:
             stderr.write(redact(traceback.format_exc()))
-        return e.exit_code
+        return code
     except BrokenPipeError:  # `| head` closed our stdout: not an error of the job
         try:
             sys.stdout = open(os.devnull, "w")
@@ -341,10 +387,11 @@ def main(
         stderr.write("s3rb-tui: interrupted\n")
         return 130
     except Exception as e:  # an unexpected failure: still one line unless --debug
-        stderr.write(f"s3rb-tui: error: {e.__class__.__name__}: {_one_line(e, redact)} (run with --debug for the traceback)\n")
+        text = f"{e.__class__.__name__}: {_one_line(e, lambda s: s)}"
+        code = fail(f"{redact(text)} (run with --debug for the traceback)", text, None, 1)
         if debug:
             stderr.write(redact(traceback.format_exc()))
-        return 1
+        return code
     finally:
         if app is not None:
             app.close()

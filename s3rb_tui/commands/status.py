@@ -49,7 +49,11 @@ def render(rep: StatusReport) -> list[str]:
             elif t.last_error:
                 lines.append(f"  {t.table}: last error: {t.last_error}")
     lines.append("")
-    lines.append("status: OK" if rep.ok else f"status: FAILED ({', '.join(c.name for c in rep.failures) or 'table state'})")
+    for t in rep.failed_tables:
+        lines.append(f"FAILED {t.table}: its last run failed" + (" (last error above)" if t.last_error else ""))
+    reasons = [c.name for c in rep.failures] + [f"table {t.table}" for t in rep.tables if t.error] + \
+              [f"last run of {t.table}" for t in rep.failed_tables]
+    lines.append("status: OK" if rep.ok else f"status: FAILED ({', '.join(reasons)})")
     return lines
 
 

@@ -95,9 +95,7 @@ def run(args, app) -> int:
     ws = app.workspace
     if op == "get":
         wm = ws.watermarks.get(table)
-        if wm is None:
-            if app.json:
-                app.print_json({"table": table.full_name, "exists": False})
+        if wm is None:  # with --json the error is the JSON document (headless.main)
             raise JobError(f"no watermark for {table} yet (never backed up)", f"run `s3rb-tui --run backup -t {table}` or `watermark set`")
         if app.json:
             app.print_json(wm.summary())

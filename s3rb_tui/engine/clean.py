@@ -370,7 +370,7 @@ class LoadedKeys:
             from s3rb_tui.engine.warehouses.base import Target
 
             if self._warehouse is None:
-                self._warehouse = self.ws.open_warehouse()
+                self._warehouse = self.ws.open_warehouse(reading=True)
             if self._warehouse.table_columns(self._warehouse.ledger) is None:
                 return set()  # nothing was ever loaded
             target = Target(self._warehouse.schema, self.ws.table_config(ref).target_table or ref.name)

@@ -111,7 +111,7 @@ def validate_table(ws: "Workspace", ref: TableRef, wh: Warehouse | None = None, 
     mode = resolve_mode(cfg, schema) if schema else (cfg.load_mode or ("merge" if keys and cfg.cursor_column else "append"))
     report["mode"] = mode
     own = wh is None
-    wh = wh or open_warehouse_for(ws)
+    wh = wh or open_warehouse_for(ws, reading=True)
     try:
         entries = wh.ledger_entries(target) if wh.table_columns(wh.ledger) is not None else []
         exists = wh.table_columns(target) is not None

@@ -51,7 +51,8 @@ class TableStatus:
     files_waiting: int | None = None  # committed files not in the load ledger (None: no warehouse)
     rows_waiting: int | None = None  # their rows, from the Parquet footers
     last_error: str | None = None
-    error: str | None = None  # reading this table's state failed
+    error: str | None = None  # reading this table's state failed, or a named table does not exist
+    never_backed_up: bool = False  # no watermark and no files
 
 
 @dataclass
@@ -62,14 +63,20 @@ class StatusReport:
 
     @property
     def ok(self) -> bool:
-        return all(c.ok is not False for c in self.checks) and not any(t.error for t in self.tables)
+        """False when a check failed, a table's state could not be read (or a named table does not
+        exist), or a table's last run failed (cron's ``status`` exits 1 naming it)."""
+        return all(c.ok is not False for c in self.checks) and not any(t.error for t in self.tables) and not self.failed_tables
+
+    @property
+    def failed_tables(self) -> list[TableStatus]:
+        return [t for t in self.tables if not t.error and t.last_run_result == "failed"]
 
     @property
     def failures(self) -> list[Check]:
         return [c for c in self.checks if c.ok is False]
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "generated_at": self.generated_at,
+        return {"ok": self.ok, "generated_at": self.generated_at, "failed_tables": [t.table for t in self.failed_tables],
                 "checks": [asdict(c) for c in self.checks], "tables": [asdict(t) for t in self.tables]}
 
 
@@ -183,7 +190,7 @@ def check_warehouse(ws: "Workspace") -> Check:
     check = Check(name="warehouse", ok=None, target=target)
 
     def probe() -> str:
-        wh = ws.open_warehouse()
+        wh = ws.open_warehouse(reading=True)
         try:
             check.target = wh.describe()
             if wh.dialect == "redshift":
@@ -238,6 +245,7 @@ def table_status(ws: "Workspace", ref: TableRef, loaded: LoadedKeys | None, sour
         prefix = table_prefix(ws.incremental_path, ref)
         summary = summarize(prefix, ref.full_name, ws.store.list(prefix), None)
         st.files, st.bytes = summary.files, summary.bytes
+        st.never_backed_up = wm is None and summary.files == 0
         if loaded is not None:
             keys = loaded.for_table(ref)
             if keys is not None:
@@ -252,6 +260,31 @@ def table_status(ws: "Workspace", ref: TableRef, loaded: LoadedKeys | None, sour
     return st
 
 
+def _check_unknown(ws: "Workspace", statuses: list[TableStatus], source_ok: bool) -> None:
+    """Named tables the store knows nothing of: a table the source does not have is an error (a
+    typo in a cron line must not say OK); one it has was never backed up."""
+    if not statuses:
+        return
+    if not source_ok:
+        for st in statuses:
+            st.error = "the store has nothing for this table, and the source cannot be reached to check that it exists"
+        return
+    try:
+        with ws.open_source() as source:
+            listed: dict[str, set[str]] = {}
+            for st in statuses:
+                ref = TableRef.parse(st.table)
+                if ref.schema not in listed:
+                    listed[ref.schema] = {t.ref.name for t in source.list_tables(ref.schema)}
+                if ref.name in listed[ref.schema]:
+                    st.last_run_result = "never backed up"
+                else:
+                    st.error = f"{st.table} is not a table of the source, and the store has nothing for it"
+    except Exception as e:
+        for st in statuses:
+            st.error = f"could not check that the table exists: {_message(e)}"
+
+
 def check_all(ws: "Workspace", tables: list[TableRef] | None = None) -> StatusReport:
     """Every check, then every table (the given ones, else all with a watermark or files)."""
     checks = [check_tunnel(ws, "mysql"), check_tunnel(ws, "warehouse")]
@@ -260,6 +293,7 @@ def check_all(ws: "Workspace", tables: list[TableRef] | None = None) -> StatusRe
     warehouse = check_warehouse(ws)
     checks += [source, store, warehouse]
     statuses: list[TableStatus] = []
+    named = tables is not None
     if store.ok:
         if tables is None:
             try:
@@ -271,5 +305,7 @@ def check_all(ws: "Workspace", tables: list[TableRef] | None = None) -> StatusRe
         with LoadedKeys(ws) as loaded:
             for ref in tables:
                 statuses.append(table_status(ws, ref, loaded if warehouse.ok else None, source_now))
+        if named:
+            _check_unknown(ws, [s for s in statuses if s.never_backed_up and not s.error], bool(source.ok))
     return StatusReport(checks=checks, tables=statuses,
                         generated_at=dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z"))

@@ -120,8 +120,8 @@ def _manual_moment(wm: Watermark | None):
     return parse_timestamp(wm.manual_timestamp).replace(tzinfo=dt.timezone.utc)
 
 
-def open_warehouse_for(ws: "Workspace", ctx: JobContext | None = None) -> Warehouse:
-    wh = ws.open_warehouse()
+def open_warehouse_for(ws: "Workspace", ctx: JobContext | None = None, reading: bool = False) -> Warehouse:
+    wh = ws.open_warehouse(reading=reading)
     wh.store = ws.store  # type: ignore[attr-defined]
     if ctx is not None and hasattr(wh, "log"):
         wh.log = ctx.log  # type: ignore[attr-defined]
@@ -130,7 +130,7 @@ def open_warehouse_for(ws: "Workspace", ctx: JobContext | None = None) -> Wareho
 
 def loaded_keys(ws: "Workspace", table: TableRef) -> set[str]:
     """Keys of the table's files in the warehouse ledger (empty when nothing was ever loaded)."""
-    with open_warehouse_for(ws) as wh:
+    with open_warehouse_for(ws, reading=True) as wh:
         if wh.table_columns(wh.ledger) is None:
             return set()
         return {k for k, _, _ in wh.ledger_entries(target_for(ws, table))}
@@ -302,7 +302,7 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
         ctx.check_cancelled()
         if not dry_run:
             lock = TableLock(ws.store, ref, purpose=f"{ctx.name} (load)", log=ctx.log).acquire()
-        wh = open_warehouse_for(ws, ctx)
+        wh = open_warehouse_for(ws, ctx, reading=dry_run)
         schema_from = "source"
         if schema is None:
             schema, schema_from = discover_schema(ws, ref, committed_keys(ws, ref, ws.watermarks.get(ref)), ctx)

@@ -87,13 +87,15 @@ class Workspace:
             return "127.0.0.1", t.local_port
         return self.settings.str("DB_HOST"), self.settings.int("DB_PORT")
 
-    def open_warehouse(self):
+    def open_warehouse(self, reading: bool = False):
+        """``reading``: the caller only reads (status, plans, dry runs, counts): a warehouse that
+        does not exist yet is not created for it (a DuckDB file stays absent)."""
         from s3rb_tui.engine.warehouses import open_warehouse
 
         t = self.tunnel("warehouse") if self.settings.str("WAREHOUSE_DIALECT") != "duckdb" else None
         if t is not None:
-            return open_warehouse(self.settings, host="127.0.0.1", port=t.local_port)
-        return open_warehouse(self.settings)
+            return open_warehouse(self.settings, host="127.0.0.1", port=t.local_port, reading=reading)
+        return open_warehouse(self.settings, reading=reading)
 
     def ensure_tunnels(self) -> None:
         """Health-check open tunnels between batches (reopens a dropped one once, else raises)."""

@@ -31,14 +31,16 @@ def dialect_from_version(version: str) -> str:
 
 
 def open_warehouse(settings: "Settings", host: str | None = None, port: int | None = None,
-                   store: "ObjectStore | None" = None, log=None, application_name: str = "s3rb-tui") -> Warehouse:
+                   store: "ObjectStore | None" = None, log=None, application_name: str = "s3rb-tui",
+                   reading: bool = False) -> Warehouse:
     """Open the configured warehouse. ``host``/``port`` override REDSHIFT_HOST/PORT (an SSH
-    tunnel's local end). ``store`` is where data files are read from for loads."""
+    tunnel's local end). ``store`` is where data files are read from for loads. ``reading``: the
+    caller writes nothing, so a DuckDB file that does not exist yet is not created."""
     dialect = resolve_dialect_name(settings)
     if dialect == "duckdb":
         from s3rb_tui.engine.warehouses.duckdb import DuckDBWarehouse
 
-        return DuckDBWarehouse(settings, store)
+        return DuckDBWarehouse(settings, store, reading=reading)
     from s3rb_tui.engine.warehouses.postgres import PostgresWarehouse, connect
     from s3rb_tui.engine.warehouses.redshift import RedshiftWarehouse
 

@@ -40,16 +40,20 @@ def _scannable(batch: pa.RecordBatch) -> pa.RecordBatch:
 class DuckDBWarehouse(Warehouse):
     dialect = "duckdb"
 
-    def __init__(self, settings, store: ObjectStore | None = None):
+    def __init__(self, settings, store: ObjectStore | None = None, reading: bool = False):
+        """``reading`` and no file yet: an empty in-memory database stands in (nothing is created:
+        a dry run or ``status`` before the first load must write nothing)."""
         import duckdb
 
         path = settings.path("DUCKDB_PATH")
         if path is None:
             raise ConfigError("WAREHOUSE_DIALECT=duckdb needs DUCKDB_PATH", "set DUCKDB_PATH=/path/to/warehouse.duckdb")
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        absent = reading and not path.exists()
+        if not absent:
+            path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.con = duckdb.connect(str(path))
+            self.con = duckdb.connect(":memory:" if absent else str(path))
         except duckdb.Error as e:
             raise JobError(f"cannot open the DuckDB warehouse {path}: {e}", "check DUCKDB_PATH; only one process can write to a DuckDB file at a time") from None
         self.schema = settings.str("REDSHIFT_SCHEMA")

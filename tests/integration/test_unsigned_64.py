@@ -1,6 +1,6 @@
 """BIGINT UNSIGNED and BIT(64) in the files: decimal(20,0), exact to 2^64-1 on both extraction
 paths (no Redshift column takes a Parquet UINT_64); pyarrow, DuckDB and PostgreSQL read the
-values back exactly; an unsigned key keeps paging and its watermark position stays an integer.
+values back exactly (pandas too); an unsigned key keeps paging and its watermark position stays an integer.
 Files written by earlier versions (uint64) still load into PostgreSQL and DuckDB."""
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ def test_unsigned_64_bit_values_are_decimal_20_0_end_to_end(engine, mysql_server
     expected = sorted(ROWS)
     assert sorted((r["id"], r["b"]) for r in table.to_pylist()) == expected
     assert all(pq.ParquetFile(f).schema.column(0).physical_type == "FIXED_LEN_BYTE_ARRAY" for f in files)
+    frame = table.to_pandas()  # pandas keeps them as exact Decimals
+    assert sorted(zip(frame["id"], frame["b"].where(frame["b"].notna(), None))) == [(Decimal(k), None if b is None else Decimal(b)) for k, b in expected]
     got = duckdb.sql(f"SELECT id, b FROM read_parquet({json.dumps([str(f) for f in files])}) ORDER BY id").fetchall()
     assert got == [(Decimal(k), None if b is None else Decimal(b)) for k, b in expected]
     conn = postgres.connect(pg_db, pg_db["dbname"])
@@ -83,3 +85,23 @@ def test_unsigned_64_bit_values_are_decimal_20_0_end_to_end(engine, mysql_server
         conn.close()
     wm = json.loads(run_cli("--run", "watermark", "get", "-t", "u", "--json", env=env).stdout)
     assert (wm["last_data_timestamp"], wm["last_key"], wm["session"]["extracted"]) == ("2026-01-02 00:00:00.000000", [TOP], 5)
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "duckdb"])
+def test_uint64_files_of_earlier_versions_still_load(dialect, tmp_path, request):
+    wh = Warehouse(dialect, tmp_path, request)
+    ws = Workspace(build_settings({"STORE_URL": f"file://{tmp_path / 'store'}", **wh.env}))
+    ref = TableRef("shop", "legacy")
+    schema = TableSchema(ref, (Column("id", "bigint", "bigint(20) unsigned", unsigned=True), Column("updated_at", "datetime")),
+                         primary_key=("id",), cursor_column="updated_at")
+    old = pa.table({"id": pa.array([TOP, 5], pa.uint64()), "updated_at": pa.array([dt.datetime(2026, 1, 1)] * 2, pa.timestamp("us"))})
+    new = pa.table({"id": pa.array([7], pa.decimal128(20, 0)), "updated_at": pa.array([dt.datetime(2026, 1, 1)], pa.timestamp("us"))})
+    run = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    for batch, t in ((1, old), (2, new)):
+        sink = pa.BufferOutputStream()
+        pq.write_table(t, sink)
+        ws.store.put(data_key(ws.incremental_path, ref, run, batch), sink.getvalue().to_pybytes())
+    ws.watermarks.update(ref, lambda w: Watermark(table=ref.full_name, committed_through=str(FilePosition("2026-01-02_03-04-05", 2))))
+    result = load_table(ws, ref, JobContext("test"), run_id="r1", schema=schema)
+    assert result.status == "success", result.error
+    assert [int(k) for (k,) in wh.q("SELECT id FROM public.legacy ORDER BY id")] == [5, 7, TOP]

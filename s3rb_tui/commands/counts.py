@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from s3rb_tui import display
 from s3rb_tui.commands import report
 from s3rb_tui.engine.counts import apply_set_count, plan_set_count, validate_table
 from s3rb_tui.engine.errors import UsageError
 
 
-def _fmt(n) -> str:
-    return "-" if n is None else f"{n:,}"
+_fmt = display.count
 
 
 def render_validation(r: dict) -> str:

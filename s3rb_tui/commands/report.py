@@ -14,12 +14,12 @@ size = display.size
 def job_summary(title: str, results: list[TableResult], seconds: float) -> str:
     ok = sum(1 for r in results if r.ok)
     failed = len(results) - ok
-    head = f"{title} finished in {seconds:.1f} s: {ok} table(s) ok, {failed} failed"
+    head = f"{title} finished in {display.duration(seconds)}: {ok} table(s) ok, {failed} failed"
     rows = [
-        (r.table, r.status, f"{r.rows:,}", r.files, size(r.bytes), f"{r.seconds:.1f}s")
+        (r.table, r.status, display.count(r.rows), r.files, size(r.bytes), display.duration(r.seconds), display.rate(r.rows_per_s))
         for r in results
     ]
-    out = [head, table(rows, ("table", "result", "rows", "files", "size", "time"))]
+    out = [head, table(rows, ("table", "result", "rows", "files", "size", "time", "rate"))]
     paths = sorted({r.details["extract_path"] for r in results if r.details.get("extract_path")})
     if paths:
         out.append(f"  extraction: {', '.join(paths)}")

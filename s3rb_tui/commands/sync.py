@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from s3rb_tui import display
 from s3rb_tui.commands import report
 from s3rb_tui.engine.extract_path import choose_extract_path
 from s3rb_tui.engine.sync import run_sync
@@ -20,15 +21,16 @@ def _rows(results) -> list[tuple]:
             f"{l['rows']:,}" if l else "-",
             l.get("files", "-") if l else "-",
             (l.get("details") or {}).get("mode", "-") if l else "-",
-            f"{r.seconds:.1f}s",
+            display.duration(r.seconds),
+            display.rate(r.rows_per_s),
         ))
     return rows
 
 
 def summary(title: str, results, seconds: float) -> str:
     ok = sum(1 for r in results if r.ok)
-    out = [f"{title} finished in {seconds:.1f} s: {ok} table(s) ok, {len(results) - ok} failed",
-           report.table(_rows(results), ("table", "result", "extracted", "loaded", "files loaded", "load mode", "time"))]
+    out = [f"{title} finished in {display.duration(seconds)}: {ok} table(s) ok, {len(results) - ok} failed",
+           report.table(_rows(results), ("table", "result", "extracted", "loaded", "files loaded", "load mode", "time", "rate"))]
     for r in results:
         l = r.details.get("load") or {}
         d = l.get("details") or {}

@@ -85,7 +85,7 @@ def run(args, app) -> int:
         if not wms:
             app.out("no watermarks yet (no table has been backed up)")
             return 0
-        rows = [(w.table, w.last_data_timestamp, w.mysql_status, w.redshift_status, w.backup_strategy,
+        rows = [(w.table, display.data_timestamp(w.last_data_timestamp), w.mysql_status, w.redshift_status, w.backup_strategy,
                  f"{w.session.extracted:,}/{w.session.loaded:,}", f"{w.cumulative.extracted:,}/{w.cumulative.loaded:,}") for w in wms]
         app.out(report.table(rows, ("table", "last data timestamp", "mysql", "redshift", "strategy", "session ext/load", "cumulative ext/load")))
         return 0

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from s3rb_tui.engine.errors import UsageError
 from s3rb_tui.engine.layout import parse_data_key
 from s3rb_tui.engine.load import committed_keys, open_warehouse_for, resolve_mode, target_for
+from s3rb_tui.engine.locks import TableLock
 from s3rb_tui.engine.tables import TableRef
 from s3rb_tui.engine.warehouses.base import Warehouse
 from s3rb_tui.engine.warehouses.files import footer
@@ -62,8 +63,10 @@ def plan_set_count(ws: "Workspace", ref: TableRef, count: Any, mode: str) -> Cou
 
 
 def apply_set_count(ws: "Workspace", plan: CountPlan) -> CountChange:
-    """Write exactly the planned document, only if the watermark is still the one planned from."""
-    ws.watermarks.write(plan.new, plan.etag)
+    """Write exactly the planned document, only if the watermark is still the one planned from,
+    under the table's lock: a run holding it is never disturbed (LockedError names it)."""
+    with TableLock(ws.store, TableRef.parse(plan.change.table), purpose="set-count"):
+        ws.watermarks.write(plan.new, plan.etag)
     return plan.change
 
 

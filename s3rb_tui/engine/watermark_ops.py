@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from s3rb_tui.engine.errors import UsageError
 from s3rb_tui.engine.layout import stamp_to_datetime, table_data_files
+from s3rb_tui.engine.locks import TableLock
 from s3rb_tui.engine.sources.base import Position
 from s3rb_tui.engine.tables import TableRef
 from s3rb_tui.engine.watermarks import Watermark
@@ -134,6 +135,8 @@ def plan_reset(ws: "Workspace", table: TableRef) -> WatermarkPlan:
 
 
 def apply_plan(ws: "Workspace", plan: WatermarkPlan) -> Watermark:
-    """Write exactly the planned document, only if the watermark is still the one planned from."""
-    ws.watermarks.write(plan.new, plan.etag)
+    """Write exactly the planned document, only if the watermark is still the one planned from,
+    under the table's lock: a run holding it is never disturbed (LockedError names it)."""
+    with TableLock(ws.store, plan.table, purpose=f"watermark {plan.operation}"):
+        ws.watermarks.write(plan.new, plan.etag)
     return plan.new

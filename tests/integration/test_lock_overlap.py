@@ -131,3 +131,34 @@ def test_refused_load_leaves_the_holders_sync_whole(make_env, mysql_server, saki
             assert cur.fetchone()[0] == RENTAL_ROWS
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("args", [
+    ["watermark", "set", "--timestamp", "2005-01-01 00:00:00", "--force"],
+    ["watermark", "reset", "--force"],
+    ["watermark-count", "set-count", "--count", "7", "--force"],
+])
+def test_watermark_changes_are_refused_while_a_run_holds_the_lock(args, run_cli, make_env, sakila_db, s3_bucket):
+    """A hand-made watermark change in the middle of a run would break the run's compare-and-swap:
+    it waits its turn like a second run (exit 1 naming the holder) and changes nothing."""
+    import socket
+
+    from s3rb_tui.engine.locks import TableLock
+    from s3rb_tui.engine.tables import TableRef
+    from s3rb_tui.engine.workspace import Workspace
+    from s3rb_tui.settings import load_settings
+
+    env = make_env()
+    table = TableRef(sakila_db, "actor")
+    assert run_cli("--run", "backup", "-t", table.full_name, env=env).returncode == 0
+    ws = Workspace(load_settings(environ=env))
+    before = ws.watermarks.read(table)[1]
+    lock = TableLock(ws.store, table, purpose="backup (sequential)").acquire()
+    try:
+        proc = run_cli("--run", args[0], args[1], "-t", table.full_name, *args[2:], env=env)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert f"is locked by backup (sequential) on host {socket.gethostname()}, pid {os.getpid()}" in proc.stderr
+        assert ws.watermarks.read(table)[1] == before  # the holder's document is untouched
+    finally:
+        lock.release()
+    assert run_cli("--run", args[0], args[1], "-t", table.full_name, *args[2:], env=env).returncode == 0

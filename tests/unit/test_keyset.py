@@ -202,3 +202,11 @@ def test_mysql_order_and_comparison_name_the_table_column_never_a_select_alias()
     assert keyset.key_order_by() == "`db`.`t`.`k`, `db`.`t`.`n`"
     where, _ = keyset.after(Position(cursor="2024-01-01 00:00:00.000000", key=("-01:00:00", 3), nulls_done=True), None)
     assert "`k`" not in where.replace("`db`.`t`.`k`", "")
+
+
+def test_a_cursor_set_in_s3rb_toml_compares_in_its_order_too():
+    schema = TableSchema(TableRef("db", "t"), (Column("id", "int"), Column("stage", "enum", "enum('new','paid','shipped')")),
+                         primary_key=("id",), cursor_column="stage")
+    where, params = mysql_keyset(schema).after(Position(cursor="paid", key=(7,), nulls_done=True), None)
+    assert where == "(`db`.`t`.`stage` IN (%s) OR (`db`.`t`.`stage` = %s AND ((`db`.`t`.`id` > %s))))"
+    assert params == ["shipped", "paid", 7]

@@ -251,14 +251,15 @@ class Keyset:
                 lower = "1 = 1"
             else:
                 lower = f"(({cur} IS NULL AND {after_key(position.key)}) OR {cur} IS NOT NULL)"
-        else:
-            at = self.rules.param(cursor_col, position.cursor)
-            params.append(at)
+        else:  # the cursor too compares in its order (a cursor set in s3rb.toml may be any column)
+            later, more = self.rules.after(cur, cursor_col, position.cursor)
+            params.extend(more)
             if position.key is None:
-                lower = f"{cur} > {ph}"
+                lower = later
             else:
-                params.append(at)
-                lower = f"({cur} > {ph} OR ({cur} = {ph} AND {after_key(position.key)}))"
+                same, more = self.rules.equal(cur, cursor_col, position.cursor)
+                params.extend(more)
+                lower = f"({later} OR ({same} AND {after_key(position.key)}))"
         if upper_bound is None:  # no upper bound (e.g. an integer cursor has no clock to compare with)
             return lower, params
         return f"{lower} AND ({cur} IS NULL OR {cur} <= {ph})", params + [upper_bound]

@@ -237,7 +237,7 @@ class MySQLSource(Source):
         columns = []
         for name, data_type, column_type, nullable, num_prec, num_scale, dt_prec, char_len, default, collation in rows:
             data_type = str(data_type).lower()
-            column_type = str(column_type).lower()
+            column_type = str(column_type)  # as written: ENUM and SET labels are data (their case too)
             if name in json_columns and data_type in ("longtext", "text", "mediumtext"):
                 data_type = "json"
             temporal = data_type in _TEMPORAL
@@ -249,7 +249,7 @@ class MySQLSource(Source):
                 precision=(None if dt_prec is None else int(dt_prec)) if temporal else (None if num_prec is None else int(num_prec)),
                 scale=None if num_scale is None else int(num_scale),
                 char_length=None if char_len is None else int(char_len),
-                unsigned="unsigned" in column_type, default=default, collation=collation,
+                unsigned="unsigned" in column_type.lower(), default=default, collation=collation,
             ))
         for c in columns:
             try:

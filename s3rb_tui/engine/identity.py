@@ -59,10 +59,8 @@ def check_identity(ws: "Workspace", wh: "Warehouse", plan: "TablePlan", ctx: Job
     if wm is None or new is None:
         return None
     old = wm.source_identity
-    if not old or plan.mode == "replace" or wh.table_columns(plan.target) is None:
-        return None if new == old else new
-    change, removed = _change(old, new)
-    if change is None:
+    change, removed = _change(old, new) if old else (None, False)
+    if change is None or plan.mode == "replace" or wh.table_columns(plan.target) is None:
         return None if new == old else new  # e.g. AUTO_INCREMENT grew: recorded, so a later fall is measured from it
     keys = plan.schema.primary_key
     copy = wh.count_distinct(plan.target, keys) if plan.mode == "append" and keys else wh.count_rows(plan.target)

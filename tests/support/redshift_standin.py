@@ -226,7 +226,7 @@ def standin_workspace(settings):
     from s3rb_tui.engine.workspace import Workspace
 
     class StandInWorkspace(Workspace):
-        def open_warehouse(self):
+        def open_warehouse(self, reading: bool = False):  # Workspace.open_warehouse's signature (reading: the same stand-in)
             return open_standin(self.settings, self.store)
 
     return StandInWorkspace(settings)

@@ -9,6 +9,7 @@ default), so a cron job can override one value without editing the file.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("DB_SCHEMAS", "", "str", "comma-separated schemas that --all and the console's Tables screen cover (empty: DB_DATABASE)", group="source"),
     Var("DB_DIALECT", "mysql", "choice", "source kind: mysql, or sqlite (the embedded demo source)", choices=("mysql", "sqlite"), group="source"),
     Var("DB_SQLITE_PATH", "", "path", "SQLite file when DB_DIALECT=sqlite", group="source"),
+    Var("DB_DATETIME_ZONE", "", "str", "time zone the applications write DATETIME and DATE cursor values in; the run's bound is computed in it (empty: the server's own time_zone; else an offset such as +09:00, or a zone name the server knows)", group="source"),
     # SSH bastion for MySQL
     Var("SSH_BASTION_HOST", "", "str", "SSH bastion in front of MySQL (empty: connect directly)", group="ssh"),
     Var("SSH_BASTION_PORT", "22", "int", "bastion SSH port", group="ssh", minimum=1),
@@ -63,7 +65,8 @@ VARIABLES: tuple[Var, ...] = (
     Var("BACKUP_NUM_CHUNKS", "4", "int", "primary-key range chunks read in parallel by the fast extraction path", group="backup", minimum=1),
     Var("BACKUP_RETRY_ATTEMPTS", "3", "int", "attempts for transient MySQL/warehouse errors", group="backup", minimum=1),
     Var("BACKUP_TIMEOUT_SECONDS", "300", "int", "connect/read timeout for MySQL and SSH", group="backup", minimum=1),
-    Var("BACKUP_LAG_SECONDS", "0", "int", "the run's upper bound is the source's NOW() minus this; raise it when long transactions commit rows with older timestamps", group="backup", minimum=0),
+    Var("BACKUP_LAG_SECONDS", "0", "int", "extra margin: the run's upper bound is at most the source's NOW() minus this (it already stays behind open transactions when INNODB_TRX is readable); raise it when writers stamp rows with their own clocks", group="backup", minimum=0),
+    Var("BACKUP_VERSION_OVERLAP", "1000", "int", "integer version cursors: each run re-reads this many versions before its watermark and drops the rows already stored, so versions committed late are taken (0: off)", group="backup", minimum=0),
     Var("EXTRACT_ENGINE", "auto", "choice", "extraction path: auto, fast (Arrow-native), or pymysql (the fallback that always works)", choices=("auto", "fast", "pymysql"), group="backup"),
     # Warehouse
     Var("WAREHOUSE_DIALECT", "auto", "choice", "auto (detect Redshift from version()), redshift, postgres, duckdb", choices=("auto", "redshift", "postgres", "duckdb"), group="warehouse"),
@@ -92,6 +95,7 @@ VARIABLES: tuple[Var, ...] = (
 )
 
 VARS_BY_NAME = {v.name: v for v in VARIABLES}
+_ZONE = re.compile(r"|[+-](0\d|1[0-4]):[0-5]\d|SYSTEM|UTC|[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -198,6 +202,8 @@ def build_settings(
         problems.append("DB_DIALECT=sqlite needs DB_SQLITE_PATH")
     if merged["SSH_BASTION_HOST"] and not merged["SSH_BASTION_USER"]:
         problems.append("SSH_BASTION_HOST is set but SSH_BASTION_USER is empty")
+    if not _ZONE.fullmatch(merged["DB_DATETIME_ZONE"]):
+        problems.append(f"DB_DATETIME_ZONE={merged['DB_DATETIME_ZONE']!r} is not a time zone (use e.g. +09:00, -05:00 or Asia/Tokyo; empty: the server's own)")
     if merged["WAREHOUSE_DIALECT"] == "duckdb" and not merged["DUCKDB_PATH"]:
         problems.append("WAREHOUSE_DIALECT=duckdb needs DUCKDB_PATH")
     for schema in (part.strip() for part in merged["DB_SCHEMAS"].split(",")):

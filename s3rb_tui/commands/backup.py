@@ -25,7 +25,13 @@ def describe_dry_run(results) -> str:
                          f"rows with {d.get('cursor_column')} up to {display.data_timestamp(scan.get('upper_bound'))} or NULL")
         else:
             where = "the beginning (full backup, NULL-cursor rows included)" if not after.get("cursor") and not after.get("key") and not after.get("nulls_done") else f"{d.get('cursor_column')} > {display.data_timestamp(after.get('cursor'))}" + (f" (after key {display.key(after.get('key'))})" if after.get("key") else "")
-            lines.append(f"{r.table}: {d.get('mode')} backup from {where} up to {display.data_timestamp(d.get('upper_bound'))}")
+            lines.append(f"{r.table}: snapshot backup of the whole table" if d.get("mode") == "snapshot"
+                         else f"{r.table}: {d.get('mode')} backup from {where} up to {display.data_timestamp(d.get('upper_bound'))}")
+        if d.get("bound"):
+            lines.append(f"  bound: {d['bound']['text']}")
+        if d.get("version_overlap"):
+            lines.append(f"  overlap: versions after {d['version_overlap']['from_cursor_after']} are read again; "
+                         "rows already stored are dropped (BACKUP_VERSION_OVERLAP)")
         lines.append(f"  estimated rows: {display.count(d.get('estimated_rows'))}   estimated size: {report.size(d.get('estimated_bytes'))}   extraction: {d.get('extract_path')}")
         if d.get("uncommitted_files_to_remove"):
             lines.append(f"  {d['uncommitted_files_to_remove']} uncommitted files of an interrupted run would be removed")

@@ -7,6 +7,13 @@ from s3rb_tui.engine.warehouses.redshift_sql import config_notes
 from s3rb_tui.settings import VARS_BY_NAME
 
 
+def datetime_zone_text(settings) -> str:
+    """Where the run's bound for DATETIME/DATE cursors is computed (engine/bounds.py)."""
+    zone = settings.str("DB_DATETIME_ZONE")
+    where = f"in {zone}" if zone else "in the server's own time zone (@@global.time_zone)"
+    return f"DATETIME and DATE cursors are taken to be written {where}: each run's bound is computed there (DB_DATETIME_ZONE)"
+
+
 def run(args, app) -> int:
     s = app.settings
     problems = list(s.problems)
@@ -24,11 +31,13 @@ def run(args, app) -> int:
             "problems": problems,
             "warnings": list(s.warnings),
             "notes": notes,
+            "datetime_zone": datetime_zone_text(s),
             "valid": not problems,
         })
     else:
         app.out(f"settings read from: {s.env_file or '(no .env file; environment and defaults)'}")
         app.out(report.table([(n, v, src) for n, v, src in s.masked()], ("variable", "value", "from")))
+        app.out(datetime_zone_text(s))
         if configs:
             app.out(f"per-table settings ({s.str('S3RB_CONFIG')}): {', '.join(sorted(configs))}")
         for w in s.warnings:

@@ -48,6 +48,8 @@ def render(rep: StatusReport) -> list[str]:
                 lines.append(f"ERROR {t.table}: {t.error}")
             elif t.last_error:
                 lines.append(f"  {t.table}: last error: {t.last_error}")
+            for w in t.cursor_warnings:
+                lines.append(f"  {t.table}: warning: {w}")
     lines.append("")
     for t in rep.failed_tables:
         lines.append(f"FAILED {t.table}: its last run failed" + (" (last error above)" if t.last_error else ""))

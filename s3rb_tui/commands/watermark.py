@@ -68,6 +68,8 @@ def _show_plan(app, plan) -> None:
         app.out(f"  files a --redshift-only load would pick up: {plan.files_to_load:,}")
     for n in plan.notes:
         app.out(f"  note: {n}")
+    for w in plan.warnings:
+        app.out(f"  warning: {w}")
 
 
 def run(args, app) -> int:

@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from s3rb_tui.engine.bounds import RunBound, plan_bound
+from s3rb_tui.engine.cursor_census import CursorCensus, census_warnings, take_census
+from s3rb_tui.engine.cursor_values import check_position
 from s3rb_tui.engine.errors import Cancelled, JobError, S3rbError, WatermarkError
 from s3rb_tui.engine.extract_path import choose_extract_path, open_extract_source
 from s3rb_tui.engine.jobs import JobContext, RateMeter, TableResult, rate
@@ -30,6 +33,7 @@ from s3rb_tui.engine.locks import TableLock
 from s3rb_tui.engine.schema import ConversionStats, TableSchema, preflight
 from s3rb_tui.engine.sources.base import InitialScan, PendingEstimate, Position, Source
 from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.version_overlap import Overlap, plan_overlap
 from s3rb_tui.engine.warehouses.values import mark_nul_text
 from s3rb_tui.engine.watermarks import Watermark
 
@@ -47,13 +51,17 @@ class BackupPlan:
     schema: TableSchema
     mode: str  # incremental | snapshot
     start: Position
-    upper_bound: str
+    upper_bound: str | None  # the source's clock in the cursor's zone (``bound`` says how it was set)
     estimated_rows: int | None  # None while the count runs beside the extraction (``counting``)
     estimated_bytes: int | None
     extract_path: str
     orphans: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     counting: PendingEstimate | None = None
+    bound: RunBound | None = None
+    census: CursorCensus | None = None
+    cursor_warnings: list[str] = field(default_factory=list)  # the bound's and the census's (kept in the watermark)
+    overlap: Overlap | None = None
 
     def take_estimate(self) -> BaseException | None:
         """The count run beside the extraction, once it has answered: the estimate is filled in
@@ -78,16 +86,15 @@ class BackupPlan:
             "after": {"cursor": self.start.cursor, "key": list(self.start.key) if self.start.key else None, "nulls_done": self.start.nulls_done},
             "initial_scan": self.start.scan.to_json() if self.start.scan else None,
             "upper_bound": self.upper_bound,
+            "bound": self.bound.describe() if self.bound else None,
+            "cursor_census": self.census.to_json() if self.census else None,
+            "version_overlap": self.overlap.describe() if self.overlap else None,
             "estimated_rows": self.estimated_rows,
             "estimated_bytes": self.estimated_bytes,
             "extract_path": self.extract_path,
             "uncommitted_files_to_remove": len(self.orphans),
             "warnings": self.warnings,
         }
-
-
-def _format_bound(moment: dt.datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _start_position(wm: Watermark | None) -> Position:
@@ -130,8 +137,10 @@ def plan_backup(ws: "Workspace", table: TableRef, source: Source, *, extract_pat
             f"restore the watermark, or run `s3rb-tui --run watermark reset -t {table}` to start afresh (the files are then treated as uncommitted and removed by the next backup)",
         )
     schema = source.discover(table, cfg.cursor_column, cfg.key_columns)
-    lag = ws.settings.int("BACKUP_LAG_SECONDS")
-    upper = _format_bound(source.now() - dt.timedelta(seconds=lag))
+    check_position(schema, wm)  # a position that does not parse is refused, never re-extracted from
+    bound = plan_bound(source, schema, ws.settings.str("DB_DATETIME_ZONE"), ws.settings.int("BACKUP_LAG_SECONDS"),
+                       user=ws.settings.str("DB_USER"))
+    upper = bound.moment if bound else None
     start = _start_position(wm) if schema.incremental else Position()
     if start.scan is not None and not source.supports_initial_scan:
         raise WatermarkError(
@@ -139,12 +148,17 @@ def plan_backup(ws: "Workspace", table: TableRef, source: Source, *, extract_pat
             "rerun with the MySQL source that started it, or `watermark reset` to start afresh",
         )
     if start.is_start and schema.incremental and source.supports_initial_scan:
-        bound = source.initial_scan_bound(schema, upper)
-        if bound is not None:  # the first full backup reads in primary-key order
-            start = Position(scan=InitialScan(upper_bound=bound))
+        scan_bound = source.initial_scan_bound(schema, upper)
+        if scan_bound is not None:  # the first full backup reads in primary-key order
+            start = Position(scan=InitialScan(upper_bound=scan_bound))
     counting = source.estimate_beside(schema, start, upper) if count_beside else None
     estimate = counting.known() if counting is not None else source.estimate(schema, start, upper)
-    warnings = [w for w in preflight(schema, "redshift") if "full snapshot" in w]
+    cursor_warnings = list(bound.warnings if bound else ())
+    census = take_census(source, schema, bound) if bound else None
+    if census is not None:
+        first = start.is_start or start.scan is not None
+        cursor_warnings += census_warnings(schema, census, None if first else start.cursor, first_backup=first)
+    warnings = [w for w in preflight(schema, "redshift") if "full snapshot" in w] + cursor_warnings
     if schema.is_view:
         warnings.append("this is a view: backed up like a table")
     return BackupPlan(
@@ -159,6 +173,10 @@ def plan_backup(ws: "Workspace", table: TableRef, source: Source, *, extract_pat
         orphans=orphans,
         warnings=warnings,
         counting=None if estimate is not None else counting,
+        bound=bound,
+        census=census,
+        cursor_warnings=cursor_warnings,
+        overlap=plan_overlap(schema, wm, start, ws.settings.int("BACKUP_VERSION_OVERLAP")),
     )
 
 
@@ -236,7 +254,12 @@ class _TableRun:
         schema = self.plan.schema
         writer = _ParquetBatchWriter(tmpdir, list(dict.fromkeys([*([schema.cursor_column] if schema.cursor_column else []), *schema.primary_key])))
         self.source.log = self.ctx.log
-        for sb in self.source.read_batches(self.plan.schema, self.position, self.plan.upper_bound, self.batch_size, self.limit):
+        overlap = self.plan.overlap
+        if overlap is not None and self.wm is not None:
+            overlap.load_seen(self.ws, schema, self.wm)
+        start = self.position if overlap is None else overlap.start
+        batches = self.source.read_batches(self.plan.schema, start, self.plan.upper_bound, self.batch_size, self.limit)
+        for sb in batches if overlap is None else overlap.filter(batches):
             self.ctx.check_cancelled()
             self.write_batch(writer, sb)
         if self.plan.mode == "snapshot" and not self.written:
@@ -300,6 +323,9 @@ class _TableRun:
         self.committed_rows, self.committed_files, self.committed_bytes = self.rows, len(self.written), self.nbytes
 
     def finish(self, result: TableResult) -> None:
+        census = self.plan.census
+        if census is not None:  # what the watermark cannot see, as of this run (status shows it)
+            self.current = replace(self.current, cursor_census=census.to_json(), cursor_warnings=list(self.plan.cursor_warnings))
         # Snapshot runs commit all their files at once; incremental runs mark success.
         self.commit(FilePosition(self.stamp, len(self.written)) if self.written else None, status="success")
         result.status = "success" if self.rows else "no new data"

@@ -102,11 +102,14 @@ def validate_table(ws: "Workspace", ref: TableRef, wh: Warehouse | None = None, 
         try:
             with ws.open_source() as source:
                 schema = source.discover(ref, cfg.cursor_column, cfg.key_columns)
+                from s3rb_tui.engine.bounds import moment_reading
                 from s3rb_tui.engine.sources.base import Position
 
                 total = source.count(schema)
                 bound = wm.last_data_timestamp if (wm and schema.incremental and wm.last_data_timestamp is not None) else None
-                upto = source.count(schema, Position(), bound) if bound is not None else total
+                # rows up to the watermark's own cursor value (a source bounds a clock reading at its last complete unit)
+                upto = source.count(schema, Position(), moment_reading(schema.column(schema.cursor_column), bound)) \
+                    if bound is not None else total
                 report["source"] = {"rows": total, "rows_up_to_watermark": upto, "watermark": bound}
         except Exception as e:
             report["source"] = {"error": str(e).splitlines()[0][:300] if str(e) else e.__class__.__name__}

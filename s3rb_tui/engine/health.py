@@ -51,6 +51,10 @@ class TableStatus:
     files_waiting: int | None = None  # committed files not in the load ledger (None: no warehouse)
     rows_waiting: int | None = None  # their rows, from the Parquet footers
     last_error: str | None = None
+    #: rows the watermark cannot see, as the latest run counted them (engine/cursor_census.py)
+    future_cursor_rows: int | None = None
+    null_cursor_rows: int | None = None
+    cursor_warnings: list[str] = field(default_factory=list)
     error: str | None = None  # reading this table's state failed, or a named table does not exist
     never_backed_up: bool = False  # no watermark and no files
 
@@ -242,6 +246,9 @@ def table_status(ws: "Workspace", ref: TableRef, loaded: LoadedKeys | None, sour
             st.session = asdict(wm.session)
             st.cumulative = asdict(wm.cumulative)
             st.last_error = wm.last_error
+            census = wm.cursor_census or {}
+            st.future_cursor_rows, st.null_cursor_rows = census.get("future_rows"), census.get("null_rows")
+            st.cursor_warnings = list(wm.cursor_warnings)
         prefix = table_prefix(ws.incremental_path, ref)
         summary = summarize(prefix, ref.full_name, ws.store.list(prefix), None)
         st.files, st.bytes = summary.files, summary.bytes

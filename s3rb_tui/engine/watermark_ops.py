@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from s3rb_tui.engine.bounds import run_bound
+from s3rb_tui.engine.cursor_census import ahead_warning, take_census
 from s3rb_tui.engine.errors import UsageError
 from s3rb_tui.engine.layout import stamp_to_datetime, table_data_files
 from s3rb_tui.engine.locks import TableLock
@@ -58,6 +60,7 @@ class WatermarkPlan:
     bytes_after: int = 0
     files_to_load: int | None = None  # None: warehouse ledger not reachable
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. a timestamp ahead of the source's newest cursor
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -71,6 +74,7 @@ class WatermarkPlan:
             "bytes_after": self.bytes_after,
             "files_to_load": self.files_to_load,
             "notes": self.notes,
+            "warnings": self.warnings,
         }
 
 
@@ -116,12 +120,32 @@ def plan_set(ws: "Workspace", table: TableRef, timestamp: str, *, with_source: b
                 schema = source.discover(table, cfg.cursor_column, cfg.key_columns)
                 if schema.incremental:
                     plan.source_rows_after = source.count(schema, Position(cursor=ts, key=None, nulls_done=True), format_timestamp(source.now()))
+                    ahead = _ahead(ws, source, schema, ts)
+                    if ahead:
+                        plan.warnings.append(ahead)
                 else:
                     plan.notes.append("the table has no cursor column or primary key: it is backed up as a full snapshot, the timestamp only filters which files a --redshift-only load takes")
         except Exception as e:  # the preview still shows what the store says
             plan.notes.append(f"source not counted: {e}")
     plan.notes.append(f"the next backup extracts rows with cursor > {ts}; a --redshift-only load takes committed files written at or after it")
     return plan
+
+
+def _ahead(ws: "Workspace", source: Any, schema: Any, cursor: Any) -> str | None:
+    bound = run_bound(schema, source.clock(ws.settings.str("DB_DATETIME_ZONE"), transactions=False), 0)
+    return ahead_warning(schema, cursor, take_census(source, schema, bound))
+
+
+def ahead_of_source(ws: "Workspace", table: TableRef, timestamp: str) -> str | None:
+    """The warning ``watermark set`` gives for ``timestamp`` when it is ahead of the newest cursor
+    in the source and of the source's clock (every row changed until then would be skipped); None
+    when it is not. For the console's watermark wizard: it opens the source (call it from a
+    worker thread); a bad timestamp is a UsageError, an unreachable source its JobError."""
+    ts = format_timestamp(parse_timestamp(timestamp))
+    with ws.open_source() as source:
+        cfg = ws.table_config(table)
+        schema = source.discover(table, cfg.cursor_column, cfg.key_columns)
+        return _ahead(ws, source, schema, ts) if schema.incremental else None
 
 
 def plan_reset(ws: "Workspace", table: TableRef) -> WatermarkPlan:

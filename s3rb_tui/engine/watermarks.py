@@ -70,6 +70,10 @@ class Watermark:
     manual_timestamp: str | None = None  # set by `watermark set` (manual_cli)
     null_cursor_rows: int = 0
     zero_dates: int = 0
+    #: the latest run's count of rows its watermark cannot see (``engine/cursor_census.py``):
+    #: {"newest", "future_rows", "future_latest", "null_rows", "clock"}, and its warnings about them
+    cursor_census: dict[str, Any] | None = None
+    cursor_warnings: list[str] = field(default_factory=list)
     last_error: str | None = None
     last_run_result: str | None = None  # success | failed | cancelled | no new data
     #: the source table as the last load saw it: {"created": CREATE_TIME, "auto_increment": n} (``engine.identity``)
@@ -118,6 +122,8 @@ class Watermark:
             "files_loaded_total": self.files_loaded_total,
             "committed_through": self.committed_through,
             "manual_timestamp": self.manual_timestamp,
+            "cursor_census": self.cursor_census,
+            "cursor_warnings": self.cursor_warnings,
             "last_run_result": self.last_run_result,
             "last_error": self.last_error,
             "updated_at": self.updated_at,

@@ -34,6 +34,9 @@ class TableState:
     waiting_rows: int | None = None
     waiting_files: int | None = None
     lag_seconds: float | None = None
+    future_cursor_rows: int | None = None  # rows the latest run left out: cursor later than the clock
+    null_cursor_rows: int | None = None  # rows with a NULL cursor, which only a first full backup takes
+    cursor_warnings: tuple[str, ...] = ()
 
 
 def configured_tables(ws) -> list[str]:
@@ -78,6 +81,9 @@ def read_dashboard(ws) -> tuple[list[HealthCheck], list[TableState], str]:
             waiting_rows=t.rows_waiting,
             waiting_files=t.files_waiting,
             lag_seconds=t.lag_seconds,
+            future_cursor_rows=t.future_cursor_rows,
+            null_cursor_rows=t.null_cursor_rows,
+            cursor_warnings=tuple(t.cursor_warnings),
         )
     for name in names:
         tables.setdefault(name, TableState(table=name))

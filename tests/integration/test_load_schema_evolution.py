@@ -4,6 +4,7 @@ column type stops the table with a clear message and loads nothing until the war
 from __future__ import annotations
 
 from tests.support import mariadb, postgres
+from tests.support.backups import wait_for_next_second
 
 
 def q(pg: dict, sql: str):
@@ -35,6 +36,7 @@ def test_added_column_appears_and_type_change_stops_the_table(sakila_db, pg_db, 
     mysql(mysql_server, sakila_db,
           "ALTER TABLE actor ADD COLUMN nickname VARCHAR(20) NULL",
           "UPDATE actor SET nickname = 'Bud', last_update = NOW() WHERE actor_id = 5")
+    wait_for_next_second(mysql_server)  # last_update has whole seconds: a run takes a second once it is over
     second = run_cli("--run", "sync", "-t", "actor", env=env)
     assert second.returncode == 0, second.stderr[-2000:]
     assert "added column nickname" in second.stdout
@@ -47,6 +49,7 @@ def test_added_column_appears_and_type_change_stops_the_table(sakila_db, pg_db, 
     mysql(mysql_server, sakila_db,
           "ALTER TABLE actor MODIFY first_name VARCHAR(100) NOT NULL",
           "UPDATE actor SET first_name = 'LONGER NAME', last_update = NOW() WHERE actor_id = 6")
+    wait_for_next_second(mysql_server)
     third = run_cli("--run", "sync", "-t", "actor", env=env)
     assert third.returncode == 1
     assert "first_name: warehouse has character varying(45), the source needs character varying(100)" in third.stdout

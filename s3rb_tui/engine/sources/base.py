@@ -23,6 +23,8 @@ from typing import Any, Callable, Iterator
 
 import pyarrow as pa
 
+from s3rb_tui.engine.bounds import SourceClock, zone_offset
+from s3rb_tui.engine.errors import JobError
 from s3rb_tui.engine.schema import ConversionStats, TableSchema
 from s3rb_tui.engine.tables import TableRef
 
@@ -127,6 +129,23 @@ class Source(ABC):
     @abstractmethod
     def now(self) -> dt.datetime:
         """The source's clock, naive UTC (the session runs in +00:00)."""
+
+    def clock(self, zone: str = "", transactions: bool = True) -> SourceClock:
+        """The clock a run's bound is computed from (``engine/bounds.py``), ``zone`` being the one
+        DATETIME cursors are written in (empty: the source's own); ``transactions``: also the
+        oldest open transaction. This default has no view of them; MySQL's reads them
+        (``sources/mysql_clock.py``)."""
+        now = self.now()
+        try:
+            offset = zone_offset(zone, now)
+        except ValueError as e:
+            raise JobError(f"DB_DATETIME_ZONE: {e}", "use an offset such as +09:00, or an IANA zone name such as Asia/Tokyo") from None
+        return SourceClock(now_utc=now, zone=zone or "UTC", zone_offset=offset)
+
+    def census(self, schema: TableSchema, clock_value: Any) -> tuple[Any, int, Any, int]:
+        """(newest cursor, rows with a cursor later than ``clock_value``, the latest of those, rows
+        with a NULL cursor) of an incremental table (``engine/cursor_census.py``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not count cursor values")
 
     @abstractmethod
     def list_tables(self, schema: str) -> list[TableInfo]:

@@ -23,6 +23,7 @@ import pymysql.converters
 import pymysql.cursors
 from pymysql.constants import FIELD_TYPE
 
+from s3rb_tui.engine.bounds import cursor_bound
 from s3rb_tui.engine.errors import JobError
 from s3rb_tui.engine.retry import call_with_retry
 from s3rb_tui.engine.schema import Column, ConversionStats, TableSchema, UnsupportedType, detect_cursor, rows_to_batch
@@ -30,6 +31,7 @@ from s3rb_tui.engine.sources.base import (
     Estimate, InitialScan, PendingEstimate, Position, Source, SourceBatch, TableInfo, empty_batch,
 )
 from s3rb_tui.engine.sources.keyset import cursor_value, json_safe, mysql_keyset, mysql_param, order_row_position, row_position
+from s3rb_tui.engine.sources.mysql_clock import MySQLClock
 from s3rb_tui.engine.tables import TableRef, quote_mysql
 
 if TYPE_CHECKING:
@@ -61,7 +63,7 @@ def select_columns(schema: TableSchema, names: "list[str] | tuple[str, ...]") ->
     return ", ".join(schema.column(k).rule.select_expr(schema.column(k)) for k in names)
 
 
-class MySQLSource(Source):
+class MySQLSource(MySQLClock, Source):
     """``log`` (optional, ``log(event, level=..., **fields)``) receives a line for every retry."""
 
     dialect = "mysql"
@@ -310,7 +312,7 @@ class MySQLSource(Source):
         if start.scan is not None:
             return self._scan_predicate(schema, start.scan.after_key, start.scan.upper_bound)
         cursor_col = schema.column(schema.cursor_column)  # type: ignore[arg-type]
-        return mysql_keyset(schema).after(start, _bound(cursor_col, upper_bound))
+        return mysql_keyset(schema).after(start, cursor_bound(cursor_col, upper_bound))
 
     # --- initial scan: a first full backup in primary-key order --------------------------
 
@@ -328,7 +330,7 @@ class MySQLSource(Source):
 
     def _scan_predicate(self, schema: TableSchema, after_key: tuple[Any, ...] | None, upper_bound: Any) -> tuple[str, list[Any]]:
         cursor_col = schema.column(schema.cursor_column)  # type: ignore[arg-type]
-        return mysql_keyset(schema).scan_after(after_key, _bound(cursor_col, mysql_param(cursor_col, upper_bound)))
+        return mysql_keyset(schema).scan_after(after_key, cursor_bound(cursor_col, mysql_param(cursor_col, upper_bound)))
 
     def scan_end(self, schema: TableSchema, scan: InitialScan) -> Position:
         """The keyset position of a finished scan: the largest (cursor, key) up to its bound (one
@@ -338,7 +340,7 @@ class MySQLSource(Source):
         select = select_columns(schema, schema.order_columns)
         cur = keyset.ref(cursor_col.name)
         where, params = f"{cur} IS NOT NULL", []
-        bound = _bound(cursor_col, mysql_param(cursor_col, scan.upper_bound))
+        bound = cursor_bound(cursor_col, mysql_param(cursor_col, scan.upper_bound))
         if bound is not None:
             where += f" AND {cur} <= %s"
             params.append(bound)
@@ -511,24 +513,6 @@ class MySQLSource(Source):
             return None
         keys = ", ".join(quote_mysql(k) for k in schema.primary_key)
         return int(self._query(f"SELECT COUNT(DISTINCT {keys}) FROM {schema.ref.mysql()}")[0][0])
-
-
-def _bound(cursor_col: Column, upper_bound: Any) -> Any:
-    """The cursor bound as a parameter: a numeric cursor cannot be bounded by the clock; a DATE
-    cursor stops at the last complete day."""
-    if cursor_col.data_type not in _CLOCK_CURSORS and not isinstance(upper_bound, (int, Decimal)):
-        return None
-    if cursor_col.data_type == "date" and isinstance(upper_bound, (str, dt.date)):
-        return _last_complete_day(upper_bound)
-    return upper_bound
-
-
-def _last_complete_day(upper_bound: "str | dt.date") -> str:
-    """A DATE cursor only says which day a row changed: rows of the bound's own day may still
-    change with a key below the one read last and would be missed, so the run stops at the day before."""
-    day = upper_bound if type(upper_bound) is dt.date else (
-        upper_bound.date() if isinstance(upper_bound, dt.datetime) else dt.date.fromisoformat(upper_bound[:10]))
-    return (day - dt.timedelta(days=1)).isoformat()
 
 
 def _latest(current: Any, values: Iterator[Any]) -> Any:

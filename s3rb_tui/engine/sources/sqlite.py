@@ -32,6 +32,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from s3rb_tui.engine.bounds import cursor_bound
+from s3rb_tui.engine.cursor_census import census_sql
 from s3rb_tui.engine.errors import JobError
 from s3rb_tui.engine.schema import Column, ConversionStats, TableSchema, UnsupportedType, detect_cursor, rows_to_batch
 from s3rb_tui.engine.sources.base import Estimate, Position, Source, SourceBatch, TableInfo
@@ -56,7 +58,6 @@ _ALIASES = {
 }
 _TEMPORAL = ("datetime", "timestamp", "date", "time")
 _CHARACTER = ("char", "varchar", "binary", "varbinary")
-_CLOCK_CURSORS = ("datetime", "timestamp", "date")
 TIMESTAMP_TEXT = "%Y-%m-%d %H:%M:%S.%f"
 
 
@@ -261,9 +262,8 @@ class SQLiteSource(Source):
 
     def _predicate(self, schema: TableSchema, start: Position, upper_bound: Any) -> tuple[str, list[Any]]:
         cursor_col = schema.column(schema.cursor_column)  # type: ignore[arg-type]
-        if cursor_col.data_type not in _CLOCK_CURSORS and isinstance(upper_bound, dt.date):
-            upper_bound = None  # a numeric cursor cannot be bounded by the clock
-        return Keyset(schema, _KEYS).after(start, _param(cursor_col, upper_bound))
+        # the one bound rule (engine/bounds.py): the last complete unit of the cursor's precision
+        return Keyset(schema, _KEYS).after(start, _param(cursor_col, cursor_bound(cursor_col, upper_bound)))
 
     def _from(self, schema: TableSchema) -> str:
         if schema.ref.schema != self.schema_name:
@@ -354,6 +354,14 @@ class SQLiteSource(Source):
     def estimate(self, schema: TableSchema, start: Position, upper_bound: Any) -> Estimate:
         rows = self.count(schema, start if schema.incremental else None, upper_bound if schema.incremental else None)
         return Estimate(rows=rows, bytes=None, exact=True)
+
+    def census(self, schema: TableSchema, clock_value: Any) -> tuple[Any, int, Any, int]:
+        """(newest cursor, rows later than ``clock_value``, the latest of those, NULL-cursor rows)."""
+        if schema.ref.schema != self.schema_name:
+            raise JobError(f"table {schema.ref.full_name} not found in SQLite source {self.path}")
+        sql, params = census_sql(quote_sql(schema.ref.name), quote_sql(schema.cursor_column or ""), clock_value, "?")
+        [(newest, beyond, latest, nulls)] = self._query(sql, params)
+        return _position_value(newest), int(beyond or 0), _position_value(latest), int(nulls or 0)
 
     def distinct_keys(self, schema: TableSchema) -> int | None:
         if not schema.primary_key:

@@ -331,6 +331,8 @@ class _TableRun:
         result.status = "success" if self.rows else "no new data"
         result.rows, result.files, result.bytes = self.rows, len(self.written), self.nbytes
         result.details.update(estimated_rows=self.plan.estimated_rows, estimated_bytes=self.plan.estimated_bytes)
+        if self.plan.overlap is not None:  # the window's rows read again and found already stored
+            result.details["version_overlap"] = {**self.plan.overlap.describe(), "rows_already_stored": self.plan.overlap.dropped}
         if self.stats.total_zero_dates:
             zd = self.stats.zero_dates
             result.details["zero_dates"] = dict(zd)

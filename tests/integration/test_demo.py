@@ -21,6 +21,7 @@ from s3rb_tui import demo_data
 from s3rb_tui.demo import prepare_demo, read_marker, start_traffic
 from s3rb_tui.engine.layout import lock_key
 from s3rb_tui.engine.tables import TableRef
+from tests.support.backups import wait_for_next_local_second
 from tests.support.waiting import wait_until
 
 DELIVERY = "settlement_normal_delivery_detail"
@@ -191,6 +192,7 @@ def test_demo_sync_end_to_end_then_incrementally(demo_root: Path, run_cli):
         wait_until(lambda: traffic.ticks >= 2, timeout=60, what="two traffic ticks")
     finally:
         traffic.stop()
+    wait_for_next_local_second()  # update_at is a DATETIME (whole seconds): a run takes a second once it is over
     done = run_cli("--demo", "--run", "sync", "-t", TABLE, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     total = _count(settings["DB_SQLITE_PATH"])

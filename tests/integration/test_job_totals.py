@@ -15,6 +15,7 @@ from s3rb_tui.engine.tables import TableRef
 from s3rb_tui.engine.workspace import Workspace
 from s3rb_tui.settings import load_settings
 from tests.support import mariadb, postgres
+from tests.support.backups import wait_for_next_second
 
 
 @pytest.fixture
@@ -102,6 +103,7 @@ def test_a_failed_sync_whose_backup_wrote_a_file_says_so_and_blames_the_right_si
         conn.close()
     with mariadb.connect(mysql_server, sakila_db) as my, my.cursor() as cur:
         cur.execute("UPDATE actor SET last_update = NOW() WHERE actor_id = 7")
+    wait_for_next_second(mysql_server)  # last_update has whole seconds: a run takes a second once it is over
     job = Recorder()
     [result] = run_sync(ws, [table], job.ctx)
     assert result.status == "failed"

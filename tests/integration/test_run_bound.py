@@ -192,6 +192,8 @@ def test_an_integer_version_committed_late_is_taken_by_the_overlap_window_once(
     second = engine_backup(env, "t", engine)
     third = engine_backup(env, "t", engine)  # nothing new: the window re-reads, writes nothing
     assert second.ok and third.ok and third.rows == 0 and third.status == "no new data"
+    assert second.rows == 1 and second.details["version_overlap"]["rows_already_stored"] == 1  # 101 read again, dropped
+    assert third.details["version_overlap"]["rows_already_stored"] == 2  # 100 and 101
     ids = sorted(r["id"] for r in stored_rows(tmp_path / "store", f"{mysql_db}.t"))
     assert ids == [1, 2, 3, 4, 5], f"stored ids {ids}"
 

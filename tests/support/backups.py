@@ -63,3 +63,11 @@ def wait_for_next_second(server: dict) -> dt.datetime:
     written before this call is then in a complete second, which the next run's bound takes."""
     now = server_clock(server)
     return wait_for_server_clock_past(server, now.replace(microsecond=0) + dt.timedelta(seconds=1))
+
+
+def wait_for_next_local_second() -> dt.datetime:
+    """As ``wait_for_next_second`` for a source whose clock is this machine's (the SQLite demo)."""
+    now = dt.datetime.now(dt.timezone.utc)
+    later = now.replace(microsecond=0) + dt.timedelta(seconds=1)
+    return wait_until(lambda: (lambda t: t if t > later else None)(dt.datetime.now(dt.timezone.utc)), 10,
+                      "this machine's clock passing the next second")

@@ -66,8 +66,11 @@ def wait_for_next_second(server: dict) -> dt.datetime:
 
 
 def wait_for_next_local_second() -> dt.datetime:
-    """As ``wait_for_next_second`` for a source whose clock is this machine's (the SQLite demo)."""
+    """For a source whose clock is this machine's (the SQLite demo), whose DATETIME columns hold
+    fractions a writer stamped (``10:00:05.7``) though declared with whole seconds: a run bounds
+    them at the last complete second before its clock (``10:00:05`` once it is ``10:00:06.x``),
+    so a row stamped now is taken once the clock is two second boundaries further."""
     now = dt.datetime.now(dt.timezone.utc)
-    later = now.replace(microsecond=0) + dt.timedelta(seconds=1)
+    later = now.replace(microsecond=0) + dt.timedelta(seconds=2)
     return wait_until(lambda: (lambda t: t if t > later else None)(dt.datetime.now(dt.timezone.utc)), 10,
-                      "this machine's clock passing the next second")
+                      "this machine's clock passing two second boundaries")

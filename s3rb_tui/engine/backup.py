@@ -325,7 +325,9 @@ class _TableRun:
     def finish(self, result: TableResult) -> None:
         census = self.plan.census
         if census is not None:  # what the watermark cannot see, as of this run (status shows it)
-            self.current = replace(self.current, cursor_census=census.to_json(), cursor_warnings=list(self.plan.cursor_warnings))
+            offset = self.plan.bound.zone_offset_seconds if self.plan.bound else 0.0
+            self.current = replace(self.current, cursor_census={**census.to_json(), "zone_offset_seconds": offset},
+                                   cursor_warnings=list(self.plan.cursor_warnings))
         # Snapshot runs commit all their files at once; incremental runs mark success.
         self.commit(FilePosition(self.stamp, len(self.written)) if self.written else None, status="success")
         result.status = "success" if self.rows else "no new data"

@@ -115,6 +115,7 @@ class RunBound:
     zone: str | None  # the zone the cursor is compared in; None for integer cursors
     limited_by: str  # clock | lag | open transaction | none
     cursor_type: str | None = None
+    zone_offset_seconds: float = 0.0  # the cursor's zone ahead of UTC (0 for TIMESTAMP)
     open_transaction: OpenTransaction | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
@@ -182,12 +183,14 @@ def run_bound(schema: TableSchema, clock: SourceClock, lag_seconds: int, user: s
                             "since are left to a later run")
     if clock.transactions is False:
         warnings.append(lag_warning(clock, lag_seconds, user))
+    offset = dt.timedelta(0) if column.data_type == "timestamp" else clock.zone_offset
     if column.data_type == "timestamp":  # absolute: read in UTC whatever the writers' zones
         zone, now, moment_in = "UTC", clock.now_utc, moment
     else:
         zone, now, moment_in = clock.zone, clock.in_zone(clock.now_utc), clock.in_zone(moment)
     return RunBound(moment=_fmt(moment_in), cursor_bound=cursor_bound(column, moment_in), clock=_fmt(now), zone=zone,
-                    limited_by=limited_by, cursor_type=column.data_type, open_transaction=held, warnings=tuple(warnings))
+                    limited_by=limited_by, cursor_type=column.data_type, open_transaction=held, warnings=tuple(warnings),
+                    zone_offset_seconds=offset.total_seconds())
 
 
 def zone_offset(zone: str, now_utc: dt.datetime) -> dt.timedelta:

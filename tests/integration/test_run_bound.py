@@ -16,7 +16,10 @@ import pytest
 from s3rb_tui.engine.sources.base import Position
 from s3rb_tui.engine.sources.mysql import MySQLSource
 from s3rb_tui.engine.sources.mysql_arrow import MySQLArrowSource
+from s3rb_tui.engine.health import check_all
 from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.settings import build_settings
 from tests.support import mariadb
 from tests.support.backups import (
     ENGINES, engine_backup, latest_by_key, stored_rows, wait_for_next_second,
@@ -230,6 +233,12 @@ def test_a_late_row_of_a_writer_behind_utc_is_not_lost(engine, make_env, mysql_s
     assert engine_backup(env, "t", engine).ok
     ids = sorted(r["id"] for r in stored_rows(tmp_path / "store", f"{mysql_db}.t"))
     assert ids == [1, 3], f"stored ids {ids} (row 2 is younger than the lag: a later run's)"
+    ws = Workspace(build_settings(env))
+    try:  # status measures the lag in the cursor's zone too: minutes, not five hours
+        [st] = check_all(ws, [ws.table_ref("t")]).tables
+    finally:
+        ws.close()
+    assert 60 <= st.lag_seconds < 600, st.lag_seconds
 
 
 def test_the_default_zone_is_the_servers_own_and_dry_run_shows_it(make_env, mysql_server, mysql_db, tmp_path, run_cli):

@@ -143,6 +143,7 @@ def write_gzip_csv(store: ObjectStore, key: str, out_key: str, null_mark: str, f
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET threads = 1")  # one stream in, one gzip stream out: more threads only buffer more batches
         con.register("s3rb_file", pa.RecordBatchReader.from_batches(schema, checked()))
         options = ["FORMAT csv", "HEADER false", f"NULLSTR {literal_sql(null_mark)}", "COMPRESSION gzip"]
         if quoted:

@@ -43,6 +43,12 @@ from s3rb_tui.engine.warehouses.redshift_sql import (CSV_PREFIX, MANIFEST_PREFIX
 from s3rb_tui.engine.warehouses.redshift_types import verdict
 from s3rb_tui.engine.warehouses.values import PostgresValues, ValueRepairs
 
+def _backup_run(f: LoadFile) -> str:
+    """The backup run that wrote ``f`` (its run stamp; a key outside the layout is a run of its own)."""
+    dk = parse_data_key(f.key)
+    return dk.position.run_stamp if dk else f.key
+
+
 class RedshiftWarehouse(PostgresWarehouse):
     dialect = "redshift"
 
@@ -169,8 +175,7 @@ class RedshiftWarehouse(PostgresWarehouse):
             raise ConfigError("Redshift loads from S3: the store must be an S3 bucket", "unset STORE_URL and set S3_BUCKET_NAME")
         folded = fold_target(target)
         table = list((self.table_columns(folded) or {}).items())
-        units = plan_units(self._formats(target, files, dict(table)),
-                           (lambda f: parse_data_key(f.key).position.run_stamp if parse_data_key(f.key) else f.key) if spec.mode == "merge" else None)
+        units = plan_units(self._formats(target, files, dict(table)), _backup_run if spec.mode == "merge" else None)
         repairs = ValueRepairs(target.full_name, spec.keys)
         units = self._stage_units(target, units, run_id, repairs) if files else []
         outcome = BatchOutcome(rows=0, files=[f.key for f in files])
@@ -198,7 +203,7 @@ class RedshiftWarehouse(PostgresWarehouse):
                 name = self.ledger_name(target)
                 rows = [(f.key, name, f.rows, now, run_id) for f in files] + [(f.key, name, 0, now, run_id) for f in ledger_only]
                 if rows:
-                    psycopg2.extras.execute_values(cur, sql.ledger_insert(self.schema, "%s", many=True), rows)
+                    psycopg2.extras.execute_values(cur, sql.ledger_insert(self.schema, "%s", many=True), rows, page_size=1000)
             self.conn.commit()
             outcome.warnings = repairs.warnings()
         except psycopg2.Error as e:

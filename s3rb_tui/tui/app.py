@@ -111,6 +111,8 @@ class ConsoleApp(App):
         self.log_buffer = LogBuffer()
         self.selected_table: str | None = None
         self._quitting = False
+        #: the "Quit while a job runs?" question while it is open
+        self._quit_dialog = None
         #: callbacks waiting for the first frame on the terminal (None once it has been shown)
         self._after_first_frame: list[Callable[[], object]] | None = []
         if readonly:
@@ -220,6 +222,7 @@ class ConsoleApp(App):
         names = ", ".join(j.title for j in running)
 
         def answered(yes: bool | None) -> None:
+            self._quit_dialog = None
             if yes:
                 self._quitting = True
                 if not self.running_jobs():  # it ended while the question was open
@@ -231,15 +234,20 @@ class ConsoleApp(App):
                 self.notify("Cancelling at the next batch edge, then quitting...", timeout=30)
                 self.post_message(JobsChanged())
 
-        self.push_screen(
-            ConfirmDialog(
-                "Quit while a job runs?",
-                f"Running: {names}.\nQuitting cancels it at its next batch edge; committed batches stay committed.",
-                confirm_label="Cancel job and quit",
-                cancel_label="Keep running",
-            ),
-            answered,
+        self._quit_dialog = ConfirmDialog(
+            "Quit while a job runs?",
+            f"Running: {names}.\nQuitting cancels it at its next batch edge; committed batches stay committed.",
+            confirm_label="Cancel job and quit",
+            cancel_label="Keep running",
         )
+        self.push_screen(self._quit_dialog, answered)
+
+    def get_system_commands(self, screen):
+        """Textual's palette commands, less Quit and Keys: the console's own Quit (asks while a job
+        runs) and Help are in the palette already, once each."""
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Quit", "Keys"):
+                yield command
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.readonly and action in DESTRUCTIVE_ACTIONS:
@@ -317,6 +325,12 @@ class ConsoleApp(App):
         self.post_message(JobsChanged())
         if self._quitting and not self.running_jobs():
             self.exit(0)
+        elif self._quit_dialog is not None and not self.running_jobs():
+            # the question is moot: close it rather than leave it asking about a job that ended
+            dialog, self._quit_dialog = self._quit_dialog, None
+            if self.screen is dialog:
+                dialog.dismiss(None)
+            self.notify("the job ended: q quits now without asking", title="quit")
 
     @on(JobsChanged)
     def _on_jobs_changed(self, message: JobsChanged) -> None:

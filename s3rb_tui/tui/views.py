@@ -46,11 +46,23 @@ def configured_tables(ws) -> list[str]:
     return sorted(names)
 
 
-def read_dashboard(ws) -> tuple[list[HealthCheck], list[TableState], str]:
-    """(health checks, per-table states, a note) from the engine's status checks (engine/health.py)."""
+@dataclass(frozen=True)
+class DashboardData:
+    checks: list[HealthCheck]
+    tables: list[TableState]
+    note: str
+    #: why the table rows could not be read (the store is down...): the screen keeps the rows it
+    #: had and marks them stale instead of showing an empty or made-up state
+    tables_error: str | None = None
+
+
+def read_dashboard(ws) -> DashboardData:
+    """Health checks and per-table states from the engine's status checks (engine/health.py).
+
+    The checks come first and never raise, so a store that cannot be read is a failed check on
+    screen (not a stale "ok"), and the table rows say they could not be read."""
     from s3rb_tui.engine.health import check_all
 
-    names = set(configured_tables(ws))
     report = check_all(ws)
     checks = []
     idle_tunnels = [c for c in report.checks if c.name.startswith("tunnel:") and c.ok is None and not c.error]
@@ -61,12 +73,19 @@ def read_dashboard(ws) -> tuple[list[HealthCheck], list[TableState], str]:
             continue
         detail = c.error if c.ok is False else " · ".join(x for x in (c.target, c.version) if x)
         checks.append(HealthCheck(c.name, c.ok, detail or "", c.latency_ms, c.hint))
+    store = next((c for c in report.checks if c.name == "store"), None)
+    if store is not None and store.ok is False:
+        return DashboardData(checks, [], "", f"the store could not be read: {store.error}")
+    try:
+        names = set(configured_tables(ws))
+    except Exception as e:
+        from s3rb_tui.tui.workers import describe_error
+
+        return DashboardData(checks, [], "", f"the watermarks could not be listed: {describe_error(e)[0]}")
     tables: dict[str, TableState] = {}
-    note = ""
     for t in report.tables:
         if t.error and t.table == "(all)":
-            note = f"tables could not be listed: {t.error}"
-            continue
+            return DashboardData(checks, [], "", f"the tables could not be listed: {t.error}")
         session, cumulative = t.session or {}, t.cumulative or {}
         tables[t.table] = TableState(
             table=t.table,
@@ -87,7 +106,7 @@ def read_dashboard(ws) -> tuple[list[HealthCheck], list[TableState], str]:
         )
     for name in names:
         tables.setdefault(name, TableState(table=name))
-    return checks, [tables[k] for k in sorted(tables)], note
+    return DashboardData(checks, [tables[k] for k in sorted(tables)], "")
 
 
 def table_ref(ws, name: str) -> TableRef:

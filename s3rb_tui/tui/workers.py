@@ -32,21 +32,75 @@ def describe_error(err: BaseException) -> tuple[str, str | None]:
 
 @dataclass
 class TableProgress:
+    """One table of a job. A sync has two steps: the backup's figures (``rows``, ``files``: rows
+    extracted, files written) and the load's (``load_rows``, ``load_files``) are kept apart, so the
+    load starting at 0 never hides what the backup wrote ("Files 0" during the load)."""
+
     table: str
     rows: int = 0
     files: int = 0
     total: int | None = None
     rows_per_s: float | None = None
+    load_rows: int = 0
+    load_files: int = 0
+    load_total: int | None = None
     phase: str = "waiting"
     status: str = "pending"  # pending | running | success | no new data | failed | cancelled | ...
     error: str | None = None
     hint: str | None = None
+    #: the table's own duration (from its result), for the rate of a finished table
+    seconds: float | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("pending", "running")
+
+    @property
+    def shown_rows(self) -> int:
+        return max(self.rows, self.load_rows)
+
+    @property
+    def shown_files(self) -> int:
+        return max(self.files, self.load_files)
+
+    @property
+    def step_rows(self) -> tuple[int, int | None]:
+        """(rows, total) of the step running now."""
+        return (self.load_rows, self.load_total) if self.phase == "load" else (self.rows, self.total)
 
     @property
     def eta_seconds(self) -> float | None:
-        if not self.total or not self.rows_per_s or self.rows >= self.total:
+        """Only while the table runs and a rate is known; never for a finished or failed table."""
+        if self.status != "running":
             return None
-        return (self.total - self.rows) / self.rows_per_s
+        rows, total = self.step_rows
+        if not total or not self.rows_per_s or rows >= total:
+            return None
+        return (total - rows) / self.rows_per_s
+
+    def apply_result(self, status: str, rows: int, files: int, seconds: float | None, details: dict, error: str | None, hint: str | None) -> None:
+        """The engine's result for the table: its figures replace the progress counters (a sync's
+        result carries each step's figures in ``details``)."""
+        self.status, self.error, self.hint = status, error, hint
+        self.seconds = seconds if seconds else self.seconds
+        backup, load = details.get("backup"), details.get("load")
+        if backup is None and load is None:
+            if self.phase == "load":
+                self.load_rows, self.load_files = rows, files
+            else:
+                self.rows, self.files = rows, files
+            return
+        if backup is not None:
+            self.rows, self.files = int(backup.get("rows") or 0), int(backup.get("files") or 0)
+        if load is not None:
+            self.load_rows, self.load_files = int(load.get("rows") or 0), int(load.get("files") or 0)
+
+    @property
+    def run_rate(self) -> float | None:
+        """rows/s over the table's whole run (both steps), once it has ended."""
+        if self.running or not self.seconds or not self.shown_rows:
+            return None
+        return self.shown_rows / self.seconds
 
 
 @dataclass
@@ -92,27 +146,25 @@ class JobState:
         d = event.data
         if event.kind == "progress" and event.table:
             p = self.table(event.table)
-            p.rows = int(d.get("rows") or 0)
-            p.files = int(d.get("files") or 0)
-            p.total = d.get("total")
-            p.rows_per_s = d.get("rows_per_s")
             p.phase = str(d.get("phase") or p.phase)
+            if p.phase == "load":
+                p.load_rows, p.load_files, p.load_total = int(d.get("rows") or 0), int(d.get("files") or 0), d.get("total")
+            else:
+                p.rows, p.files, p.total = int(d.get("rows") or 0), int(d.get("files") or 0), d.get("total")
+            p.rows_per_s = d.get("rows_per_s")
             p.status = "running"
         elif event.kind == "started" and event.table:
             self.table(event.table).status = "running"
         elif event.kind == "table_done" and event.table:
-            p = self.table(event.table)
-            p.status = str(d.get("status") or "done")
-            p.rows = int(d.get("rows") or p.rows)
-            p.files = int(d.get("files") or p.files)
-            p.error, p.hint = d.get("error"), d.get("hint")
+            self.table(event.table).apply_result(
+                str(d.get("status") or "done"), int(d.get("rows") or 0), int(d.get("files") or 0),
+                d.get("seconds"), d.get("details") or {}, d.get("error"), d.get("hint"))
 
     def finish(self, results: list[TableResult], error: BaseException | None) -> None:
         self.ended = time.time()
         self.results = list(results)
         for r in results:
-            p = self.table(r.table)
-            p.status, p.rows, p.files, p.error, p.hint = r.status, r.rows, r.files, r.error, r.hint
+            self.table(r.table).apply_result(r.status, r.rows, r.files, r.seconds, r.details, r.error, r.hint)
         if error is not None:
             self.error, self.hint = describe_error(error)
             cancelled = self.cancel.cancelled and error.__class__.__name__ == "Cancelled"
@@ -131,7 +183,7 @@ class JobState:
 
     @property
     def totals(self) -> tuple[int, int]:
-        return sum(p.rows for p in self.progress.values()), sum(p.files for p in self.progress.values())
+        return sum(p.shown_rows for p in self.progress.values()), sum(p.shown_files for p in self.progress.values())
 
 
 class LogBuffer:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from textual.widgets import DataTable, ProgressBar, RichLog
+from textual.widgets import RichLog
 
 from s3rb_tui.engine.counts import validate_table
 from s3rb_tui.engine.workspace import Workspace
 from s3rb_tui.settings import build_settings
-from s3rb_tui.tui.widgets.progress import TableProgressRow
+from s3rb_tui.tui.widgets.job_progress import JobProgressView
+from s3rb_tui.tui.widgets.list_table import ListTable
 from tests.tui import workspace as wsdata
 from tests.tui.conftest import make_app
 from tests.tui.helpers import pilot_test, screen_text, wait_for, wait_text
@@ -28,11 +29,10 @@ def source_rows(env, table: str) -> int:
 async def _select_source_table(pilot, table: str) -> None:
     app = pilot.app
     await pilot.press("2")
-    grid = app.screen.query_one("#source-tables", DataTable)
-    await wait_for(pilot, lambda: grid.row_count > 0, what="source tables listed")
-    names = [i.ref.full_name for i in app.screen._shown]
+    grid = app.screen.query_one("#source-tables", ListTable)
+    await wait_for(pilot, lambda: table in grid.shown_keys, what="source tables listed")
     grid.focus()
-    grid.move_cursor(row=names.index(table))
+    grid.select(table)
     await wait_text(pilot, f"{table} — incremental")
 
 
@@ -50,11 +50,11 @@ async def test_sync_from_console_shows_progress_log_and_right_counts(source_only
         assert job.status == "success", (job.error, job.hint)
         [result] = job.results
         assert result.table == table and result.rows == expected
-        await wait_for(pilot, lambda: job.job_id in app.screen._job_ids and app.screen._shown_job == job.job_id, what="job shown")
-        row = app.screen.query_one(TableProgressRow)
-        await wait_for(pilot, lambda: f"{expected:,} rows" in screen_text(app), what="final row count on screen")
-        bar = row.query_one(ProgressBar)
-        assert bar.total and bar.progress == bar.total
+        view = app.screen.query_one(JobProgressView)
+        await wait_for(pilot, lambda: view.job_id == job.job_id, what="job shown")
+        await wait_for(pilot, lambda: f"load {expected:,} rows" in screen_text(app), what="final row count on screen")
+        progress = job.progress[table]
+        assert progress.rows == expected and progress.load_rows == expected  # the backup's and the load's figures
         log = app.screen.query_one("#job-log", RichLog)
         await wait_for(pilot, lambda: any("success" in line.text for line in log.lines), what="the log's summary line")
         assert "success" in screen_text(app)
@@ -106,7 +106,7 @@ async def test_cancel_stops_a_real_sync_at_a_batch_edge(tmp_path):
         await wait_for(pilot, lambda: app.current_mode == "jobs", what="jobs screen")
         job = next(iter(app.jobs.values()))
         await wait_for(pilot, lambda: job.progress[table].files >= 1, timeout=60, what="first committed batch")
-        app.screen.query_one("#job-list", DataTable).focus()
+        app.screen.query_one("#job-list", ListTable).focus()
         await pilot.press("x")
         await wait_for(pilot, lambda: not job.running, timeout=60, what="the job to stop")
         assert job.status == "cancelled", (job.status, job.error)

@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Tree
 from s3rb_tui.engine.counts import validate_table
 from s3rb_tui.engine.workspace import Workspace
 from s3rb_tui.settings import build_settings
+from s3rb_tui.tui.widgets.list_table import ListTable
 from tests.tui.conftest import make_app
 from tests.tui.helpers import pilot_test, screen_text, wait_for, wait_text
 
@@ -33,12 +34,11 @@ async def test_console_on_mariadb_s3_and_postgres(services_env, sakila_shared):
         assert "FAIL" not in text and text.count(" ok ") >= 3, text
 
         await pilot.press("2")
-        grid = app.screen.query_one("#source-tables", DataTable)
-        await wait_for(pilot, lambda: grid.row_count > 10, timeout=60, what="sakila tables")
-        names = [i.ref.full_name for i in app.screen._shown]
-        assert any(i.is_view for i in app.screen._shown)  # sakila has views; they are marked
+        grid = app.screen.query_one("#source-tables", ListTable)
+        await wait_for(pilot, lambda: len(grid.shown_keys) > 10, timeout=60, what="sakila tables")
+        assert any("(view)" in row.plain()[0] for row in grid.all_rows)  # sakila has views; they are marked
         grid.focus()
-        grid.move_cursor(row=names.index(table))
+        grid.select(table)
         await wait_text(pilot, f"{table} — incremental")
         assert "last_update" in screen_text(app)
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Tree
 
-from s3rb_tui.tui.palette import palette_entries
+from s3rb_tui.tui.palette import console_actions
+from s3rb_tui.tui.widgets.list_table import ListTable
 from tests.tui import workspace as wsdata
 from tests.tui.conftest import make_app
 from tests.tui.helpers import pilot_test, screen_text, wait_for, wait_text
@@ -23,7 +24,7 @@ async def test_dashboard_lists_every_table_with_counts(synced_env):
         await wait_for(pilot, lambda: grid.row_count == 3, what="three table rows")
         text = await wait_text(pilot, "3,000 / 0")
         for table in wsdata.TABLES:
-            assert table.split(".", 1)[1] in text  # DB_DATABASE's tables are shown unscoped
+            assert table.split(".", 1)[1] in text, text  # DB_DATABASE's tables are shown unscoped
         # claims were loaded by the fixture (300 rows), deliveries only backed up (3,000 waiting)
         assert "300 / 300" in text and "3,000 / 0" in text
         health = app.screen.query_one("#health", DataTable)
@@ -35,16 +36,16 @@ async def test_tables_screen_marks_views_filters_and_shows_type_mapping(synced_e
     app = make_app(synced_env)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
-        grid = app.screen.query_one("#source-tables", DataTable)
-        await wait_for(pilot, lambda: grid.row_count >= 3, what="source tables")
+        grid = app.screen.query_one("#source-tables", ListTable)
+        await wait_for(pilot, lambda: len(grid.shown_keys) >= 3, what="source tables")
         await wait_text(pilot, "Warehouse type")
         await pilot.press("slash", *"claim")
-        await wait_for(pilot, lambda: grid.row_count == 1, what="filtered list")
+        await wait_for(pilot, lambda: grid.shown_keys == [wsdata.CLAIMS], what="filtered list")
         await pilot.press("enter")
         text = await wait_text(pilot, f"{wsdata.CLAIMS} — incremental")
         assert "update_at" in text and "cursor" in text and "DECIMAL" in text
         await pilot.press("escape")
-        await wait_for(pilot, lambda: grid.row_count >= 3, what="filter cleared")
+        await wait_for(pilot, lambda: len(grid.shown_keys) >= 3, what="filter cleared")
 
 
 @pilot_test
@@ -75,7 +76,7 @@ async def test_config_masks_secrets_and_names_the_source(synced_env):
         await pilot.press("6")
         grid = app.screen.query_one("#config-table", DataTable)
         await wait_for(pilot, lambda: grid.row_count > 40, what="settings listed")
-        grid.move_cursor(row=grid.get_row_index("REDSHIFT_PASSWORD"))
+        grid.select("REDSHIFT_PASSWORD")
         text = await wait_text(pilot, "REDSHIFT_PASSWORD")
         assert "hunter2-secret" not in text and "very-secret-key" not in text
         assert "****" in text and "Settings from:" in text
@@ -95,7 +96,7 @@ async def test_help_and_palette_list_the_screens_actions(synced_env):
         text = await wait_text(pilot, "Help — Watermarks")
         assert "Reset/Set…" in text and "Set count…" in text
         await pilot.press("escape")
-        titles = [t for t, *_ in palette_entries(app, app.screen)]
+        titles = [a.title for a in console_actions(app)]
         assert "Watermarks: Reset/Set…" in titles and "Go to Files" in titles and "Quit" in titles
         await pilot.press("ctrl+p")
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
@@ -116,7 +117,7 @@ async def test_readonly_hides_and_blocks_destructive_actions(synced_env):
             footer = screen_text(app).splitlines()[-1]
             for label in ("Backup", "Sync", "Load only", "Dry run", "Verify", "Reset/Set", "Set count", "Clean", "Cancel job"):
                 assert label not in footer, (mode, label, footer)
-            titles = " ".join(t for t, *_ in palette_entries(app, app.screen))
+            titles = " ".join(a.title for a in console_actions(app))
             for label in ("Backup", "Sync", "Reset/Set", "Clean", "Set count"):
                 assert label not in titles
             for key_ in DESTRUCTIVE_KEYS:
@@ -162,5 +163,5 @@ async def test_first_frame_comes_before_the_status_poll_and_the_key_bar(synced_e
         await wait_for(pilot, lambda: grid.row_count == 3, what="three table rows")
         await wait_text(pilot, "Help")
         assert seen == {"workspace_built": False, "poll_started": False, "text": seen["text"], "footer_keys": 0}
-        assert "reading the status checks" in str(seen["text"]) and "Total ext/ld" in str(seen["text"])
+        assert "reading the status checks" in str(seen["text"]) and "Total ext/ld" in str(seen["text"]), seen["text"]
         assert "reading the status checks" not in screen_text(app)

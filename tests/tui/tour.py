@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Input, Tree
 
+from s3rb_tui.tui.widgets.list_table import ListTable
+
 from tests.tui import workspace as wsdata
 from tests.tui.helpers import screen_text, wait_for, wait_text
 
@@ -23,10 +25,9 @@ async def dashboard(pilot) -> None:
 async def tables(pilot) -> None:
     await pilot.press("2")
     await wait_text(pilot, "Warehouse type")
-    grid = pilot.app.screen.query_one("#source-tables", DataTable)
-    await wait_for(pilot, lambda: grid.row_count >= 3, what="source tables")
-    names = [i.ref.full_name for i in pilot.app.screen._shown]
-    grid.move_cursor(row=names.index(wsdata.CLAIMS))
+    grid = pilot.app.screen.query_one("#source-tables", ListTable)
+    await wait_for(pilot, lambda: len(grid.shown_keys) >= 3, what="source tables")
+    grid.select(wsdata.CLAIMS)
     await wait_text(pilot, f"{wsdata.CLAIMS} — incremental")
     await wait_text(pilot, "Preflight")
     await pilot.pause()
@@ -35,8 +36,7 @@ async def tables(pilot) -> None:
 async def watermarks(pilot) -> None:
     await pilot.press("3")
     await wait_text(pilot, "Watermark Status for")
-    names = [name for name, _ in pilot.app.screen._rows]
-    pilot.app.screen.query_one("#wm-tables", DataTable).move_cursor(row=names.index(wsdata.DELIVERY))
+    pilot.app.screen.query_one("#wm-tables", ListTable).select(wsdata.DELIVERY)
     await wait_text(pilot, f"Watermark Status for {wsdata.DELIVERY}")
     await pilot.pause()
 
@@ -81,10 +81,9 @@ async def clean_dialog(pilot) -> None:
 async def jobs(pilot) -> None:
     """Needs a workspace with source data only: runs a real sync of the delivery table."""
     await pilot.press("2")
-    grid = pilot.app.screen.query_one("#source-tables", DataTable)
-    await wait_for(pilot, lambda: grid.row_count >= 3, what="source tables")
-    names = [i.ref.full_name for i in pilot.app.screen._shown]
-    grid.move_cursor(row=names.index(wsdata.DELIVERY))
+    grid = pilot.app.screen.query_one("#source-tables", ListTable)
+    await wait_for(pilot, lambda: len(grid.shown_keys) >= 3, what="source tables")
+    grid.select(wsdata.DELIVERY)
     await wait_text(pilot, f"{wsdata.DELIVERY} — incremental")
     await pilot.press("s")
     await wait_for(pilot, lambda: pilot.app.jobs and not any(j.running for j in pilot.app.jobs.values()), timeout=120, what="sync done")

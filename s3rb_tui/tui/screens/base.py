@@ -14,12 +14,15 @@ class ConsoleScreen(Screen):
     #: shown by the help screen (?, F1) above the screen's key list
     HELP = ""
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        from s3rb_tui.tui.app import DESTRUCTIVE_ACTIONS
+    @classmethod
+    def action_available(cls, app, action: str) -> bool:
+        """Whether ``action`` of this screen is offered at all (footer, help, palette): the one
+        place --readonly hides state-changing actions, asked for screens not yet opened too."""
+        return bool(app.check_action(action, ()))
 
-        if getattr(self.app, "readonly", False) and action in DESTRUCTIVE_ACTIONS:
-            return False  # hidden (Textual: False hides, None shows disabled)
-        return True
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # False hides the key (Textual: None would show it disabled) and stops the action
+        return self.action_available(self.app, action)
 
     def on_screen_resume(self) -> None:
         from s3rb_tui.tui.widgets.nav import NavBar

@@ -6,19 +6,24 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import Header, Static
 
 from s3rb_tui.settings import VARS_BY_NAME
-from s3rb_tui.tui.screens.base import ConsoleScreen
+from s3rb_tui.tui.screens.list_screen import ListScreen
+from s3rb_tui.tui.widgets.filter_bar import FilterBar
 from s3rb_tui.tui.widgets.key_footer import KeyFooter
+from s3rb_tui.tui.widgets.list_table import ListColumn, ListRow, ListTable
 from s3rb_tui.tui.widgets.nav import NavBar
 
+COLUMNS = (ListColumn("variable", "Variable"), ListColumn("value", "Value"), ListColumn("source", "Source"), ListColumn("meaning", "Meaning"))
 
-class ConfigScreen(ConsoleScreen):
+
+class ConfigScreen(ListScreen):
     HELP = (
         "Every setting the console runs with. Secrets are shown as ****. The Source column says "
         "where a value came from (environment, the .env file, an override such as the demo, or the "
-        "default). Problems that stop jobs from working are listed in red at the top."
+        "default). Problems that stop jobs from working are listed in red at the top. / filters (by "
+        "name, value or meaning), o sorts."
     )
     BINDINGS = [Binding("r", "refresh", "Refresh", id="config.refresh")]
 
@@ -27,12 +32,12 @@ class ConfigScreen(ConsoleScreen):
         yield NavBar("config")
         with Vertical(id="config"):
             yield Static("", id="config-summary")
-            yield DataTable(id="config-table", cursor_type="row", zebra_stripes=True)
+            yield FilterBar("/ filter settings", id="list-filter")
+            yield ListTable(COLUMNS, id="config-table", zebra_stripes=True, wrap_column="meaning")
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        t = self.query_one("#config-table", DataTable)
-        t.add_columns("Variable", "Value", "Source", "Meaning")
+        t = self.query_one("#config-table", ListTable)
         self.action_refresh()
         t.focus()
 
@@ -50,9 +55,9 @@ class ConfigScreen(ConsoleScreen):
             summary.append("✓ no problems found\n", style="green")
         self.query_one("#config-summary", Static).update(summary)
         problem_names = {v for p in s.problems for v in VARS_BY_NAME if p.startswith(v) or f" {v} " in f" {p} "}
-        t = self.query_one("#config-table", DataTable)
-        t.clear()
+        rows = []
         for name, shown, source in s.masked():
             var = VARS_BY_NAME[name]
             style = "bold red" if name in problem_names else ("dim" if source == "default" else "")
-            t.add_row(Text(name, style=style), Text(shown, style=style), source, var.help, key=name)
+            rows.append(ListRow(name, (Text(name, style=style), Text(shown, style=style), source, Text(var.help))))
+        self.query_one("#config-table", ListTable).set_rows(rows)

@@ -1,16 +1,19 @@
 """Dashboard: health of source, store, warehouse and tunnels, and one row per configured table.
 
 A background poll (thread worker, one at a time) reads the status checks and the watermarks;
-the screen only renders what the poll brought back.
+the screen only renders what the poll brought back. When a poll cannot read something, the
+screen says so where the operator looks: the check turns FAIL (or "not checked" when the whole
+poll failed) and the table rows it had are kept, dimmed and marked stale with the time they were
+read — never the previous poll's "ok".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+import datetime as dt
+from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -18,20 +21,36 @@ from textual.widgets import DataTable, Header, Static
 
 from s3rb_tui.tui.format import age_between, count, human_age, parse_timestamp, short_time
 from s3rb_tui.tui.messages import Loaded
-from s3rb_tui.tui.screens.base import ConsoleScreen
+from s3rb_tui.tui.screens.list_screen import ListScreen
+from s3rb_tui.tui.widgets.filter_bar import FilterBar
 from s3rb_tui.tui.widgets.key_footer import KeyFooter
+from s3rb_tui.tui.widgets.list_table import ListColumn, ListRow, ListTable
 from s3rb_tui.tui.widgets.nav import NavBar
 
 if TYPE_CHECKING:
-    from s3rb_tui.tui.views import HealthCheck, TableState
+    from s3rb_tui.tui.views import DashboardData, HealthCheck, TableState
+
+#: the columns an operator needs first come first: at 80 columns Table, Lag, Last run and To load
+#: are on screen, the others scroll into view
+TABLE_COLUMNS = (
+    ListColumn("table", "Table"),
+    ListColumn("lag", "Lag"),
+    ListColumn("last_run", "Last run"),
+    ListColumn("to_load", "To load"),
+    ListColumn("last_data", "Last data"),
+    ListColumn("session", "Session ext/ld"),
+    ListColumn("total", "Total ext/ld"),
+)
 
 
-class DashboardScreen(ConsoleScreen):
+class DashboardScreen(ListScreen):
     HELP = (
         "Health of the source, the object store, the warehouse and SSH tunnels, and one row per "
-        "configured table (from its watermark): last data timestamp, lag behind now, the last run's "
-        "result, session and cumulative counts, and rows extracted but not yet loaded. The screen "
-        "refreshes in the background; r refreshes now. Enter opens the table's watermark."
+        "configured table (from its watermark): lag behind now, the last run's result, rows "
+        "extracted but not yet loaded, the last data timestamp, session and cumulative counts. "
+        "The screen refreshes in the background; r refreshes now. When a refresh cannot read the "
+        "store, the check says FAIL and the rows shown are marked stale with the time they were read. "
+        "/ filters the tables, o sorts them (or click a column's header). Enter opens the table's watermark."
     )
     BINDINGS = [
         Binding("r", "refresh", "Refresh", id="dashboard.refresh"),
@@ -44,15 +63,19 @@ class DashboardScreen(ConsoleScreen):
         super().__init__()
         self._polling = False
         self._tables: list[TableState] = []
+        #: when the table rows shown were read (None: never), and why they are stale (None: fresh)
+        self._tables_read_at: dt.datetime | None = None
+        self._stale_reason: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield NavBar("dashboard")
         with Vertical(id="dashboard"):
             yield Static("Health", classes="section-title")
-            yield DataTable(id="health", cursor_type="row", zebra_stripes=False)
+            yield DataTable(id="health", cursor_type="none", zebra_stripes=False)
             yield Static("Tables", classes="section-title")
-            yield DataTable(id="tables", cursor_type="row", zebra_stripes=True)
+            yield FilterBar("/ filter tables", id="list-filter")
+            yield ListTable(TABLE_COLUMNS, id="tables", zebra_stripes=True)
             # until the first poll answers (the first frame does not wait for it)
             yield Static("reading the status checks and watermarks…", id="dashboard-note", classes="note", markup=False)
         yield KeyFooter()
@@ -60,12 +83,10 @@ class DashboardScreen(ConsoleScreen):
     def on_mount(self) -> None:
         health = self.query_one("#health", DataTable)
         health.add_columns("Check", "State", "Latency", "Detail")
-        tables = self.query_one("#tables", DataTable)
-        tables.add_columns("Table", "Last data", "Lag", "Last run", "Session ext/ld", "Total ext/ld", "To load")
         self.app.after_first_frame(self.action_refresh)  # first frame first, then the status checks
         if self.app.refresh_seconds:
             self.set_interval(self.app.refresh_seconds, self.action_refresh)
-        tables.focus()
+        self.query_one("#tables", ListTable).focus()
 
     def action_refresh(self) -> None:
         if self._polling:  # never two polls at once
@@ -85,16 +106,35 @@ class DashboardScreen(ConsoleScreen):
         self.post_message(Loaded("status", data))
 
     def loaded_failed(self, what: str, error: BaseException) -> None:
-        self._polling = False
-        if not self._tables:  # nothing read yet: say so instead of "reading…" (the error is notified)
-            self.query_one("#dashboard-note", Static).update("status unavailable: r tries again")
+        from s3rb_tui.tui.workers import describe_error
 
-    def loaded(self, what: str, data: Any) -> None:
         self._polling = False
-        checks, tables, note = data
-        self._render_health(checks)
-        self._render_tables(tables)
-        self.query_one("#dashboard-note", Static).update(note)
+        message, hint = describe_error(error)
+        t = self.query_one("#health", DataTable)
+        t.clear()
+        t.add_row("status", Text("FAIL", style="bold red"), "—", Text(f"the checks could not run: {message}" + (f" — {hint}" if hint else ""), style="red"))
+        self._mark_stale(f"the status could not be read: {message}")
+
+    def loaded(self, what: str, data: DashboardData) -> None:
+        self._polling = False
+        self._render_health(data.checks)
+        if data.tables_error:
+            self._mark_stale(data.tables_error)
+            return
+        self._stale_reason = None
+        self._tables_read_at = self.app.now()
+        self._render_tables(data.tables)
+        self.query_one("#dashboard-note", Static).update(data.note)
+
+    def _mark_stale(self, reason: str) -> None:
+        self._stale_reason = reason
+        note = self.query_one("#dashboard-note", Static)
+        if self._tables_read_at is None:
+            note.update(f"{reason} — r tries again")
+        else:
+            when = self._tables_read_at.strftime("%H:%M:%S UTC")
+            note.update(Text(f"⚠ stale: table rows as of {when}; {reason} — r tries again", style="bold yellow"))
+        self._render_tables(self._tables)
 
     def _render_health(self, checks: list[HealthCheck]) -> None:
         t = self.query_one("#health", DataTable)
@@ -105,46 +145,54 @@ class DashboardScreen(ConsoleScreen):
             detail = c.detail if c.ok is not False else f"{c.detail}" + (f" — {c.hint}" if c.hint else "")
             t.add_row(c.name, state, latency, Text(detail, style="red" if c.ok is False else ""), key=c.name)
 
+    def _row(self, s: TableState, now: dt.datetime, default_schema: str, stale: bool) -> ListRow:
+        last = parse_timestamp(s.last_data_timestamp)
+        # lag: against the console's clock when it is frozen (snapshots), else the engine's
+        # figure, which is measured against the source's own clock
+        if self.app.clock_frozen:
+            lag_seconds = (now - last).total_seconds() if last else None
+            lag = age_between(last, now) if last else "—"
+        else:
+            lag_seconds, lag = s.lag_seconds, human_age(s.lag_seconds)
+        result = Text(s.last_run_result or "—")
+        if s.last_run_result == "failed" or result.plain.startswith("error"):
+            result.stylize("bold red")
+        elif s.mysql_status == "manual":
+            result = Text("manual (set)", style="yellow")
+        schema, _, name = s.table.rpartition(".")
+        shown_name = name if schema == default_schema and default_schema else s.table
+        waiting = count(s.waiting_rows) + (f" ({s.waiting_files} f)" if s.waiting_files else "")
+        cells = [
+            Text(shown_name),
+            lag,
+            result,
+            waiting,
+            short_time(str(s.last_data_timestamp)) if s.last_data_timestamp is not None else "—",
+            f"{count(s.session_extracted)} / {count(s.session_loaded)}",
+            f"{count(s.cumulative_extracted)} / {count(s.cumulative_loaded)}",
+        ]
+        if stale:
+            cells = [c if isinstance(c, Text) else Text(c) for c in cells]
+            for c in cells:
+                c.stylize("dim")
+            cells[2] = cells[2] + Text(" (stale)", style="yellow")
+        sort_values = (s.table, lag_seconds, result.plain, s.waiting_rows, str(s.last_data_timestamp or ""), s.session_extracted, s.cumulative_extracted)
+        return ListRow(s.table, tuple(cells), sort_values=sort_values, search_text=s.table)
+
     def _render_tables(self, tables: list[TableState]) -> None:
         self._tables = tables
-        t = self.query_one("#tables", DataTable)
-        keep = t.cursor_row
-        t.clear()
         now = self.app.now()
         default_schema = self.app.settings.str("DB_DATABASE")
-        for s in tables:
-            last = parse_timestamp(s.last_data_timestamp)
-            # lag: against the console's clock when it is frozen (snapshots), else the engine's
-            # figure, which is measured against the source's own clock
-            lag = (age_between(last, now) if last else "—") if self.app.clock_frozen else human_age(s.lag_seconds)
-            result = Text(s.last_run_result or "—")
-            if s.last_run_result == "failed" or result.plain.startswith("error"):
-                result.stylize("bold red")
-            elif s.mysql_status == "manual":
-                result = Text("manual (set)", style="yellow")
-            shown_name = s.table.split(".", 1)[1] if s.table.startswith(default_schema + ".") and default_schema else s.table
-            t.add_row(
-                shown_name,
-                short_time(str(s.last_data_timestamp)) if s.last_data_timestamp is not None else "—",
-                lag,
-                result,
-                f"{count(s.session_extracted)} / {count(s.session_loaded)}",
-                f"{count(s.cumulative_extracted)} / {count(s.cumulative_loaded)}",
-                count(s.waiting_rows) + (f" ({s.waiting_files} f)" if s.waiting_files else ""),
-                key=s.table,
-            )
-        if tables:
-            t.move_cursor(row=min(max(keep, 0), len(tables) - 1))
+        stale = self._stale_reason is not None
+        self.query_one("#tables", ListTable).set_rows([self._row(s, now, default_schema, stale) for s in tables], select=self.app.selected_table)
 
     def _selected(self) -> str | None:
-        t = self.query_one("#tables", DataTable)
-        if not self._tables or t.cursor_row < 0 or t.cursor_row >= len(self._tables):
-            return None
-        return self._tables[t.cursor_row].table
+        return self.query_one("#tables", ListTable).selected_key
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "tables" and self._selected():
-            self.app.selected_table = self._selected()
+    @on(ListTable.Selected, "#tables")
+    def _table_selected(self, event: ListTable.Selected) -> None:
+        if event.key:
+            self.app.selected_table = event.key
 
     def action_open_watermark(self) -> None:
         if self._selected():
@@ -157,14 +205,12 @@ class DashboardScreen(ConsoleScreen):
 
     def action_sync(self) -> None:
         table = self._selected()
-        if table:
-            self.app.run_sync([table])
+        if table and self.app.run_sync([table]) is not None:
             self.app.action_show("jobs")
 
     def action_backup(self) -> None:
         table = self._selected()
-        if table:
-            self.app.run_backup([table])
+        if table and self.app.run_backup([table]) is not None:
             self.app.action_show("jobs")
 
     def jobs_changed(self) -> None:

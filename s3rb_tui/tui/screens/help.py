@@ -17,7 +17,7 @@ def _key_table(title: str, node, app) -> Table:
     t = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
     t.add_column(style="bold cyan", no_wrap=True)
     t.add_column()
-    for b in bindings_of(node):
+    for b in bindings_of(type(node)):
         name = b.action.split("(", 1)[0]
         if not b.description or not node.check_action(name, ()) or not app.check_action(name, ()):
             continue
@@ -42,7 +42,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(_key_table(f"{name} keys", s, self.app))
             yield Static(_key_table("Everywhere", self.app, self.app))
             yield Static(
-                "ctrl+p opens the command palette (every action, searchable). Esc closes dialogs. "
+                "ctrl+p opens the command palette: every action of every screen, named with its screen, "
+                "searchable. Esc closes dialogs. "
                 "The mouse works for buttons, tables and the tree." + ("\nRead-only console: state-changing actions are hidden." if self.app.readonly else ""),
                 classes="note",
             )

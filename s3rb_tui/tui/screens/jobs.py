@@ -1,7 +1,10 @@
-"""Jobs / live log: running and recent jobs, per-table progress, a bounded live log, cancel.
+"""Jobs / live log: running and recent jobs, the selected job's per-table progress, a bounded live
+log, cancel, and a job's detail (Enter).
 
 The app folds engine events into JobState objects and a bounded LogBuffer; this screen drains
 both on a short timer, so log writes are batched and a busy job never stalls key handling.
+A job that starts is selected (its progress and errors are the ones shown, and ``x`` acts on it);
+the selection otherwise follows the job's id, never a row position.
 """
 
 from __future__ import annotations
@@ -12,135 +15,128 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
-from textual.widgets import DataTable, Header, RichLog, Static
+from textual.containers import Vertical
+from textual.widgets import Header, RichLog, Static
 
 from s3rb_tui.tui.format import human_age
-from s3rb_tui.tui.screens.base import ConsoleScreen
+from s3rb_tui.tui.screens.list_screen import ListScreen
+from s3rb_tui.tui.widgets.filter_bar import FilterBar
+from s3rb_tui.tui.widgets.job_progress import JobProgressView, STATUS_STYLE, table_stats
 from s3rb_tui.tui.widgets.key_footer import KeyFooter
+from s3rb_tui.tui.widgets.list_table import ListColumn, ListRow, ListTable
 from s3rb_tui.tui.widgets.nav import NavBar
-from s3rb_tui.tui.widgets.progress import TableProgressRow
 
 LOG_PANE_LINES = 1000
 FLUSH_SECONDS = 0.2
 LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "debug": "dim"}
+COLUMNS = (
+    ListColumn("job", "Job"),
+    ListColumn("status", "Status"),
+    ListColumn("started", "Started (UTC)"),
+    ListColumn("rows", "Rows"),
+    ListColumn("files", "Files"),
+    ListColumn("elapsed", "Elapsed"),
+)
 
 
-class JobsScreen(ConsoleScreen):
+def clock_time(epoch: float | None, stable: bool, fmt: str = "%H:%M:%S") -> str:
+    if epoch is None:
+        return "—"
+    return "--:--:--" if stable else time.strftime(fmt, time.gmtime(epoch))
+
+
+class JobsScreen(ListScreen):
     HELP = (
-        "Running and recent jobs. The selected job shows a progress bar per table (rows, files, "
-        "rows/s, ETA) and the live log below (the newest lines of every job; older ones scroll "
-        "away). x cancels the selected job at its next batch edge: batches already written stay "
-        "committed, and the watermark stays consistent. Errors show the engine's hint."
+        "Running and recent jobs (newest first; a job that starts is selected). The selected job "
+        "shows one line per table: a bar, rows and files of each step (backup, load), rows/s and, "
+        "while it runs, the ETA; below, the live log of every job (long lines wrap). x cancels the "
+        "selected job (or the only running one) at its next batch edge: batches already written "
+        "stay committed, and the watermark stays consistent. Enter opens the job: its full error, "
+        "hint and log lines, each value ready to copy. / filters the jobs, o sorts them."
     )
     BINDINGS = [
         Binding("x", "cancel_job", "Cancel job", id="jobs.cancel"),
-        Binding("l", "toggle_log", "Log only", id="jobs.toggle_log"),
+        Binding("enter", "details", "Details", id="jobs.details"),
+        Binding("l", "toggle_log", "Log only", id="jobs.toggle_log", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self._log_seq = 0
-        self._job_ids: list[str] = []
-        self._shown_job: str | None = None
+        self._known_jobs: set[str] = set()
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield NavBar("jobs")
         with Vertical(id="jobs"):
-            yield DataTable(id="job-list", cursor_type="row")
+            yield FilterBar("/ filter jobs", id="list-filter")
+            yield ListTable(COLUMNS, id="job-list")
             yield Static("No jobs yet. Start one from the Dashboard (s, b), Tables (2) or the palette (ctrl+p).", id="job-empty")
-            yield VerticalScroll(id="job-progress")
+            yield JobProgressView(id="job-progress")
             yield Static("", id="job-error", markup=False)
-            yield RichLog(id="job-log", max_lines=LOG_PANE_LINES, wrap=False, markup=False, auto_scroll=True)
+            yield RichLog(id="job-log", max_lines=LOG_PANE_LINES, wrap=True, markup=False, auto_scroll=True)
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        t = self.query_one("#job-list", DataTable)
-        t.add_columns("Job", "Status", "Rows", "Files", "Elapsed")
         self.jobs_changed()
         self.set_interval(FLUSH_SECONDS, self._flush)
-        t.focus()
+        self.query_one("#job-list", ListTable).focus()
 
     def on_screen_resume(self) -> None:
+        super().on_screen_resume()
         self.jobs_changed()
 
     # --- rendering ------------------------------------------------------------------------
-    def jobs_changed(self) -> None:
-        jobs = list(self.app.jobs.values())[::-1]
-        t = self.query_one("#job-list", DataTable)
-        selected = self._selected_id()
-        self._job_ids = [j.job_id for j in jobs]
-        t.clear()
-        for j in jobs:
-            t.add_row(*self._job_cells(j), key=j.job_id)
-        if jobs:
-            row = self._job_ids.index(selected) if selected in self._job_ids else 0
-            t.move_cursor(row=row)
-            self._show_job(self._job_ids[row])
-        self._flush()
+    def _rows(self) -> list[ListRow]:
+        return [self._job_row(j) for j in reversed(list(self.app.jobs.values()))]
 
-    def _job_cells(self, j) -> tuple:
+    def _job_row(self, j) -> ListRow:
         rows, files = j.totals
         end = j.ended or time.time()
         elapsed = "" if self.app.stable else human_age(end - j.started)
-        style = {"failed": "bold red", "cancelled": "yellow", "success": "green"}.get(j.status, "cyan")
-        return (j.title, Text(j.status, style=style), f"{rows:,}", str(files), elapsed)
+        style = STATUS_STYLE.get(j.status, "cyan")
+        cells = (Text(j.title), Text(j.status, style=style), clock_time(j.started, self.app.stable), f"{rows:,}", f"{files:,}", elapsed)
+        return ListRow(j.job_id, cells, sort_values=(j.title, j.status, j.started, rows, files, end - j.started), search_text=f"{j.title} {j.status}")
+
+    def jobs_changed(self) -> None:
+        """A job started or ended: a new job becomes the selection."""
+        jobs = list(self.app.jobs.values())
+        new = [j.job_id for j in jobs if j.job_id not in self._known_jobs]
+        self._known_jobs.update(new)
+        table = self.query_one("#job-list", ListTable)
+        table.set_rows(self._rows(), select=new[-1] if new else None)
+        self._flush()
 
     def _selected_id(self) -> str | None:
-        t = self.query_one("#job-list", DataTable)
-        if 0 <= t.cursor_row < len(self._job_ids):
-            return self._job_ids[t.cursor_row]
-        return None
+        return self.query_one("#job-list", ListTable).selected_key
 
-    @on(DataTable.RowHighlighted, "#job-list")
-    def _highlighted(self) -> None:
+    @on(ListTable.Selected, "#job-list")
+    def _job_selected(self) -> None:
+        self._show_selected()
+
+    def _show_selected(self) -> None:
         jid = self._selected_id()
-        if jid and jid != self._shown_job:
-            self._show_job(jid)
-
-    def _show_job(self, job_id: str) -> None:
-        job = self.app.jobs[job_id]
-        box = self.query_one("#job-progress", VerticalScroll)
-        if self._shown_job != job_id or len(box.query(TableProgressRow)) != len(job.progress):
-            box.remove_children()
-            box.mount_all([TableProgressRow(name, stable=self.app.stable) for name in job.progress])
-            self._shown_job = job_id
-            self.call_after_refresh(self._flush)
-        self._update_error(job)
-
-    def _update_error(self, job) -> None:
+        job = self.app.jobs.get(jid) if jid else None
+        self.query_one("#job-progress", JobProgressView).show(job, self.app.stable)
         err = self.query_one("#job-error", Static)
-        err.update(f"✗ {job.error}" + (f"\n  Hint: {job.hint}" if job.hint else "") if job.error else "")
-        err.display = bool(job.error)
+        if job is not None and job.error:
+            err.update(f"✗ {job.error}" + (f"\n  Hint: {job.hint}" if job.hint else ""))
+        err.display = bool(job is not None and job.error)
 
     def _flush(self) -> None:
-        """Batched UI update: new log lines, the selected job's bars, the job list's numbers."""
+        """Batched UI update: new log lines, the selected job's progress, the job list's numbers."""
         lines = self.app.log_buffer.after(self._log_seq)
         if lines:
             log = self.query_one("#job-log", RichLog)
             for ln in lines[-LOG_PANE_LINES:]:
-                stamp = "--:--:--" if self.app.stable else time.strftime("%H:%M:%S", time.localtime(ln.time))
-                text = Text(f"{stamp} ")
+                text = Text(f"{clock_time(ln.time, self.app.stable)} ")
                 if ln.table:
                     text.append(f"{ln.table} ", style="bold")
                 text.append(ln.text, style=LEVEL_STYLE.get(ln.level, ""))
                 log.write(text)
             self._log_seq = lines[-1].seq
-        job = self.app.jobs.get(self._shown_job) if self._shown_job else None
-        if job is not None:
-            for row in self.query(TableProgressRow):
-                if row.table in job.progress:
-                    row.show(job.progress[row.table])
-            self._update_error(job)
-        t = self.query_one("#job-list", DataTable)
-        for j in self.app.jobs.values():
-            if j.running or j.job_id == self._shown_job:
-                try:
-                    for col, value in zip(t.columns, self._job_cells(j)):
-                        t.update_cell(j.job_id, col, value)
-                except Exception:
-                    pass  # the row appears with the next jobs_changed
+        self.query_one("#job-list", ListTable).update_rows(self._rows())
+        self._show_selected()
         self.query_one("#job-empty").display = not self.app.jobs
 
     # --- actions --------------------------------------------------------------------------
@@ -148,7 +144,14 @@ class JobsScreen(ConsoleScreen):
         jid = self._selected_id()
         job = self.app.jobs.get(jid) if jid else None
         if job is None or not job.running:
-            self.notify("no running job selected", severity="warning")
+            running = self.app.running_jobs()
+            if len(running) != 1:
+                self.notify("no running job selected" if not running else "select the running job to cancel", severity="warning")
+                return
+            job = running[0]
+            self.query_one("#job-list", ListTable).select(job.job_id)
+        if job.status == "cancelling":
+            self.notify(f"{job.title}: already cancelling at the next batch edge")
             return
         job.cancel.cancel("cancelled by the operator")
         job.status = "cancelling"
@@ -158,3 +161,35 @@ class JobsScreen(ConsoleScreen):
     def action_toggle_log(self) -> None:
         for w in (self.query_one("#job-list"), self.query_one("#job-progress")):
             w.display = not w.display
+
+    def action_details(self) -> None:
+        from s3rb_tui.tui.screens.detail_dialog import DetailDialog
+
+        jid = self._selected_id()
+        job = self.app.jobs.get(jid) if jid else None
+        if job is None:
+            return
+        rows, files = job.totals
+        fields = [
+            ("Job", job.title),
+            ("Status", job.status),
+            ("Started (UTC)", clock_time(job.started, self.app.stable, "%Y-%m-%d %H:%M:%S")),
+            ("Ended (UTC)", clock_time(job.ended, self.app.stable, "%Y-%m-%d %H:%M:%S")),
+            ("Rows / files", f"{rows:,} / {files:,}"),
+            ("Error", job.error or ""),
+            ("Hint", job.hint or ""),
+        ]
+        for p in job.progress.values():
+            fields.append((p.table, table_stats(p, self.app.stable).plain))
+        lines = []
+        for ln in self.app.log_buffer.lines:
+            if ln.job_id == job.job_id:
+                text = Text(f"{clock_time(ln.time, self.app.stable)} ")
+                if ln.table:
+                    text.append(f"{ln.table} ", style="bold")
+                text.append(ln.text, style=LEVEL_STYLE.get(ln.level, ""))
+                lines.append(text)
+        self.app.push_screen(DetailDialog(f"Job — {job.title}", fields, lines, lines_title=f"Log ({len(lines)} lines)"))
+
+    def on_data_table_row_selected(self) -> None:
+        self.action_details()

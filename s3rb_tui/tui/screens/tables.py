@@ -1,6 +1,7 @@
-"""Tables: browse the source schema (views marked), filter with /, and for the selected table see
-its columns, types, key, cursor column, the warehouse type each column gets and the preflight
-warnings; start backup, sync, load only, a dry run (estimate) or a counts check."""
+"""Tables: browse the source's tables grouped by schema (views marked), filter with /, sort with o,
+mark several with space, and for the selected table see its columns, types, key, cursor column,
+the warehouse type each column gets and the preflight warnings; start backup, sync, load only or
+a dry run (estimate) of the marked tables (or the selected one), or a counts check."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Header, Input, Static
+from textual.widgets import DataTable, Header, Static
 
 from s3rb_tui.tui.format import count
-from s3rb_tui.tui.screens.base import ConsoleScreen
+from s3rb_tui.tui.screens.list_screen import ListScreen
+from s3rb_tui.tui.widgets.filter_bar import FilterBar
 from s3rb_tui.tui.widgets.key_footer import KeyFooter
+from s3rb_tui.tui.widgets.list_table import ListColumn, ListRow, ListTable
 from s3rb_tui.tui.widgets.nav import NavBar
 
 
@@ -24,10 +27,11 @@ def warehouse_dialect(settings) -> str:
     return d if d in ("redshift", "postgres", "duckdb") else "redshift"
 
 
-def read_source_tables(ws) -> tuple[str, list]:
+def read_source_tables(ws) -> list:
+    """Every table of every schema the console lists (TableInfo), grouped by schema on screen."""
     schema = ws.settings.str("DB_DATABASE")
     with ws.open_source() as source:
-        return schema, source.list_tables(schema)
+        return source.list_tables(schema)
 
 
 def read_table_detail(ws, name: str, dialect: str) -> dict[str, Any]:
@@ -47,51 +51,49 @@ def read_table_detail(ws, name: str, dialect: str) -> dict[str, Any]:
     return {"schema": schema, "columns": columns, "warnings": preflight(schema, dialect), "dialect": dialect}
 
 
-class TablesScreen(ConsoleScreen):
+class TablesScreen(ListScreen):
     HELP = (
-        "The source database's tables and views (views are marked and cannot be incremental). "
-        "/ filters by name. For the selected table: its columns with MySQL type, key and cursor "
-        "column, the type the warehouse will create, and preflight warnings (values the warehouse "
-        "cannot hold, missing cursor or key).\n\n"
+        "The source's tables and views, grouped by schema (views are marked and cannot be "
+        "incremental). / filters by name, o sorts (or click a column's header). space marks a table "
+        "(on a schema's line: all its tables); b, s, l and e then act on every marked table, or on "
+        "the selected one when none is marked. For the selected table: its columns with MySQL type, "
+        "key and cursor column, the type the warehouse will create, and preflight warnings (values "
+        "the warehouse cannot hold, missing cursor or key).\n\n"
         "b backs up, s syncs (backup then load), l loads only (--redshift-only), e is a dry run "
         "(window and estimated rows, writes nothing), v validates counts (source, files, load ledger "
         "and warehouse side by side; read-only)."
     )
     BINDINGS = [
-        Binding("slash", "filter", "Filter", id="tables.filter"),
+        Binding("space", "mark", "Mark", id="tables.mark"),
         Binding("b", "backup", "Backup", id="tables.backup"),
         Binding("s", "sync", "Sync", id="tables.sync"),
         Binding("l", "load_only", "Load only", id="tables.load_only"),
-        Binding("e", "dry_run", "Dry run", id="tables.dry_run"),
-        Binding("v", "validate_counts", "Validate counts", id="tables.validate"),
-        Binding("r", "refresh", "Refresh", id="tables.refresh"),
-        Binding("escape", "clear_filter", "Clear filter", id="tables.clear_filter", show=False),
+        Binding("e", "dry_run", "Dry run", id="tables.dry_run", show=False),
+        Binding("v", "validate_counts", "Validate counts", id="tables.validate", show=False),
+        Binding("r", "refresh", "Refresh", id="tables.refresh", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self._all: list = []
-        self._shown: list = []
-        self._schema = ""
+        self._infos: dict[str, object] = {}
+        self._listed = False
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield NavBar("tables")
         with Horizontal(id="tables-screen"):
             with Vertical(id="tables-left", classes="side-list"):
-                yield Input(placeholder="/ filter tables", id="table-filter")
-                yield DataTable(id="source-tables", cursor_type="row")
+                yield FilterBar("/ filter tables", id="list-filter")
+                yield ListTable((ListColumn("table", "Table"), ListColumn("rows", "Rows≈")), id="source-tables", markable=True)
             with Vertical(id="tables-right"):
-                yield Static("", id="table-title", classes="section-title", markup=False)
+                yield Static("", id="table-title", classes="table-title", markup=False)
                 yield DataTable(id="columns", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="preflight", classes="note")
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#source-tables", DataTable).add_columns("Table", "Rows≈")
         self.query_one("#columns", DataTable).add_columns("Column", "MySQL type", "Null", "Key", "Cursor", "Warehouse type")
-        self.query_one("#table-filter").display = False
-        self.query_one("#source-tables", DataTable).focus()
+        self.query_one("#source-tables", ListTable).focus()
         self.action_refresh()
 
     def action_refresh(self) -> None:
@@ -100,8 +102,20 @@ class TablesScreen(ConsoleScreen):
 
     def loaded(self, what: str, data: Any) -> None:
         if what == "tables":
-            self._schema, self._all = data
-            self._apply_filter(self.query_one("#table-filter", Input).value)
+            self._listed = True
+            self._infos = {i.ref.full_name: i for i in data}
+            rows = []
+            for info in data:
+                name = Text(info.ref.name)
+                if info.is_view:
+                    name.append("  (view)", style="italic magenta")
+                rows.append(ListRow(info.ref.full_name, (name, count(info.estimated_rows)),
+                                    sort_values=(info.ref.name.lower(), info.estimated_rows), search_text=info.ref.full_name, group=info.ref.schema))
+            table = self.query_one("#source-tables", ListTable)
+            table.set_rows(rows, select=self.app.selected_table)
+            if not rows:
+                schema = self.app.settings.str("DB_DATABASE")
+                self.query_one("#table-title", Static).update(f"no tables in {schema or '(DB_DATABASE empty)'}")
         elif what.startswith("detail:"):
             self._show_detail(what[7:], data)
         elif what.startswith("validate:"):
@@ -109,36 +123,21 @@ class TablesScreen(ConsoleScreen):
 
             self.app.push_screen(InfoDialog("Validate counts", data))
 
-    def _apply_filter(self, text: str) -> None:
-        text = text.strip().lower()
-        self._shown = [t for t in self._all if text in t.ref.full_name.lower()]
-        t = self.query_one("#source-tables", DataTable)
-        t.clear()
-        for info in self._shown:
-            name = Text(info.ref.name)
-            if info.is_view:
-                name.append("  (view)", style="italic magenta")
-            t.add_row(name, count(info.estimated_rows), key=info.ref.full_name)
-        if self._shown:
-            names = [i.ref.full_name for i in self._shown]
-            row = names.index(self.app.selected_table) if self.app.selected_table in names else 0
-            t.move_cursor(row=row)
-            self._request_detail(names[row])
-        else:
-            self.query_one("#table-title", Static).update("no tables match" if self._all else f"no tables in {self._schema or '(DB_DATABASE empty)'}")
-
     def _current(self) -> str | None:
-        t = self.query_one("#source-tables", DataTable)
-        if 0 <= t.cursor_row < len(self._shown):
-            return self._shown[t.cursor_row].ref.full_name
-        return None
+        return self.query_one("#source-tables", ListTable).selected_key
 
-    @on(DataTable.RowHighlighted, "#source-tables")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if 0 <= event.cursor_row < len(self._shown):
-            name = self._shown[event.cursor_row].ref.full_name
-            self.app.selected_table = name
-            self._request_detail(name)
+    @on(ListTable.Selected, "#source-tables")
+    def _selected(self, event: ListTable.Selected) -> None:
+        if event.key:
+            self.app.selected_table = event.key
+            self._request_detail(event.key)
+        elif self._listed:
+            table = event.table
+            group = table.selected_group
+            members = [k for k in table.shown_keys if k.startswith(f"{group}.")] if group else []
+            self.query_one("#table-title", Static).update(
+                f"schema {group}: {len(members)} table(s) shown — space marks them all" if group else
+                ("no tables match the filter" if self._infos else ""))
 
     def _request_detail(self, name: str) -> None:
         ws, dialect = self.app.workspace, warehouse_dialect(self.app.settings)
@@ -166,46 +165,45 @@ class TablesScreen(ConsoleScreen):
             text.append("Preflight: no warnings", style="green")
         self.query_one("#preflight", Static).update(text)
 
-    # --- filter ---------------------------------------------------------------------------
-    def action_filter(self) -> None:
-        f = self.query_one("#table-filter", Input)
-        f.display = True
-        f.focus()
+    # --- marks and jobs -------------------------------------------------------------------
+    def action_mark(self) -> None:
+        table = self.query_one("#source-tables", ListTable)
+        table.toggle_mark()
+        marked = table.marked_keys()
+        self.notify(f"{len(marked)} table(s) marked" + (": b, s, l and e act on them" if marked else ""), timeout=3)
 
-    def action_clear_filter(self) -> None:
-        f = self.query_one("#table-filter", Input)
-        f.value = ""
-        f.display = False
-        self.query_one("#source-tables", DataTable).focus()
-
-    @on(Input.Changed, "#table-filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self._apply_filter(event.value)
-
-    @on(Input.Submitted, "#table-filter")
-    def _filter_done(self) -> None:
-        self.query_one("#source-tables", DataTable).focus()
-
-    # --- jobs -----------------------------------------------------------------------------
-    def _start(self, start) -> None:
+    def _targets(self) -> list[str]:
+        """The marked tables (in list order), else the selected one."""
+        table = self.query_one("#source-tables", ListTable)
+        marked = table.marked_keys()
+        if marked:
+            return marked
         name = self._current()
-        if not name:
-            self.notify("select a table first", severity="warning")
+        return [name] if name else []
+
+    def _start(self, start) -> None:
+        names = self._targets()
+        if not names:
+            self.notify("select or mark a table first", severity="warning")
             return
-        if start(name) is not None:
+        if start(names) is not None:
+            table = self.query_one("#source-tables", ListTable)
+            if table.marked:  # a selection is used once: the next key acts on what is selected
+                table.marked.clear()
+                table.set_rows(table.all_rows)
             self.app.action_show("jobs")
 
     def action_backup(self) -> None:
-        self._start(lambda n: self.app.run_backup([n]))
+        self._start(lambda names: self.app.run_backup(names))
 
     def action_sync(self) -> None:
-        self._start(lambda n: self.app.run_sync([n]))
+        self._start(lambda names: self.app.run_sync(names))
 
     def action_load_only(self) -> None:
-        self._start(lambda n: self.app.run_sync([n], redshift_only=True))
+        self._start(lambda names: self.app.run_sync(names, redshift_only=True))
 
     def action_dry_run(self) -> None:
-        self._start(lambda n: self.app.run_backup([n], dry_run=True))
+        self._start(lambda names: self.app.run_backup(names, dry_run=True))
 
     def action_validate_counts(self) -> None:
         from s3rb_tui.tui.screens.watermarks import describe_validation

@@ -1,48 +1,56 @@
 """Watermarks: the manual's display (session and cumulative side by side) for the selected table,
-the guided reset & set workflow, set-count (absolute/additive) and validate-counts."""
+the guided reset & set workflow, set-count (absolute/additive) and validate-counts.
+
+The selection is the console's ``selected_table`` (shared with Dashboard, Tables and Files) and
+follows the table's name, never a row position: a dialog closing, a refresh or a filter keeps it.
+A table selected on Tables that has no watermark yet is listed too, so its watermark can be set.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Header, Static
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Header, Static
 
-from s3rb_tui.tui.screens.base import ConsoleScreen
+from s3rb_tui.tui.screens.list_screen import ListScreen
+from s3rb_tui.tui.widgets.filter_bar import FilterBar
 from s3rb_tui.tui.widgets.key_footer import KeyFooter
+from s3rb_tui.tui.widgets.list_table import ListColumn, ListRow, ListTable
 from s3rb_tui.tui.widgets.nav import NavBar
 from s3rb_tui.tui.widgets.watermark_view import WatermarkView
 
 
-def _read_watermarks(ws) -> list:
+def _read_watermarks(ws, also: str | None) -> list:
     from s3rb_tui.tui.views import configured_tables
 
     names = configured_tables(ws)
-    out = []
-    for name in names:
-        ref = ws.table_ref(name)
-        out.append((name, ws.watermarks.get(ref)))
-    return out
+    if also and also not in names:
+        names.append(also)
+    return [(name, ws.watermarks.get(ws.table_ref(name))) for name in names]
 
 
-class WatermarksScreen(ConsoleScreen):
+class WatermarksScreen(ListScreen):
     HELP = (
         "Per-table watermarks as `watermark get` shows them: last data timestamp and key, "
         "extraction time, MySQL/Redshift status, and row counts for the latest session next to "
         "the all-time cumulative totals.\n\n"
         "m starts the guided reset & set: choose, enter a timestamp (checked as you type), see the "
         "preview (source rows after it, store files after it, what a --redshift-only load would "
-        "pick up), confirm, and optionally run that load. n sets the cumulative count (absolute or "
-        "additive); v validates counts against the warehouse."
+        "pick up), confirm, and optionally run that load. n sets the cumulative counts (absolute or "
+        "additive); v validates counts against the warehouse. Enter shows the values (key, "
+        "timestamps, last error) ready to copy. / filters the list, o sorts it."
     )
     BINDINGS = [
         Binding("m", "watermark_wizard", "Reset/Set…", id="watermarks.wizard"),
         Binding("n", "set_count", "Set count…", id="watermarks.set_count"),
         Binding("v", "validate_counts", "Validate counts", id="watermarks.validate"),
-        Binding("r", "refresh", "Refresh", id="watermarks.refresh"),
+        Binding("enter", "details", "Details / copy", id="watermarks.details", show=False),
+        Binding("r", "refresh", "Refresh", id="watermarks.refresh", show=False),
     ]
 
     def __init__(self) -> None:
@@ -53,61 +61,57 @@ class WatermarksScreen(ConsoleScreen):
         yield Header()
         yield NavBar("watermarks")
         with Horizontal(id="watermarks"):
-            yield DataTable(id="wm-tables", cursor_type="row", classes="side-list")
+            with Vertical(classes="side-list"):
+                yield FilterBar("/ filter tables", id="list-filter")
+                yield ListTable((ListColumn("table", "Table"), ListColumn("status", "MySQL")), id="wm-tables")
             with VerticalScroll(id="wm-detail"):
                 yield WatermarkView("select a table", id="wm-view")
                 yield Static("", id="wm-extra", markup=False)
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        t = self.query_one("#wm-tables", DataTable)
-        t.add_columns("Table")
-        t.focus()
+        self.query_one("#wm-tables", ListTable).focus()
         self.action_refresh()
 
     def on_screen_resume(self) -> None:
+        super().on_screen_resume()
         self.action_refresh()
 
     def action_refresh(self) -> None:
-        ws = self.app.workspace
-        self.load("watermarks", lambda: _read_watermarks(ws))
+        ws, also = self.app.workspace, self.app.selected_table
+        self.load("watermarks", lambda: _read_watermarks(ws, also))
 
     def loaded(self, what: str, data: Any) -> None:
         if what == "watermarks":
             self._rows = data
-            t = self.query_one("#wm-tables", DataTable)
-            t.clear()
             default_schema = self.app.settings.str("DB_DATABASE")
+            rows = []
             for name, wm in data:
                 shown = name.split(".", 1)[1] if default_schema and name.startswith(default_schema + ".") else name
-                t.add_row(shown, key=name)
-            names = [n for n, _ in data]
-            want = self.app.selected_table if self.app.selected_table in names else (names[0] if names else None)
-            if want:
-                t.move_cursor(row=names.index(want))
-                self._show(want)
+                status = "no watermark" if wm is None else (wm.mysql_status or "—")
+                rows.append(ListRow(name, (Text(shown), Text(status, style="dim" if wm is None else "")), search_text=name))
+            table = self.query_one("#wm-tables", ListTable)
+            table.set_rows(rows, select=self.app.selected_table)
+            if table.selected_key:
+                self._show(table.selected_key)
             else:
                 self.query_one("#wm-view", WatermarkView).update("No tables yet: run a backup from the Tables screen (2).")
         elif what == "validate":
             self.query_one("#wm-extra", Static).update(data)
 
     def _current(self) -> str | None:
-        t = self.query_one("#wm-tables", DataTable)
-        if not self._rows or not (0 <= t.cursor_row < len(self._rows)):
-            return None
-        return self._rows[t.cursor_row][0]
+        return self.query_one("#wm-tables", ListTable).selected_key
 
     def _show(self, name: str) -> None:
         wm = dict(self._rows).get(name)
         self.query_one("#wm-view", WatermarkView).show(wm, name, stable=self.app.stable)
         self.query_one("#wm-extra", Static).update("")
 
-    @on(DataTable.RowHighlighted, "#wm-tables")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if 0 <= event.cursor_row < len(self._rows):
-            name = self._rows[event.cursor_row][0]
-            self.app.selected_table = name
-            self._show(name)
+    @on(ListTable.Selected, "#wm-tables")
+    def _selected(self, event: ListTable.Selected) -> None:
+        if event.key:
+            self.app.selected_table = event.key
+            self._show(event.key)
 
     def action_watermark_wizard(self) -> None:
         from s3rb_tui.tui.screens.watermark_wizard import WatermarkWizard
@@ -120,8 +124,8 @@ class WatermarksScreen(ConsoleScreen):
         def done(result: dict | None) -> None:
             self.action_refresh()
             if result and result.get("load"):
-                self.app.run_sync([name], redshift_only=True)
-                self.app.action_show("jobs")
+                if self.app.run_sync([name], redshift_only=True) is not None:
+                    self.app.action_show("jobs")
 
         self.app.push_screen(WatermarkWizard(name), done)
 
@@ -131,6 +135,27 @@ class WatermarksScreen(ConsoleScreen):
         name = self._current()
         if name:
             self.app.push_screen(SetCountDialog(name), lambda _: self.action_refresh())
+
+    def action_details(self) -> None:
+        from s3rb_tui.tui.screens.detail_dialog import DetailDialog
+
+        name = self._current()
+        if not name:
+            return
+        wm = dict(self._rows).get(name)
+        fields: list[tuple[str, str]] = [("Table", name)]
+        if wm is not None:
+            fields += [
+                ("Last Data Timestamp", "" if wm.last_data_timestamp is None else str(wm.last_data_timestamp)),
+                ("Last Key", ", ".join(str(k) for k in wm.last_key or [])),
+                ("Last Extraction Time", wm.last_extraction_time or ""),
+                ("Committed through", wm.committed_through or ""),
+                ("Last Error", wm.last_error or ""),
+            ]
+        self.app.push_screen(DetailDialog(f"Watermark — {name}", fields))
+
+    def on_data_table_row_selected(self) -> None:
+        self.action_details()
 
     def action_validate_counts(self) -> None:
         name = self._current()

@@ -14,7 +14,13 @@ from textual.widgets import Footer
 
 
 class KeyFooter(Footer):
+    """Compact (one space between a key and its label): at 80 columns every key a screen shows
+    fits beside "^p Commands"; keys left out of the bar are on ? and in the palette."""
+
     _rebuild_pending = False
+
+    def __init__(self) -> None:
+        super().__init__(compact=True)
 
     def bindings_changed(self, screen: Screen) -> None:
         if self._rebuild_pending:

@@ -24,6 +24,13 @@ class ConsoleScreen(Screen):
         # False hides the key (Textual: None would show it disabled) and stops the action
         return self.action_available(self.app, action)
 
+    def share_selection(self, table: str | None) -> None:
+        """Make ``table`` the console's selected table (Dashboard, Tables, Watermarks and Files open
+        on it) — only from the screen the operator is on: a screen re-rendered in the background
+        (the dashboard's poll) must never move the selection the operator made elsewhere."""
+        if table and self.is_current:
+            self.app.selected_table = table
+
     def on_screen_resume(self) -> None:
         from s3rb_tui.tui.widgets.nav import NavBar
 

@@ -191,8 +191,7 @@ class DashboardScreen(ListScreen):
 
     @on(ListTable.Selected, "#tables")
     def _table_selected(self, event: ListTable.Selected) -> None:
-        if event.key:
-            self.app.selected_table = event.key
+        self.share_selection(event.key)
 
     def action_open_watermark(self) -> None:
         if self._selected():

@@ -216,7 +216,7 @@ class FilesScreen(ListScreen):
         ws = self.app.workspace
         if "table" in data and data.get("node") is None and "entry" not in data:
             table = data["table"]
-            self.app.selected_table = table
+            self.share_selection(table)
             self._expanded.add(table)
             if table in self._trees:
                 self._fill_table(event.node, table, self._trees[table])

@@ -129,7 +129,7 @@ class TablesScreen(ListScreen):
     @on(ListTable.Selected, "#source-tables")
     def _selected(self, event: ListTable.Selected) -> None:
         if event.key:
-            self.app.selected_table = event.key
+            self.share_selection(event.key)
             self._request_detail(event.key)
         elif self._listed:
             table = event.table

@@ -110,7 +110,7 @@ class WatermarksScreen(ListScreen):
     @on(ListTable.Selected, "#wm-tables")
     def _selected(self, event: ListTable.Selected) -> None:
         if event.key:
-            self.app.selected_table = event.key
+            self.share_selection(event.key)
             self._show(event.key)
 
     def action_watermark_wizard(self) -> None:

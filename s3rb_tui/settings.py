@@ -38,7 +38,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("DB_USER", "root", "str", "MySQL user", group="source"),
     Var("DB_PASSWORD", "", "str", "MySQL password (empty is valid: socket or trust authentication)", secret=True, group="source"),
     Var("DB_DATABASE", "", "str", "default schema for unscoped table names", group="source"),
-    Var("DB_SCHEMAS", "", "str", "comma-separated schemas that --all and the console's Tables screen cover (empty: DB_DATABASE)", group="source"),
+    Var("DB_SCHEMAS", "", "str", "comma-separated schemas that --all covers (empty: DB_DATABASE) and the console's Tables screen lists (empty: every schema the user may read)", group="source"),
     Var("DB_DIALECT", "mysql", "choice", "source kind: mysql, or sqlite (the embedded demo source)", choices=("mysql", "sqlite"), group="source"),
     Var("DB_SQLITE_PATH", "", "path", "SQLite file when DB_DIALECT=sqlite", group="source"),
     Var("DB_DATETIME_ZONE", "", "str", "time zone the applications write DATETIME and DATE cursor values in; the run's bound is computed in it (empty: the server's own time_zone; else an offset such as +09:00, or a zone name the server knows)", group="source"),

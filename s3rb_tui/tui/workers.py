@@ -48,8 +48,8 @@ class TableProgress:
     status: str = "pending"  # pending | running | success | no new data | failed | cancelled | ...
     error: str | None = None
     hint: str | None = None
-    #: the table's own duration (from its result), for the rate of a finished table
-    seconds: float | None = None
+    #: the engine's rate over the table's whole run (both steps of a sync), once it has ended
+    run_rate: float | None = None
 
     @property
     def running(self) -> bool:
@@ -78,11 +78,11 @@ class TableProgress:
             return None
         return (total - rows) / self.rows_per_s
 
-    def apply_result(self, status: str, rows: int, files: int, seconds: float | None, details: dict, error: str | None, hint: str | None) -> None:
+    def apply_result(self, status: str, rows: int, files: int, rows_per_s: float | None, details: dict, error: str | None, hint: str | None) -> None:
         """The engine's result for the table: its figures replace the progress counters (a sync's
-        result carries each step's figures in ``details``)."""
+        result carries each step's figures in ``details``); its rate is the whole run's."""
         self.status, self.error, self.hint = status, error, hint
-        self.seconds = seconds if seconds else self.seconds
+        self.run_rate = rows_per_s or None
         backup, load = details.get("backup"), details.get("load")
         if backup is None and load is None:
             if self.phase == "load":
@@ -95,12 +95,6 @@ class TableProgress:
         if load is not None:
             self.load_rows, self.load_files = int(load.get("rows") or 0), int(load.get("files") or 0)
 
-    @property
-    def run_rate(self) -> float | None:
-        """rows/s over the table's whole run (both steps), once it has ended."""
-        if self.running or not self.seconds or not self.shown_rows:
-            return None
-        return self.shown_rows / self.seconds
 
 
 @dataclass
@@ -158,13 +152,13 @@ class JobState:
         elif event.kind == "table_done" and event.table:
             self.table(event.table).apply_result(
                 str(d.get("status") or "done"), int(d.get("rows") or 0), int(d.get("files") or 0),
-                d.get("seconds"), d.get("details") or {}, d.get("error"), d.get("hint"))
+                d.get("rows_per_s"), d.get("details") or {}, d.get("error"), d.get("hint"))
 
     def finish(self, results: list[TableResult], error: BaseException | None) -> None:
         self.ended = time.time()
         self.results = list(results)
         for r in results:
-            self.table(r.table).apply_result(r.status, r.rows, r.files, r.seconds, r.details, r.error, r.hint)
+            self.table(r.table).apply_result(r.status, r.rows, r.files, r.rows_per_s, r.details, r.error, r.hint)
         if error is not None:
             self.error, self.hint = describe_error(error)
             cancelled = self.cancel.cancelled and error.__class__.__name__ == "Cancelled"

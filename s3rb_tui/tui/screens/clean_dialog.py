@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Static
 
-from s3rb_tui.tui.format import human_bytes
+from s3rb_tui.display import size
 from s3rb_tui.tui.messages import Loaded
 
 TYPE_TO_CONFIRM_ABOVE = 100
@@ -97,7 +97,7 @@ class CleanDialog(ModalScreen[Any]):
 
     def _describe(self, plan) -> str:
         lines = [
-            f"Will delete {len(plan.keys):,} file(s), {human_bytes(plan.bytes)}:",
+            f"Will delete {len(plan.keys):,} file(s), {size(plan.bytes)}:",
         ]
         if plan.status_known:
             lines.append(f"  loaded into the warehouse:  {plan.loaded:,}")
@@ -106,7 +106,7 @@ class CleanDialog(ModalScreen[Any]):
             lines.append("  loaded or not: unknown (no warehouse in use)")
         if plan.skipped_unloaded:
             lines.append(
-                f"Kept (not loaded yet): {plan.skipped_unloaded:,} file(s), {human_bytes(plan.skipped_unloaded_bytes)}"
+                f"Kept (not loaded yet): {plan.skipped_unloaded:,} file(s), {size(plan.skipped_unloaded_bytes)}"
                 " — tick the box above to include them"
             )
         if plan.keys:
@@ -138,7 +138,7 @@ class CleanDialog(ModalScreen[Any]):
             if result.errors:
                 first = result.errors[0]
                 self.app.notify(f"{len(result.errors)} file(s) could not be deleted: {first.key}: {first.code} {first.message}", title="clean", severity="error", timeout=15)
-            self.app.notify(f"{self.table}: deleted {result.deleted:,} of {result.planned:,} file(s), freed {human_bytes(result.bytes_freed)}", title="clean")
+            self.app.notify(f"{self.table}: deleted {result.deleted:,} of {result.planned:,} file(s), freed {size(result.bytes_freed)}", title="clean")
             self.dismiss(result)
 
     @on(Input.Changed, "#confirm-text")

@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Header, Static
 
-from s3rb_tui.tui.format import age_between, count, human_age, parse_timestamp, short_time
+from s3rb_tui.display import MISSING, age_between, count, data_timestamp, lag, moment, parse_moment
 from s3rb_tui.tui.messages import Loaded
 from s3rb_tui.tui.screens.list_screen import ListScreen
 from s3rb_tui.tui.widgets.filter_bar import FilterBar
@@ -112,7 +112,7 @@ class DashboardScreen(ListScreen):
         message, hint = describe_error(error)
         t = self.query_one("#health", DataTable)
         t.clear()
-        t.add_row("status", Text("FAIL", style="bold red"), "—", Text(f"the checks could not run: {message}" + (f" — {hint}" if hint else ""), style="red"))
+        t.add_row("status", Text("FAIL", style="bold red"), MISSING, Text(f"the checks could not run: {message}" + (f" — {hint}" if hint else ""), style="red"))
         self._mark_stale(f"the status could not be read: {message}")
 
     def loaded(self, what: str, data: DashboardData) -> None:
@@ -132,7 +132,7 @@ class DashboardScreen(ListScreen):
         if self._tables_read_at is None:
             note.update(f"{reason} — r tries again")
         else:
-            when = self._tables_read_at.strftime("%H:%M:%S UTC")
+            when = moment(self._tables_read_at)
             note.update(Text(f"⚠ stale: table rows as of {when}; {reason} — r tries again", style="bold yellow"))
         self._render_tables(self._tables)
 
@@ -141,20 +141,20 @@ class DashboardScreen(ListScreen):
         t.clear()
         for c in checks:
             state = Text("ok", style="green") if c.ok else (Text("n/a", style="dim") if c.ok is None else Text("FAIL", style="bold red"))
-            latency = "—" if c.latency_ms is None or self.app.stable else f"{c.latency_ms:.0f} ms"
+            latency = MISSING if c.latency_ms is None or self.app.stable else f"{c.latency_ms:.0f} ms"
             detail = c.detail if c.ok is not False else f"{c.detail}" + (f" — {c.hint}" if c.hint else "")
             t.add_row(c.name, state, latency, Text(detail, style="red" if c.ok is False else ""), key=c.name)
 
     def _row(self, s: TableState, now: dt.datetime, default_schema: str, stale: bool) -> ListRow:
-        last = parse_timestamp(s.last_data_timestamp)
+        last = parse_moment(s.last_data_timestamp)
         # lag: against the console's clock when it is frozen (snapshots), else the engine's
         # figure, which is measured against the source's own clock
         if self.app.clock_frozen:
             lag_seconds = (now - last).total_seconds() if last else None
-            lag = age_between(last, now) if last else "—"
+            lag_text = age_between(last, now)
         else:
-            lag_seconds, lag = s.lag_seconds, human_age(s.lag_seconds)
-        result = Text(s.last_run_result or "—")
+            lag_seconds, lag_text = s.lag_seconds, lag(s.lag_seconds)
+        result = Text(s.last_run_result or MISSING)
         if s.last_run_result == "failed" or result.plain.startswith("error"):
             result.stylize("bold red")
         elif s.mysql_status == "manual":
@@ -164,10 +164,10 @@ class DashboardScreen(ListScreen):
         waiting = count(s.waiting_rows) + (f" ({s.waiting_files} f)" if s.waiting_files else "")
         cells = [
             Text(shown_name),
-            lag,
+            lag_text,
             result,
             waiting,
-            short_time(str(s.last_data_timestamp)) if s.last_data_timestamp is not None else "—",
+            data_timestamp(s.last_data_timestamp),
             f"{count(s.session_extracted)} / {count(s.session_loaded)}",
             f"{count(s.cumulative_extracted)} / {count(s.cumulative_loaded)}",
         ]

@@ -14,7 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import Header, Static, Tree
 
 from s3rb_tui.tui.files_model import FileEntry, FileNode, list_tables_in_store, read_row_counts, read_table_tree
-from s3rb_tui.tui.format import age_between, human_bytes
+from s3rb_tui.display import age_between, size
 from s3rb_tui.tui.screens.list_screen import ListScreen
 from s3rb_tui.tui.widgets.filter_bar import FilterBar
 from s3rb_tui.tui.widgets.key_footer import KeyFooter
@@ -23,7 +23,7 @@ from s3rb_tui.tui.widgets.nav import NavBar
 
 def node_label(node: FileNode) -> Text:
     t = Text(node.name, style="bold" if node.level == "table" else "")
-    t.append(f"  {node.count:,} files  {human_bytes(node.bytes)}", style="dim")
+    t.append(f"  {node.count:,} files  {size(node.bytes)}", style="dim")
     if node.unloaded:
         t.append(f"  {node.unloaded} not loaded", style="yellow")
     if node.unknown_load_state:
@@ -33,7 +33,7 @@ def node_label(node: FileNode) -> Text:
 
 def file_label(entry: FileEntry, now, stable: bool) -> Text:
     t = Text(entry.key.rsplit("/", 1)[-1])
-    t.append(f"  {human_bytes(entry.size)}", style="dim")
+    t.append(f"  {size(entry.size)}", style="dim")
     t.append("  " + ("… rows" if entry.rows is None else f"{entry.rows:,} rows"), style="cyan")
     t.append(f"  {age_between(entry.last_modified, now)} old", style="dim")
     if entry.loaded is True:

@@ -9,6 +9,7 @@ the selection otherwise follows the job's id, never a row position.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 from rich.text import Text
@@ -18,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Header, RichLog, Static
 
-from s3rb_tui.tui.format import human_age
+from s3rb_tui import display
 from s3rb_tui.tui.screens.list_screen import ListScreen
 from s3rb_tui.tui.widgets.filter_bar import FilterBar
 from s3rb_tui.tui.widgets.job_progress import JobProgressView, STATUS_STYLE, table_stats
@@ -32,17 +33,19 @@ LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "debug": "dim"}
 COLUMNS = (
     ListColumn("job", "Job"),
     ListColumn("status", "Status"),
-    ListColumn("started", "Started (UTC)"),
+    ListColumn("started", "Started"),
     ListColumn("rows", "Rows"),
     ListColumn("files", "Files"),
     ListColumn("elapsed", "Elapsed"),
 )
 
 
-def clock_time(epoch: float | None, stable: bool, fmt: str = "%H:%M:%S") -> str:
+def clock_time(epoch: float | None, stable: bool) -> str:
+    """A moment of the console's clock in the one time style (display.moment: UTC, seconds);
+    hidden in snapshot mode."""
     if epoch is None:
-        return "—"
-    return "--:--:--" if stable else time.strftime(fmt, time.gmtime(epoch))
+        return display.MISSING
+    return "----------  --:--:--" if stable else display.moment(dt.datetime.fromtimestamp(epoch, dt.timezone.utc))
 
 
 class JobsScreen(ListScreen):
@@ -93,9 +96,9 @@ class JobsScreen(ListScreen):
     def _job_row(self, j) -> ListRow:
         rows, files = j.totals
         end = j.ended or time.time()
-        elapsed = "" if self.app.stable else human_age(end - j.started)
+        elapsed = "" if self.app.stable else display.duration(end - j.started)
         style = STATUS_STYLE.get(j.status, "cyan")
-        cells = (Text(j.title), Text(j.status, style=style), clock_time(j.started, self.app.stable), f"{rows:,}", f"{files:,}", elapsed)
+        cells = (Text(j.title), Text(j.status, style=style), clock_time(j.started, self.app.stable), display.count(rows), display.count(files), elapsed)
         return ListRow(j.job_id, cells, sort_values=(j.title, j.status, j.started, rows, files, end - j.started), search_text=f"{j.title} {j.status}")
 
     def jobs_changed(self) -> None:
@@ -173,9 +176,9 @@ class JobsScreen(ListScreen):
         fields = [
             ("Job", job.title),
             ("Status", job.status),
-            ("Started (UTC)", clock_time(job.started, self.app.stable, "%Y-%m-%d %H:%M:%S")),
-            ("Ended (UTC)", clock_time(job.ended, self.app.stable, "%Y-%m-%d %H:%M:%S")),
-            ("Rows / files", f"{rows:,} / {files:,}"),
+            ("Started", clock_time(job.started, self.app.stable)),
+            ("Ended", clock_time(job.ended, self.app.stable)),
+            ("Rows / files", f"{display.count(rows)} / {display.count(files)}"),
             ("Error", job.error or ""),
             ("Hint", job.hint or ""),
         ]

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Header, Static
 
-from s3rb_tui.tui.format import count
+from s3rb_tui.display import MISSING, count
 from s3rb_tui.tui.screens.list_screen import ListScreen
 from s3rb_tui.tui.widgets.filter_bar import FilterBar
 from s3rb_tui.tui.widgets.key_footer import KeyFooter
@@ -28,10 +28,14 @@ def warehouse_dialect(settings) -> str:
 
 
 def read_source_tables(ws) -> list:
-    """Every table of every schema the console lists (TableInfo), grouped by schema on screen."""
-    schema = ws.settings.str("DB_DATABASE")
+    """Every table and view (TableInfo) of the schemas in DB_SCHEMAS, or else of every schema the
+    user may read (engine/catalog.py), grouped by schema on screen."""
+    from s3rb_tui.engine.catalog import readable_schemas
+
+    listed = [name.strip() for name in ws.settings.str("DB_SCHEMAS").split(",") if name.strip()]
     with ws.open_source() as source:
-        return source.list_tables(schema)
+        groups = readable_schemas(source, only=listed or None)
+    return [info for group in groups for info in group.tables]
 
 
 def read_table_detail(ws, name: str, dialect: str) -> dict[str, Any]:
@@ -53,8 +57,8 @@ def read_table_detail(ws, name: str, dialect: str) -> dict[str, Any]:
 
 class TablesScreen(ListScreen):
     HELP = (
-        "The source's tables and views, grouped by schema (views are marked and cannot be "
-        "incremental). / filters by name, o sorts (or click a column's header). space marks a table "
+        "The source's tables and views, grouped by schema: every schema the user may read, or those "
+        "of DB_SCHEMAS (views are marked and cannot be incremental). / filters by name, o sorts (or click a column's header). space marks a table "
         "(on a schema's line: all its tables); b, s, l and e then act on every marked table, or on "
         "the selected one when none is marked. For the selected table: its columns with MySQL type, "
         "key and cursor column, the type the warehouse will create, and preflight warnings (values "
@@ -114,8 +118,8 @@ class TablesScreen(ListScreen):
             table = self.query_one("#source-tables", ListTable)
             table.set_rows(rows, select=self.app.selected_table)
             if not rows:
-                schema = self.app.settings.str("DB_DATABASE")
-                self.query_one("#table-title", Static).update(f"no tables in {schema or '(DB_DATABASE empty)'}")
+                where = self.app.settings.str("DB_SCHEMAS") or "any schema this user may read"
+                self.query_one("#table-title", Static).update(f"no tables in {where}")
         elif what.startswith("detail:"):
             self._show_detail(what[7:], data)
         elif what.startswith("validate:"):
@@ -149,7 +153,7 @@ class TablesScreen(ListScreen):
             return
         schema = d["schema"]
         mode = "incremental" if schema.incremental else "full snapshot every run"
-        title = f"{name}{' (view)' if schema.is_view else ''} — {mode}; cursor {schema.cursor_column or '—'}; key {', '.join(schema.primary_key) or '—'}; warehouse {d['dialect']}"
+        title = f"{name}{' (view)' if schema.is_view else ''} — {mode}; cursor {schema.cursor_column or MISSING}; key {', '.join(schema.primary_key) or MISSING}; warehouse {d['dialect']}"
         self.query_one("#table-title", Static).update(title)
         t = self.query_one("#columns", DataTable)
         t.clear()

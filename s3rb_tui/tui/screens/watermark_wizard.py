@@ -16,8 +16,23 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, ContentSwitcher, Input, Label, RadioButton, RadioSet, Static
 
-from s3rb_tui.tui.format import count, human_bytes, validate_timestamp
+from s3rb_tui.display import count, data_timestamp, size
 from s3rb_tui.tui.messages import Loaded
+
+
+def validate_timestamp(text: str) -> str | None:
+    """None when ``text`` is a timestamp ``watermark set --timestamp`` accepts (the engine's one
+    rule, engine/watermark_ops.parse_timestamp), else what is wrong and how to write it."""
+    from s3rb_tui.engine.errors import UsageError
+    from s3rb_tui.engine.watermark_ops import parse_timestamp
+
+    if not text.strip():
+        return "enter a timestamp like 2025-08-09 20:00:01"
+    try:
+        parse_timestamp(text)
+    except UsageError as e:  # the engine's hint names --timestamp: here it is this field
+        return f"{e.message}: use YYYY-MM-DD HH:MM:SS"
+    return None
 
 
 class WatermarkWizard(ModalScreen[dict | None]):
@@ -179,17 +194,17 @@ def describe_plan(plan: Any) -> str:
         lines.append(f"Reset {plan.table}: extraction position and counts start afresh.")
     lines.append(
         "Now: "
-        + (f"last data timestamp {cur.last_data_timestamp}, cumulative {cur.cumulative.extracted:,} extracted / {cur.cumulative.loaded:,} loaded" if cur else "no watermark yet")
+        + (f"last data timestamp {data_timestamp(cur.last_data_timestamp)}, cumulative {cur.cumulative.extracted:,} extracted / {cur.cumulative.loaded:,} loaded" if cur else "no watermark yet")
     )
     lines.append("")
     if plan.operation == "set":
         rows = "unknown (source not reachable)" if plan.source_rows_after is None else f"{count(plan.source_rows_after)}"
         lines.append(f"Source rows after it:        {rows}")
-        lines.append(f"Store files written after it: {plan.files_after} ({human_bytes(plan.bytes_after)})")
+        lines.append(f"Store files written after it: {plan.files_after} ({size(plan.bytes_after)})")
         to_load = "unknown (warehouse not reachable)" if plan.files_to_load is None else str(plan.files_to_load)
         lines.append(f"--redshift-only would load:   {to_load} file(s)")
     else:
-        lines.append(f"Committed files kept in the store: {plan.files_after} ({human_bytes(plan.bytes_after)})")
+        lines.append(f"Committed files kept in the store: {plan.files_after} ({size(plan.bytes_after)})")
     for note in plan.notes:
         lines.append(f"• {note}")
     return "\n".join(lines)

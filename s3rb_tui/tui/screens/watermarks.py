@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Header, Static
 
+from s3rb_tui.display import MISSING
 from s3rb_tui.tui.screens.list_screen import ListScreen
 from s3rb_tui.tui.widgets.filter_bar import FilterBar
 from s3rb_tui.tui.widgets.key_footer import KeyFooter
@@ -88,7 +89,7 @@ class WatermarksScreen(ListScreen):
             rows = []
             for name, wm in data:
                 shown = name.split(".", 1)[1] if default_schema and name.startswith(default_schema + ".") else name
-                status = "no watermark" if wm is None else (wm.mysql_status or "—")
+                status = "no watermark" if wm is None else (wm.mysql_status or MISSING)
                 rows.append(ListRow(name, (Text(shown), Text(status, style="dim" if wm is None else "")), search_text=name))
             table = self.query_one("#wm-tables", ListTable)
             table.set_rows(rows, select=self.app.selected_table)

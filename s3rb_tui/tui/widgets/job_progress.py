@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from s3rb_tui.tui.format import human_age
+from s3rb_tui import display
 from s3rb_tui.tui.workers import JobState, TableProgress
 
 BAR_WIDTH = 20
@@ -39,10 +39,10 @@ def table_stats(p: TableProgress, stable: bool = False) -> Text:
     if not stable:
         rate = p.rows_per_s if p.running else p.run_rate
         if rate:
-            text.append(f" · {rate:,.0f} rows/s", style="dim")
+            text.append(f" · {display.rate(rate)}", style="dim")
         eta = p.eta_seconds
         if eta is not None and eta >= 1:
-            text.append(f" · ETA {human_age(eta)}", style="dim")
+            text.append(f" · ETA {display.duration(eta)}", style="dim")
     if p.error:
         text.append(f"  {p.error}" + (f" — {p.hint}" if p.hint else ""), style="red")
     return text

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from s3rb_tui.engine.watermarks import Watermark
-from s3rb_tui.tui.format import count, short_time
+from s3rb_tui.display import MISSING, count, data_timestamp, key, moment
 
 
 def watermark_renderable(wm: Watermark | None, table: str, *, stable: bool = False):
@@ -17,19 +17,18 @@ def watermark_renderable(wm: Watermark | None, table: str, *, stable: bool = Fal
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
-    ts = "—" if wm.last_data_timestamp is None else str(wm.last_data_timestamp)
-    head.add_row("Last Data Timestamp:", Text(ts))
-    head.add_row("Last Key:", Text("—" if not wm.last_key else ", ".join(str(k) for k in wm.last_key)))
+    head.add_row("Last Data Timestamp:", Text(data_timestamp(wm.last_data_timestamp)))
+    head.add_row("Last Key:", Text(key(wm.last_key or None)))
     if wm.initial_scan:
         head.add_row("First Full Backup:", Text(wm.initial_scan_text() or ""))
-    head.add_row("Last Extraction Time:", "(hidden)" if stable and wm.last_extraction_time else short_time(wm.last_extraction_time))
+    head.add_row("Last Extraction Time:", "(hidden)" if stable and wm.last_extraction_time else moment(wm.last_extraction_time))
     head.add_row("MySQL Status:", _status(wm.mysql_status))
     head.add_row("Redshift Status:", _status(wm.redshift_status))
-    head.add_row("Backup Strategy:", wm.backup_strategy or "—")
+    head.add_row("Backup Strategy:", wm.backup_strategy or MISSING)
     if wm.manual_timestamp:
         head.add_row("Manual Timestamp:", f"{wm.manual_timestamp} (manual_cli)")
     head.add_row("Files written / loaded:", f"{wm.files_written_total:,} / {wm.files_loaded_total:,}")
-    head.add_row("Committed through:", Text(wm.committed_through or "—"))
+    head.add_row("Committed through:", Text(wm.committed_through or MISSING))
     if wm.last_error:
         head.add_row("Last Error:", Text(wm.last_error, style="red"))
 
@@ -47,7 +46,7 @@ def watermark_renderable(wm: Watermark | None, table: str, *, stable: bool = Fal
 
 def _status(value: str | None) -> Text:
     style = {"success": "green", "failed": "bold red", "manual": "yellow", "reset": "yellow", "pending": "cyan"}.get(value or "", "")
-    return Text(value or "—", style=style)
+    return Text(value or MISSING, style=style)
 
 
 class WatermarkView(Static):

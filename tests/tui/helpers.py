@@ -36,3 +36,10 @@ def pilot_test(fn):
         return asyncio.run(fn(*args, **kwargs))
 
     return wrapper
+
+
+def region_text(app, widget) -> str:
+    """What ``widget``'s part of the screen shows, its lines joined by spaces."""
+    r = widget.region
+    lines = screen_text(app).splitlines()[r.y:r.y + r.height]
+    return " ".join(" ".join(line[r.x:r.x + r.width].split()) for line in lines)

@@ -15,10 +15,11 @@ from s3rb_tui.tui.widgets.key_footer import KeyFooter
 from s3rb_tui.tui.widgets.list_table import ListColumn, ListRow, ListTable
 from s3rb_tui.tui.widgets.nav import NavBar
 
-COLUMNS = (ListColumn("variable", "Variable"), ListColumn("value", "Value"), ListColumn("source", "Source"), ListColumn("meaning", "Meaning"))
+COLUMNS = (ListColumn("variable", "Variable"), ListColumn("value", "Value", max_width=40), ListColumn("source", "Source"), ListColumn("meaning", "Meaning"))
 
 
 class ConfigScreen(ListScreen):
+    LIST_ID = "config-table"
     HELP = (
         "Every setting the console runs with. Secrets are shown as ****. The Source column says "
         "where a value came from (environment, the .env file, an override such as the demo, or the "

@@ -30,6 +30,7 @@ from s3rb_tui.tui.widgets.nav import NavBar
 if TYPE_CHECKING:
     from s3rb_tui.tui.views import DashboardData, HealthCheck, TableState
 
+HEALTH_COLUMNS = (ListColumn("check", "Check"), ListColumn("state", "State"), ListColumn("latency", "Latency"), ListColumn("detail", "Detail"))
 #: the columns an operator needs first come first: at 80 columns Table, Lag, Last run and To load
 #: are on screen, the others scroll into view
 TABLE_COLUMNS = (
@@ -38,16 +39,18 @@ TABLE_COLUMNS = (
     ListColumn("last_run", "Last run"),
     ListColumn("to_load", "To load"),
     ListColumn("last_data", "Last data"),
-    ListColumn("session", "Session ext/ld"),
+    ListColumn("session", "Run ext/ld"),
     ListColumn("total", "Total ext/ld"),
 )
 
 
 class DashboardScreen(ListScreen):
+    LIST_ID = "tables"
     HELP = (
         "Health of the source, the object store, the warehouse and SSH tunnels, and one row per "
         "configured table (from its watermark): lag behind now, the last run's result, rows "
-        "extracted but not yet loaded, the last data timestamp, session and cumulative counts. "
+        "extracted but not yet loaded, the last data timestamp, and rows extracted / loaded by the "
+        "latest run (the watermark's session counts) and in total (cumulative). "
         "The screen refreshes in the background; r refreshes now. When a refresh cannot read the "
         "store, the check says FAIL and the rows shown are marked stale with the time they were read. "
         "/ filters the tables, o sorts them (or click a column's header). Enter opens the table's watermark."
@@ -72,7 +75,7 @@ class DashboardScreen(ListScreen):
         yield NavBar("dashboard")
         with Vertical(id="dashboard"):
             yield Static("Health", classes="section-title")
-            yield DataTable(id="health", cursor_type="none", zebra_stripes=False)
+            yield ListTable(HEALTH_COLUMNS, id="health", cursor_type="none", wrap_column="detail")
             yield Static("Tables", classes="section-title")
             yield FilterBar("/ filter tables", id="list-filter")
             yield ListTable(TABLE_COLUMNS, id="tables", zebra_stripes=True)
@@ -81,8 +84,6 @@ class DashboardScreen(ListScreen):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        health = self.query_one("#health", DataTable)
-        health.add_columns("Check", "State", "Latency", "Detail")
         self.app.after_first_frame(self.action_refresh)  # first frame first, then the status checks
         if self.app.refresh_seconds:
             self.set_interval(self.app.refresh_seconds, self.action_refresh)
@@ -110,9 +111,8 @@ class DashboardScreen(ListScreen):
 
         self._polling = False
         message, hint = describe_error(error)
-        t = self.query_one("#health", DataTable)
-        t.clear()
-        t.add_row("status", Text("FAIL", style="bold red"), MISSING, Text(f"the checks could not run: {message}" + (f" — {hint}" if hint else ""), style="red"))
+        detail = Text(f"the checks could not run: {message}" + (f" — {hint}" if hint else ""), style="red")
+        self.query_one("#health", ListTable).set_rows([ListRow("status", ("status", Text("FAIL", style="bold red"), MISSING, detail))])
         self._mark_stale(f"the status could not be read: {message}")
 
     def loaded(self, what: str, data: DashboardData) -> None:
@@ -137,13 +137,13 @@ class DashboardScreen(ListScreen):
         self._render_tables(self._tables)
 
     def _render_health(self, checks: list[HealthCheck]) -> None:
-        t = self.query_one("#health", DataTable)
-        t.clear()
+        rows = []
         for c in checks:
             state = Text("ok", style="green") if c.ok else (Text("n/a", style="dim") if c.ok is None else Text("FAIL", style="bold red"))
             latency = MISSING if c.latency_ms is None or self.app.stable else f"{c.latency_ms:.0f} ms"
             detail = c.detail if c.ok is not False else f"{c.detail}" + (f" — {c.hint}" if c.hint else "")
-            t.add_row(c.name, state, latency, Text(detail, style="red" if c.ok is False else ""), key=c.name)
+            rows.append(ListRow(c.name, (c.name, state, latency, Text(detail, style="red" if c.ok is False else ""))))
+        self.query_one("#health", ListTable).set_rows(rows)
 
     def _row(self, s: TableState, now: dt.datetime, default_schema: str, stale: bool) -> ListRow:
         last = parse_moment(s.last_data_timestamp)

@@ -44,6 +44,7 @@ def file_label(entry: FileEntry, now, stable: bool) -> Text:
 
 
 class FilesScreen(ListScreen):
+    LIST_ID = "file-tree"
     SORTABLE = False  # a tree: no columns to sort by
     HELP = (
         "The object store's files for each table, by the manual's layout: table → year → month → "
@@ -78,9 +79,6 @@ class FilesScreen(ListScreen):
             yield FilterBar("/ filter tables", id="list-filter")
             yield Tree("store", id="file-tree")
         yield KeyFooter()
-
-    def list_widget(self):
-        return self.query_one("#file-tree", Tree)
 
     def on_mount(self) -> None:
         tree = self.query_one("#file-tree", Tree)

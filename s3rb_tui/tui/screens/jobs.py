@@ -49,6 +49,7 @@ def clock_time(epoch: float | None, stable: bool) -> str:
 
 
 class JobsScreen(ListScreen):
+    LIST_ID = "job-list"
     HELP = (
         "Running and recent jobs (newest first; a job that starts is selected). The selected job "
         "shows one line per table: a bar, rows and files of each step (backup, load), rows/s and, "

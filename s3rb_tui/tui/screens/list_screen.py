@@ -1,8 +1,7 @@
 """A screen built around one list: ``/`` filters it, ``o`` sorts it by the next column (a click on
 a column's header sorts by that column, a second click reverses), Esc clears the filter.
 
-Subclasses compose a ``FilterBar`` (id ``list-filter``) and say which widget is their list
-(``list_widget``); a ``ListTable`` is filtered and sorted here, any other list (the Files tree)
+Subclasses compose a ``FilterBar`` (id ``list-filter``) and name their list (``LIST_ID``); a ``ListTable`` is filtered and sorted here, any other list (the Files tree)
 overrides ``apply_filter``. ``/`` is a priority binding: see widgets/filter_bar.py for why.
 """
 
@@ -25,9 +24,11 @@ class ListScreen(ConsoleScreen):
     ]
     #: False for lists without columns (the Files tree): no Sort action
     SORTABLE = True
+    #: the id of the screen's list (the one / filters and o sorts)
+    LIST_ID = ""
 
     def list_widget(self) -> Widget:
-        return self.query_one(ListTable)
+        return self.query_one(f"#{self.LIST_ID}")
 
     def filter_bar(self) -> FilterBar:
         return self.query_one("#list-filter", FilterBar)

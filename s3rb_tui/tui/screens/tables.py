@@ -56,6 +56,7 @@ def read_table_detail(ws, name: str, dialect: str) -> dict[str, Any]:
 
 
 class TablesScreen(ListScreen):
+    LIST_ID = "source-tables"
     HELP = (
         "The source's tables and views, grouped by schema: every schema the user may read, or those "
         "of DB_SCHEMAS (views are marked and cannot be incremental). / filters by name, o sorts (or click a column's header). space marks a table "

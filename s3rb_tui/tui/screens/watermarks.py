@@ -36,6 +36,7 @@ def _read_watermarks(ws, also: str | None) -> list:
 
 
 class WatermarksScreen(ListScreen):
+    LIST_ID = "wm-tables"
     HELP = (
         "Per-table watermarks as `watermark get` shows them: last data timestamp and key, "
         "extraction time, MySQL/Redshift status, and row counts for the latest session next to "

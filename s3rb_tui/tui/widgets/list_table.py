@@ -33,6 +33,8 @@ class ListColumn:
     key: str
     label: str
     width: int | None = None  # None: as wide as the widest cell
+    #: with a ``wrap_column``: at most this wide, longer cells wrap (a long path in Config)
+    max_width: int | None = None
 
 
 @dataclass
@@ -96,8 +98,9 @@ class ListTable(DataTable):
         id: str | None = None,
         classes: str | None = None,
         zebra_stripes: bool = False,
+        cursor_type: str = "row",
     ) -> None:
-        super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=zebra_stripes)
+        super().__init__(id=id, classes=classes, cursor_type=cursor_type, zebra_stripes=zebra_stripes)
         self.columns_spec: list[ListColumn] = list(columns)
         self.markable = markable
         #: this column takes the width the others leave and its cells wrap (rows grow), so a long
@@ -300,7 +303,7 @@ class ListTable(DataTable):
             if i == wrap:
                 continue
             natural = max([len(c.label) + 2] + [len(r.plain()[i]) for r in rows if i < len(r.plain())])
-            widths[i] = c.width or natural
+            widths[i] = c.width or (min(natural, c.max_width) if c.max_width else natural)
             used += widths[i] + 2 * self.cell_padding
         scrollbar = 2
         widths[wrap] = max(self.size.width - used - 2 * self.cell_padding - scrollbar, 16)

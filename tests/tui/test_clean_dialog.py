@@ -103,3 +103,57 @@ async def test_unloaded_files_need_the_table_name_typed(synced_env):
     after = store_keys(synced_env)
     assert before - after == set(plan.keys)
     assert all(k.startswith(f"incremental/{table}/") for k in plan.keys) and len(plan.keys) == 3
+
+
+@pilot_test
+async def test_the_age_filter_plans_only_older_files(synced_env):
+    """Like --older-than: the files were written on 2025-03-01 06:05 (the console's clock says
+    07:30), so older than 2h keeps them all and older than 1h takes them."""
+    table = wsdata.CLAIMS
+    before = store_keys(synced_env)
+    app = make_app(synced_env, clock=wsdata.frozen_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await _open_files_and_select(pilot, table, depth=0)
+        await pilot.press("c")
+        await wait_text(pilot, "Will delete")
+        everything = len(app.screen.plan.keys)
+        assert everything > 0
+        app.screen.query_one("#older-than", Input).focus()
+        await pilot.press(*"2x")
+        await wait_text(pilot, "invalid age value '2x'")
+        assert app.screen.query_one("#delete", Button).disabled
+        app.screen.query_one("#older-than", Input).value = ""
+        await pilot.press(*"2h")
+        text = await wait_text(pilot, "Will delete 0 file(s), 0 B, last written before 2025-03-01 05:30:00 UTC")
+        assert "Nothing to delete." in text and app.screen.query_one("#delete", Button).disabled
+        app.screen.query_one("#older-than", Input).value = "1h"
+        await wait_text(pilot, f"Will delete {everything:,} file(s)")
+        await pilot.click("#delete")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "FilesScreen", what="dialog closed after deleting")
+    assert len(before - store_keys(synced_env)) == everything
+
+
+@pilot_test
+async def test_the_tree_stays_open_after_a_delete(synced_env):
+    """Bug 10: after a delete the Files tree collapsed to its tables; the operator lost their place."""
+    table = wsdata.DELIVERY
+    app = make_app(synced_env)
+    async with app.run_test(size=SIZE) as pilot:
+        hour = await _open_files_and_select(pilot, table, depth=4)  # year, month, day, hour
+        await wait_for(pilot, lambda: len(hour.children) == 3, what="the hour's three files")
+        tree = app.screen.query_one("#file-tree", Tree)
+        first_file = hour.children[0]
+        tree.move_cursor(first_file)
+        await pilot.press("c")
+        await wait_text(pilot, "Kept (not loaded yet)")
+        app.screen.query_one("#include-unloaded", Checkbox).value = True
+        await wait_for(pilot, lambda: app.screen.query_one("#confirm-text", Input).display, what="typed confirmation")
+        app.screen.query_one("#confirm-text", Input).value = table
+        await wait_for(pilot, lambda: not app.screen.query_one("#delete", Button).disabled, what="delete enabled")
+        await pilot.click("#delete")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "FilesScreen", what="dialog closed")
+        await wait_text(pilot, "2025-03-01_06-00-00_batch_0003.parquet")  # still open down to the files
+        text = await wait_text(pilot, "2 files")
+        assert "2025-03-01_06-00-00_batch_0001.parquet" not in text  # the deleted one is gone
+        node = tree.cursor_node
+        assert node is not None and (node.data or {}).get("table") == table  # the cursor stayed in the table

@@ -44,6 +44,25 @@ async def test_set_count_additive_previews_and_writes(synced_env):
 
 
 @pilot_test
+async def test_enter_applies_set_count_and_the_dialog_says_it_sets_both_totals(synced_env):
+    """Bug 10: Enter did nothing in the set-count dialog, which did not say it changes both totals."""
+    table = wsdata.PARTNERS
+    app = make_app(synced_env)
+    async with app.run_test(size=SIZE) as pilot:
+        await _watermark_of(pilot, table)
+        await pilot.press("n")
+        text = await wait_text(pilot, "Sets both cumulative totals")
+        assert "MySQL extracted and Redshift loaded" in " ".join(text.split())
+        await pilot.press(*"42")
+        await wait_text(pilot, "Cumulative loaded:    200 → 42")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "WatermarksScreen", what="dialog closed by Enter")
+    with Workspace(build_settings(synced_env)) as ws:
+        wm = ws.watermarks.get(ws.table_ref(table))
+    assert (wm.cumulative.extracted, wm.cumulative.loaded) == (42, 42)
+
+
+@pilot_test
 async def test_validate_counts_shows_the_engines_report(synced_env):
     app = make_app(synced_env)
     async with app.run_test(size=SIZE) as pilot:

@@ -30,6 +30,7 @@ async def test_console_on_mariadb_s3_and_postgres(services_env, sakila_shared):
     async with app.run_test(size=SIZE) as pilot:
         health = app.screen.query_one("#health", DataTable)
         await wait_for(pilot, lambda: health.row_count >= 4, timeout=60, what="health checks")
+        await wait_for(pilot, lambda: screen_text(app).count(" ok ") >= 3, what="the checks drawn")
         text = screen_text(app)
         assert "FAIL" not in text and text.count(" ok ") >= 3, text
 
@@ -69,3 +70,39 @@ async def test_console_on_mariadb_s3_and_postgres(services_env, sakila_shared):
         report = validate_table(ws, ws.table_ref(table))
     assert len(plan.keys) == 4 and not (set(plan.keys) & remaining)
     assert report["warehouse"]["rows"] == 200
+
+
+@pytest.fixture
+def reader(mysql_server, sakila_shared, mysql_db):
+    """A MySQL user who may read exactly two schemas: Sakila and a small one made here."""
+    import secrets
+
+    from tests.support import mariadb
+
+    user, password = f"s3rbt_r{secrets.token_hex(4)}", secrets.token_hex(12)
+    with mariadb.connect(mysql_server, mysql_db) as db, db.cursor() as cur:
+        cur.execute("CREATE TABLE returns_detail (id INT PRIMARY KEY, update_at DATETIME)")
+        cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
+        cur.execute(f"CREATE USER '{user}'@'localhost' IDENTIFIED BY '{password}'")
+        for host in ("%", "localhost"):
+            for schema in (sakila_shared, mysql_db):
+                cur.execute(f"GRANT SELECT ON `{schema}`.* TO '{user}'@'{host}'")
+    yield user, password
+    with mariadb.connect(mysql_server) as db, db.cursor() as cur:
+        for host in ("%", "localhost"):
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'{host}'")
+
+
+@pilot_test
+async def test_tables_lists_every_schema_the_user_may_read_grouped(make_env, sakila_shared, mysql_db, reader, tmp_path):
+    user, password = reader
+    env = make_env(DB_USER=user, DB_PASSWORD=password, S3RB_CONFIG=str(tmp_path / "none.toml"))
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        grid = app.screen.query_one("#source-tables", ListTable)
+        await wait_for(pilot, lambda: len(grid.shown_keys) > 16, timeout=60, what="both schemas' tables")
+        assert grid.shown_groups == sorted([sakila_shared, mysql_db])  # those two, and no other schema
+        assert f"{mysql_db}.returns_detail" in grid.shown_keys and f"{sakila_shared}.rental" in grid.shown_keys
+        text = screen_text(app)
+        assert f"▾ {sorted([sakila_shared, mysql_db])[0]}" in text

@@ -9,7 +9,7 @@ from s3rb_tui.engine.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from tests.tui import workspace as wsdata
 from tests.tui.conftest import make_app
-from tests.tui.helpers import pilot_test, screen_text, wait_for, wait_text
+from tests.tui.helpers import pilot_test, region_text, screen_text, wait_for, wait_text
 
 SIZE = (120, 36)
 TIMESTAMP = "2025-02-20 00:00:00"
@@ -99,3 +99,33 @@ async def test_guided_reset_applies_the_engines_reset(synced_env):
         after = ws.watermarks.get(ws.table_ref(table))
     assert after.mysql_status == "reset" and after.last_data_timestamp is None
     assert after.cumulative.extracted == 0 and after.committed_through  # file history kept
+
+
+async def _set_and_apply(pilot, table: str) -> None:
+    app = pilot.app
+    await _open_wizard(pilot, table)
+    await pilot.click("#next-1")
+    await wait_for(pilot, lambda: app.screen.query_one("#timestamp", Input).has_focus, what="timestamp input focused")
+    await pilot.press(*TIMESTAMP, "enter")
+    await wait_text(pilot, "Source rows after it:")
+    await wait_for(pilot, lambda: not app.screen.query_one("#apply", Button).disabled, what="Apply enabled")
+    await pilot.click("#apply")
+    await wait_text(pilot, "4/4  Applied")
+
+
+@pilot_test
+async def test_the_load_is_offered_only_when_it_would_load_files(synced_env):
+    """Bug 10: the wizard offered "Run --redshift-only load now" when it would load 0 files."""
+    app = make_app(synced_env)
+    async with app.run_test(size=SIZE) as pilot:
+        await _set_and_apply(pilot, wsdata.CLAIMS)  # every file loaded already by the fixture
+        done = app.screen.query_one("#done")
+        await wait_for(pilot, lambda: "a --redshift-only load would load nothing" in region_text(app, done), what="the note")
+        assert not app.screen.query_one("#load", Button).display
+        assert "Run --redshift-only load now" not in screen_text(app)
+        await pilot.click("#close")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "WatermarksScreen", what="wizard closed")
+        await _set_and_apply(pilot, wsdata.DELIVERY)  # backed up, never loaded: 3 files waiting
+        done = app.screen.query_one("#done")
+        await wait_for(pilot, lambda: "would now pick up 3 file(s)" in region_text(app, done), what="the offer")
+        assert app.screen.query_one("#load", Button).display

@@ -1,6 +1,7 @@
 """Guarded clean of a tree node: the engine's plan first (files, bytes, loaded / not loaded), focus
 on Cancel, the table name typed to confirm above 100 files or when any planned file is not yet
-loaded, then exactly the planned keys deleted with a progress bar."""
+loaded, then exactly the planned keys deleted with a progress bar. An age filter narrows the plan
+to files older than an age, as ``s3clean clean --older-than`` does (the engine's parse_duration)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Static
 
-from s3rb_tui.display import size
+from s3rb_tui.display import moment, size
 from s3rb_tui.tui.messages import Loaded
 
 TYPE_TO_CONFIRM_ABOVE = 100
@@ -32,14 +33,15 @@ def scope_pattern(table_prefix: str, prefix: str) -> str | None:
     return relative + "*" if relative.endswith("/") else relative
 
 
-def make_plan(ws, table: str, prefix: str, include_unloaded: bool):
+def make_plan(ws, table: str, prefix: str, include_unloaded: bool, older_than=None, now=None):
     from s3rb_tui.engine.clean import loaded_file_keys, plan_clean
     from s3rb_tui.engine.layout import table_prefix
 
     ref = ws.table_ref(table)
     pattern = scope_pattern(table_prefix(ws.incremental_path, ref), prefix)
     return plan_clean(
-        ws.store, ws.incremental_path, ref, pattern=pattern, include_unloaded=include_unloaded, loaded_keys=loaded_file_keys(ws, ref)
+        ws.store, ws.incremental_path, ref, pattern=pattern, include_unloaded=include_unloaded, loaded_keys=loaded_file_keys(ws, ref),
+        older_than=older_than, now=now,
     )
 
 
@@ -61,6 +63,10 @@ class CleanDialog(ModalScreen[Any]):
             yield Label(f"Clean {self.table}", classes="dialog-title")
             yield Static(f"Scope: {self.label}", markup=False)
             yield Checkbox("Also delete files not yet loaded into the warehouse", id="include-unloaded")
+            with Horizontal(classes="older-than"):
+                yield Label("Only files older than ")
+                yield Input(placeholder="any age (e.g. 7d, 24h, 30m)", id="older-than")
+            yield Static("", id="older-than-problem", classes="problem")
             yield Static("planning…", id="plan", markup=False)
             yield Label(f"Type {self.table} to confirm:", id="confirm-label")
             yield Input(placeholder=self.table, id="confirm-text")
@@ -79,17 +85,36 @@ class CleanDialog(ModalScreen[Any]):
         self.query_one("#confirm-label").display = on_
         self.query_one("#confirm-text").display = on_
 
+    def _older_than(self):
+        """(timedelta or None, problem or None) from the age field (empty: any age)."""
+        from s3rb_tui.engine.durations import parse_duration
+        from s3rb_tui.engine.errors import UsageError
+
+        text = self.query_one("#older-than", Input).value.strip()
+        if not text:
+            return None, None
+        try:
+            return parse_duration(text, "age"), None
+        except UsageError as e:
+            return None, f"{e.message}: {e.hint}" if e.hint else e.message
+
     @on(Checkbox.Changed, "#include-unloaded")
-    def _include_changed(self, event: Checkbox.Changed) -> None:
+    @on(Input.Changed, "#older-than")
+    def _criteria_changed(self) -> None:
+        older_than, problem = self._older_than()
+        self.query_one("#older-than-problem", Static).update(problem or "")
         self.plan = None
         self.query_one("#delete", Button).disabled = True
+        if problem:
+            self.query_one("#plan", Static).update("fix the age to plan")
+            return
         self.query_one("#plan", Static).update("planning…")
-        self._plan(event.value)
+        self._plan(self.query_one("#include-unloaded", Checkbox).value, older_than)
 
     @work(thread=True, exclusive=True, group="clean-plan", exit_on_error=False)
-    def _plan(self, include_unloaded: bool) -> None:
+    def _plan(self, include_unloaded: bool, older_than=None) -> None:
         try:
-            plan = make_plan(self.app.workspace, self.table, self.prefix, include_unloaded)
+            plan = make_plan(self.app.workspace, self.table, self.prefix, include_unloaded, older_than, self.app.now())
         except Exception as e:
             self.post_message(Loaded("plan", None, e))
             return
@@ -97,7 +122,8 @@ class CleanDialog(ModalScreen[Any]):
 
     def _describe(self, plan) -> str:
         lines = [
-            f"Will delete {len(plan.keys):,} file(s), {size(plan.bytes)}:",
+            f"Will delete {len(plan.keys):,} file(s), {size(plan.bytes)}"
+            + (f", last written before {moment(plan.criteria['cutoff'])}" if plan.criteria.get("cutoff") else "") + ":",
         ]
         if plan.status_known:
             lines.append(f"  loaded into the warehouse:  {plan.loaded:,}")
@@ -154,7 +180,7 @@ class CleanDialog(ModalScreen[Any]):
         if needs_typed_confirmation(plan) and self.query_one("#confirm-text", Input).value.strip() != self.table:
             return
         self._deleting = True
-        for w in ("#delete", "#include-unloaded", "#confirm-text"):
+        for w in ("#delete", "#include-unloaded", "#confirm-text", "#older-than"):
             self.query_one(w).disabled = True
         bar = self.query_one("#delete-progress", ProgressBar)
         bar.display = True

@@ -1,4 +1,8 @@
-"""Set a table's cumulative row count (absolute replaces, additive adds), planned then confirmed."""
+"""Set a table's cumulative row counts (absolute replaces, additive adds), planned then confirmed.
+
+One number sets BOTH cumulative totals, MySQL extracted and Redshift loaded (engine/counts.py
+set_count), as the manual's ``watermark-count set-count`` does; the dialog says so and shows both
+before and after. Enter in the number field applies, as the Apply button does."""
 
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ class SetCountDialog(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(f"Set count — {self.table}", classes="dialog-title")
+            yield Static("Sets both cumulative totals to this number: MySQL extracted and Redshift loaded "
+                         "(the latest session's counts are kept).", classes="dialog-body", markup=False)
             yield Input(placeholder="rows, e.g. 5000000", id="count", type="integer")
             with RadioSet(id="mode"):
                 yield RadioButton("absolute (replace the cumulative totals)", value=True, id="mode-absolute")
@@ -84,10 +90,11 @@ class SetCountDialog(ModalScreen[bool]):
             self.notify(f"{self.table}: cumulative counts set", title="set-count")
             self.dismiss(True)
 
+    @on(Input.Submitted, "#count")
     @on(Button.Pressed, "#apply")
     def _apply(self) -> None:
         n, mode = self._value()
-        if n is not None:
+        if n is not None and self._current is not None and not self.query_one("#apply", Button).disabled:
             self.query_one("#apply", Button).disabled = True
             self._write(n, mode)
 

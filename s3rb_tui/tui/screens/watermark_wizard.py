@@ -157,11 +157,14 @@ class WatermarkWizard(ModalScreen[dict | None]):
                 if p.operation == "set"
                 else f"4/4  Applied: {p.table}\nwatermark reset; the next backup is a full one."
             )
-            if p.operation == "set":
-                files = p.files_to_load if p.files_to_load is not None else p.files_after
+            files = (p.files_to_load if p.files_to_load is not None else p.files_after) if p.operation == "set" else 0
+            if p.operation == "set" and files:
                 text += f"\n\nA --redshift-only load would now pick up {files} file(s). Run it?"
+            elif p.operation == "set":
+                text += "\n\nNo committed file after it is waiting to load: a --redshift-only load would load nothing."
             self.query_one("#done", Static).update(text)
-            self.query_one("#load", Button).display = p.operation == "set" and not self.app.readonly
+            # offered only when it would load something
+            self.query_one("#load", Button).display = bool(files) and not self.app.readonly
             self._step("step-done")
             self.query_one("#close", Button).focus()
 

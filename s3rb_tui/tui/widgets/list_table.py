@@ -126,6 +126,11 @@ class ListTable(DataTable):
         """Keys of the data rows shown, in display order (group headers left out)."""
         return [k for k in self._shown if not k.startswith(GROUP_PREFIX)]
 
+    @property
+    def shown_groups(self) -> list[str]:
+        """The group headers shown, in display order."""
+        return [k[len(GROUP_PREFIX):] for k in self._shown if k.startswith(GROUP_PREFIX)]
+
     def set_rows(self, rows: Iterable[ListRow], *, select: str | None = None) -> None:
         """Replace every row; keep the selection (or select ``select`` when it is shown)."""
         self._rows = list(rows)

@@ -45,7 +45,7 @@ def clock_time(epoch: float | None, stable: bool) -> str:
     hidden in snapshot mode."""
     if epoch is None:
         return display.MISSING
-    return "----------  --:--:--" if stable else display.moment(dt.datetime.fromtimestamp(epoch, dt.timezone.utc))
+    return "(hidden)" if stable else display.moment(dt.datetime.fromtimestamp(epoch, dt.timezone.utc))
 
 
 class JobsScreen(ListScreen):
@@ -133,15 +133,19 @@ class JobsScreen(ListScreen):
         if lines:
             log = self.query_one("#job-log", RichLog)
             for ln in lines[-LOG_PANE_LINES:]:
-                text = Text(f"{clock_time(ln.time, self.app.stable)} ")
-                if ln.table:
-                    text.append(f"{ln.table} ", style="bold")
-                text.append(ln.text, style=LEVEL_STYLE.get(ln.level, ""))
-                log.write(text)
+                log.write(self._log_text(ln))
             self._log_seq = lines[-1].seq
         self.query_one("#job-list", ListTable).update_rows(self._rows())
         self._show_selected()
         self.query_one("#job-empty").display = not self.app.jobs
+
+    def _log_text(self, ln) -> Text:
+        """One log line: when (the one time style; left out in snapshot mode), table, message."""
+        text = Text("" if self.app.stable else f"{clock_time(ln.time, False)} ")
+        if ln.table:
+            text.append(f"{ln.table} ", style="bold")
+        text.append(ln.text, style=LEVEL_STYLE.get(ln.level, ""))
+        return text
 
     # --- actions --------------------------------------------------------------------------
     def action_cancel_job(self) -> None:
@@ -188,11 +192,7 @@ class JobsScreen(ListScreen):
         lines = []
         for ln in self.app.log_buffer.lines:
             if ln.job_id == job.job_id:
-                text = Text(f"{clock_time(ln.time, self.app.stable)} ")
-                if ln.table:
-                    text.append(f"{ln.table} ", style="bold")
-                text.append(ln.text, style=LEVEL_STYLE.get(ln.level, ""))
-                lines.append(text)
+                lines.append(self._log_text(ln))
         self.app.push_screen(DetailDialog(f"Job — {job.title}", fields, lines, lines_title=f"Log ({len(lines)} lines)"))
 
     def on_data_table_row_selected(self) -> None:

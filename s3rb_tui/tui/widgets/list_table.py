@@ -8,8 +8,9 @@ Screens hand it whole rows (``set_rows``) and read the selection by key (``selec
   shown, and announces a selection only when the selected key really changed: the highlight
   events DataTable posts while it is cleared and refilled are answered from the cursor's position
   when they are handled, so a stale "row 0" never moves the screen to another table;
-- ``update_rows`` with the same keys in the same order only rewrites cells (widths grow to fit, so
-  a count that grows while a job runs is never cut);
+- column widths are measured here from the rows; ``update_rows`` with the same keys in the same
+  order only rewrites cells, and re-renders when a value outgrew its column (a count that grows
+  while a job runs is never cut);
 - group header rows (``group`` set on rows) are not selections: ``selected_key`` is None on them,
   marking one marks its whole group.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
@@ -149,11 +151,14 @@ class ListTable(DataTable):
             return
         if not self._ready:
             return
+        if self._widths(self._ordered()) != [c.width for c in self.columns.values()]:
+            self._render(None)  # a value outgrew its column (a count while a job runs): never cut it
+            return
         by_key = {r.key: r for r in new}
         for key in self.shown_keys:
             row = by_key[key]
             for column, value in zip(self.columns, self._cells(row)):
-                self.update_cell(key, column, value, update_width=True)
+                self.update_cell(key, column, value)
 
     def set_filter(self, text: str) -> None:
         if text != self.filter_text:
@@ -299,20 +304,33 @@ class ListTable(DataTable):
         self._announce()
 
     def _widths(self, rows: list[ListRow]) -> list[int | None]:
-        widths: list[int | None] = [c.width for c in self.columns_spec]
+        """Every column's width, measured here from the rows (the label, with room for the sort
+        mark, and the widest cell): DataTable's own auto width waits for an idle moment of the
+        widget, and a list re-rendered in the background could be drawn cut until then."""
+        widths: list[int | None] = []
+        mark = len(MARK) if self.markable else 0
+        for i, c in enumerate(self.columns_spec):
+            cells = [cell_len(r.plain()[i]) for r in rows if i < len(r.plain())]
+            label = cell_len(c.label) + (2 if i == self.sort_column else 0)  # " ▲" when sorted by it
+            natural = max([label] + [w + (mark if i == 0 else 0) for w in cells])
+            if i == 0 and self._group_rows_for(rows):
+                natural = max(natural, max(cell_len(f"▾ {g}  {n}") + mark for g, n in self._group_rows_for(rows).items()))
+            widths.append(c.width or (min(natural, c.max_width) if c.max_width and self.wrap_column else natural))
         if not self.wrap_column or not self.size.width:
             return widths
         wrap = next(i for i, c in enumerate(self.columns_spec) if c.key == self.wrap_column)
-        used = 0
-        for i, c in enumerate(self.columns_spec):
-            if i == wrap:
-                continue
-            natural = max([len(c.label) + 2] + [len(r.plain()[i]) for r in rows if i < len(r.plain())])
-            widths[i] = c.width or (min(natural, c.max_width) if c.max_width else natural)
-            used += widths[i] + 2 * self.cell_padding
+        used = sum(w + 2 * self.cell_padding for i, w in enumerate(widths) if i != wrap and w)
         scrollbar = 2
         widths[wrap] = max(self.size.width - used - 2 * self.cell_padding - scrollbar, 16)
         return widths
+
+    @staticmethod
+    def _group_rows_for(rows: list[ListRow]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for r in rows:
+            if r.group is not None:
+                counts[r.group] = counts.get(r.group, 0) + 1
+        return counts
 
     def on_resize(self) -> None:
         if self.wrap_column:

@@ -24,34 +24,9 @@ from textual.binding import Binding
 from s3rb_tui.engine.jobs import JobContext
 from s3rb_tui.logs import Redactor
 from s3rb_tui.tui.messages import JobEnded, JobEvent, JobsChanged
+from s3rb_tui.tui.modes import DESTRUCTIVE_ACTIONS, SCREEN_CLASSES, SCREEN_KEYS
 from s3rb_tui.tui.palette import ActionsProvider
 from s3rb_tui.tui.workers import JobFunction, JobState, LogBuffer, describe_error, event_log_text
-
-#: actions that change state somewhere (store, watermark, warehouse); hidden with --readonly
-DESTRUCTIVE_ACTIONS = frozenset(
-    {"backup", "sync", "load_only", "dry_run", "watermark_wizard", "set_count", "clean", "cancel_job", "toggle_traffic"}
-)
-
-SCREEN_KEYS = (
-    ("1", "dashboard", "Dashboard"),
-    ("2", "tables", "Tables"),
-    ("3", "watermarks", "Watermarks"),
-    ("4", "files", "Files"),
-    ("5", "jobs", "Jobs"),
-    ("6", "config", "Config"),
-)
-
-
-#: mode -> (module, class); imported when the operator first opens the screen
-SCREEN_CLASSES = {
-    "dashboard": ("s3rb_tui.tui.screens.dashboard", "DashboardScreen"),
-    "tables": ("s3rb_tui.tui.screens.tables", "TablesScreen"),
-    "watermarks": ("s3rb_tui.tui.screens.watermarks", "WatermarksScreen"),
-    "files": ("s3rb_tui.tui.screens.files", "FilesScreen"),
-    "jobs": ("s3rb_tui.tui.screens.jobs", "JobsScreen"),
-    "config": ("s3rb_tui.tui.screens.config", "ConfigScreen"),
-}
-
 
 def _screen_factory(mode: str) -> Callable:
     module, name = SCREEN_CLASSES[mode]

@@ -51,7 +51,7 @@ class ConsoleAction:
 
 
 def screen_class(mode: str):
-    from s3rb_tui.tui.app import SCREEN_CLASSES
+    from s3rb_tui.tui.modes import SCREEN_CLASSES
 
     module, name = SCREEN_CLASSES[mode]
     return getattr(importlib.import_module(module), name)
@@ -59,7 +59,7 @@ def screen_class(mode: str):
 
 def console_actions(app) -> list[ConsoleAction]:
     """Go-tos, then every screen's actions, then the app's: each title once."""
-    from s3rb_tui.tui.app import SCREEN_KEYS
+    from s3rb_tui.tui.modes import SCREEN_KEYS
 
     out: list[ConsoleAction] = []
     titles: set[str] = set()

@@ -19,7 +19,7 @@ class NavBar(Static):
         self.render_bar()  # and again whenever jobs start or end (ConsoleApp._on_jobs_changed)
 
     def render_bar(self) -> None:
-        from s3rb_tui.tui.app import SCREEN_KEYS
+        from s3rb_tui.tui.modes import SCREEN_KEYS
 
         t = Text()
         for key, mode, label in SCREEN_KEYS:
@@ -34,7 +34,7 @@ class NavBar(Static):
         self.update(t)
 
     def on_click(self, event) -> None:
-        from s3rb_tui.tui.app import SCREEN_KEYS
+        from s3rb_tui.tui.modes import SCREEN_KEYS
 
         x = event.x - 1
         pos = 0

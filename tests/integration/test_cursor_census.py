@@ -32,7 +32,7 @@ def backup_json(run_cli, env: dict, engine: str) -> dict:
 def dashboard_state(env: dict, table: str):
     ws = Workspace(build_settings(env))
     try:
-        _checks, tables, _note = read_dashboard(ws)
+        tables = read_dashboard(ws).tables
     finally:
         ws.close()
     return next(t for t in tables if t.table == table)

@@ -140,8 +140,9 @@ async def test_the_load_step_keeps_the_files_the_backup_wrote(synced_env):
         await wait_for(pilot, lambda: job.progress[T].phase == "load", what="the load step")
         text = await wait_text(pilot, "load 1,000 / 4,000 rows")
         assert "backup 4,000 rows, 4 files" in text
-        line = job_list_line(app, "sync db.events")
-        assert line.split()[-2:] != ["0"] and " 4 " in line, line  # Files: the 4 the backup wrote
+        # Files: the 4 the backup wrote (the list repaints on its own flush, so wait for it)
+        await wait_for(pilot, lambda: " 4,000 " in job_list_line(app, "sync db.events") and " 4 " in job_list_line(app, "sync db.events"),
+                       what="the backup's 4 files in the Files column")
         gates[1].set()
         await wait_for(pilot, lambda: not job.running, what="the end")
 

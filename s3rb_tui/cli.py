@@ -34,6 +34,7 @@ Commands for --run:
   s3clean          list | clean | clean-all (planned, confirmed, exact)
   clean            delete files older than --days under --prefix (dry run unless --confirm)
   rebuild          drop a warehouse table and load it again from the committed files in the store
+  history          every backup/sync run from every host (-t, --since 24h, --failed); RUN_ID: one in full
 
 Options:
   --env-file PATH   read settings from PATH instead of ./.env (also --config-file)

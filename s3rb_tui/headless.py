@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "s3clean": ("s3clean", "list | clean | clean-all: guarded cleanup of a table's files"),
     "clean": ("clean", "the v1.2 retention command: delete files older than N days under a prefix"),
     "rebuild": ("rebuild", "drop a warehouse table and load it again from the committed files in the store"),
+    "history": ("history", "the record of every backup/sync run from every host, newest first; RUN_ID: one run in full"),
 }
 
 
@@ -75,6 +76,7 @@ def _job_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=_positive_int, metavar="N", help="rows per query and per file (default BACKUP_BATCH_SIZE)")
     p.add_argument("--max-workers", type=_positive_int, metavar="N", help="worker threads for inter-table (default BACKUP_MAX_WORKERS)")
     p.add_argument("--extract-engine", choices=("auto", "fast", "pymysql"), help="force an extraction path (default EXTRACT_ENGINE)")
+    p.add_argument("--metrics-file", metavar="PATH", help="after the run, write Prometheus metrics to PATH for node_exporter's textfile collector (default METRICS_FILE)")
 
 
 def _positive_int(text: str) -> int:
@@ -135,6 +137,7 @@ def build_parser() -> UsageParser:
 
     p = sub.add_parser("status", help=COMMANDS["status"][1], description=COMMANDS["status"][1])
     _tables(p, False, "limit the per-table part to these tables (repeatable)")
+    p.add_argument("--max-lag", metavar="DURATION", help="exit 1 naming each table whose data is older than DURATION: 30m, 26h, 2d")
     _common(p)
 
     p = sub.add_parser("tables", help=COMMANDS["tables"][1], description=COMMANDS["tables"][1])
@@ -180,6 +183,14 @@ def build_parser() -> UsageParser:
     p.add_argument("--resync", action="store_true", help="read the source table again first (after a TRUNCATE or DROP + CREATE); older files are superseded")
     p.add_argument("--dry-run", action="store_true", help="show the plan and change nothing")
     p.add_argument("--force", action="store_true", help="no confirmation prompt (scripts); required without a terminal")
+    _common(p)
+
+    p = sub.add_parser("history", help=COMMANDS["history"][1], description=COMMANDS["history"][1])
+    p.add_argument("run_id", nargs="?", metavar="RUN_ID", help="show this run in full (tables, errors, hints, log lines)")
+    _tables(p, False, "only runs that touched this table (repeatable; globs: 'schema.*')", with_all=False)
+    p.add_argument("--since", metavar="AGE", help="only runs started within AGE: 24h, 7d, 30m")
+    p.add_argument("--failed", action="store_true", help="only failed or abandoned runs, or runs with a failed table")
+    p.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="at most N runs (default 20)")
     _common(p)
 
     p = sub.add_parser("clean", help=COMMANDS["clean"][1], description=COMMANDS["clean"][1])
@@ -249,6 +260,15 @@ class HeadlessApp:
         ctx = JobContext(name, sink=self.logger.on_event)
         return ctx
 
+    def tracked_run(self, ctx: JobContext, command: str, tables: list):
+        """The run's record (and afterwards its alert and metrics) around a backup/sync job."""
+        from s3rb_tui.engine.history.tracking import tracked_run
+
+        metrics = getattr(self.args, "metrics_file", None) or self.settings.str("METRICS_FILE") or None
+        return tracked_run(self.workspace, ctx, command=command, options=vars(self.args), trigger="cli",
+                           tables=[t.full_name for t in tables], interactive=_interactive(self.stdin),
+                           redact=self.redact, log=self.log, metrics_file=metrics)
+
     def out(self, text: str = "") -> None:
         if not self.json:
             self.stdout.write(self.redact(text) + "\n")
@@ -293,6 +313,13 @@ class HeadlessApp:
             self._log_stream.close()
 
 
+def _interactive(stdin: IO[str]) -> bool:
+    try:
+        return stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def _open_log(path: str) -> IO[str]:
     try:
         return open(path, "a", encoding="utf-8")
@@ -302,7 +329,7 @@ def _open_log(path: str) -> IO[str]:
 
 
 #: (command, operation) pairs that only read; everything else changes state unless --dry-run
-_READ_ONLY = {("status", None), ("info", None), ("config", None), ("tables", None), ("watermark", "get"),
+_READ_ONLY = {("status", None), ("info", None), ("config", None), ("tables", None), ("history", None), ("watermark", "get"),
               ("watermark", "list"), ("watermark-count", "validate-counts"), ("s3clean", "list")}
 
 

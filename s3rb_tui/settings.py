@@ -88,6 +88,13 @@ VARIABLES: tuple[Var, ...] = (
     Var("REDSHIFT_SSH_BASTION_USER", "", "str", "warehouse bastion user (empty: SSH_BASTION_USER)", group="warehouse"),
     Var("REDSHIFT_SSH_BASTION_KEY_PATH", "", "path", "warehouse bastion key (empty: SSH_BASTION_KEY_PATH)", group="warehouse"),
     Var("DUCKDB_PATH", "", "path", "DuckDB file when WAREHOUSE_DIALECT=duckdb", group="warehouse"),
+    # Run history, alerts, metrics
+    Var("RUN_HISTORY_DAYS", "90", "int", "days a run record is kept under runs/ in the store; older ones are removed by later runs, a few at a time", group="history", minimum=1),
+    Var("RUN_HEARTBEAT_SECONDS", "30", "int", "how often a running run refreshes its record's heartbeat", group="history", minimum=1),
+    Var("RUN_ABANDONED_AFTER_SECONDS", "300", "int", "a running record whose heartbeat is older than this reads as abandoned (a run killed with -9, a host gone); more than RUN_HEARTBEAT_SECONDS", group="history", minimum=2),
+    Var("ALERT_WEBHOOK_URL", "", "str", "webhook (Slack-compatible JSON POST) told of every failed run and of a table that recovered (empty: no alerts); treated as a secret", secret=True, group="history"),
+    Var("ALERT_ON", "failure", "choice", "failure: failed runs and recoveries; always: every backup/sync run", choices=("failure", "always"), group="history"),
+    Var("METRICS_FILE", "", "path", "Prometheus textfile written after every backup/sync (node_exporter's textfile collector); --metrics-file overrides it", group="history"),
     # Files and logging
     Var("S3RB_CONFIG", "s3rb.toml", "path", "optional per-table settings (cursor column, keys, load mode, keys for views, DISTKEY/SORTKEY, target name)", group="general"),
     Var("LOG_LEVEL", "INFO", "choice", "DEBUG, INFO, WARNING, ERROR", choices=("DEBUG", "INFO", "WARNING", "ERROR"), group="general"),
@@ -204,6 +211,12 @@ def build_settings(
         problems.append("SSH_BASTION_HOST is set but SSH_BASTION_USER is empty")
     if not _ZONE.fullmatch(merged["DB_DATETIME_ZONE"]):
         problems.append(f"DB_DATETIME_ZONE={merged['DB_DATETIME_ZONE']!r} is not a time zone (use e.g. +09:00, -05:00 or Asia/Tokyo; empty: the server's own)")
+    beat, stale = merged["RUN_HEARTBEAT_SECONDS"], merged["RUN_ABANDONED_AFTER_SECONDS"]
+    if beat.isdigit() and stale.isdigit() and int(stale) <= int(beat):
+        problems.append(f"RUN_ABANDONED_AFTER_SECONDS={stale} must be more than RUN_HEARTBEAT_SECONDS={beat} (a live run would read as abandoned)")
+    hook = merged["ALERT_WEBHOOK_URL"]
+    if hook and not hook.startswith(("http://", "https://")):
+        problems.append("ALERT_WEBHOOK_URL must be an http:// or https:// URL")
     if merged["WAREHOUSE_DIALECT"] == "duckdb" and not merged["DUCKDB_PATH"]:
         problems.append("WAREHOUSE_DIALECT=duckdb needs DUCKDB_PATH")
     for schema in (part.strip() for part in merged["DB_SCHEMAS"].split(",")):

@@ -57,14 +57,15 @@ def run(args, app) -> int:
         preview = run_backup(ws, tables, ctx, strategy=args.strategy, batch_size=args.batch_size, limit=args.limit, dry_run=True, extract_engine=engine)
         app.out(describe_dry_run(preview))
         app.out(estimate_line(preview))
-    results = run_backup(
-        ws, tables, ctx,
-        strategy=args.strategy, batch_size=args.batch_size, limit=args.limit,
-        max_workers=args.max_workers, dry_run=args.dry_run, extract_engine=engine,
-    )
+    with app.tracked_run(ctx, "backup", tables) as tracked:
+        results = tracked.results = run_backup(
+            ws, tables, ctx,
+            strategy=args.strategy, batch_size=args.batch_size, limit=args.limit,
+            max_workers=args.max_workers, dry_run=args.dry_run, extract_engine=engine,
+        )
     seconds = time.monotonic() - started
     if app.json:
-        app.print_json(report.job_json("backup", results, seconds, strategy=args.strategy, dry_run=args.dry_run))
+        app.print_json(report.job_json("backup", results, seconds, strategy=args.strategy, dry_run=args.dry_run, run_id=tracked.run_id))
     elif args.dry_run:
         app.out(describe_dry_run(results))
         if args.estimate:

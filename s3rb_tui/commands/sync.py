@@ -53,15 +53,16 @@ def run(args, app) -> int:
     choose_extract_path(app.settings, engine)  # an impossible choice is bad usage (exit 2), before any work
     ctx = app.ctx("sync")
     started = time.monotonic()
-    results = run_sync(
-        ws, tables, ctx,
-        strategy=args.strategy, backup_only=args.backup_only, redshift_only=args.redshift_only,
-        limit=args.limit, verify=args.verify_data, dry_run=args.dry_run, max_workers=args.max_workers,
-        batch_size=args.batch_size, extract_engine=engine,
-    )
+    with app.tracked_run(ctx, "sync", tables) as tracked:
+        results = tracked.results = run_sync(
+            ws, tables, ctx,
+            strategy=args.strategy, backup_only=args.backup_only, redshift_only=args.redshift_only,
+            limit=args.limit, verify=args.verify_data, dry_run=args.dry_run, max_workers=args.max_workers,
+            batch_size=args.batch_size, extract_engine=engine,
+        )
     seconds = time.monotonic() - started
     if app.json:
-        app.print_json(report.job_json("sync", results, seconds, strategy=args.strategy, dry_run=args.dry_run,
+        app.print_json(report.job_json("sync", results, seconds, strategy=args.strategy, dry_run=args.dry_run, run_id=tracked.run_id,
                                        backup_only=args.backup_only, redshift_only=args.redshift_only, verify_data=args.verify_data))
     else:
         what = "Sync" + (" (backup only)" if args.backup_only else " (warehouse only)" if args.redshift_only else "")

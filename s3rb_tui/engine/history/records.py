@@ -1,0 +1,263 @@
+"""Run records in the store: ``runs/YYYY/MM/DD/<run_id>.json``, one JSON document per run.
+
+The run id starts with the run's start time in UTC (``20261202T020000Z-<job id>``), so the key
+of a run follows from its id (``history RUN_ID`` reads one object, no listing) and key order is
+start order. A record says ``running`` while its writer's heartbeat is fresh; a record whose
+heartbeat is older than the limit the writer wrote into it (``stale_after_seconds``) reads as
+``abandoned`` (a run killed with -9, a host that went away). The limit travels with the record,
+so every reader on every host agrees on it whatever its own settings.
+
+Retention removes records older than ``RUN_HISTORY_DAYS``, a few per run (``prune_expired``):
+the listing is in key order, oldest first, so it stops at the first record to keep.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from s3rb_tui.engine.errors import UsageError
+from s3rb_tui.engine.stores.base import ObjectStore
+
+RUNS_PREFIX = "runs/"
+#: the status of a whole run as a reader sees it
+RUN_STATUSES = ("running", "success", "failed", "cancelled", "abandoned")
+#: table statuses that count as ok (the same as TableResult.ok)
+OK_TABLE_STATUSES = ("success", "no new data", "skipped", "dry run")
+_RUN_ID = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-[0-9A-Za-z]{1,40}$")
+_KEY = re.compile(r"^runs/(\d{4})/(\d{2})/(\d{2})/([^/]+)\.json$")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: Any) -> dt.datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def new_run_id(job_id: str, started: dt.datetime) -> str:
+    return f"{started.astimezone(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{job_id}"
+
+
+def run_key(run_id: str) -> str:
+    """``runs/YYYY/MM/DD/<run_id>.json``; a malformed id is bad input (exit 2)."""
+    m = _RUN_ID.match(run_id or "")
+    if not m:
+        raise UsageError(f"{str(run_id)[:60]!r} is not a run id", "run ids look like 20261202T020000Z-1a2b3c4d5e6f; `s3rb-tui --run history` lists them")
+    return f"{RUNS_PREFIX}{m.group(1)}/{m.group(2)}/{m.group(3)}/{run_id}.json"
+
+
+def key_day(key: str) -> dt.date | None:
+    m = _KEY.match(key)
+    if not m:
+        return None
+    try:
+        return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as read from the store; ``status`` is the effective one (``abandoned`` included)."""
+
+    doc: dict[str, Any]
+    status: str
+    key: str = ""
+    tables: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any], now: dt.datetime | None = None, key: str = "") -> "RunRecord":
+        return cls(doc=doc, status=effective_status(doc, now or utcnow()), key=key,
+                   tables=tuple(t for t in doc.get("tables") or [] if isinstance(t, dict)))
+
+    @property
+    def run_id(self) -> str:
+        return str(self.doc.get("run_id") or "")
+
+    @property
+    def command(self) -> str:
+        return str(self.doc.get("command") or "?")
+
+    @property
+    def host(self) -> str:
+        return str(self.doc.get("host") or "?")
+
+    @property
+    def started_at(self) -> dt.datetime | None:
+        return parse_iso(self.doc.get("started_at"))
+
+    @property
+    def finished_at(self) -> dt.datetime | None:
+        return parse_iso(self.doc.get("finished_at"))
+
+    @property
+    def how(self) -> str:
+        """console | cli (a person at a terminal) | cron (no terminal: cron, systemd, a script)."""
+        if self.doc.get("trigger") == "console":
+            return "console"
+        return "cli" if self.doc.get("interactive") else "cron"
+
+    @property
+    def where(self) -> str:
+        """``cron@etl-2``: how the run was started and on which host."""
+        return f"{self.how}@{self.host}"
+
+    @property
+    def failed_tables(self) -> list[str]:
+        return [str(t.get("table")) for t in self.tables if t.get("status") not in OK_TABLE_STATUSES + ("pending", "running")]
+
+    @property
+    def ok_tables(self) -> list[str]:
+        return [str(t.get("table")) for t in self.tables if t.get("status") in OK_TABLE_STATUSES]
+
+    @property
+    def table_names(self) -> list[str]:
+        return [str(t.get("table")) for t in self.tables]
+
+    def table(self, name: str) -> dict[str, Any] | None:
+        return next((t for t in self.tables if t.get("table") == name), None)
+
+    @property
+    def rows(self) -> int:
+        """Rows the run moved: loaded where it loaded, else extracted."""
+        total = 0
+        for t in self.tables:
+            loaded, extracted = t.get("rows_loaded"), t.get("rows_extracted")
+            total += int(loaded if loaded is not None else extracted or 0)
+        return total
+
+    @property
+    def duration_seconds(self) -> float | None:
+        start, end = self.started_at, self.finished_at or parse_iso(self.doc.get("heartbeat_at"))
+        return (end - start).total_seconds() if start and end else None
+
+    @property
+    def first_error(self) -> str | None:
+        for t in self.tables:
+            if t.get("error"):
+                return f"{t.get('table')}: {t['error']}"
+        return self.doc.get("error")
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored document with the effective status (``abandoned`` where it is one)."""
+        return {**self.doc, "status": self.status}
+
+
+def effective_status(doc: dict[str, Any], now: dt.datetime) -> str:
+    status = str(doc.get("status") or "running")
+    if status != "running":
+        return status
+    beat = parse_iso(doc.get("heartbeat_at")) or parse_iso(doc.get("started_at"))
+    limit = doc.get("stale_after_seconds")
+    if beat is None or not isinstance(limit, (int, float)):
+        return status
+    return "abandoned" if (now - beat).total_seconds() > limit else "running"
+
+
+def write_doc(store: ObjectStore, doc: dict[str, Any], text: str, etag: str | None) -> str:
+    """One compare-and-swap write of a record: create (the key must not exist) or replace the
+    version ``etag`` names. Raises PreconditionFailed when another writer got there first."""
+    key = run_key(str(doc["run_id"]))
+    data = text.encode("utf-8")
+    if etag is None:
+        return store.put(key, data, if_none_match=True)
+    return store.put(key, data, if_match=etag)
+
+
+def read_record(store: ObjectStore, run_id: str, now: dt.datetime | None = None) -> RunRecord:
+    key = run_key(run_id)
+    try:
+        data, _etag = store.get(key)
+    except KeyError:
+        raise UsageError(f"no run {run_id} in {store.url}", "`s3rb-tui --run history` lists the runs the store has") from None
+    return RunRecord.from_doc(json.loads(data), now, key)
+
+
+def record_keys(store: ObjectStore, since: dt.datetime | None = None) -> list[str]:
+    """Every record key (started on or after ``since``'s day), newest first."""
+    first_day = since.astimezone(dt.timezone.utc).date() if since else None
+    keys = []
+    for info in store.list(RUNS_PREFIX):
+        day = key_day(info.key)
+        if day is None or (first_day and day < first_day):
+            continue
+        keys.append(info.key)
+    keys.sort(key=lambda k: k.rsplit("/", 1)[-1], reverse=True)
+    return keys
+
+
+def matches_tables(record: RunRecord, patterns: Iterable[str]) -> bool:
+    """Whether the run touched a table named by ``patterns`` (names or globs such as 'db.*')."""
+    pats = list(patterns)
+    return any(fnmatch.fnmatchcase(name, p) for name in record.table_names for p in pats)
+
+
+def list_records(
+    store: ObjectStore,
+    *,
+    since: dt.datetime | None = None,
+    tables: Iterable[str] | None = None,
+    failed: bool = False,
+    limit: int | None = None,
+    now: dt.datetime | None = None,
+    statuses: Iterable[str] | None = None,
+) -> list[RunRecord]:
+    """Runs newest first. ``failed``: runs that failed or were abandoned, or had a failed table.
+    Records are read one by one until ``limit`` match; one that cannot be parsed is skipped."""
+    now = now or utcnow()
+    patterns = list(tables or [])
+    wanted = set(statuses or ())
+    out: list[RunRecord] = []
+    for key in record_keys(store, since):
+        try:
+            data, _ = store.get(key)
+            rec = RunRecord.from_doc(json.loads(data), now, key)
+        except (KeyError, ValueError):  # removed meanwhile (retention), or not a record
+            continue
+        if since and rec.started_at and rec.started_at < since:
+            continue
+        if patterns and not matches_tables(rec, patterns):
+            continue
+        if failed and not (rec.status in ("failed", "abandoned") or rec.failed_tables):
+            continue
+        if wanted and rec.status not in wanted:
+            continue
+        out.append(rec)
+        if limit and len(out) >= limit:
+            break
+    return out
+
+
+def prune_expired(store: ObjectStore, keep_days: int, now: dt.datetime | None = None, at_most: int = 20) -> list[str]:
+    """Delete at most ``at_most`` records from days older than ``keep_days``; returns their keys.
+    Reads the listing only up to the first record to keep (it is in key order, oldest first)."""
+    cutoff = (now or utcnow()).astimezone(dt.timezone.utc).date() - dt.timedelta(days=keep_days)
+    expired: list[str] = []
+    for info in store.list(RUNS_PREFIX):
+        day = key_day(info.key)
+        if day is None:
+            continue
+        if day >= cutoff or len(expired) >= at_most:
+            break
+        expired.append(info.key)
+    if expired:
+        errors = store.delete_many(expired)
+        failed = {e.key for e in errors}
+        expired = [k for k in expired if k not in failed]
+    return expired

@@ -1,0 +1,73 @@
+"""What every backup/sync run does besides its work, for both front ends: its record in the store
+(recorder), and after the end the alert (alerts) and the metrics file (metrics).
+
+``tracked_run`` wraps a job: the record is written before the job starts and completed after it
+ends, whatever happened (a dry run has none: it writes nothing anywhere). None of it can change the job's outcome: each part logs its own failure
+as a warning and the caller's exit code stays the job's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from s3rb_tui.engine.history.recorder import RunRecorder
+from s3rb_tui.engine.jobs import JobContext, TableResult
+
+if TYPE_CHECKING:
+    from s3rb_tui.engine.workspace import Workspace
+
+
+class TrackedRun:
+    def __init__(self, ws: "Workspace", ctx: JobContext, *, command: str, options: dict[str, Any], trigger: str,
+                 tables: list[str], interactive: bool = False, redact: Callable[[str], str] = lambda s: s,
+                 log: Callable[..., None] | None = None, metrics_file: str | None = None):
+        s = ws.settings
+        self.ws = ws
+        self.ctx = ctx
+        self.log = log or ws.log
+        self.redact = redact
+        self.metrics_file = metrics_file
+        self.dry_run = bool(options.get("dry_run"))
+        self.doc: dict[str, Any] | None = None
+        #: the job's results, set by the caller (else the context's table results are used)
+        self.results: list[TableResult] | None = None
+        self.recorder: RunRecorder | None = None
+        if self.dry_run:  # a dry run changes nothing, its record included (--readonly allows it)
+            return
+        try:
+            self.recorder = RunRecorder(
+                ws.store, job_id=ctx.job_id, command=command, options=options, trigger=trigger, tables=tables,
+                heartbeat_seconds=s.int("RUN_HEARTBEAT_SECONDS"), stale_after_seconds=s.int("RUN_ABANDONED_AFTER_SECONDS"),
+                keep_days=s.int("RUN_HISTORY_DAYS"), redact=redact, log=self.log, interactive=interactive)
+        except Exception as e:  # e.g. the store cannot be opened: the job reports that itself
+            self.log("run record not written; the run goes on", level="warning", error=redact(f"{e.__class__.__name__}: {e}"))
+
+    @property
+    def run_id(self) -> str | None:
+        return self.recorder.run_id if self.recorder is not None else None
+
+    def start(self) -> None:
+        if self.recorder is not None:
+            self.recorder.start()
+            self.ctx.subscribe(self.recorder.on_event)
+            self.log("run recorded", run_id=self.recorder.run_id)
+
+    def finish(self, error: BaseException | None) -> dict[str, Any] | None:
+        if self.recorder is None:
+            return None
+        results = self.results if self.results is not None else list(self.ctx.results)
+        self.doc = self.recorder.finish(results, error)
+        return self.doc
+
+
+@contextlib.contextmanager
+def tracked_run(ws: "Workspace", ctx: JobContext, **kwargs: Any) -> Iterator[TrackedRun]:
+    run = TrackedRun(ws, ctx, **kwargs)
+    run.start()
+    try:
+        yield run
+    except BaseException as e:
+        run.finish(e)
+        raise
+    run.finish(None)

@@ -331,8 +331,12 @@ class ConsoleApp(App):
 
         def job(ctx: JobContext):
             from s3rb_tui.engine.backup import run_backup
+            from s3rb_tui.engine.history.tracking import tracked_run
 
-            return run_backup(ws, [ws.table_ref(t) for t in tables], ctx, dry_run=dry_run, limit=limit)
+            options = {"tables": tables, "dry_run": dry_run, "limit": limit}
+            with tracked_run(ws, ctx, command="backup", options=options, trigger="console", tables=tables, redact=self.redact) as run:
+                run.results = run_backup(ws, [ws.table_ref(t) for t in tables], ctx, dry_run=dry_run, limit=limit)
+            return run.results
 
         title = ("dry run " if dry_run else "backup ") + ", ".join(tables)
         return self.start_job("backup", title, tables, job)
@@ -341,17 +345,22 @@ class ConsoleApp(App):
         ws = self.workspace
 
         def job(ctx: JobContext):
+            from s3rb_tui.engine.history.tracking import tracked_run
             from s3rb_tui.engine.sync import run_sync
 
-            return run_sync(
-                ws,
-                [ws.table_ref(t) for t in tables],
-                ctx,
-                backup_only=backup_only,
-                redshift_only=redshift_only,
-                verify=verify_data,
-                dry_run=dry_run,
-            )
+            options = {"tables": tables, "backup_only": backup_only, "redshift_only": redshift_only,
+                       "verify_data": verify_data, "dry_run": dry_run}
+            with tracked_run(ws, ctx, command="sync", options=options, trigger="console", tables=tables, redact=self.redact) as run:
+                run.results = run_sync(
+                    ws,
+                    [ws.table_ref(t) for t in tables],
+                    ctx,
+                    backup_only=backup_only,
+                    redshift_only=redshift_only,
+                    verify=verify_data,
+                    dry_run=dry_run,
+                )
+            return run.results
 
         kind = "load only" if redshift_only else "verify" if verify_data else "sync"
         return self.start_job("sync", f"{kind} " + ", ".join(tables), tables, job)

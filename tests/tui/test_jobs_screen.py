@@ -219,3 +219,19 @@ async def test_jobs_show_their_start_and_enter_opens_the_whole_error_ready_to_co
         assert app.clipboard == hint
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "JobsScreen", what="back on Jobs")
+
+
+@pilot_test
+async def test_a_console_job_is_recorded_in_the_store(tmp_path):
+    """Issue 15: the console's runs are in the run history too (trigger console)."""
+    from s3rb_tui.engine.history.records import list_records
+    from s3rb_tui.engine.stores.local import LocalStore
+
+    env = wsdata.build(tmp_path / "ws", rows=500, state="source")
+    app = make_app(env)
+    async with app.run_test(size=SIZE) as pilot:
+        job = app.run_backup([wsdata.PARTNERS])
+        await wait_for(pilot, lambda: not job.running, timeout=60, what="the backup")
+    (run,) = list_records(LocalStore(env["STORE_URL"].removeprefix("file://")))
+    assert run.status == "success" and run.how == "console" and run.run_id.endswith(job.job_id)
+    assert run.tables[0]["table"] == wsdata.PARTNERS and run.tables[0]["rows_extracted"] > 0

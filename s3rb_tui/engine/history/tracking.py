@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from s3rb_tui.engine.history.alerts import Delivery, send_alerts
 from s3rb_tui.engine.history.recorder import RunRecorder
 from s3rb_tui.engine.jobs import JobContext, TableResult
 
@@ -30,6 +31,7 @@ class TrackedRun:
         self.metrics_file = metrics_file
         self.dry_run = bool(options.get("dry_run"))
         self.doc: dict[str, Any] | None = None
+        self.deliveries: list[Delivery] = []
         #: the job's results, set by the caller (else the context's table results are used)
         self.results: list[TableResult] | None = None
         self.recorder: RunRecorder | None = None
@@ -58,6 +60,10 @@ class TrackedRun:
             return None
         results = self.results if self.results is not None else list(self.ctx.results)
         self.doc = self.recorder.finish(results, error)
+        url = self.ws.settings.str("ALERT_WEBHOOK_URL")
+        if url:
+            self.deliveries = send_alerts(self.ws.store, url, self.ws.settings.str("ALERT_ON"), self.doc,
+                                          redact=self.redact, log=self.log)
         return self.doc
 
 

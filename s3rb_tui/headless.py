@@ -262,9 +262,12 @@ class HeadlessApp:
 
     def tracked_run(self, ctx: JobContext, command: str, tables: list):
         """The run's record (and afterwards its alert and metrics) around a backup/sync job."""
+        from s3rb_tui.engine.history.metrics import check_metrics_path
         from s3rb_tui.engine.history.tracking import tracked_run
 
         metrics = getattr(self.args, "metrics_file", None) or self.settings.str("METRICS_FILE") or None
+        if metrics and not getattr(self.args, "dry_run", False):
+            check_metrics_path(metrics)  # bad usage before any work (exit 2)
         return tracked_run(self.workspace, ctx, command=command, options=vars(self.args), trigger="cli",
                            tables=[t.full_name for t in tables], interactive=_interactive(self.stdin),
                            redact=self.redact, log=self.log, metrics_file=metrics)

@@ -334,7 +334,8 @@ class ConsoleApp(App):
             from s3rb_tui.engine.history.tracking import tracked_run
 
             options = {"tables": tables, "dry_run": dry_run, "limit": limit}
-            with tracked_run(ws, ctx, command="backup", options=options, trigger="console", tables=tables, redact=self.redact) as run:
+            with tracked_run(ws, ctx, command="backup", options=options, trigger="console", tables=tables, redact=self.redact,
+                             metrics_file=ws.settings.str("METRICS_FILE") or None) as run:
                 run.results = run_backup(ws, [ws.table_ref(t) for t in tables], ctx, dry_run=dry_run, limit=limit)
             return run.results
 
@@ -350,7 +351,8 @@ class ConsoleApp(App):
 
             options = {"tables": tables, "backup_only": backup_only, "redshift_only": redshift_only,
                        "verify_data": verify_data, "dry_run": dry_run}
-            with tracked_run(ws, ctx, command="sync", options=options, trigger="console", tables=tables, redact=self.redact) as run:
+            with tracked_run(ws, ctx, command="sync", options=options, trigger="console", tables=tables, redact=self.redact,
+                             metrics_file=ws.settings.str("METRICS_FILE") or None) as run:
                 run.results = run_sync(
                     ws,
                     [ws.table_ref(t) for t in tables],

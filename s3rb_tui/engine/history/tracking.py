@@ -1,5 +1,6 @@
 """What every backup/sync run does besides its work, for both front ends: its record in the store
-(recorder), and after the end the alert (alerts) and the metrics file (metrics).
+(recorder), and after the end the metrics file (metrics) and the alert (alerts), in that order:
+the file is written before a slow webhook can hold the run up.
 
 ``tracked_run`` wraps a job: the record is written before the job starts and completed after it
 ends, whatever happened (a dry run has none: it writes nothing anywhere). None of it can change the job's outcome: each part logs its own failure
@@ -12,6 +13,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from s3rb_tui.engine.history.alerts import Delivery, send_alerts
+from s3rb_tui.engine.history.metrics import write_metrics
 from s3rb_tui.engine.history.recorder import RunRecorder
 from s3rb_tui.engine.jobs import JobContext, TableResult
 
@@ -60,6 +62,8 @@ class TrackedRun:
             return None
         results = self.results if self.results is not None else list(self.ctx.results)
         self.doc = self.recorder.finish(results, error)
+        if self.metrics_file:
+            write_metrics(self.ws, self.metrics_file, self.doc, self.log)
         url = self.ws.settings.str("ALERT_WEBHOOK_URL")
         if url:
             self.deliveries = send_alerts(self.ws.store, url, self.ws.settings.str("ALERT_ON"), self.doc,

@@ -43,10 +43,3 @@ def snapshot_env(golden_workspace: Path) -> dict[str, str]:
     shutil.copytree(golden_workspace, SNAPSHOT_ROOT)
     return wsdata.env_for(SNAPSHOT_ROOT)
 
-
-def make_app(env: dict[str, str], **kwargs):
-    from s3rb_tui.settings import build_settings
-    from s3rb_tui.tui.app import ConsoleApp
-
-    kwargs.setdefault("refresh_seconds", 0)
-    return ConsoleApp(build_settings(env), **kwargs)

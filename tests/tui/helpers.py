@@ -43,3 +43,12 @@ def region_text(app, widget) -> str:
     r = widget.region
     lines = screen_text(app).splitlines()[r.y:r.y + r.height]
     return " ".join(" ".join(line[r.x:r.x + r.width].split()) for line in lines)
+
+
+def make_app(env: dict[str, str], **kwargs):
+    """A ConsoleApp on settings built from ``env`` alone (no .env, no background refresh unless asked)."""
+    from s3rb_tui.settings import build_settings
+    from s3rb_tui.tui.app import ConsoleApp
+
+    kwargs.setdefault("refresh_seconds", 0)
+    return ConsoleApp(build_settings(env), **kwargs)

@@ -10,7 +10,7 @@ from s3rb_tui.engine.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from s3rb_tui.tui.screens.clean_dialog import make_plan
 from tests.tui import workspace as wsdata
-from tests.tui.conftest import make_app
+from tests.tui.helpers import make_app
 from tests.tui.helpers import pilot_test, wait_for, wait_text
 
 SIZE = (120, 36)

@@ -16,7 +16,7 @@ from s3rb_tui.settings import build_settings
 from tests.support import s3
 from tests.support.availability import unavailable
 from tests.tui import workspace as wsdata
-from tests.tui.conftest import make_app
+from tests.tui.helpers import make_app
 from tests.tui.helpers import pilot_test, screen_text, wait_for, wait_text
 
 pytestmark = pytest.mark.integration

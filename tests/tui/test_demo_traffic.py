@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from tests.tui.conftest import make_app
+from tests.tui.helpers import make_app
 from tests.tui.helpers import pilot_test, wait_for
 from tests.tui import workspace as wsdata
 

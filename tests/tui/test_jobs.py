@@ -14,7 +14,7 @@ from s3rb_tui.settings import build_settings
 from s3rb_tui.tui.widgets.job_progress import JobProgressView
 from s3rb_tui.tui.widgets.list_table import ListTable
 from tests.tui import workspace as wsdata
-from tests.tui.conftest import make_app
+from tests.tui.helpers import make_app
 from tests.tui.helpers import pilot_test, screen_text, wait_for, wait_text
 
 SIZE = (120, 36)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.tui import workspace as wsdata
-from tests.tui.conftest import make_app
+from tests.tui.helpers import make_app
 from tests.tui.helpers import pilot_test, region_text, screen_text, wait_for, wait_text
 
 SMALL = (80, 24)

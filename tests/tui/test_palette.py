@@ -7,7 +7,7 @@ from textual.command import CommandPalette
 
 from s3rb_tui.tui.modes import SCREEN_KEYS
 from tests.tui import workspace as wsdata
-from tests.tui.conftest import make_app
+from tests.tui.helpers import make_app
 from tests.tui.helpers import pilot_test, screen_text, wait_for, wait_text
 
 SIZE = (120, 36)

@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Tree
 from s3rb_tui.tui.palette import console_actions
 from s3rb_tui.tui.widgets.list_table import ListTable
 from tests.tui import workspace as wsdata
-from tests.tui.conftest import make_app
+from tests.tui.helpers import make_app
 from tests.tui.helpers import pilot_test, screen_text, wait_for, wait_text
 
 SIZE = (120, 36)

@@ -14,7 +14,7 @@ import pytest
 
 from tests.tui import tour
 from tests.tui import workspace as wsdata
-from tests.tui.conftest import make_app
+from tests.tui.helpers import make_app
 
 JOBS_ROOT = Path("/tmp/s3rb-tui-snapshots/jobs-workspace")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from s3rb_tui.engine.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from tests.tui import workspace as wsdata
-from tests.tui.conftest import make_app
+from tests.tui.helpers import make_app
 from tests.tui.helpers import pilot_test, screen_text, wait_for, wait_text
 
 SIZE = (120, 36)

@@ -11,7 +11,7 @@ from s3rb_tui.engine.counts import validate_table
 from s3rb_tui.engine.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from s3rb_tui.tui.widgets.list_table import ListTable
-from tests.tui.conftest import make_app
+from tests.tui.helpers import make_app
 from tests.tui.helpers import pilot_test, screen_text, wait_for, wait_text
 
 pytestmark = pytest.mark.integration

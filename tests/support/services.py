@@ -1,6 +1,10 @@
 """Fixtures for real-service tests: MariaDB (with Sakila), PostgreSQL, an S3 endpoint (moto server
 mode over HTTP), an OpenSSH server, and helpers to run the CLI in a subprocess.
 
+Only tests/integration/conftest.py makes them visible (``from tests.support.services import *``): the
+unit tier never imports this module, so it runs without psutil, moto or any service
+(tests/unit/test_tiers.py proves it).
+
 A service that is not there skips the test locally and fails it under ``CI=true``.
 Every per-test database and bucket gets a unique name: teammates run tests at the same time.
 """
@@ -20,6 +24,11 @@ from tests.support.availability import unavailable
 from tests.support.naming import unique_name
 
 CLI_TIMEOUT = 300.0
+
+__all__ = [
+    "mysql_server", "mysql_db", "sakila_db", "sakila_shared", "pg_server", "pg_db",
+    "s3_endpoint", "s3_client", "s3_bucket", "sshd", "make_env", "run_cli",
+]
 
 
 # --- MariaDB -------------------------------------------------------------------------------------

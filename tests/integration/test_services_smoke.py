@@ -1,4 +1,4 @@
-"""Each fixture in tests/conftest.py really works against its real service."""
+"""Each fixture in tests/support/services.py really works against its real service."""
 
 from __future__ import annotations
 

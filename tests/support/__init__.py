@@ -1,1 +1,1 @@
-"""Helpers behind the fixtures in ``tests/conftest.py``: real services started and checked on loopback."""
+"""Helpers behind the fixtures in ``tests/support/services.py`` (seen by tests/integration only): real services started and checked on loopback."""

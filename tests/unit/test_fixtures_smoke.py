@@ -1,4 +1,4 @@
-"""Pure-logic checks of the test-support helpers behind tests/conftest.py."""
+"""Pure-logic checks of the test-support helpers behind tests/support/services.py."""
 
 from __future__ import annotations
 

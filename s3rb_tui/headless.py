@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "clean": ("clean", "the v1.2 retention command: delete files older than N days under a prefix"),
     "rebuild": ("rebuild", "drop a warehouse table and load it again from the committed files in the store"),
     "history": ("history", "the record of every backup/sync run from every host, newest first; RUN_ID: one run in full"),
+    "verify": ("verify", "row-level proof: checksummed key segments on both sides, then the keys that differ"),
 }
 
 
@@ -193,6 +194,15 @@ def build_parser() -> UsageParser:
     p.add_argument("--limit", type=_positive_int, default=20, metavar="N", help="at most N runs (default 20)")
     _common(p)
 
+    p = sub.add_parser("verify", help=COMMANDS["verify"][1], description=COMMANDS["verify"][1])
+    _tables(p, True)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--keys-only", action="store_true", help="compare keys only (rows missing or extra), not values")
+    g.add_argument("--columns", metavar="A,B", help="compare only these columns (and the key)")
+    p.add_argument("--since", metavar="'YYYY-MM-DD HH:MM:SS'", help="only rows whose cursor is at or after this time")
+    p.add_argument("--limit", type=_positive_int, default=1000, metavar="N", help="keys listed per kind (default 1000; counts are exact)")
+    _common(p)
+
     p = sub.add_parser("clean", help=COMMANDS["clean"][1], description=COMMANDS["clean"][1])
     p.add_argument("--bucket", help="bucket (default S3_BUCKET_NAME)")
     p.add_argument("--prefix", required=True, help="prefix to clean, e.g. incremental/")
@@ -333,7 +343,8 @@ def _open_log(path: str) -> IO[str]:
 
 #: (command, operation) pairs that only read; everything else changes state unless --dry-run
 _READ_ONLY = {("status", None), ("info", None), ("config", None), ("tables", None), ("history", None), ("watermark", "get"),
-              ("watermark", "list"), ("watermark-count", "validate-counts"), ("s3clean", "list")}
+              ("watermark", "list"), ("watermark-count", "validate-counts"), ("s3clean", "list"),
+              ("verify", None)}
 
 
 def changes_state(args: argparse.Namespace) -> bool:

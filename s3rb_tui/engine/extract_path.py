@@ -1,7 +1,7 @@
 """Which extraction path a backup takes, and opening a source for it.
 
 Two paths read MySQL: ``connectorx`` (``sources/mysql_arrow.py``: Rust decodes the protocol
-straight into Arrow, one streaming keyset query per run) and ``pymysql`` (``sources/mysql.py``:
+straight into Arrow, one streaming keyset query per run) and ``pymysql`` (``sources/mysql_rows.py``:
 the fallback that always works). Other dialects (the demo's SQLite) have one path, named after
 the dialect. ``EXTRACT_ENGINE`` / ``--extract-engine``:
 
@@ -11,7 +11,7 @@ the dialect. ``EXTRACT_ENGINE`` / ``--extract-engine``:
 
 Both paths go through the SSH tunnel when a bastion is configured: the fast source connects to
 the same host and port as the pymysql source (the tunnel's local end), page by page on one
-connection (see ``MySQLArrowSource``).
+connection (see ``ConnectorXArrow``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from s3rb_tui.engine.errors import ConfigError
-from s3rb_tui.engine.sources.mysql_arrow import EXTRACT_PATH as FAST, connectorx_available
+from s3rb_tui.engine.sources.mysql import MySQLSource
+from s3rb_tui.engine.sources.mysql_arrow import EXTRACT_PATH as FAST, ConnectorXArrow, connectorx_available
 
 if TYPE_CHECKING:
     from s3rb_tui.engine.sources.base import Source
@@ -55,8 +56,6 @@ def open_extract_source(ws: "Workspace", path: str) -> "Source":
     """The workspace's source (through its SSH tunnel, if any), reading by ``path``."""
     if path != FAST:
         return ws.open_source()
-    from s3rb_tui.engine.sources.mysql_arrow import MySQLArrowSource
-
     host, port = ws.mysql_address()  # one connection: not a pymysql source opened first for its address
-    return MySQLArrowSource.from_settings(ws.settings, host, port, parallel=ws.settings.int("BACKUP_NUM_CHUNKS"),
-                                          tunnel=bool(ws.settings.str("SSH_BASTION_HOST")))
+    fetch = ConnectorXArrow(parallel=ws.settings.int("BACKUP_NUM_CHUNKS"), tunnel=bool(ws.settings.str("SSH_BASTION_HOST")))
+    return MySQLSource.from_settings(ws.settings, host, port, fetch=fetch)

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from s3rb_tui.engine.tables import TableRef, quote_mysql
 
+#: column names taken as the cursor (``sources/keyset.py``'s ``detect_cursor`` holds the rule)
 CURSOR_CANDIDATES = ("update_at", "updated_at", "last_update", "update_time", "modified_at", "last_modified")
 DIALECTS = ("redshift", "postgres", "duckdb")
 REDSHIFT_VARCHAR_MAX = 65535
@@ -451,20 +452,6 @@ def preflight(schema: TableSchema, dialect: str) -> list[str]:
     elif not schema.cursor_column:
         out.append("no cursor column (" + ", ".join(CURSOR_CANDIDATES) + "): backed up as a full snapshot every run")
     return out
-
-
-def detect_cursor(columns: list[Column] | tuple[Column, ...], override: str | None = None) -> str | None:
-    names = {c.name.lower(): c.name for c in columns}
-    if override:
-        if override.lower() not in names:
-            raise UnsupportedType(f"cursor column {override!r} from s3rb.toml is not a column of the table")
-        return names[override.lower()]
-    for cand in CURSOR_CANDIDATES:
-        if cand in names:
-            col = next(c for c in columns if c.name == names[cand])
-            if col.data_type in ("datetime", "timestamp", "date", "int", "bigint"):
-                return col.name
-    return None
 
 
 def rows_to_batch(schema: TableSchema, columns: list[list[Any]], stats: ConversionStats) -> pa.RecordBatch:

@@ -9,6 +9,7 @@ out of errors, logs and output, and the SSH tunnel.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -21,9 +22,10 @@ import pytest
 
 from s3rb_tui.engine.errors import ConfigError, JobError
 from s3rb_tui.engine.extract_path import choose_extract_path
+from s3rb_tui.engine.schema import Column
 from s3rb_tui.engine.sources.base import InitialScan, Position
 from s3rb_tui.engine.sources.mysql import MySQLSource
-from s3rb_tui.engine.sources.mysql_arrow import MySQLArrowSource
+from s3rb_tui.engine.sources.mysql_arrow import ConnectorXArrow, _url, connectorx_source
 from s3rb_tui.engine.tables import TableRef
 from s3rb_tui.settings import build_settings
 from tests.integration import test_type_fidelity as fidelity
@@ -38,8 +40,8 @@ from tests.support import mariadb
 pytestmark = pytest.mark.integration
 
 
-def fast_source(server: dict, parallel: int = 1) -> MySQLArrowSource:
-    return MySQLArrowSource(server["host"], server["port"], server["user"], server["password"], parallel=parallel)
+def fast_source(server: dict, parallel: int = 1) -> MySQLSource:
+    return connectorx_source(server["host"], server["port"], server["user"], server["password"], parallel=parallel)
 
 
 class ReadsLikeAFirstBackup:
@@ -52,8 +54,9 @@ class ReadsLikeAFirstBackup:
         return super().read_batches(schema, start, upper_bound, batch_size, limit)
 
 
-class FastInitialScan(ReadsLikeAFirstBackup, MySQLArrowSource):
-    pass
+class FastInitialScan(ReadsLikeAFirstBackup, MySQLSource):
+    def __init__(self, host, port, user, password, parallel=1):
+        super().__init__(host, port, user, password, fetch=ConnectorXArrow(parallel))
 
 
 class PyMySQLInitialScan(ReadsLikeAFirstBackup, MySQLSource):
@@ -166,7 +169,7 @@ def test_decimals_at_their_limits_are_exact_with_a_decimal_key(mysql_server, mys
         cur.execute("SELECT * FROM decs ORDER BY k")
         expected = cur.fetchall()
     s = mysql_server
-    with MySQLArrowSource(s["host"], s["port"], s["user"], s["password"], parallel=1 if source == "fast-one-connection" else 3) as src:
+    with connectorx_source(s["host"], s["port"], s["user"], s["password"], parallel=1 if source == "fast-one-connection" else 3) as src:
         schema = src.discover(TableRef(mysql_db, "decs"))
         for start in (Position(), Position(scan=InitialScan(src.initial_scan_bound(schema, UPPER_2030)))):
             batches = list(src.read_batches(schema, start, UPPER_2030, 1))
@@ -247,11 +250,12 @@ def password_user(mysql_server, mysql_db):
 def test_driver_errors_are_one_line_without_the_password(mysql_server, mysql_db, password_user):
     user, password = password_user
     make_ties(mysql_server, mysql_db, rows=10)
-    with MySQLArrowSource(mysql_server["host"], mysql_server["port"], user, password) as src:
+    with connectorx_source(mysql_server["host"], mysql_server["port"], user, password) as src:
         schema = src.discover(TableRef(mysql_db, "ties"))
         assert len(pa.Table.from_batches([b.batch for b in read_all(src, schema)])) == 10
+        missing = dataclasses.replace(schema, columns=schema.columns + (Column("no_such_column", "int"),))
         with pytest.raises(JobError) as info:
-            src._read_all(mysql_db, "SELECT no_such_column FROM ties")
+            list(src.read_batches(missing, Position(), None, 100))
         assert password not in str(info.value) and password not in repr(src)
         assert "Unknown column" in str(info.value) and "\n" not in str(info.value)
 
@@ -361,12 +365,12 @@ def test_zero_dates_in_a_later_page_are_counted_like_the_pymysql_path(mysql_serv
 # --- pure logic ---------------------------------------------------------------------------------
 
 def test_batches_are_recut_to_exactly_the_batch_size():
-    from s3rb_tui.engine.sources.mysql_arrow import _exact_batches
+    from s3rb_tui.engine.sources.read_ahead import exact_batches
 
     def rb(lo, n):
         return pa.RecordBatch.from_pydict({"i": list(range(lo, lo + n))})
 
-    out = list(_exact_batches(iter([rb(0, 3), rb(3, 5), rb(8, 4), rb(12, 3)]), 4))
+    out = list(exact_batches(iter([rb(0, 3), rb(3, 5), rb(8, 4), rb(12, 3)]), 4))
     assert [b.num_rows for b in out] == [4, 4, 4, 3]
     assert [v for b in out for v in b.column(0).to_pylist()] == list(range(15))
 
@@ -384,11 +388,11 @@ def test_connectorx_errors_are_judged_like_the_driver_errors_they_stand_for():
 
 def test_the_url_carries_the_password_and_scrubbing_removes_it(mysql_server, mysql_db, password_user):
     user, password = password_user
-    with MySQLArrowSource(mysql_server["host"], mysql_server["port"], user, password) as src:
-        url = src._url(mysql_db)
+    with connectorx_source(mysql_server["host"], mysql_server["port"], user, password) as src:
+        url = _url(src, mysql_db)
         assert password not in url  # percent-encoded: '@', '/', '#', '%', '?' would break the URL
-        assert password not in src._scrub(f"error for {url} with {password}")
-        assert "****" in src._scrub(url)
+        assert password not in src.scrub(f"error for {url} with {password}")
+        assert "****" in src.scrub(url)
 
 
 def test_cancel_between_batches_stops_the_parallel_readers_and_keeps_the_committed_batches(make_env, mysql_server, mysql_db, tmp_path):

@@ -19,7 +19,7 @@ import pytest
 
 from s3rb_tui.engine.sources.base import InitialScan, Position
 from s3rb_tui.engine.sources.mysql import MySQLSource
-from s3rb_tui.engine.sources.mysql_arrow import MySQLArrowSource
+from s3rb_tui.engine.sources.mysql_arrow import connectorx_source
 from s3rb_tui.engine.tables import TableRef
 from tests.integration.test_fast_extract import make_ties
 from tests.support import mariadb
@@ -29,8 +29,8 @@ pytestmark = pytest.mark.integration
 UPPER = "2030-01-01 00:00:00.000000"
 SOURCES = {
     "pymysql": lambda s: MySQLSource(s["host"], s["port"], s["user"], s["password"]),
-    "fast-one-connection": lambda s: MySQLArrowSource(s["host"], s["port"], s["user"], s["password"], parallel=1),
-    "fast-stripes": lambda s: MySQLArrowSource(s["host"], s["port"], s["user"], s["password"], parallel=4),
+    "fast-one-connection": lambda s: connectorx_source(s["host"], s["port"], s["user"], s["password"], parallel=1),
+    "fast-stripes": lambda s: connectorx_source(s["host"], s["port"], s["user"], s["password"], parallel=4),
 }
 
 
@@ -67,7 +67,7 @@ def test_scan_reads_every_row_once_in_key_order_and_ends_where_a_keyset_read_end
 def test_an_interrupted_scan_resumes_on_the_other_path(mysql_server, mysql_db):
     make_ties(mysql_server, mysql_db)
     s = mysql_server
-    with MySQLArrowSource(s["host"], s["port"], s["user"], s["password"], parallel=1) as fast, \
+    with connectorx_source(s["host"], s["port"], s["user"], s["password"], parallel=1) as fast, \
             MySQLSource(s["host"], s["port"], s["user"], s["password"]) as slow:
         schema = fast.discover(TableRef(mysql_db, "ties"))
         first = list(fast.read_batches(schema, scan_start(fast, schema), UPPER, 100, limit=300))
@@ -165,7 +165,7 @@ def test_stripes_cut_by_key_value_take_sparse_and_clustered_keys_once(mysql_serv
         cur.execute("CREATE TABLE sparse (id BIGINT PRIMARY KEY, updated_at DATETIME, KEY (updated_at, id))")
         cur.executemany("INSERT INTO sparse VALUES (%s, '2025-01-01 00:00:00')", [(k,) for k in keys])
     s = mysql_server
-    with MySQLArrowSource(s["host"], s["port"], s["user"], s["password"], parallel=3) as src:
+    with connectorx_source(s["host"], s["port"], s["user"], s["password"], parallel=3) as src:
         schema = src.discover(TableRef(mysql_db, "sparse"))
         batches = list(src.read_batches(schema, scan_start(src, schema), UPPER, 50))
         assert ids_of(batches) == sorted(keys)

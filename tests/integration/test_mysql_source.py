@@ -110,7 +110,7 @@ def test_rental_ties_every_row_once_in_order(source, sakila_shared):
     upper = source.now()
     batches = list(source.read_batches(schema, Position(), upper, 1000))
     got = _ids(batches, "rental_id")
-    expected = [tuple(r) for r in source._query(
+    expected = [tuple(r) for r in source.query(
         f"SELECT rental_id FROM {schema.ref.mysql()} ORDER BY last_update, rental_id")]
     assert got == expected and len(set(got)) == len(got) > 16000
     assert all(b.batch.num_rows == 1000 for b in batches[:-1]) and 0 < batches[-1].batch.num_rows <= 1000
@@ -125,7 +125,7 @@ def test_composite_key_ties_and_resume_mid_run(source, sakila_shared):
     full = list(source.read_batches(schema, Position(), upper, 1000))
     rows = _ids(full, "actor_id", "film_id")
     assert len(rows) == len(set(rows)) == source.count(schema) == 5462
-    assert rows == [tuple(r) for r in source._query(
+    assert rows == [tuple(r) for r in source.query(
         f"SELECT actor_id, film_id FROM {schema.ref.mysql()} ORDER BY last_update, actor_id, film_id")]
     middle = _roundtrip(full[2].end)
     assert isinstance(middle.cursor, str) and len(middle.key) == 2
@@ -193,7 +193,7 @@ def test_lost_connection_between_batches_is_retried_without_skips(mysql_server, 
         schema = src.discover(TableRef(mysql_db, "t"))
         stream = src.read_batches(schema, Position(), "2030-01-01", 1000)
         ids = [r["id"] for r in next(stream).batch.to_pylist()]
-        (conn_id,) = src._query("SELECT CONNECTION_ID()")[0]
+        (conn_id,) = src.query("SELECT CONNECTION_ID()")[0]
         sql(f"KILL {int(conn_id)}")
         for b in stream:
             ids.extend(r["id"] for r in b.batch.to_pylist())

@@ -15,7 +15,7 @@ import pytest
 
 from s3rb_tui.engine.sources.base import Position
 from s3rb_tui.engine.sources.mysql import MySQLSource
-from s3rb_tui.engine.sources.mysql_arrow import MySQLArrowSource
+from s3rb_tui.engine.sources.mysql_arrow import connectorx_source
 from s3rb_tui.engine.health import check_all
 from s3rb_tui.engine.tables import TableRef
 from s3rb_tui.engine.workspace import Workspace
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.integration
 
 SOURCES = {
     "pymysql": lambda s: MySQLSource(s["host"], s["port"], s["user"], s["password"]),
-    "fast": lambda s: MySQLArrowSource(s["host"], s["port"], s["user"], s["password"], parallel=1),
+    "fast": lambda s: connectorx_source(s["host"], s["port"], s["user"], s["password"], parallel=1),
 }
 
 

@@ -16,7 +16,7 @@ import pytest
 from s3rb_tui.engine.schema import TYPE_RULES, ConversionStats
 from s3rb_tui.engine.sources.base import Position
 from s3rb_tui.engine.sources.mysql import MySQLSource
-from s3rb_tui.engine.sources.mysql_arrow import MySQLArrowSource
+from s3rb_tui.engine.sources.mysql_arrow import connectorx_source
 from s3rb_tui.engine.tables import TableRef
 
 pytestmark = pytest.mark.integration
@@ -226,7 +226,7 @@ def test_invalid_calendar_dates_become_null_and_are_counted(mysql_server, mysql_
     assert batch.stats.zero_dates == {"d": 2, "dtm": 2}
 
 
-@pytest.mark.parametrize("source_class", [MySQLSource, MySQLArrowSource], ids=["pymysql", "fast"])
+@pytest.mark.parametrize("source_class", [MySQLSource, connectorx_source], ids=["pymysql", "fast"])
 def test_float_is_the_stored_single_precision_value(source_class, mysql_server, mysql_db):
     """MariaDB's text protocol prints FLOAT with 6 digits (16777216 as 16777200, 1.0000001192 as 1):
     both paths read the stored single-precision value exactly."""

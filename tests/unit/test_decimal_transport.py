@@ -7,7 +7,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from s3rb_tui.engine.sources.mysql_arrow import _DOUBLE_DIGITS, _unscaled_from_double
+from s3rb_tui.engine.sources.arrow_transport import _DOUBLE_DIGITS, _unscaled_from_double
 
 
 def _round_trip(values: list[Decimal], scale: int) -> list[int | None]:
@@ -45,7 +45,7 @@ def test_decimals_connectorx_cannot_rescale_to_ten_places_travel_as_text(precisi
     """connectorx rescales every DECIMAL to 10 places within 28 digits: DECIMAL(25,5)'s
     12345678901234567890.12345 (20 integer digits) failed the read; more than 18 integer digits go as text."""
     from s3rb_tui.engine.schema import Column
-    from s3rb_tui.engine.sources.mysql_arrow import _transport
+    from s3rb_tui.engine.sources.arrow_transport import _transport
 
     t = _transport(Column("k", "decimal", precision=precision, scale=scale), False)
     assert (t.kind, t.select.startswith("CAST(`k` AS CHAR)")) == (kind, as_text)

@@ -32,6 +32,15 @@ What broke that against MariaDB (issue 18), and the rule that holds it now:
 Positions are JSON-safe (they are kept in the watermark document): datetimes become
 ``'YYYY-MM-DD HH:MM:SS.ffffff'``, dates ``'YYYY-MM-DD'``, decimals strings, binary keys hex,
 ENUM and SET values their labels. ``KeyRules.param`` turns them back into parameters.
+
+**The rest of the cursor rules live here too**, so that every source (SQLite, MySQL read by
+pymysql, MySQL read by connectorx) applies them alike (``tests/integration/test_source_contract.py``
+holds them to it): which types a cursor may have and which column is one (``table_keys``: cursor
+detection and the key override of s3rb.toml), the run's bound applied to a page (``Keyset.window``:
+``engine/bounds.py``'s last complete unit, a DATE's previous day), ``count()``'s clause, the
+batch-size check, and the position after the last row read (``RowPositions`` for driver rows,
+``ArrowPositions`` for Arrow columns, one ``PositionTracker`` below both, as dlt's incremental
+transforms share one base for JSON items and Arrow tables), including a snapshot's latest cursor.
 """
 
 from __future__ import annotations
@@ -40,16 +49,21 @@ import datetime as dt
 import re
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import pyarrow.compute as pc
 
-from s3rb_tui.engine.schema import Column, TableSchema
+from s3rb_tui.engine.bounds import cursor_bound
+from s3rb_tui.engine.errors import JobError
+from s3rb_tui.engine.schema import CURSOR_CANDIDATES, Column, TableSchema, UnsupportedType
 from s3rb_tui.engine.sources.base import InitialScan, Position
-from s3rb_tui.engine.tables import quote_mysql
+from s3rb_tui.engine.tables import TableRef, quote_mysql
 
+# The cursor-type constants (``engine/bounds.py`` keeps the clock ones: its rule is about them).
 BINARY_TYPES = ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob")
 INTEGER_TYPES = ("tinyint", "smallint", "mediumint", "int", "integer", "bigint")
+#: the types a column named like a cursor (``schema.CURSOR_CANDIDATES``) must have to be taken as one
+DETECTED_CURSOR_TYPES = ("datetime", "timestamp", "date", "int", "bigint")
 _WHOLE_NUMBERS = INTEGER_TYPES + ("bit", "year")
 _FLOATS = ("float", "double", "real", "double precision")
 
@@ -83,19 +97,6 @@ def cursor_value(column: Column, value: Any) -> Any:
     return value
 
 
-def row_position(schema: TableSchema, row: Sequence[Any], cursor_i: int, key_i: Sequence[int]) -> Position:
-    """The keyset position after ``row`` (driver values; ``cursor_i``, ``key_i``: where the cursor
-    and the other order columns are in it)."""
-    cursor = row[cursor_i]
-    return Position(cursor=cursor_value(schema.column(schema.cursor_column), cursor),  # type: ignore[arg-type]
-                    key=tuple(json_safe(row[i]) for i in key_i), nulls_done=cursor is not None)
-
-
-def order_row_position(schema: TableSchema, row: Sequence[Any]) -> Position:
-    """The position after a row of exactly the order columns (cursor, key...)."""
-    return row_position(schema, row, 0, range(1, len(row)))
-
-
 def mysql_param(column: Column, value: Any) -> Any:
     """A JSON-safe position value (or a bound) as a parameter MySQL compares exactly with ``column``:
     never text for a number (whatever form the value was kept in)."""
@@ -124,9 +125,14 @@ class KeyRules:
     position value into the parameter that compares with it. ``table`` qualifies every reference."""
 
     def __init__(self, quote: Callable[[str], str], placeholder: str = "%s",
-                 param: Callable[[Column, Any], Any] = lambda column, value: value):
+                 param: Callable[[Column, Any], Any] = lambda column, value: value,
+                 keep_cursor: Callable[[Column, Any], Any] = lambda column, value: json_safe(value)):
         self.quote, self.placeholder = quote, placeholder
         self.param = param
+        #: a cursor value as a Position keeps it. SQLite compares text as stored, so it keeps it as
+        #: stored ('10:00:00' > '10:00:00.000000' is false as text); MySQL compares a datetime
+        #: column with any spelling, and keeps one ('YYYY-MM-DD HH:MM:SS.ffffff': ``cursor_value``)
+        self.keep_cursor = keep_cursor
 
     def ref(self, table: str, column: Column) -> str:
         return f"{table}.{self.quote(column.name)}" if table else self.quote(column.name)
@@ -142,7 +148,7 @@ class MySQLKeyRules(KeyRules):
     """MySQL's: ENUM and SET compared in the order they sort (their number), not as strings."""
 
     def __init__(self) -> None:
-        super().__init__(quote_mysql, "%s", mysql_param)
+        super().__init__(quote_mysql, "%s", mysql_param, cursor_value)
 
     def equal(self, ref: str, column: Column, value: Any) -> Clause:
         if column.data_type in ("enum", "set"):
@@ -269,7 +275,8 @@ class Keyset:
         is NULL or at most ``upper_bound`` (no bound when None)."""
         schema = self.schema
         assert schema.cursor_column and schema.primary_key
-        parts, params = [], []
+        parts: list[str] = []
+        params: list[Any] = []
         if after_key is not None:
             clause, params = self.key_after(schema.primary_key, after_key)
             parts.append(clause)
@@ -280,6 +287,39 @@ class Keyset:
         return (" AND ".join(parts) or "1 = 1"), params
 
 
+    # --- the run's bound, and the windows every read and count of a source is cut from ---------
+
+    def bound(self, moment: Any, kept: bool = False) -> Any:
+        """The largest cursor value a read may take when the clock says ``moment`` (the one bound
+        rule, ``engine/bounds.py``: the last complete unit of the cursor's precision, a DATE's
+        previous day), as a parameter. ``kept``: ``moment`` is a value as a watermark keeps it (an
+        initial scan's bound: a DECIMAL cursor's maximum is text there) and is a parameter first."""
+        column = self.schema.column(self.schema.cursor_column)  # type: ignore[arg-type]
+        if kept:
+            moment = self.rules.param(column, moment)
+        return self.rules.param(column, cursor_bound(column, moment))
+
+    def window(self, position: Position, moment: Any) -> Clause:
+        """The rows a read from ``position`` takes when the clock says ``moment``: a keyset
+        position, or an initial scan's key (whose own bound then replaces ``moment``)."""
+        if position.scan is not None:
+            return self.scan_window(position.scan.after_key, position.scan.upper_bound)
+        return self.after(position, self.bound(moment))
+
+    def scan_window(self, after_key: Sequence[Any] | None, scan_bound: Any) -> Clause:
+        """An initial scan's rows after ``after_key`` up to the scan's kept bound."""
+        return self.scan_after(after_key, self.bound(scan_bound, kept=True))
+
+    def count(self, table: str, start: Position | None, moment: Any) -> Clause:
+        """``count()``'s query: every row (a snapshot, or no position and no bound), else the
+        window after ``start`` (from the start when None) up to ``moment``'s bound."""
+        sql = f"SELECT COUNT(*) FROM {table}"
+        if not self.schema.incremental or (start is None and moment is None):
+            return sql, []
+        where, params = self.window(start or Position(), moment)
+        return f"{sql} WHERE {where}", params
+
+
 def mysql_keyset(schema: TableSchema) -> Keyset:
     """A MySQL table's keyset, every column qualified by the table."""
     return Keyset(schema, MYSQL_KEYS, schema.ref.mysql())
@@ -288,36 +328,122 @@ def mysql_keyset(schema: TableSchema) -> Keyset:
 MYSQL_KEYS = MySQLKeyRules()
 
 
-class ArrowPositions:
-    """The position after the last row of Arrow batches: the keyset position for incremental
-    tables (an initial scan's key within ``scan``), the latest cursor so far for snapshots.
-    ``columns[i]`` is the array a position value of column i is read from (as sent, or converted)."""
+# --- the position after the last row read -----------------------------------------------------
 
-    def __init__(self, schema: TableSchema):
-        self.schema = schema
+
+class PositionTracker:
+    """What every position after a batch is made of, whatever the batch holds (driver rows or Arrow
+    columns: ``RowPositions``, ``ArrowPositions``): an incremental table's keyset position after
+    its last row (in an initial scan, its last primary key), with the rows whose cursor is NULL;
+    a snapshot's latest cursor so far (``nulls_done``: a snapshot has no NULL-cursor phase).
+    Values are kept as ``rules`` keep them (``KeyRules.keep_cursor``, ``json_safe``)."""
+
+    def __init__(self, schema: TableSchema, rules: KeyRules):
+        self.schema, self.rules = schema, rules
         names = schema.column_names
+        self.cursor = schema.column(schema.cursor_column) if schema.cursor_column else None
         self.cursor_i = names.index(schema.cursor_column) if schema.cursor_column else None
         self.key_i = [names.index(k) for k in schema.order_columns[1:]] if schema.incremental else []
         self.pk_i = [names.index(k) for k in schema.primary_key]
         self.latest: Any = None  # snapshots: the largest cursor value read so far
 
+    def keyset_end(self, cursor: Any, key: Sequence[Any]) -> Position:
+        return Position(cursor=self.rules.keep_cursor(self.cursor, cursor), key=tuple(json_safe(v) for v in key),  # type: ignore[arg-type]
+                        nulls_done=cursor is not None)
+
+    @staticmethod
+    def scan_end(scan: InitialScan, key: Sequence[Any]) -> Position:
+        return Position(scan=InitialScan(scan.upper_bound, tuple(json_safe(v) for v in key)))
+
+    def snapshot_end(self, candidates: Iterator[Any]) -> Position:
+        """The snapshot's position once ``candidates`` (cursor values of the batch) are seen: the
+        largest non-NULL cursor so far. A value that does not compare with it (another type: a
+        SQLite column holding text and numbers) is passed over, never an error."""
+        for value in candidates:
+            if value is None:
+                continue
+            try:
+                if self.latest is None or value > self.latest:
+                    self.latest = value
+            except TypeError:
+                continue
+        latest = None if self.latest is None else self.rules.keep_cursor(self.cursor, self.latest)  # type: ignore[arg-type]
+        return Position(cursor=latest, key=None, nulls_done=True)
+
+
+class RowPositions(PositionTracker):
+    """The position after a batch of driver rows (tuples in the schema's column order)."""
+
+    def end(self, rows: Sequence[Sequence[Any]], scan: InitialScan | None = None) -> tuple[Position, int]:
+        """(position after the last row, rows with a NULL cursor) of one non-empty batch."""
+        last, ci = rows[-1], self.cursor_i
+        if ci is None or not self.schema.incremental:
+            return self.snapshot_end(iter(()) if ci is None else (r[ci] for r in rows)), 0
+        nulls = sum(1 for r in rows if r[ci] is None)
+        if scan is not None:
+            return self.scan_end(scan, [last[i] for i in self.pk_i]), nulls
+        return self.keyset_end(last[ci], [last[i] for i in self.key_i]), nulls
+
+
+class ArrowPositions(PositionTracker):
+    """The position after a batch of Arrow columns: ``columns[i]`` is the array a position value of
+    column i is read from (as sent, or converted)."""
+
     def end(self, columns: Sequence[Any], scan: InitialScan | None = None) -> tuple[Position, int]:
-        """(position after the last row, rows with a NULL cursor) of one batch."""
-        last = len(columns[0]) - 1
-        cursor_col = self.schema.column(self.schema.cursor_column) if self.cursor_i is not None else None  # type: ignore[arg-type]
-        if self.schema.incremental and scan is not None:
-            key = tuple(json_safe(columns[i][last].as_py()) for i in self.pk_i)
-            return Position(scan=InitialScan(scan.upper_bound, key)), columns[self.cursor_i].null_count
-        if self.schema.incremental:
-            cursor = columns[self.cursor_i]
-            return Position(
-                cursor=cursor_value(cursor_col, cursor[last].as_py()),  # type: ignore[arg-type]
-                key=tuple(json_safe(columns[i][last].as_py()) for i in self.key_i),
-                nulls_done=cursor[last].is_valid,
-            ), cursor.null_count
-        if self.cursor_i is not None:
-            top = pc.max(columns[self.cursor_i]).as_py()
-            if top is not None and (self.latest is None or top > self.latest):
-                self.latest = top
-        return Position(cursor=None if self.latest is None else cursor_value(cursor_col, self.latest),  # type: ignore[arg-type]
-                        key=None, nulls_done=True), 0
+        """(position after the last row, rows with a NULL cursor) of one non-empty batch."""
+        last, ci = len(columns[0]) - 1, self.cursor_i
+        if ci is None or not self.schema.incremental:
+            return self.snapshot_end(iter(()) if ci is None else iter([pc.max(columns[ci]).as_py()])), 0
+        cursor = columns[ci]
+        if scan is not None:
+            return self.scan_end(scan, [columns[i][last].as_py() for i in self.pk_i]), cursor.null_count
+        return self.keyset_end(cursor[last].as_py(), [columns[i][last].as_py() for i in self.key_i]), cursor.null_count
+
+
+def order_row_position(schema: TableSchema, rules: KeyRules, row: Sequence[Any]) -> Position:
+    """The position after a row of exactly the order columns (cursor, key...)."""
+    return PositionTracker(schema, rules).keyset_end(row[0], row[1:])
+
+
+# --- a table's order columns, and the batch size ---------------------------------------------
+
+
+def detect_cursor(columns: Sequence[Column], override: str | None = None) -> str | None:
+    """The cursor column: ``override`` (s3rb.toml's, any column, matched without case), else the first
+    ``CURSOR_CANDIDATES`` name of a ``DETECTED_CURSOR_TYPES`` column (None: a snapshot table)."""
+    names = {c.name.lower(): c.name for c in columns}
+    if override:
+        if override.lower() not in names:
+            raise UnsupportedType(f"cursor column {override!r} from s3rb.toml is not a column of the table")
+        return names[override.lower()]
+    for candidate in CURSOR_CANDIDATES:
+        if candidate in names:
+            column = next(c for c in columns if c.name == names[candidate])
+            if column.data_type in DETECTED_CURSOR_TYPES:
+                return column.name
+    return None
+
+
+def table_keys(ref: TableRef, columns: Sequence[Column], primary_key: Callable[[], tuple[str, ...]],
+               cursor_override: str | None = None, key_override: tuple[str, ...] | None = None) -> tuple[tuple[str, ...], str | None]:
+    """(primary key, cursor column) of a discovered table: s3rb.toml's key (columns matched without
+    case; the source's own key, ``primary_key()``, is not read then) and cursor, or the source's key
+    and the detected cursor. A column that is not the table's is a JobError naming it."""
+    names = {c.name.lower(): c.name for c in columns}
+    if key_override:
+        missing = [k for k in key_override if k.lower() not in names]
+        if missing:
+            raise JobError(f"key column(s) {', '.join(missing)} from s3rb.toml are not columns of {ref.full_name}")
+        key = tuple(names[k.lower()] for k in key_override)
+    else:
+        key = primary_key()
+    try:
+        return key, detect_cursor(columns, cursor_override)
+    except UnsupportedType as e:
+        raise JobError(f"{ref.full_name}: {e}") from None
+
+
+def check_batch_size(batch_size: int) -> None:
+    """Every source's ``read_batches`` refuses a batch size below 1 (a page of no rows never ends)."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")

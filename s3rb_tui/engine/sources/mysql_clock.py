@@ -60,10 +60,10 @@ def _datetime(value: Any) -> dt.datetime:
 
 
 class MySQLClock:
-    """Mixed into ``MySQLSource`` (uses its ``_query``, ``_run`` and ``user``)."""
+    """Mixed into ``MySQLSource`` (uses its ``query``, ``run`` and ``user``)."""
 
     def clock(self, zone: str = "", transactions: bool = True) -> SourceClock:
-        [(utc, local, global_zone, system_zone)] = self._query(_CLOCK_SQL, (zone,))  # type: ignore[attr-defined]
+        [(utc, local, global_zone, system_zone)] = self.query(_CLOCK_SQL, (zone,))  # type: ignore[attr-defined]
         if local is None:
             raise JobError(f"DB_DATETIME_ZONE={zone!r} is not a time zone the MySQL server knows",
                            "use an offset such as +09:00, or load the server's time zone tables (mariadb-tzinfo-to-sql)")
@@ -96,7 +96,7 @@ class MySQLClock:
         for attempt in range(FRESH_ATTEMPTS):
             if attempt:
                 time.sleep(CACHE_IDLE_SECONDS)  # the server refreshes the view only after it sat unread
-            rows = self._run("MySQL query", _read_transactions)  # type: ignore[attr-defined]
+            rows = self.run("MySQL query", _read_transactions)  # type: ignore[attr-defined]
             if isinstance(rows, str):
                 return rows
             if any(mine for mine, *_ in rows):
@@ -109,7 +109,7 @@ class MySQLClock:
         """(newest cursor, rows with a cursor later than ``clock_value``, the latest of those, rows with
         a NULL cursor): three index lookups on the cursor column in one round trip."""
         sql, params = census_sql(schema.ref.mysql(), quote_mysql(schema.cursor_column or ""), clock_value, "%s")
-        [(newest, beyond, latest, nulls)] = self._query(sql, params)  # type: ignore[attr-defined]
+        [(newest, beyond, latest, nulls)] = self.query(sql, params)  # type: ignore[attr-defined]
         return newest, int(beyond or 0), latest, int(nulls or 0)  # dates as the server's text (the source's decoders)
 
 

@@ -15,8 +15,8 @@ brought to the driver types those rules expect before ``rows_to_batch``:
 - DATETIME/TIMESTAMP/DATE: stored as text ``'YYYY-MM-DD HH:MM:SS[.ffffff]'`` / ``'YYYY-MM-DD'``;
   text that does not parse becomes NULL and is counted, as MySQL's zero dates are.
 
-Extraction uses the same keyset clauses as MySQL (``sources.keyset.Keyset``) with ``?``
-placeholders and double-quoted identifiers, in one ordered query read with ``fetchmany`` (memory is
+Extraction uses the same keyset clauses, bound, count and positions as MySQL (``sources/keyset.py``)
+with ``?`` placeholders and double-quoted identifiers, in one ordered query read with ``fetchmany`` (memory is
 bounded by one batch). Positions keep the cursor and key values exactly as SQLite returned them, so
 text comparisons at a batch edge are exact. ``now()`` is the Python clock in naive UTC (SQLite has
 no server clock). The connection never writes; open the file in WAL mode so writers do not block it.
@@ -32,12 +32,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from s3rb_tui.engine.bounds import cursor_bound
 from s3rb_tui.engine.cursor_census import census_sql
 from s3rb_tui.engine.errors import JobError
-from s3rb_tui.engine.schema import Column, ConversionStats, TableSchema, UnsupportedType, detect_cursor, rows_to_batch
-from s3rb_tui.engine.sources.base import Estimate, Position, Source, SourceBatch, TableInfo
-from s3rb_tui.engine.sources.keyset import KeyRules, Keyset
+from s3rb_tui.engine.schema import Column, ConversionStats, TableSchema, UnsupportedType, rows_to_batch
+from s3rb_tui.engine.sources.base import Position, Source, SourceBatch, TableInfo
+from s3rb_tui.engine.sources.keyset import KeyRules, Keyset, RowPositions, check_batch_size, json_safe, table_keys
 from s3rb_tui.engine.tables import TableRef, quote_sql
 
 _DECLARED = re.compile(
@@ -123,18 +122,13 @@ def _date(v: Any) -> dt.date:
 
 
 # Decimal(str) is exact; DECIMAL values arrive as printf text (see _select_expr), never as floats.
-_PARSERS = {"decimal": Decimal, "datetime": dt.datetime.fromisoformat, "timestamp": dt.datetime.fromisoformat, "date": _date}
+_PARSERS: dict[str, Callable[[Any], Any]] = {"decimal": Decimal, "datetime": dt.datetime.fromisoformat, "timestamp": dt.datetime.fromisoformat, "date": _date}
 
 
 def _column_converter(column: Column) -> Callable[[Sequence[Any]], list[Any]] | None:
     """SQLite values of one column -> the driver values its type rule expects (None: as they are)."""
     parse = _PARSERS.get(column.rule.name)
     return None if parse is None else (lambda values: _each(parse, values))
-
-
-def _position_value(v: Any) -> Any:
-    """A value as kept in a Position (JSON-safe); SQLite's own values are, except blobs."""
-    return bytes(v).hex() if isinstance(v, (bytes, bytearray)) else v
 
 
 def _param(column: Column, value: Any) -> Any:
@@ -152,7 +146,8 @@ def _param(column: Column, value: Any) -> Any:
     return value
 
 
-_KEYS = KeyRules(quote_sql, "?", _param)  # SQLite sorts a column as it compares it: by the column itself
+# SQLite sorts a column as it compares it: by the column itself; positions keep values as stored
+_KEYS = KeyRules(quote_sql, "?", _param)
 
 
 class SQLiteSource(Source):
@@ -237,18 +232,8 @@ class SQLiteSource(Source):
             columns.append(dataclasses.replace(column, nullable=not notnull and not pk_index))
             if pk_index:
                 pk.append((int(pk_index), name))
-        names = {c.name.lower(): c.name for c in columns}
-        if key_override:
-            missing = [k for k in key_override if k.lower() not in names]
-            if missing:
-                raise JobError(f"key column(s) {', '.join(missing)} from s3rb.toml are not columns of {ref.full_name}")
-            primary_key = tuple(names[k.lower()] for k in key_override)
-        else:
-            primary_key = tuple(name for _, name in sorted(pk))
-        try:
-            cursor = detect_cursor(columns, cursor_override)
-        except UnsupportedType as e:
-            raise JobError(f"{ref.full_name}: {e}") from None
+        primary_key, cursor = table_keys(ref, columns, lambda: tuple(name for _, name in sorted(pk)),
+                                         cursor_override, key_override)
         return TableSchema(
             ref=ref,
             columns=tuple(columns),
@@ -259,11 +244,6 @@ class SQLiteSource(Source):
         )
 
     # --- extraction ---------------------------------------------------------------------
-
-    def _predicate(self, schema: TableSchema, start: Position, upper_bound: Any) -> tuple[str, list[Any]]:
-        cursor_col = schema.column(schema.cursor_column)  # type: ignore[arg-type]
-        # the one bound rule (engine/bounds.py): the last complete unit of the cursor's precision
-        return Keyset(schema, _KEYS).after(start, _param(cursor_col, cursor_bound(cursor_col, upper_bound)))
 
     def _from(self, schema: TableSchema) -> str:
         if schema.ref.schema != self.schema_name:
@@ -278,24 +258,21 @@ class SQLiteSource(Source):
         batch_size: int,
         limit: int | None = None,
     ) -> Iterator[SourceBatch]:
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        sql, params = self._from(schema), []
+        check_batch_size(batch_size)
+        sql, keyset = self._from(schema), Keyset(schema, _KEYS)
+        params: list[Any] = []
         if schema.incremental:
-            where, params = self._predicate(schema, start, upper_bound)
-            sql += f" WHERE {where} ORDER BY {Keyset(schema, _KEYS).order_by()}"
+            where, params = keyset.window(start, upper_bound)
+            sql += f" WHERE {where} ORDER BY {keyset.order_by()}"
         elif schema.primary_key:
-            sql += f" ORDER BY {Keyset(schema, _KEYS).key_order_by()}"
+            sql += f" ORDER BY {keyset.key_order_by()}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         yield from self._stream(schema, sql, params, batch_size)
 
     def _stream(self, schema: TableSchema, sql: str, params: list[Any], batch_size: int) -> Iterator[SourceBatch]:
-        names = schema.column_names
-        cursor_i = names.index(schema.cursor_column) if schema.cursor_column else None
-        key_i = [names.index(k) for k in schema.order_columns[1:]] if schema.incremental else []
         converters = [_column_converter(c) for c in schema.columns]
-        latest: Any = None  # snapshot tables: the largest cursor value seen
+        positions = RowPositions(schema, _KEYS)
         try:
             cur = self.conn.execute(sql, params)
         except sqlite3.Error as e:
@@ -308,26 +285,7 @@ class SQLiteSource(Source):
                     raise JobError(f"SQLite error in {self.path}: {e}") from None
                 if not rows:
                     return
-                if schema.incremental:
-                    last = rows[-1]
-                    cursor_value = last[cursor_i]  # type: ignore[index]
-                    end = Position(
-                        cursor=_position_value(cursor_value),
-                        key=tuple(_position_value(last[i]) for i in key_i),
-                        nulls_done=cursor_value is not None,
-                    )
-                    nulls = sum(1 for r in rows if r[cursor_i] is None)  # type: ignore[index]
-                else:
-                    if cursor_i is not None:
-                        seen = [r[cursor_i] for r in rows if r[cursor_i] is not None]
-                        if latest is not None:
-                            seen.append(latest)
-                        try:
-                            latest = max(seen) if seen else None
-                        except TypeError:  # mixed storage classes in one column: keep what we had
-                            pass
-                    end = Position(cursor=_position_value(latest), key=None, nulls_done=True)
-                    nulls = 0
+                end, nulls = positions.end(rows)
                 yield self._batch(schema, rows, converters, end, nulls)
         finally:
             cur.close()
@@ -344,16 +302,7 @@ class SQLiteSource(Source):
     def count(self, schema: TableSchema, start: Position | None = None, upper_bound: Any = None) -> int:
         if schema.ref.schema != self.schema_name:
             raise JobError(f"table {schema.ref.full_name} not found in SQLite source {self.path}")
-        sql = f"SELECT COUNT(*) FROM {quote_sql(schema.ref.name)}"
-        params: list[Any] = []
-        if schema.incremental and (start is not None or upper_bound is not None):
-            where, params = self._predicate(schema, start or Position(), upper_bound)
-            sql += f" WHERE {where}"
-        return int(self._query(sql, params)[0][0])
-
-    def estimate(self, schema: TableSchema, start: Position, upper_bound: Any) -> Estimate:
-        rows = self.count(schema, start if schema.incremental else None, upper_bound if schema.incremental else None)
-        return Estimate(rows=rows, bytes=None, exact=True)
+        return int(self._query(*Keyset(schema, _KEYS).count(quote_sql(schema.ref.name), start, upper_bound))[0][0])
 
     def census(self, schema: TableSchema, clock_value: Any) -> tuple[Any, int, Any, int]:
         """(newest cursor, rows later than ``clock_value``, the latest of those, NULL-cursor rows)."""
@@ -361,7 +310,7 @@ class SQLiteSource(Source):
             raise JobError(f"table {schema.ref.full_name} not found in SQLite source {self.path}")
         sql, params = census_sql(quote_sql(schema.ref.name), quote_sql(schema.cursor_column or ""), clock_value, "?")
         [(newest, beyond, latest, nulls)] = self._query(sql, params)
-        return _position_value(newest), int(beyond or 0), _position_value(latest), int(nulls or 0)
+        return json_safe(newest), int(beyond or 0), json_safe(latest), int(nulls or 0)
 
     def distinct_keys(self, schema: TableSchema) -> int | None:
         if not schema.primary_key:

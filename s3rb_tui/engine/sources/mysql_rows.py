@@ -1,0 +1,138 @@
+"""The pymysql fetch backend: rows stream from the server through an unbuffered cursor
+(``SSCursor``, memory bounded by one batch) and become Arrow through the type rules.
+
+Dates and decimals come through as the server's text (``mysql.py``'s decoders): the type rules
+parse whole columns in Arrow (C) instead of pymysql building one Python object per value, and
+cursor values are already in their JSON form ('YYYY-MM-DD HH:MM:SS[.ffffff]').
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import pymysql
+import pymysql.cursors
+
+from s3rb_tui.engine.schema import ConversionStats, TableSchema, rows_to_batch
+from s3rb_tui.engine.sources.base import InitialScan, Position, SourceBatch, empty_batch
+from s3rb_tui.engine.sources.fetch import FetchBackend, MySQLSession
+from s3rb_tui.engine.sources.keyset import MYSQL_KEYS, RowPositions, mysql_keyset
+
+PATH = "pymysql"
+
+
+def select_columns(schema: TableSchema, names: "list[str] | tuple[str, ...]") -> str:
+    """The SELECT list of ``names``, each through its type rule's expression."""
+    return ", ".join(schema.column(k).rule.select_expr(schema.column(k)) for k in names)
+
+
+def fetch_page(session: MySQLSession, sql: str, params: list[Any]) -> list[tuple]:
+    """One bounded page through an unbuffered cursor (its LIMIT bounds the rows held), retried."""
+
+    def fetch(conn):
+        cur = conn.cursor(pymysql.cursors.SSCursor)
+        try:
+            cur.execute(sql, params)
+            rows = list(cur.fetchall())
+        except BaseException:
+            session.abandon(cur)
+            raise
+        cur.close()
+        return rows
+
+    return session.run("MySQL batch read", fetch)
+
+
+class PyMySQLRows(FetchBackend):
+    path = PATH
+
+    def read(self, session: MySQLSession, schema: TableSchema, start: Position, upper_bound: Any, batch_size: int,
+             limit: int | None) -> Iterator[SourceBatch]:
+        if schema.incremental and start.scan is not None:
+            return self._read_scan(session, schema, start.scan, batch_size, limit)
+        if schema.incremental:
+            return self._read_keyset(session, schema, start, upper_bound, batch_size, limit)
+        return self._read_snapshot(session, schema, batch_size, limit)
+
+    def _read_keyset(self, session: MySQLSession, schema: TableSchema, start: Position, upper_bound: Any,
+                     batch_size: int, limit: int | None) -> Iterator[SourceBatch]:
+        keyset, positions = mysql_keyset(schema), RowPositions(schema, MYSQL_KEYS)
+        select = f"SELECT {select_columns(schema, schema.column_names)} FROM {schema.ref.mysql()}"
+        order = keyset.order_by()
+        position, taken = start, 0
+        while limit is None or taken < limit:
+            n = batch_size if limit is None else min(batch_size, limit - taken)
+            where, params = keyset.window(position, upper_bound)
+            rows = fetch_page(session, f"{select} WHERE {where} ORDER BY {order} LIMIT {int(n)}", params)
+            if not rows:
+                return
+            position, nulls = positions.end(rows)
+            taken += len(rows)
+            yield _batch(schema, rows, position, nulls)
+            if len(rows) < n:
+                return
+
+    def _read_scan(self, session: MySQLSession, schema: TableSchema, scan: InitialScan, batch_size: int,
+                   limit: int | None) -> Iterator[SourceBatch]:
+        """Pages of an initial scan in primary-key order; the last one ends at the keyset position
+        of the whole scan (an empty batch carries it when the last page was full)."""
+        keyset, positions = mysql_keyset(schema), RowPositions(schema, MYSQL_KEYS)
+        select = f"SELECT {select_columns(schema, schema.column_names)} FROM {schema.ref.mysql()}"
+        order = keyset.key_order_by()
+        after, taken = scan.after_key, 0
+        while limit is None or taken < limit:
+            n = batch_size if limit is None else min(batch_size, limit - taken)
+            where, params = keyset.scan_window(after, scan.upper_bound)
+            rows = fetch_page(session, f"{select} WHERE {where} ORDER BY {order} LIMIT {int(n)}", params)
+            end, nulls = positions.end(rows, scan) if rows else (Position(scan=InitialScan(scan.upper_bound, after)), 0)
+            after = end.scan.after_key  # type: ignore[union-attr]
+            done = len(rows) < n
+            if done:
+                end = session.scan_end(schema, scan)
+            taken += len(rows)
+            yield _batch(schema, rows, end, nulls) if rows else empty_batch(schema, end)
+            if done:
+                return
+
+    def _read_snapshot(self, session: MySQLSession, schema: TableSchema, batch_size: int,
+                       limit: int | None) -> Iterator[SourceBatch]:
+        sql = f"SELECT {select_columns(schema, schema.column_names)} FROM {schema.ref.mysql()}"
+        if schema.primary_key:
+            sql += f" ORDER BY {mysql_keyset(schema).key_order_by()}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        positions = RowPositions(schema, MYSQL_KEYS)
+
+        def start(conn):
+            cur = conn.cursor(pymysql.cursors.SSCursor)
+            try:
+                cur.execute(sql)
+            except BaseException:
+                session.abandon(cur)
+                raise
+            return cur
+
+        cur = session.run("MySQL snapshot read", start)  # retried: nothing has been read yet
+        finished = False
+        try:
+            while True:
+                try:
+                    rows = cur.fetchmany(batch_size)
+                except pymysql.err.MySQLError as e:
+                    raise session.driver_error(e) from e
+                if not rows:
+                    finished = True
+                    return
+                end, _ = positions.end(rows)
+                yield _batch(schema, rows, end, 0)
+        finally:
+            if finished:
+                cur.close()
+            else:
+                session.abandon(cur)  # stopped early (limit, cancel, error): end the query at once
+
+
+def _batch(schema: TableSchema, rows: list[tuple], end: Position, nulls: int) -> SourceBatch:
+    stats = ConversionStats()
+    columns = [list(col) for col in zip(*rows)]
+    return SourceBatch(batch=rows_to_batch(schema, columns, stats), end=end, null_cursor_rows=nulls, stats=stats)

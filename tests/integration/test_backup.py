@@ -113,7 +113,7 @@ def test_sakila_all_base_tables_exact_then_incremental(run_cli, make_env, mysql_
     # Updates (bumping last_update) and inserts are picked up, and nothing else.
     conn = mariadb.connect(mysql_server, sakila_db)
     with conn.cursor() as cur:
-        cur.execute("UPDATE rental SET return_date = '2030-01-01 00:00:00', last_update = NOW() WHERE rental_id IN (5, 6, 16000)")
+        cur.execute("UPDATE rental SET return_date = '2030-01-01 00:00:00', last_update = NOW() - INTERVAL 1 SECOND WHERE rental_id IN (5, 6, 16000)")
         cur.execute("INSERT INTO rental (rental_date, inventory_id, customer_id, staff_id) VALUES ('2030-02-02 10:00:00', 1, 1, 1)")
         cur.execute("SELECT LAST_INSERT_ID()")
         new_id = cur.fetchone()[0]

@@ -26,7 +26,7 @@ def test_counts_agree_after_a_reset_and_verify_data_stays_green(run_cli, make_en
     env = make_env()
     _ok(run_cli("--run", "sync", "-t", "actor", env=env))
     with mariadb.connect(mysql_server, sakila_db) as conn, conn.cursor() as cur:
-        cur.execute("UPDATE actor SET last_update = NOW() WHERE actor_id <= 6")
+        cur.execute("UPDATE actor SET last_update = NOW() - INTERVAL 1 SECOND WHERE actor_id <= 6")
     _ok(run_cli("--run", "sync", "-t", "actor", env=env))
     _ok(run_cli("--run", "watermark", "reset", "-t", "actor", "--force", env=env))
     _ok(run_cli("--run", "sync", "-t", "actor", env=env))
@@ -72,7 +72,7 @@ def test_a_suggested_set_count_writes_right_counts_and_none_is_suggested_when_it
 
     # 5 rows extracted but not loaded: a set-count to the ledger's 200 would make "extracted" wrong
     with mariadb.connect(mysql_server, sakila_db) as conn, conn.cursor() as cur:
-        cur.execute("UPDATE actor SET last_update = NOW() WHERE actor_id <= 5")
+        cur.execute("UPDATE actor SET last_update = NOW() - INTERVAL 1 SECOND WHERE actor_id <= 5")
     _ok(run_cli("--run", "sync", "-t", "actor", "--backup-only", env=env))
     _drift(env, table, extracted=205, loaded=150)
     check = run_cli("--run", "watermark-count", "validate-counts", "-t", "actor", env=env)

@@ -102,7 +102,7 @@ def test_a_failed_sync_whose_backup_wrote_a_file_says_so_and_blames_the_right_si
     finally:
         conn.close()
     with mariadb.connect(mysql_server, sakila_db) as my, my.cursor() as cur:
-        cur.execute("UPDATE actor SET last_update = NOW() WHERE actor_id = 7")
+        cur.execute("UPDATE actor SET last_update = NOW() - INTERVAL 1 SECOND WHERE actor_id = 7")
     wait_for_next_second(mysql_server)  # last_update has whole seconds: a run takes a second once it is over
     job = Recorder()
     [result] = run_sync(ws, [table], job.ctx)

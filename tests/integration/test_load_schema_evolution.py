@@ -35,7 +35,7 @@ def test_added_column_appears_and_type_change_stops_the_table(sakila_db, pg_db, 
 
     mysql(mysql_server, sakila_db,
           "ALTER TABLE actor ADD COLUMN nickname VARCHAR(20) NULL",
-          "UPDATE actor SET nickname = 'Bud', last_update = NOW() WHERE actor_id = 5")
+          "UPDATE actor SET nickname = 'Bud', last_update = NOW() - INTERVAL 1 SECOND WHERE actor_id = 5")
     wait_for_next_second(mysql_server)  # last_update has whole seconds: a run takes a second once it is over
     second = run_cli("--run", "sync", "-t", "actor", env=env)
     assert second.returncode == 0, second.stderr[-2000:]
@@ -48,7 +48,7 @@ def test_added_column_appears_and_type_change_stops_the_table(sakila_db, pg_db, 
     ledger_before = q(pg_db, "SELECT COUNT(*) FROM public.s3rb_load_ledger")
     mysql(mysql_server, sakila_db,
           "ALTER TABLE actor MODIFY first_name VARCHAR(100) NOT NULL",
-          "UPDATE actor SET first_name = 'LONGER NAME', last_update = NOW() WHERE actor_id = 6")
+          "UPDATE actor SET first_name = 'LONGER NAME', last_update = NOW() - INTERVAL 1 SECOND WHERE actor_id = 6")
     wait_for_next_second(mysql_server)
     third = run_cli("--run", "sync", "-t", "actor", env=env)
     assert third.returncode == 1

@@ -100,7 +100,7 @@ def test_append_latest_and_settlement_views(dialect, sakila_db, mysql_server, ma
     mysql(mysql_server, sakila_db, events([
         ("P1", 7, "DELIVERED", "1.10", "2025-08-02 09:00:00"),
         ("P2", 7, "RETURNED", "2.20", "2025-08-02 09:30:00"),
-    ]), "UPDATE actor SET last_name = 'CHANGED', last_update = NOW() WHERE actor_id = 1")
+    ]), "UPDATE actor SET last_name = 'CHANGED', last_update = NOW() - INTERVAL 1 SECOND WHERE actor_id = 1")
     wait_for_next_second(mysql_server)  # last_update has whole seconds: a run takes a second once it is over
     second = run_cli("--run", "sync", "-t", "settlement_normal_delivery_detail", "-t", "actor", env=env)
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]

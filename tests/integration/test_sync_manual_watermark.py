@@ -16,7 +16,7 @@ def test_redshift_only_honours_a_manual_watermark(sakila_db, pg_db, mysql_server
     assert run_cli("--run", "sync", "-t", "actor", "--backup-only", env=env).returncode == 0
     conn = mariadb.connect(mysql_server, sakila_db)
     with conn.cursor() as cur:
-        cur.execute("UPDATE actor SET first_name = 'LATER', last_update = NOW() WHERE actor_id <= 4")
+        cur.execute("UPDATE actor SET first_name = 'LATER', last_update = NOW() - INTERVAL 1 SECOND WHERE actor_id <= 4")
     conn.close()
     wait_for_next_second(mysql_server)  # last_update has whole seconds: a run takes a second once it is over
     assert run_cli("--run", "sync", "-t", "actor", "--backup-only", env=env).returncode == 0

@@ -89,13 +89,13 @@ def change_sakila(server: dict, db: str) -> None:
     conn = mariadb.connect(server, db)
     try:
         with conn.cursor() as cur:
-            cur.execute("UPDATE actor SET first_name = 'ZOË', last_update = NOW() WHERE actor_id IN (1, 2, 3)")
+            cur.execute("UPDATE actor SET first_name = 'ZOË', last_update = NOW() - INTERVAL 1 SECOND WHERE actor_id IN (1, 2, 3)")
             cur.execute("INSERT INTO actor (first_name, last_name) VALUES ('NEW', 'ACTOR'), ('ÅSA', 'ÖBERG')")
-            cur.execute("UPDATE payment SET amount = amount + 1.01, last_update = NOW() WHERE payment_id <= 50")
-            cur.execute("UPDATE customer SET email = NULL, active = 0, last_update = NOW() WHERE customer_id = 7")
-            cur.execute("UPDATE film SET description = 'changed', special_features = 'Trailers,Commentaries', last_update = NOW() WHERE film_id = 10")
+            cur.execute("UPDATE payment SET amount = amount + 1.01, last_update = NOW() - INTERVAL 1 SECOND WHERE payment_id <= 50")
+            cur.execute("UPDATE customer SET email = NULL, active = 0, last_update = NOW() - INTERVAL 1 SECOND WHERE customer_id = 7")
+            cur.execute("UPDATE film SET description = 'changed', special_features = 'Trailers,Commentaries', last_update = NOW() - INTERVAL 1 SECOND WHERE film_id = 10")
             cur.execute("INSERT INTO rental (rental_date, inventory_id, customer_id, staff_id) VALUES ('2026-01-01 10:00:00', 1, 1, 1)")
-            cur.execute("UPDATE staff SET picture = UNHEX('00FF10'), last_update = NOW() WHERE staff_id = 2")
+            cur.execute("UPDATE staff SET picture = UNHEX('00FF10'), last_update = NOW() - INTERVAL 1 SECOND WHERE staff_id = 2")
     finally:
         conn.close()
     wait_for_next_second(server)  # last_update has whole seconds: a run takes a second once it is over

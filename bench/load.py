@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from s3rb_tui.demo_data import DELIVERY_COLUMNS  # noqa: E402
-from s3rb_tui.engine.schema import Column, warehouse_type  # noqa: E402
+from s3rb_tui.engine.core.type_rules import Column, warehouse_type  # noqa: E402
 
 KEY = "incremental/bench.delivery/year=2026/month=01/day=01/hour=00/2026-01-01_00-00-00_batch_0001.parquet"
 ROW_GROUP = 65536

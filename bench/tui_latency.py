@@ -186,7 +186,7 @@ def first_frames(runs: int, trees: dict[str, Path | None], root: Path) -> dict[s
 async def latency(env: dict[str, str], samples: int, table: str, interval: float) -> dict:
     from textual import events
 
-    from s3rb_tui.engine.workspace import Workspace
+    from s3rb_tui.engine.wiring.workspace import Workspace
     from s3rb_tui.settings import build_settings
     from s3rb_tui.tui.app import ConsoleApp
 

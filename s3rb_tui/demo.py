@@ -37,7 +37,7 @@ BATCH_SIZE = 25_000
 TRAFFIC_SECONDS = 3.0
 
 TABLE_CONFIG = f"""\
-# Per-table settings of the s3rb-tui demo (see engine/table_config.py).
+# Per-table settings of the s3rb-tui demo (see engine/core/table_settings.py).
 
 [tables."{SCHEMA}.{DELIVERY}"]
 cursor_column = "update_at"

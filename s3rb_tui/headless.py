@@ -17,8 +17,8 @@ import traceback
 from functools import cached_property
 from typing import IO, Any, Callable, Mapping, Sequence
 
-from s3rb_tui.engine.errors import ConfigError, S3rbError, UsageError
-from s3rb_tui.engine.jobs import JobContext
+from s3rb_tui.engine.core.errors import ConfigError, S3rbError, UsageError
+from s3rb_tui.engine.core.jobs import JobContext
 from s3rb_tui.logs import JsonLogger, Redactor
 from s3rb_tui.settings import Settings, load_settings
 
@@ -232,7 +232,7 @@ class HeadlessApp:
 
     @cached_property
     def workspace(self):
-        from s3rb_tui.engine.workspace import Workspace
+        from s3rb_tui.engine.wiring.workspace import Workspace
 
         return Workspace(self.settings, log=self.log)
 
@@ -240,7 +240,7 @@ class HeadlessApp:
         """The tables named by -t (names and globs) and --all, validated before anything connects
         (a glob or --all lists the source's tables; ``store_fallback``: the store's when the
         source is down). A command that needs tables and got none is bad usage."""
-        from s3rb_tui.engine.catalog import check_table_args, is_pattern, resolve_tables
+        from s3rb_tui.engine.wiring.catalog import check_table_args, is_pattern, resolve_tables
 
         names = getattr(self.args, "tables", None) or []
         every = bool(getattr(self.args, "all_tables", False))

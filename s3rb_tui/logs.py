@@ -11,7 +11,7 @@ import threading
 import time
 from typing import IO, Any, Iterable
 
-from s3rb_tui.engine.jobs import Event
+from s3rb_tui.engine.core.jobs import Event
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 

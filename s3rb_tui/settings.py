@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from s3rb_tui.engine.errors import ConfigError, UsageError
-from s3rb_tui.engine.tables import validate_identifier
+from s3rb_tui.engine.core.errors import ConfigError, UsageError
+from s3rb_tui.engine.core.table_names import validate_identifier
 
 
 @dataclass(frozen=True)

@@ -33,14 +33,14 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from s3rb_tui.engine.errors import S3rbError  # noqa: E402
-from s3rb_tui.engine.jobs import JobContext  # noqa: E402
-from s3rb_tui.engine.layout import lock_key, watermark_key  # noqa: E402
-from s3rb_tui.engine.sync import run_sync  # noqa: E402
-from s3rb_tui.engine.tables import TableRef  # noqa: E402
+from s3rb_tui.engine.core.errors import S3rbError  # noqa: E402
+from s3rb_tui.engine.core.jobs import JobContext  # noqa: E402
+from s3rb_tui.engine.state.store_layout import lock_key, watermark_key  # noqa: E402
+from s3rb_tui.engine.ops.sync import run_sync  # noqa: E402
+from s3rb_tui.engine.core.table_names import TableRef  # noqa: E402
 from s3rb_tui.engine.warehouses.base import Target  # noqa: E402
 from s3rb_tui.engine.warehouses.redshift_sql import CSV_PREFIX, MANIFEST_PREFIX, fold  # noqa: E402
-from s3rb_tui.engine.workspace import Workspace  # noqa: E402
+from s3rb_tui.engine.wiring.workspace import Workspace  # noqa: E402
 from s3rb_tui.settings import load_settings  # noqa: E402
 
 SAKILA_DIRS = (REPO / "sakila", REPO.parent / "shared" / "datasets" / "sakila")

@@ -6,8 +6,8 @@ import time
 
 from s3rb_tui import display
 from s3rb_tui.commands import report
-from s3rb_tui.engine.extract_path import choose_extract_path
-from s3rb_tui.engine.backup import run_backup
+from s3rb_tui.engine.wiring.extract_path import choose_extract_path
+from s3rb_tui.engine.ops.backup import run_backup
 
 
 def describe_dry_run(results) -> str:

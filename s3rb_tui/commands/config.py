@@ -8,7 +8,7 @@ from s3rb_tui.settings import VARS_BY_NAME
 
 
 def datetime_zone_text(settings) -> str:
-    """Where the run's bound for DATETIME/DATE cursors is computed (engine/bounds.py)."""
+    """Where the run's bound for DATETIME/DATE cursors is computed (engine/cursors/bounds.py)."""
     zone = settings.str("DB_DATETIME_ZONE")
     where = f"in {zone}" if zone else "in the server's own time zone (@@global.time_zone)"
     return f"DATETIME and DATE cursors are taken to be written {where}: each run's bound is computed there (DB_DATETIME_ZONE)"

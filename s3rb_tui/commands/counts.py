@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from s3rb_tui import display
 from s3rb_tui.commands import report
-from s3rb_tui.engine.counts import apply_set_count, plan_set_count, validate_table
-from s3rb_tui.engine.errors import UsageError
+from s3rb_tui.engine.ops.counts import apply_set_count, plan_set_count, validate_table
+from s3rb_tui.engine.core.errors import UsageError
 
 
 _fmt = display.count

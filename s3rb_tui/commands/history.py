@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from s3rb_tui import display
 from s3rb_tui.commands import report
-from s3rb_tui.engine.catalog import check_table_args
-from s3rb_tui.engine.durations import parse_duration
+from s3rb_tui.engine.wiring.catalog import check_table_args
+from s3rb_tui.engine.core.durations import parse_duration
 from s3rb_tui.engine.history.records import RunRecord, list_records, read_record, utcnow
 
 MARK = {"failed": "FAILED", "abandoned": "ABANDONED", "cancelled": "cancelled", "running": "running", "success": "ok"}

@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 
 from s3rb_tui.commands import report
-from s3rb_tui.engine.errors import UsageError
-from s3rb_tui.engine.rebuild import RebuildPlan, plan_rebuild, run_rebuild
+from s3rb_tui.engine.core.errors import UsageError
+from s3rb_tui.engine.ops.rebuild import RebuildPlan, plan_rebuild, run_rebuild
 
 
 def describe(plan: RebuildPlan) -> list[str]:

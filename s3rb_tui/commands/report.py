@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from s3rb_tui import display
-from s3rb_tui.engine.jobs import TableResult
+from s3rb_tui.engine.core.jobs import TableResult
 
 table = display.table_text
 size = display.size

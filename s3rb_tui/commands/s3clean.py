@@ -11,7 +11,7 @@ import datetime as dt
 
 from s3rb_tui import display
 from s3rb_tui.commands import report
-from s3rb_tui.engine.clean import (
+from s3rb_tui.engine.ops.clean import (
     CleanPlan,
     LoadedKeys,
     execute_clean,
@@ -20,9 +20,9 @@ from s3rb_tui.engine.clean import (
     tables_in_store,
     validate_pattern,
 )
-from s3rb_tui.engine.durations import format_duration, parse_duration
-from s3rb_tui.engine.errors import JobError, UsageError
-from s3rb_tui.engine.layout import table_prefix
+from s3rb_tui.engine.core.durations import format_duration, parse_duration
+from s3rb_tui.engine.core.errors import JobError, UsageError
+from s3rb_tui.engine.state.store_layout import table_prefix
 
 SHOW_KEYS = 5
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from s3rb_tui import display
 from s3rb_tui.commands import report
-from s3rb_tui.engine.durations import parse_duration
-from s3rb_tui.engine.health import StatusReport, check_all
+from s3rb_tui.engine.core.durations import parse_duration
+from s3rb_tui.engine.ops.health import StatusReport, check_all
 
 MARK = {True: "OK", False: "FAILED", None: "-"}
 

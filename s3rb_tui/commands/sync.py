@@ -6,8 +6,8 @@ import time
 
 from s3rb_tui import display
 from s3rb_tui.commands import report
-from s3rb_tui.engine.extract_path import choose_extract_path
-from s3rb_tui.engine.sync import run_sync
+from s3rb_tui.engine.wiring.extract_path import choose_extract_path
+from s3rb_tui.engine.ops.sync import run_sync
 
 
 def _rows(results) -> list[tuple]:

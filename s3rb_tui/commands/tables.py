@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from s3rb_tui import display
 from s3rb_tui.commands import report
-from s3rb_tui.engine.catalog import SchemaTables, configured_schemas, readable_schemas
+from s3rb_tui.engine.wiring.catalog import SchemaTables, configured_schemas, readable_schemas
 
 
 def run(args, app) -> int:

@@ -1,4 +1,4 @@
-"""``verify``: row-level proof that the warehouse holds what the source holds (``engine/verify.py``).
+"""``verify``: row-level proof that the warehouse holds what the source holds (``engine/ops/verify.py``).
 
 Exit 0 when every table is equal, 1 when anything differs, 2 for bad input (nothing read)."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from s3rb_tui import display
 from s3rb_tui.commands import report
-from s3rb_tui.engine.verify import TableVerdict, VerifyOptions
-from s3rb_tui.engine.verify_table import verify_tables
+from s3rb_tui.engine.ops.verify import TableVerdict, VerifyOptions
+from s3rb_tui.engine.ops.verify_table import verify_tables
 
 _KINDS = (("missing_in_warehouse", "missing in the warehouse"), ("extra_in_warehouse", "extra in the warehouse (deleted at the source)"),
           ("different", "different"))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from s3rb_tui import display
 from s3rb_tui.commands import report
-from s3rb_tui.engine.errors import JobError, UsageError
-from s3rb_tui.engine.watermark_ops import apply_plan, plan_reset, plan_set
-from s3rb_tui.engine.watermarks import Watermark
+from s3rb_tui.engine.core.errors import JobError, UsageError
+from s3rb_tui.engine.ops.watermark_changes import apply_plan, plan_reset, plan_set
+from s3rb_tui.engine.state.watermarks import Watermark
 
 RULE = "━" * 57
 

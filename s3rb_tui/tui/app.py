@@ -21,7 +21,7 @@ from textual import on, work
 from textual.app import App
 from textual.binding import Binding
 
-from s3rb_tui.engine.jobs import JobContext
+from s3rb_tui.engine.core.jobs import JobContext
 from s3rb_tui.logs import Redactor
 from s3rb_tui.tui.messages import JobEnded, JobEvent, JobsChanged
 from s3rb_tui.tui.modes import DESTRUCTIVE_ACTIONS, SCREEN_CLASSES, SCREEN_KEYS
@@ -105,7 +105,7 @@ class ConsoleApp(App):
         if self._workspace is None:
             with self._workspace_lock:
                 if self._workspace is None:
-                    from s3rb_tui.engine.workspace import Workspace
+                    from s3rb_tui.engine.wiring.workspace import Workspace
 
                     self._workspace = Workspace(self.settings)
         return self._workspace
@@ -330,7 +330,7 @@ class ConsoleApp(App):
         ws = self.workspace
 
         def job(ctx: JobContext):
-            from s3rb_tui.engine.backup import run_backup
+            from s3rb_tui.engine.ops.backup import run_backup
             from s3rb_tui.engine.history.tracking import tracked_run
 
             options = {"tables": tables, "dry_run": dry_run, "limit": limit}
@@ -347,7 +347,7 @@ class ConsoleApp(App):
 
         def job(ctx: JobContext):
             from s3rb_tui.engine.history.tracking import tracked_run
-            from s3rb_tui.engine.sync import run_sync
+            from s3rb_tui.engine.ops.sync import run_sync
 
             options = {"tables": tables, "backup_only": backup_only, "redshift_only": redshift_only,
                        "verify_data": verify_data, "dry_run": dry_run}
@@ -377,7 +377,7 @@ def run_console(
     debug: bool = False,
 ) -> int:
     """Open the console; returns the process exit code (2: the configuration cannot be read)."""
-    from s3rb_tui.engine.errors import S3rbError
+    from s3rb_tui.engine.core.errors import S3rbError
     from s3rb_tui.settings import load_settings
 
     try:

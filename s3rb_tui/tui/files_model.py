@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from s3rb_tui.engine.layout import parse_data_key, table_prefix
-from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.state.store_layout import parse_data_key, table_prefix
+from s3rb_tui.engine.core.table_names import TableRef
 
 LEVELS = ("table", "year", "month", "day", "hour", "file")
 
@@ -55,7 +55,7 @@ class FileNode:
 
 def list_tables_in_store(ws) -> list[str]:
     """Table names that have a watermark, an s3rb.toml entry, or files under the data prefix."""
-    from s3rb_tui.tui.views import configured_tables
+    from s3rb_tui.tui.read_models import configured_tables
 
     names = set(configured_tables(ws))
     seen_prefixes: set[str] = set()
@@ -68,7 +68,7 @@ def list_tables_in_store(ws) -> list[str]:
 
 def loaded_keys_or_none(ws, ref: TableRef) -> set[str] | None:
     """Keys in the warehouse's load ledger; None when no warehouse is in use or it cannot be read."""
-    from s3rb_tui.engine.clean import loaded_file_keys
+    from s3rb_tui.engine.ops.clean import loaded_file_keys
 
     try:
         return loaded_file_keys(ws, ref)

@@ -9,7 +9,7 @@ from typing import Any
 
 from textual.message import Message
 
-from s3rb_tui.engine.jobs import Event, TableResult
+from s3rb_tui.engine.core.jobs import Event, TableResult
 
 
 class JobEvent(Message):

@@ -14,8 +14,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from s3rb_tui.engine.errors import S3rbError
-from s3rb_tui.engine.jobs import CancelToken, Event, JobContext, TableResult
+from s3rb_tui.engine.core.errors import S3rbError
+from s3rb_tui.engine.core.jobs import CancelToken, Event, JobContext, TableResult
 
 LOG_BUFFER_LINES = 5000
 

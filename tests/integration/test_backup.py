@@ -166,9 +166,9 @@ def test_sigkill_mid_run_then_rerun_leaves_each_row_once(make_env, sakila_db, s3
 
 
 def test_second_run_on_a_locked_table_exits_1_naming_the_holder(run_cli, make_env, sakila_db, s3_bucket):
-    from s3rb_tui.engine.locks import TableLock
-    from s3rb_tui.engine.tables import TableRef
-    from s3rb_tui.engine.workspace import Workspace
+    from s3rb_tui.engine.state.locks import TableLock
+    from s3rb_tui.engine.core.table_names import TableRef
+    from s3rb_tui.engine.wiring.workspace import Workspace
     from s3rb_tui.settings import load_settings
 
     env = make_env()
@@ -251,10 +251,10 @@ def test_watermark_set_records_manual_cli_and_backup_starts_after_it(run_cli, ma
 def test_lost_mysql_connection_mid_run_resumes_from_the_last_batch(make_env, mysql_server, sakila_db, s3_client, s3_bucket):
     """A real KILL CONNECTION of the extraction session after 3 batches: the run reconnects, resumes
     after the last committed batch and ends with every row exactly once."""
-    from s3rb_tui.engine.backup import run_backup
-    from s3rb_tui.engine.jobs import JobContext
-    from s3rb_tui.engine.tables import TableRef
-    from s3rb_tui.engine.workspace import Workspace
+    from s3rb_tui.engine.ops.backup import run_backup
+    from s3rb_tui.engine.core.jobs import JobContext
+    from s3rb_tui.engine.core.table_names import TableRef
+    from s3rb_tui.engine.wiring.workspace import Workspace
     from s3rb_tui.settings import load_settings
 
     ws = Workspace(load_settings(environ=make_env(BACKUP_BATCH_SIZE="1000", BACKUP_RETRY_ATTEMPTS="3")))

@@ -8,12 +8,12 @@ import os
 
 import pytest
 
-from s3rb_tui.engine.clean import execute_clean, plan_clean
-from s3rb_tui.engine.jobs import JobContext
-from s3rb_tui.engine.layout import data_key
+from s3rb_tui.engine.ops.clean import execute_clean, plan_clean
+from s3rb_tui.engine.core.jobs import JobContext
+from s3rb_tui.engine.state.store_layout import data_key
 from s3rb_tui.engine.stores import open_store
-from s3rb_tui.engine.tables import TableRef
-from s3rb_tui.engine.watermarks import Counts, Watermark, WatermarkStore
+from s3rb_tui.engine.core.table_names import TableRef
+from s3rb_tui.engine.state.watermarks import Counts, Watermark, WatermarkStore
 from s3rb_tui.settings import build_settings
 from tests.support.terminal import run_in_terminal
 
@@ -211,9 +211,9 @@ def test_clean_all_asks_twice_on_a_terminal(make_env, tmp_path):
 
 
 def test_files_not_in_the_warehouse_load_ledger_are_kept(make_env, mysql_server, mysql_db, pg_db, run_cli):
-    from s3rb_tui.engine.backup import run_backup
-    from s3rb_tui.engine.load import run_load
-    from s3rb_tui.engine.workspace import Workspace
+    from s3rb_tui.engine.ops.backup import run_backup
+    from s3rb_tui.engine.ops.load import run_load
+    from s3rb_tui.engine.wiring.workspace import Workspace
     from tests.support import mariadb
 
     def add(ids):

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable, Tree
 
-from s3rb_tui.engine.counts import validate_table
-from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.engine.ops.counts import validate_table
+from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from s3rb_tui.tui.widgets.list_table import ListTable
 from tests.tui.helpers import make_app

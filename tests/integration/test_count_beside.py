@@ -8,13 +8,13 @@ import uuid
 
 import pytest
 
-from s3rb_tui.engine.backup import run_backup
-from s3rb_tui.engine.errors import JobError
-from s3rb_tui.engine.jobs import JobContext
+from s3rb_tui.engine.ops.backup import run_backup
+from s3rb_tui.engine.core.errors import JobError
+from s3rb_tui.engine.core.jobs import JobContext
 from s3rb_tui.engine.sources.base import Position
 from s3rb_tui.engine.sources.mysql import MySQLSource
-from s3rb_tui.engine.tables import TableRef
-from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.engine.core.table_names import TableRef
+from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from tests.support import mariadb
 from tests.support.waiting import wait_until

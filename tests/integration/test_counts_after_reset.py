@@ -10,9 +10,9 @@ import re
 import shlex
 from dataclasses import replace
 
-from s3rb_tui.engine.tables import TableRef
-from s3rb_tui.engine.watermarks import Counts
-from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.engine.core.table_names import TableRef
+from s3rb_tui.engine.state.watermarks import Counts
+from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import load_settings
 from tests.support import mariadb
 

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
-from s3rb_tui.tui.views import read_dashboard
+from s3rb_tui.tui.read_models import read_dashboard
 from tests.support import mariadb
 from tests.support.backups import ENGINES
 

@@ -20,13 +20,13 @@ import pyarrow.parquet as pq
 import pymysql
 import pytest
 
-from s3rb_tui.engine.errors import ConfigError, JobError
-from s3rb_tui.engine.extract_path import choose_extract_path
-from s3rb_tui.engine.schema import Column
+from s3rb_tui.engine.core.errors import ConfigError, JobError
+from s3rb_tui.engine.wiring.extract_path import choose_extract_path
+from s3rb_tui.engine.core.type_rules import Column
 from s3rb_tui.engine.sources.base import InitialScan, Position
 from s3rb_tui.engine.sources.mysql import MySQLSource
 from s3rb_tui.engine.sources.mysql_arrow import ConnectorXArrow, _url, connectorx_source
-from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.core.table_names import TableRef
 from s3rb_tui.settings import build_settings
 from tests.integration import test_type_fidelity as fidelity
 from tests.integration.test_type_fidelity import (  # noqa: F401  (collected here, through the fast source)
@@ -317,9 +317,9 @@ def test_auto_fast_and_pymysql_choices():
 # --- the SSH tunnel -----------------------------------------------------------------------------
 
 def test_fast_path_through_the_ssh_tunnel(make_env, sshd, mysql_server, mysql_db):
-    from s3rb_tui.engine.backup import run_backup
-    from s3rb_tui.engine.jobs import JobContext
-    from s3rb_tui.engine.workspace import Workspace
+    from s3rb_tui.engine.ops.backup import run_backup
+    from s3rb_tui.engine.core.jobs import JobContext
+    from s3rb_tui.engine.wiring.workspace import Workspace
 
     make_ties(mysql_server, mysql_db, rows=300)
     with mariadb.connect(mysql_server, mysql_db) as conn, conn.cursor() as cur:  # a snapshot table too
@@ -376,7 +376,7 @@ def test_batches_are_recut_to_exactly_the_batch_size():
 
 
 def test_connectorx_errors_are_judged_like_the_driver_errors_they_stand_for():
-    from s3rb_tui.engine.retry import is_transient
+    from s3rb_tui.engine.core.retry import is_transient
     from s3rb_tui.engine.sources.mysql_arrow import _cause
 
     server = _cause("MySqlError { ERROR 1054 (42S22): Unknown column 'x' in 'SELECT' }")
@@ -396,9 +396,9 @@ def test_the_url_carries_the_password_and_scrubbing_removes_it(mysql_server, mys
 
 
 def test_cancel_between_batches_stops_the_parallel_readers_and_keeps_the_committed_batches(make_env, mysql_server, mysql_db, tmp_path):
-    from s3rb_tui.engine.backup import run_backup
-    from s3rb_tui.engine.jobs import JobContext
-    from s3rb_tui.engine.workspace import Workspace
+    from s3rb_tui.engine.ops.backup import run_backup
+    from s3rb_tui.engine.core.jobs import JobContext
+    from s3rb_tui.engine.wiring.workspace import Workspace
 
     make_ties(mysql_server, mysql_db, rows=1000)
     (tmp_path / "store").mkdir()

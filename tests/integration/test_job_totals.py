@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from s3rb_tui.engine.backup import run_backup
-from s3rb_tui.engine.jobs import Event, JobContext
-from s3rb_tui.engine.sync import run_sync
-from s3rb_tui.engine.tables import TableRef
-from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.engine.ops.backup import run_backup
+from s3rb_tui.engine.core.jobs import Event, JobContext
+from s3rb_tui.engine.ops.sync import run_sync
+from s3rb_tui.engine.core.table_names import TableRef
+from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import load_settings
 from tests.support import mariadb, postgres
 from tests.support.backups import wait_for_next_second

@@ -24,11 +24,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from s3rb_tui.engine.backup import run_backup
-from s3rb_tui.engine.jobs import JobContext
-from s3rb_tui.engine.sync import run_sync
-from s3rb_tui.engine.tables import TableRef
-from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.engine.ops.backup import run_backup
+from s3rb_tui.engine.core.jobs import JobContext
+from s3rb_tui.engine.ops.sync import run_sync
+from s3rb_tui.engine.core.table_names import TableRef
+from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from tests.support import mariadb, postgres
 

@@ -19,15 +19,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from s3rb_tui.engine.errors import JobError
-from s3rb_tui.engine.jobs import JobContext
-from s3rb_tui.engine.layout import FilePosition, data_key
-from s3rb_tui.engine.load import load_table
-from s3rb_tui.engine.schema import Column, TableSchema
-from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.core.errors import JobError
+from s3rb_tui.engine.core.jobs import JobContext
+from s3rb_tui.engine.state.store_layout import FilePosition, data_key
+from s3rb_tui.engine.ops.load import load_table
+from s3rb_tui.engine.core.type_rules import Column, TableSchema
+from s3rb_tui.engine.core.table_names import TableRef
 from s3rb_tui.engine.warehouses.base import LoadSpec, Target
 from s3rb_tui.engine.warehouses.files import footer
-from s3rb_tui.engine.watermarks import Watermark
+from s3rb_tui.engine.state.watermarks import Watermark
 from s3rb_tui.settings import build_settings
 from tests.support import postgres
 from tests.support.redshift_standin import open_standin, standin_workspace
@@ -336,7 +336,7 @@ def test_a_file_listed_twice_in_the_ledger_counts_once(standin, pg_db):
 
 
 def test_status_and_config_name_the_deployment_and_the_region_rule(standin, make_env, run_cli):
-    from s3rb_tui.engine.health import check_warehouse
+    from s3rb_tui.engine.ops.health import check_warehouse
 
     ws, _, _ = standin(REDSHIFT_DEPLOYMENT="serverless", S3_REGION="eu-west-1")
     check = check_warehouse(ws)
@@ -352,7 +352,7 @@ def test_status_and_config_name_the_deployment_and_the_region_rule(standin, make
 def test_tables_of_one_run_never_share_a_manifest(standin, pg_db):
     """Before: every table's first batch of a run wrote redshift/manifests/<run>/batch_0001_00.manifest,
     so tables loading at once (REDSHIFT_MAX_PARALLEL_LOADS) could COPY each other's files."""
-    from s3rb_tui.engine.load import run_load
+    from s3rb_tui.engine.ops.load import run_load
 
     ws, ctx, _ = standin()
     refs = [TableRef("shop", "first"), TableRef("shop", "second")]

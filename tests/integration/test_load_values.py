@@ -83,7 +83,7 @@ def test_duckdb_holds_them_exactly_and_wide_decimals_have_one_spelling(path, mys
 def test_redshift_gets_text_with_nul_by_the_text_rule_from_the_files_footer(path, standin, mysql_db, mysql_server, pg_db, make_env, run_cli):
     """Redshift COPYs Parquet straight from S3 and fails on NUL: the backup marks the file's footer,
     and the loader sends that file by its CSV method through the text rule."""
-    from s3rb_tui.engine.load import load_table
+    from s3rb_tui.engine.ops.load import load_table
     from s3rb_tui.engine.warehouses.files import footer
     from tests.support import postgres
 

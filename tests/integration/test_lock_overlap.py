@@ -143,9 +143,9 @@ def test_watermark_changes_are_refused_while_a_run_holds_the_lock(args, run_cli,
     it waits its turn like a second run (exit 1 naming the holder) and changes nothing."""
     import socket
 
-    from s3rb_tui.engine.locks import TableLock
-    from s3rb_tui.engine.tables import TableRef
-    from s3rb_tui.engine.workspace import Workspace
+    from s3rb_tui.engine.state.locks import TableLock
+    from s3rb_tui.engine.core.table_names import TableRef
+    from s3rb_tui.engine.wiring.workspace import Workspace
     from s3rb_tui.settings import load_settings
 
     env = make_env()

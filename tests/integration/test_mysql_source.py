@@ -10,10 +10,10 @@ import json
 import pymysql
 import pytest
 
-from s3rb_tui.engine.errors import JobError
+from s3rb_tui.engine.core.errors import JobError
 from s3rb_tui.engine.sources.base import Position
 from s3rb_tui.engine.sources.mysql import MySQLSource
-from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.core.table_names import TableRef
 
 pytestmark = pytest.mark.integration
 

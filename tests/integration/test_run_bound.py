@@ -16,9 +16,9 @@ import pytest
 from s3rb_tui.engine.sources.base import Position
 from s3rb_tui.engine.sources.mysql import MySQLSource
 from s3rb_tui.engine.sources.mysql_arrow import connectorx_source
-from s3rb_tui.engine.health import check_all
-from s3rb_tui.engine.tables import TableRef
-from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.engine.ops.health import check_all
+from s3rb_tui.engine.core.table_names import TableRef
+from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from tests.support import mariadb
 from tests.support.backups import (

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from s3rb_tui.engine.errors import ConfigError, JobError
+from s3rb_tui.engine.core.errors import ConfigError, JobError
 from s3rb_tui.engine.stores import PreconditionFailed, open_store
 from s3rb_tui.engine.stores.s3 import S3Store
 from s3rb_tui.settings import build_settings

@@ -15,13 +15,13 @@ from typing import Any, Callable, Iterator
 import pymysql
 import pytest
 
-from s3rb_tui.engine.bounds import as_datetime
-from s3rb_tui.engine.errors import JobError
+from s3rb_tui.engine.cursors.bounds import as_datetime
+from s3rb_tui.engine.core.errors import JobError
 from s3rb_tui.engine.sources.base import Position, Source
 from s3rb_tui.engine.sources.mysql import MySQLSource
 from s3rb_tui.engine.sources.mysql_arrow import connectorx_source
 from s3rb_tui.engine.sources.sqlite import SQLiteSource
-from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.core.table_names import TableRef
 
 pytestmark = pytest.mark.integration
 

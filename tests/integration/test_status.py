@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from s3rb_tui.engine.backup import run_backup
-from s3rb_tui.engine.health import check_all
-from s3rb_tui.engine.jobs import JobContext
-from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.engine.ops.backup import run_backup
+from s3rb_tui.engine.ops.health import check_all
+from s3rb_tui.engine.core.jobs import JobContext
+from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from tests.support import mariadb
 from tests.support.waiting import free_port
@@ -54,7 +54,7 @@ def test_status_reports_every_part_and_each_table(make_env, mysql_server, mysql_
     assert table["lag_seconds"] > 86400  # the data is from 2024
     assert (table["files_waiting"], table["rows_waiting"]) == (3, 250)  # nothing loaded yet
 
-    from s3rb_tui.engine.load import run_load
+    from s3rb_tui.engine.ops.load import run_load
 
     ws = Workspace(build_settings(env))
     try:

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from s3rb_tui.engine.catalog import readable_schemas
+from s3rb_tui.engine.wiring.catalog import readable_schemas
 from s3rb_tui.engine.sources.mysql import MySQLSource
 from tests.support import mariadb
 

@@ -10,11 +10,11 @@ import psutil
 import pymysql
 import pytest
 
-from s3rb_tui.engine.errors import JobError
-from s3rb_tui.engine.jobs import JobContext
-from s3rb_tui.engine.retry import is_transient
-from s3rb_tui.engine.tunnels import HostKeyError, open_tunnel_for
-from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.engine.core.errors import JobError
+from s3rb_tui.engine.core.jobs import JobContext
+from s3rb_tui.engine.core.retry import is_transient
+from s3rb_tui.engine.wiring.tunnels import HostKeyError, open_tunnel_for
+from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from tests.support import mariadb
 from tests.support.sshd import fingerprint, keygen, known_hosts_line
@@ -111,7 +111,7 @@ def test_backup_through_the_tunnel(make_env, sshd, mysql_server, mysql_db):
         cur.execute("CREATE TABLE orders (id INT PRIMARY KEY, updated_at DATETIME NOT NULL, amount DECIMAL(10,2))")
         cur.executemany("INSERT INTO orders VALUES (%s, %s, %s)",
                         [(i, f"2024-01-01 00:{i // 60:02d}:{i % 60:02d}", i / 4) for i in range(1, 301)])
-    from s3rb_tui.engine.backup import run_backup
+    from s3rb_tui.engine.ops.backup import run_backup
 
     logged = []
     ws = Workspace(build_settings(bastion_env(make_env, sshd)), log=lambda e, level="info", **f: logged.append((e, f)))
@@ -255,7 +255,7 @@ def read_ids(ws, table) -> list[int]:
 
 def test_session_killed_mid_backup_fails_the_table_cleanly_and_the_next_run_reopens(make_env, sshd, mysql_server, mysql_db):
     make_events(mysql_server, mysql_db)
-    from s3rb_tui.engine.backup import run_backup
+    from s3rb_tui.engine.ops.backup import run_backup
 
     before = session_children(sshd)
     logged = []
@@ -313,7 +313,7 @@ def test_a_dropped_tunnel_that_cannot_be_reopened_raises(make_env, sshd, tmp_pat
 CHILD = """
 import os, sys
 from s3rb_tui.settings import build_settings
-from s3rb_tui.engine.tunnels import open_tunnel_for
+from s3rb_tui.engine.wiring.tunnels import open_tunnel_for
 tunnel = open_tunnel_for(build_settings(dict(os.environ)), "mysql")
 print(tunnel.local_port, flush=True)
 if sys.argv[1] == "error":

@@ -13,11 +13,11 @@ import pyarrow.parquet as pq
 import pymysql
 import pytest
 
-from s3rb_tui.engine.schema import TYPE_RULES, ConversionStats
+from s3rb_tui.engine.core.type_rules import TYPE_RULES, ConversionStats
 from s3rb_tui.engine.sources.base import Position
 from s3rb_tui.engine.sources.mysql import MySQLSource
 from s3rb_tui.engine.sources.mysql_arrow import connectorx_source
-from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.core.table_names import TableRef
 
 pytestmark = pytest.mark.integration
 

@@ -14,13 +14,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from s3rb_tui.engine.jobs import JobContext
-from s3rb_tui.engine.layout import FilePosition, data_key
-from s3rb_tui.engine.load import load_table
-from s3rb_tui.engine.schema import Column, TableSchema
-from s3rb_tui.engine.tables import TableRef
-from s3rb_tui.engine.watermarks import Watermark
-from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.engine.core.jobs import JobContext
+from s3rb_tui.engine.state.store_layout import FilePosition, data_key
+from s3rb_tui.engine.ops.load import load_table
+from s3rb_tui.engine.core.type_rules import Column, TableSchema
+from s3rb_tui.engine.core.table_names import TableRef
+from s3rb_tui.engine.state.watermarks import Watermark
+from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from tests.integration.test_load_views_duckdb import Warehouse, mysql
 from tests.support import postgres

@@ -13,9 +13,9 @@ import json
 
 import pytest
 
-from s3rb_tui.engine.verify import VerifyOptions
-from s3rb_tui.engine.verify_table import verify_table
-from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.engine.ops.verify import VerifyOptions
+from s3rb_tui.engine.ops.verify_table import verify_table
+from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from tests.support import mariadb, postgres
 

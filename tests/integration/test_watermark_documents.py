@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from s3rb_tui.engine.watermark_ops import ahead_of_source
-from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.engine.ops.watermark_changes import ahead_of_source
+from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from tests.support import mariadb
 from tests.support.backups import ENGINES

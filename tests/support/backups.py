@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from s3rb_tui.engine.backup import run_backup
-from s3rb_tui.engine.jobs import JobContext, TableResult
-from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.engine.ops.backup import run_backup
+from s3rb_tui.engine.core.jobs import JobContext, TableResult
+from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from tests.support import mariadb
 from tests.support.waiting import wait_until

@@ -223,7 +223,7 @@ def open_standin(settings, store):
 
 def standin_workspace(settings):
     """A Workspace whose warehouse is the stand-in (everything else as configured)."""
-    from s3rb_tui.engine.workspace import Workspace
+    from s3rb_tui.engine.wiring.workspace import Workspace
 
     class StandInWorkspace(Workspace):
         def open_warehouse(self, reading: bool = False):  # Workspace.open_warehouse's signature (reading: the same stand-in)

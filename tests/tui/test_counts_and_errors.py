@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from tests.tui import workspace as wsdata
 from tests.tui.helpers import make_app

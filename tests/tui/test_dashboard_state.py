@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-from s3rb_tui.engine.backup import run_backup
-from s3rb_tui.engine.jobs import JobContext
-from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.engine.ops.backup import run_backup
+from s3rb_tui.engine.core.jobs import JobContext
+from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from tests.support import s3
 from tests.support.availability import unavailable

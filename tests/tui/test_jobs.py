@@ -8,8 +8,8 @@ from pathlib import Path
 
 from textual.widgets import RichLog
 
-from s3rb_tui.engine.counts import validate_table
-from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.engine.ops.counts import validate_table
+from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from s3rb_tui.tui.widgets.job_progress import JobProgressView
 from s3rb_tui.tui.widgets.list_table import ListTable

@@ -13,8 +13,8 @@ import threading
 
 from textual import events
 
-from s3rb_tui.engine.errors import JobError
-from s3rb_tui.engine.jobs import TableResult
+from s3rb_tui.engine.core.errors import JobError
+from s3rb_tui.engine.core.jobs import TableResult
 from tests.tui import workspace as wsdata
 from tests.tui.helpers import make_app
 from tests.tui.helpers import pilot_test, screen_text, wait_for, wait_text

@@ -9,7 +9,7 @@ import pytest
 from textual import events
 from textual.widgets import Input, Tree
 
-from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from tests.tui import workspace as wsdata
 from tests.tui.helpers import make_app
@@ -232,17 +232,17 @@ async def test_a_dashboard_refresh_in_the_background_keeps_the_watermarks_select
     """The issue's jump: the dashboard refreshes every 15 s; its re-render, while the operator was
     on Watermarks, moved the console's selection to its own first row, and the next m opened the
     wizard for another table."""
-    from s3rb_tui.tui import views
+    from s3rb_tui.tui import read_models
 
     polls = []
-    read = views.read_dashboard
+    read = read_models.read_dashboard
 
     def counted(ws):
         data = read(ws)
         polls.append(1)
         return data
 
-    monkeypatch.setattr(views, "read_dashboard", counted)
+    monkeypatch.setattr(read_models, "read_dashboard", counted)
     table = wsdata.CLAIMS
     app = make_app(synced_env, refresh_seconds=0.2)
     async with app.run_test(size=SIZE) as pilot:

@@ -3,7 +3,7 @@ marks all its tables; the list is grouped by schema."""
 
 from __future__ import annotations
 
-from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from tests.tui import workspace as wsdata
 from tests.tui.helpers import make_app

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Button, Input
 
-from s3rb_tui.engine import watermark_ops
-from s3rb_tui.engine.workspace import Workspace
+from s3rb_tui.engine.ops import watermark_changes
+from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from tests.tui import workspace as wsdata
 from tests.tui.helpers import make_app
@@ -31,7 +31,7 @@ async def _open_wizard(pilot, table: str):
 async def test_guided_set_writes_manual_cli_and_preview_matches_engine(synced_env):
     table = wsdata.DELIVERY
     with Workspace(build_settings(synced_env)) as ws:
-        expected = watermark_ops.plan_set(ws, ws.table_ref(table), TIMESTAMP)
+        expected = watermark_changes.plan_set(ws, ws.table_ref(table), TIMESTAMP)
         before = ws.watermarks.get(ws.table_ref(table))
     assert expected.source_rows_after and expected.files_after  # the numbers mean something
 

@@ -36,7 +36,7 @@ def frozen_clock() -> dt.datetime:
 
 @contextlib.contextmanager
 def pinned_run_start(moment: dt.datetime = RUN_START):
-    from s3rb_tui.engine import backup
+    from s3rb_tui.engine.ops import backup
 
     with mock.patch.object(backup, "_next_run_start", lambda wm: moment):
         yield
@@ -72,10 +72,10 @@ def build(root: Path, rows: int = 3000, state: str = "synced") -> dict[str, str]
 
 
 def _backup_and_load(env: dict[str, str], load: bool) -> None:
-    from s3rb_tui.engine.backup import run_backup
-    from s3rb_tui.engine.jobs import JobContext
-    from s3rb_tui.engine.sync import run_sync
-    from s3rb_tui.engine.workspace import Workspace
+    from s3rb_tui.engine.ops.backup import run_backup
+    from s3rb_tui.engine.core.jobs import JobContext
+    from s3rb_tui.engine.ops.sync import run_sync
+    from s3rb_tui.engine.wiring.workspace import Workspace
     from s3rb_tui.settings import build_settings
 
     with Workspace(build_settings(env)) as ws, pinned_run_start():

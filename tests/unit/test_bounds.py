@@ -1,4 +1,4 @@
-"""The run's bound (engine/bounds.py): one precision rule for every cursor type, the oldest open
+"""The run's bound (engine/cursors/bounds.py): one precision rule for every cursor type, the oldest open
 writing transaction, the lag, and the zone DATETIME cursors are written in."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
-from s3rb_tui.engine.bounds import OpenTransaction, SourceClock, cursor_bound, run_bound, zone_offset
-from s3rb_tui.engine.schema import Column, TableSchema
-from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.cursors.bounds import OpenTransaction, SourceClock, cursor_bound, run_bound, zone_offset
+from s3rb_tui.engine.core.type_rules import Column, TableSchema
+from s3rb_tui.engine.core.table_names import TableRef
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, 5, 678901)
 
@@ -76,7 +76,7 @@ def test_zone_offsets_without_a_server():
     ("datetime", 3, "2026-03-01 12:00:05.677000"),
 ])
 def test_the_moment_reading_a_cursor_value_bounds_exactly_at_it(data_type, precision, value):
-    from s3rb_tui.engine.bounds import moment_reading
+    from s3rb_tui.engine.cursors.bounds import moment_reading
 
     column = Column("updated_at", data_type, precision=precision)
     assert cursor_bound(column, moment_reading(column, value)).startswith(value)

@@ -7,12 +7,12 @@ import os
 
 import pytest
 
-from s3rb_tui.engine.clean import execute_clean, plan_clean, plan_retention, summarize, validate_pattern
-from s3rb_tui.engine.errors import UsageError
-from s3rb_tui.engine.jobs import JobContext
-from s3rb_tui.engine.layout import data_key, table_prefix
+from s3rb_tui.engine.ops.clean import execute_clean, plan_clean, plan_retention, summarize, validate_pattern
+from s3rb_tui.engine.core.errors import UsageError
+from s3rb_tui.engine.core.jobs import JobContext
+from s3rb_tui.engine.state.store_layout import data_key, table_prefix
 from s3rb_tui.engine.stores.local import LocalStore
-from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.core.table_names import TableRef
 
 NOW = dt.datetime(2024, 3, 10, 12, 0, tzinfo=dt.timezone.utc)
 INC = "incremental/"

@@ -44,7 +44,7 @@ def test_sixteen_digits_would_not_survive_a_double():
 def test_decimals_connectorx_cannot_rescale_to_ten_places_travel_as_text(precision, scale, kind, as_text):
     """connectorx rescales every DECIMAL to 10 places within 28 digits: DECIMAL(25,5)'s
     12345678901234567890.12345 (20 integer digits) failed the read; more than 18 integer digits go as text."""
-    from s3rb_tui.engine.schema import Column
+    from s3rb_tui.engine.core.type_rules import Column
     from s3rb_tui.engine.sources.arrow_transport import _transport
 
     t = _transport(Column("k", "decimal", precision=precision, scale=scale), False)

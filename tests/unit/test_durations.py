@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from s3rb_tui.engine.durations import format_duration, parse_duration
-from s3rb_tui.engine.errors import UsageError
+from s3rb_tui.engine.core.durations import format_duration, parse_duration
+from s3rb_tui.engine.core.errors import UsageError
 
 
 @pytest.mark.parametrize(

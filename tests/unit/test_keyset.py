@@ -10,10 +10,10 @@ import random
 import sqlite3
 from decimal import Decimal
 
-from s3rb_tui.engine.schema import Column, TableSchema
+from s3rb_tui.engine.core.type_rules import Column, TableSchema
 from s3rb_tui.engine.sources.base import InitialScan, Position
 from s3rb_tui.engine.sources.keyset import KeyRules, Keyset, enum_labels, enum_number, json_safe, mysql_keyset, mysql_param, set_mask
-from s3rb_tui.engine.tables import TableRef, quote_sql
+from s3rb_tui.engine.core.table_names import TableRef, quote_sql
 
 
 SQLITE = KeyRules(quote_sql, "?")

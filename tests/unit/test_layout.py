@@ -1,7 +1,7 @@
 import datetime as dt
 
-from s3rb_tui.engine.layout import FilePosition, data_key, lock_key, parse_data_key, table_prefix, watermark_key
-from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.state.store_layout import FilePosition, data_key, lock_key, parse_data_key, table_prefix, watermark_key
+from s3rb_tui.engine.core.table_names import TableRef
 
 T = TableRef("settlement", "settlement_normal_delivery_detail")
 

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from s3rb_tui.engine.errors import ConfigError
+from s3rb_tui.engine.core.errors import ConfigError
 from s3rb_tui.engine.stores import PreconditionFailed, open_store
 from s3rb_tui.engine.stores.local import LOCK_NAME, InvalidKey, LocalStore
 from s3rb_tui.settings import build_settings

@@ -29,7 +29,7 @@ def test_readme_answers_the_questions_of_issue_13():
     """What a new user asked and did not find (issue 13), each tied to the behaviour it describes."""
     import datetime as dt
 
-    from s3rb_tui.engine.durations import parse_duration
+    from s3rb_tui.engine.core.durations import parse_duration
 
     assert "What you must set: **`S3_BUCKET_NAME`**" in README
     assert "**`--dry-run` or `--estimate`?**" in README and "then **runs** the job" in README

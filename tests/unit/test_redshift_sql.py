@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from s3rb_tui.engine.errors import ConfigError
-from s3rb_tui.engine.schema import Column, TableSchema, preflight, warehouse_type
-from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.core.errors import ConfigError
+from s3rb_tui.engine.core.type_rules import Column, TableSchema, preflight, warehouse_type
+from s3rb_tui.engine.core.table_names import TableRef
 from s3rb_tui.engine.warehouses import dialect_from_version
 from s3rb_tui.engine.warehouses import sql
 from s3rb_tui.engine.warehouses.base import LoadFile, LoadSpec, Target

@@ -10,9 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from s3rb_tui.engine.schema import TYPE_RULES, Column, warehouse_type
+from s3rb_tui.engine.core.type_rules import TYPE_RULES, Column, warehouse_type
 from s3rb_tui.engine.warehouses.base import BatchLimits, LoadFile
-from s3rb_tui.engine.load import batches
+from s3rb_tui.engine.ops.load import batches
 from s3rb_tui.engine.warehouses.parquet_types import footer_types
 from s3rb_tui.engine.warehouses.redshift_types import minimal_decimal_bytes, verdict
 

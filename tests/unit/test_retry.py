@@ -7,8 +7,8 @@ import psycopg2.errors
 import pymysql
 import pytest
 
-from s3rb_tui.engine.errors import JobError
-from s3rb_tui.engine.retry import call_with_retry, is_transient
+from s3rb_tui.engine.core.errors import JobError
+from s3rb_tui.engine.core.retry import call_with_retry, is_transient
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from s3rb_tui.engine.errors import UsageError
+from s3rb_tui.engine.core.errors import UsageError
 from s3rb_tui.engine.history import records
 from s3rb_tui.engine.history.recorder import RunRecorder
-from s3rb_tui.engine.jobs import JobContext, TableResult
+from s3rb_tui.engine.core.jobs import JobContext, TableResult
 from s3rb_tui.engine.stores.local import LocalStore
 from s3rb_tui.logs import Redactor
 from tests.support.waiting import wait_until

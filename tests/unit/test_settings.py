@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from s3rb_tui.engine.errors import ConfigError
+from s3rb_tui.engine.core.errors import ConfigError
 from s3rb_tui.settings import VARIABLES, env_example, load_settings
 
 

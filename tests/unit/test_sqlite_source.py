@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from s3rb_tui.engine.errors import JobError
-from s3rb_tui.engine.schema import UnsupportedType, warehouse_type
+from s3rb_tui.engine.core.errors import JobError
+from s3rb_tui.engine.core.type_rules import UnsupportedType, warehouse_type
 from s3rb_tui.engine.sources.base import Position
 from s3rb_tui.engine.sources.sqlite import SQLiteSource, parse_declared_type
-from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.core.table_names import TableRef
 
 TS = "2025-07-28 10:00:00.000000"
 

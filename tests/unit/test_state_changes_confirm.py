@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from s3rb_tui.engine.layout import FilePosition, data_key, run_stamp
+from s3rb_tui.engine.state.store_layout import FilePosition, data_key, run_stamp
 from s3rb_tui.engine.stores import open_store
-from s3rb_tui.engine.tables import TableRef
-from s3rb_tui.engine.watermarks import Counts, Watermark, WatermarkStore
+from s3rb_tui.engine.core.table_names import TableRef
+from s3rb_tui.engine.state.watermarks import Counts, Watermark, WatermarkStore
 from s3rb_tui.settings import build_settings
 from tests.support.terminal import run_in_terminal
 

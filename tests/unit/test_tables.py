@@ -1,7 +1,7 @@
 import pytest
 
-from s3rb_tui.engine.errors import UsageError
-from s3rb_tui.engine.tables import TableRef, quote_mysql, quote_sql
+from s3rb_tui.engine.core.errors import UsageError
+from s3rb_tui.engine.core.table_names import TableRef, quote_mysql, quote_sql
 
 
 def test_scoped_and_unscoped_names():

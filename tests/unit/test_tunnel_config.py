@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from s3rb_tui.engine.errors import ConfigError
-from s3rb_tui.engine.tunnels import known_hosts_name, tunnel_config
+from s3rb_tui.engine.core.errors import ConfigError
+from s3rb_tui.engine.wiring.tunnels import known_hosts_name, tunnel_config
 from s3rb_tui.settings import build_settings
 
 BASE = {"S3_BUCKET_NAME": "b", "DB_HOST": "db.internal", "DB_PORT": "3307", "BACKUP_TIMEOUT_SECONDS": "7"}

@@ -19,13 +19,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
-from s3rb_tui.engine.errors import UsageError
-from s3rb_tui.engine.health import _lag  # the status command's lag rule: one home
+from s3rb_tui.engine.core.errors import UsageError
+from s3rb_tui.engine.ops.health import _lag  # the status command's lag rule: one home
 from s3rb_tui.engine.history.records import OK_TABLE_STATUSES, RunRecord
-from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.core.table_names import TableRef
 
 if TYPE_CHECKING:
-    from s3rb_tui.engine.workspace import Workspace
+    from s3rb_tui.engine.wiring.workspace import Workspace
 
 #: name -> (kind, help); counters are written with the ``_total`` suffix
 TABLE_SERIES: dict[str, tuple[str, str]] = {

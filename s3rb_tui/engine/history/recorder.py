@@ -22,9 +22,9 @@ import threading
 import time
 from typing import Any, Callable, Iterable
 
-from s3rb_tui.engine.errors import Cancelled, S3rbError
+from s3rb_tui.engine.core.errors import Cancelled, S3rbError
 from s3rb_tui.engine.history.records import OK_TABLE_STATUSES, iso, new_run_id, prune_expired, run_key, utcnow, write_doc
-from s3rb_tui.engine.jobs import Event, TableResult
+from s3rb_tui.engine.core.jobs import Event, TableResult
 from s3rb_tui.engine.stores.base import ObjectStore, PreconditionFailed
 
 #: at most this many log lines are kept per failed table (and for a run that failed as a whole)

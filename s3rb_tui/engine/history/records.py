@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from s3rb_tui.engine.errors import UsageError
+from s3rb_tui.engine.core.errors import UsageError
 from s3rb_tui.engine.stores.base import ObjectStore
 
 RUNS_PREFIX = "runs/"

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from s3rb_tui.engine.history.alerts import Delivery, send_alerts
 from s3rb_tui.engine.history.metrics import write_metrics
 from s3rb_tui.engine.history.recorder import RunRecorder
-from s3rb_tui.engine.jobs import JobContext, TableResult
+from s3rb_tui.engine.core.jobs import JobContext, TableResult
 
 if TYPE_CHECKING:
-    from s3rb_tui.engine.workspace import Workspace
+    from s3rb_tui.engine.wiring.workspace import Workspace
 
 
 class TrackedRun:

@@ -1,5 +1,5 @@
 """How each column travels through connectorx, and how it is converted back to its type rule's
-Arrow type (``TableSchema.arrow_schema()``, engine/schema.py's rules).
+Arrow type (``TableSchema.arrow_schema()``, engine/core/type_rules.py's rules).
 
 Where connectorx's own decoding is lossy or fails, a column travels as something it decodes
 exactly and is converted on this side: DECIMALs of at most 15 digits as DOUBLEs, of at most 18 as
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from s3rb_tui.engine.schema import Column, ConversionStats, TableSchema
+from s3rb_tui.engine.core.type_rules import Column, ConversionStats, TableSchema
 from s3rb_tui.engine.sources.base import InitialScan, SourceBatch
 from s3rb_tui.engine.sources.keyset import INTEGER_TYPES, MYSQL_KEYS, ArrowPositions
-from s3rb_tui.engine.tables import quote_mysql
+from s3rb_tui.engine.core.table_names import quote_mysql
 
 _TEMPORAL = ("date", "datetime", "timestamp")  # rule names that may hold zero dates
 _RUST_DECIMAL_DIGITS = 28  # connectorx decodes DECIMAL through rust_decimal (96-bit mantissa) ...

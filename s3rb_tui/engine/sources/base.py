@@ -23,10 +23,10 @@ from typing import Any, Callable, Iterator
 
 import pyarrow as pa
 
-from s3rb_tui.engine.bounds import SourceClock, zone_offset
-from s3rb_tui.engine.errors import JobError
-from s3rb_tui.engine.schema import ConversionStats, TableSchema
-from s3rb_tui.engine.tables import TableRef
+from s3rb_tui.engine.cursors.bounds import SourceClock, zone_offset
+from s3rb_tui.engine.core.errors import JobError
+from s3rb_tui.engine.core.type_rules import ConversionStats, TableSchema
+from s3rb_tui.engine.core.table_names import TableRef
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ class Source(ABC):
         """The source's clock, naive UTC (the session runs in +00:00)."""
 
     def clock(self, zone: str = "", transactions: bool = True) -> SourceClock:
-        """The clock a run's bound is computed from (``engine/bounds.py``), ``zone`` being the one
+        """The clock a run's bound is computed from (``engine/cursors/bounds.py``), ``zone`` being the one
         DATETIME cursors are written in (empty: the source's own); ``transactions``: also the
         oldest open transaction. This default has no view of them; MySQL's reads them
         (``sources/mysql_clock.py``)."""
@@ -144,7 +144,7 @@ class Source(ABC):
 
     def census(self, schema: TableSchema, clock_value: Any) -> tuple[Any, int, Any, int]:
         """(newest cursor, rows with a cursor later than ``clock_value``, the latest of those, rows
-        with a NULL cursor) of an incremental table (``engine/cursor_census.py``)."""
+        with a NULL cursor) of an incremental table (``engine/cursors/census.py``)."""
         raise NotImplementedError(f"{type(self).__name__} does not count cursor values")
 
     @abstractmethod

@@ -16,8 +16,8 @@ from typing import Any, Callable, Iterator, Protocol
 
 import pymysql.cursors
 
-from s3rb_tui.engine.errors import JobError
-from s3rb_tui.engine.schema import TableSchema
+from s3rb_tui.engine.core.errors import JobError
+from s3rb_tui.engine.core.type_rules import TableSchema
 from s3rb_tui.engine.sources.base import InitialScan, Position, SourceBatch
 
 

@@ -37,7 +37,7 @@ ENUM and SET values their labels. ``KeyRules.param`` turns them back into parame
 pymysql, MySQL read by connectorx) applies them alike (``tests/integration/test_source_contract.py``
 holds them to it): which types a cursor may have and which column is one (``table_keys``: cursor
 detection and the key override of s3rb.toml), the run's bound applied to a page (``Keyset.window``:
-``engine/bounds.py``'s last complete unit, a DATE's previous day), ``count()``'s clause, the
+``engine/cursors/bounds.py``'s last complete unit, a DATE's previous day), ``count()``'s clause, the
 batch-size check, and the position after the last row read (``RowPositions`` for driver rows,
 ``ArrowPositions`` for Arrow columns, one ``PositionTracker`` below both, as dlt's incremental
 transforms share one base for JSON items and Arrow tables), including a snapshot's latest cursor.
@@ -53,13 +53,13 @@ from typing import Any, Callable, Iterator, Sequence
 
 import pyarrow.compute as pc
 
-from s3rb_tui.engine.bounds import cursor_bound
-from s3rb_tui.engine.errors import JobError
-from s3rb_tui.engine.schema import CURSOR_CANDIDATES, Column, TableSchema, UnsupportedType
+from s3rb_tui.engine.cursors.bounds import cursor_bound
+from s3rb_tui.engine.core.errors import JobError
+from s3rb_tui.engine.core.type_rules import CURSOR_CANDIDATES, Column, TableSchema, UnsupportedType
 from s3rb_tui.engine.sources.base import InitialScan, Position
-from s3rb_tui.engine.tables import TableRef, quote_mysql
+from s3rb_tui.engine.core.table_names import TableRef, quote_mysql
 
-# The cursor-type constants (``engine/bounds.py`` keeps the clock ones: its rule is about them).
+# The cursor-type constants (``engine/cursors/bounds.py`` keeps the clock ones: its rule is about them).
 BINARY_TYPES = ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob")
 INTEGER_TYPES = ("tinyint", "smallint", "mediumint", "int", "integer", "bigint")
 #: the types a column named like a cursor (``schema.CURSOR_CANDIDATES``) must have to be taken as one
@@ -291,7 +291,7 @@ class Keyset:
 
     def bound(self, moment: Any, kept: bool = False) -> Any:
         """The largest cursor value a read may take when the clock says ``moment`` (the one bound
-        rule, ``engine/bounds.py``: the last complete unit of the cursor's precision, a DATE's
+        rule, ``engine/cursors/bounds.py``: the last complete unit of the cursor's precision, a DATE's
         previous day), as a parameter. ``kept``: ``moment`` is a value as a watermark keeps it (an
         initial scan's bound: a DECIMAL cursor's maximum is text there) and is a parameter first."""
         column = self.schema.column(self.schema.cursor_column)  # type: ignore[arg-type]

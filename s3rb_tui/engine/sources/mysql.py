@@ -25,10 +25,10 @@ import pymysql.converters
 import pymysql.cursors
 from pymysql.constants import FIELD_TYPE
 
-from s3rb_tui.engine.bounds import is_clock_cursor
-from s3rb_tui.engine.errors import JobError
-from s3rb_tui.engine.retry import call_with_retry
-from s3rb_tui.engine.schema import Column, TableSchema, UnsupportedType
+from s3rb_tui.engine.cursors.bounds import is_clock_cursor
+from s3rb_tui.engine.core.errors import JobError
+from s3rb_tui.engine.core.retry import call_with_retry
+from s3rb_tui.engine.core.type_rules import Column, TableSchema, UnsupportedType
 from s3rb_tui.engine.sources.base import (
     Estimate, InitialScan, PendingEstimate, Position, Source, SourceBatch, TableInfo,
 )
@@ -38,7 +38,7 @@ from s3rb_tui.engine.sources.keyset import (
 )
 from s3rb_tui.engine.sources.mysql_clock import MySQLClock
 from s3rb_tui.engine.sources.mysql_rows import PyMySQLRows, select_columns
-from s3rb_tui.engine.tables import TableRef, quote_mysql
+from s3rb_tui.engine.core.table_names import TableRef, quote_mysql
 
 if TYPE_CHECKING:
     from s3rb_tui.settings import Settings

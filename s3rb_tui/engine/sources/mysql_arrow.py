@@ -35,9 +35,9 @@ from urllib.parse import quote
 import pyarrow as pa
 import pymysql
 
-from s3rb_tui.engine.errors import JobError
-from s3rb_tui.engine.retry import call_with_retry
-from s3rb_tui.engine.schema import TableSchema
+from s3rb_tui.engine.core.errors import JobError
+from s3rb_tui.engine.core.retry import call_with_retry
+from s3rb_tui.engine.core.type_rules import TableSchema
 from s3rb_tui.engine.sources.arrow_transport import ColumnsRead, Transport
 from s3rb_tui.engine.sources.base import InitialScan, Position, SourceBatch, empty_batch
 from s3rb_tui.engine.sources.fetch import FetchBackend, MySQLSession
@@ -47,7 +47,7 @@ from s3rb_tui.engine.sources.mysql_rows import PyMySQLRows, select_columns
 from s3rb_tui.engine.sources.read_ahead import (
     exact_batches, ordered_stripes, read_ahead, release_freed_memory, warm_up_conversions,
 )
-from s3rb_tui.engine.tables import quote_mysql
+from s3rb_tui.engine.core.table_names import quote_mysql
 
 EXTRACT_PATH = "connectorx"
 _SESSION = "SET time_zone = '+00:00'"  # as the pymysql source: TIMESTAMP values in UTC

@@ -1,4 +1,4 @@
-"""MySQL/MariaDB's spelling of the canonical row text (``engine/checksum.py``) and the queries
+"""MySQL/MariaDB's spelling of the canonical row text (``engine/core/checksum.py``) and the queries
 ``verify`` runs on the source, through the source's own connection (its retries, its UTC session).
 
 Text columns of a character set other than UTF-8 are converted first, so that lengths and MD5
@@ -19,9 +19,9 @@ from typing import Any, Iterator
 
 import pymysql
 
-from s3rb_tui.engine.checksum import CanonicalSQL
-from s3rb_tui.engine.schema import Column
-from s3rb_tui.engine.tables import quote_mysql
+from s3rb_tui.engine.core.checksum import CanonicalSQL
+from s3rb_tui.engine.core.type_rules import Column
+from s3rb_tui.engine.core.table_names import quote_mysql
 
 _ZERO_DATE = re.compile(r"^(0000|\d{4}-00|\d{4}-\d\d-00)")  # what the loader turns into NULL (schema._INVALID_DATE)
 _UTF8 = ("utf8", "utf8mb3", "utf8mb4", "ascii")

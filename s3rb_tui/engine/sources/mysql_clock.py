@@ -1,6 +1,6 @@
 """What a MySQL server says about time when a run starts: its clock, the zone DATETIME cursors are
 written in, and the oldest open transaction that has written or locked anything
-(``engine/bounds.py`` turns that into the run's bound); and a census of a table's cursor values.
+(``engine/cursors/bounds.py`` turns that into the run's bound); and a census of a table's cursor values.
 
 Open transactions come from ``information_schema.INNODB_TRX``, with three facts measured on
 MariaDB 10.11 behind the way it is read:
@@ -35,11 +35,11 @@ from typing import Any
 
 import pymysql
 
-from s3rb_tui.engine.bounds import OpenTransaction, SourceClock
-from s3rb_tui.engine.cursor_census import census_sql
-from s3rb_tui.engine.errors import JobError
-from s3rb_tui.engine.schema import TableSchema
-from s3rb_tui.engine.tables import quote_mysql
+from s3rb_tui.engine.cursors.bounds import OpenTransaction, SourceClock
+from s3rb_tui.engine.cursors.census import census_sql
+from s3rb_tui.engine.core.errors import JobError
+from s3rb_tui.engine.core.type_rules import TableSchema
+from s3rb_tui.engine.core.table_names import quote_mysql
 
 FRESH_ATTEMPTS = 8
 CACHE_IDLE_SECONDS = 0.15  # more than the server's 0.1 s

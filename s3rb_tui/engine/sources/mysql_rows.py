@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import pymysql
 import pymysql.cursors
 
-from s3rb_tui.engine.schema import ConversionStats, TableSchema, rows_to_batch
+from s3rb_tui.engine.core.type_rules import ConversionStats, TableSchema, rows_to_batch
 from s3rb_tui.engine.sources.base import InitialScan, Position, SourceBatch, empty_batch
 from s3rb_tui.engine.sources.fetch import FetchBackend, MySQLSession
 from s3rb_tui.engine.sources.keyset import MYSQL_KEYS, RowPositions, mysql_keyset

@@ -6,7 +6,7 @@ schema name is a missing table. Attached databases are not used.
 
 Types: SQLite keeps the declared type of each column as text (``DECIMAL(10,4)``, ``VARCHAR(64)``,
 ``DATETIME``, ``BIGINT UNSIGNED``). It is parsed into the MySQL-like ``Column`` the rest of the
-engine knows, so the one table of type rules in ``engine/schema.py`` applies unchanged. Values are
+engine knows, so the one table of type rules in ``engine/core/type_rules.py`` applies unchanged. Values are
 brought to the driver types those rules expect before ``rows_to_batch``:
 
 - DECIMAL: SQLite gives DECIMAL columns NUMERIC affinity and stores numbers as INTEGER or REAL;
@@ -32,12 +32,12 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from s3rb_tui.engine.cursor_census import census_sql
-from s3rb_tui.engine.errors import JobError
-from s3rb_tui.engine.schema import Column, ConversionStats, TableSchema, UnsupportedType, rows_to_batch
+from s3rb_tui.engine.cursors.census import census_sql
+from s3rb_tui.engine.core.errors import JobError
+from s3rb_tui.engine.core.type_rules import Column, ConversionStats, TableSchema, UnsupportedType, rows_to_batch
 from s3rb_tui.engine.sources.base import Position, Source, SourceBatch, TableInfo
 from s3rb_tui.engine.sources.keyset import KeyRules, Keyset, RowPositions, check_batch_size, json_safe, table_keys
-from s3rb_tui.engine.tables import TableRef, quote_sql
+from s3rb_tui.engine.core.table_names import TableRef, quote_sql
 
 _DECLARED = re.compile(
     r"^\s*([a-z][a-z ]*?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*(unsigned)?\s*(zerofill)?\s*$",
@@ -61,7 +61,7 @@ TIMESTAMP_TEXT = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def parse_declared_type(name: str, declared: str) -> Column:
-    """A SQLite column's declared type as the MySQL-like Column of ``engine/schema.py``."""
+    """A SQLite column's declared type as the MySQL-like Column of ``engine/core/type_rules.py``."""
     m = _DECLARED.match(declared or "")
     if not m:
         raise UnsupportedType(f"column {name!r} has declared type {declared!r}, which s3rb-tui cannot read (declare e.g. VARCHAR(64), DECIMAL(10,4), DATETIME)")

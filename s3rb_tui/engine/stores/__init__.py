@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from s3rb_tui.engine.errors import ConfigError
+from s3rb_tui.engine.core.errors import ConfigError
 from s3rb_tui.engine.stores.base import DeleteError, ObjectInfo, ObjectStore, PreconditionFailed
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 from urllib.parse import unquote, urlparse
 
-from s3rb_tui.engine.errors import ConfigError
+from s3rb_tui.engine.core.errors import ConfigError
 from s3rb_tui.engine.stores.base import DeleteError, ObjectInfo, ObjectStore, PreconditionFailed
 
 RESERVED_PREFIX = ".s3rb-"

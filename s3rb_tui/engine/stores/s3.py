@@ -29,7 +29,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from s3rb_tui.engine.errors import ConfigError, JobError
+from s3rb_tui.engine.core.errors import ConfigError, JobError
 from s3rb_tui.engine.stores.base import DeleteError, ObjectInfo, ObjectStore, PreconditionFailed
 
 DELETE_CHUNK = 1000  # S3's DeleteObjects limit

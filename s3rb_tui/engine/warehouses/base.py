@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Callable
 
-from s3rb_tui.engine.tables import quote_sql
+from s3rb_tui.engine.core.table_names import quote_sql
 from s3rb_tui.engine.warehouses.parquet_types import ParquetType
 
 LEDGER_TABLE = "s3rb_load_ledger"

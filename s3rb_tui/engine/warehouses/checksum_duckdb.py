@@ -1,13 +1,13 @@
-"""DuckDB's spelling of the canonical row text (``engine/checksum.py``) and verify's queries on a
+"""DuckDB's spelling of the canonical row text (``engine/core/checksum.py``) and verify's queries on a
 DuckDB warehouse: one cursor per worker on the warehouse's connection (DuckDB runs them at once)."""
 
 from __future__ import annotations
 
 from typing import Any, Iterator
 
-from s3rb_tui.engine.checksum import CanonicalSQL
-from s3rb_tui.engine.schema import Column
-from s3rb_tui.engine.tables import quote_sql
+from s3rb_tui.engine.core.checksum import CanonicalSQL
+from s3rb_tui.engine.core.type_rules import Column
+from s3rb_tui.engine.core.table_names import quote_sql
 
 _DATETIME = "'%Y-%m-%d %H:%M:%S.%f'"
 

@@ -1,4 +1,4 @@
-"""PostgreSQL's spelling of the canonical row text (``engine/checksum.py``) and verify's queries
+"""PostgreSQL's spelling of the canonical row text (``engine/core/checksum.py``) and verify's queries
 on a PostgreSQL (or Redshift) warehouse connection. Reads only: each query's transaction is
 rolled back, and streams use a server-side (named) cursor so memory is one chunk."""
 
@@ -7,9 +7,9 @@ from __future__ import annotations
 import itertools
 from typing import Any, Iterator
 
-from s3rb_tui.engine.checksum import CanonicalSQL
-from s3rb_tui.engine.schema import Column
-from s3rb_tui.engine.tables import quote_sql
+from s3rb_tui.engine.core.checksum import CanonicalSQL
+from s3rb_tui.engine.core.type_rules import Column
+from s3rb_tui.engine.core.table_names import quote_sql
 
 _DATETIME = "'YYYY-MM-DD HH24:MI:SS.US'"
 _names = itertools.count()

@@ -1,4 +1,4 @@
-"""Redshift's spelling of the canonical row text (``engine/checksum.py``); queries go through
+"""Redshift's spelling of the canonical row text (``engine/core/checksum.py``); queries go through
 ``checksum_postgres.PostgresQueries`` (the same protocol).
 
 Redshift's documented functions only: ``MD5``, ``STRTOL(text, 16)`` (BIGINT), ``FROM_VARBYTE(v,
@@ -11,9 +11,9 @@ on a real cluster by scripts/redshift_smoke.py.
 
 from __future__ import annotations
 
-from s3rb_tui.engine.checksum import CanonicalSQL
-from s3rb_tui.engine.schema import Column
-from s3rb_tui.engine.tables import quote_sql
+from s3rb_tui.engine.core.checksum import CanonicalSQL
+from s3rb_tui.engine.core.type_rules import Column
+from s3rb_tui.engine.core.table_names import quote_sql
 
 _DATETIME = "'YYYY-MM-DD HH24:MI:SS.US'"
 

@@ -21,9 +21,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from s3rb_tui.engine.errors import JobError
+from s3rb_tui.engine.core.errors import JobError
 from s3rb_tui.engine.stores.base import ObjectStore
-from s3rb_tui.engine.tables import quote_sql
+from s3rb_tui.engine.core.table_names import quote_sql
 from s3rb_tui.engine.warehouses.base import LoadFile
 from s3rb_tui.engine.warehouses.parquet_types import footer_types
 from s3rb_tui.engine.warehouses.values import nul_text_columns

@@ -13,9 +13,9 @@ from typing import Callable
 import psycopg2
 import psycopg2.extras
 
-from s3rb_tui.engine.errors import ConfigError, JobError
+from s3rb_tui.engine.core.errors import ConfigError, JobError
 from s3rb_tui.engine.stores.base import ObjectStore
-from s3rb_tui.engine.tables import quote_sql
+from s3rb_tui.engine.core.table_names import quote_sql
 from s3rb_tui.engine.warehouses import sql
 from s3rb_tui.engine.warehouses.base import SEQ_COLUMN, BatchOutcome, LoadFile, LoadSpec, Target, Warehouse
 from s3rb_tui.engine.warehouses.files import ChunkReader, csv_chunks, prefetched

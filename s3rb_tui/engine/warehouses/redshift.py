@@ -28,10 +28,10 @@ from typing import Callable
 import psycopg2
 import psycopg2.extras
 
-from s3rb_tui.engine.errors import ConfigError, JobError
-from s3rb_tui.engine.layout import parse_data_key
+from s3rb_tui.engine.core.errors import ConfigError, JobError
+from s3rb_tui.engine.state.store_layout import parse_data_key
 from s3rb_tui.engine.stores.base import ObjectStore
-from s3rb_tui.engine.tables import quote_sql
+from s3rb_tui.engine.core.table_names import quote_sql
 from s3rb_tui.engine.warehouses import sql
 from s3rb_tui.engine.warehouses.base import BatchLimits, BatchOutcome, LoadFile, LoadSpec, Target
 from s3rb_tui.engine.warehouses.files import write_gzip_csv

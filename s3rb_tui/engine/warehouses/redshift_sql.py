@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from s3rb_tui.engine.errors import ConfigError
-from s3rb_tui.engine.tables import quote_sql
+from s3rb_tui.engine.core.errors import ConfigError
+from s3rb_tui.engine.core.table_names import quote_sql
 from s3rb_tui.engine.warehouses import sql
 from s3rb_tui.engine.warehouses.base import SEQ_COLUMN, LoadFile, LoadSpec, Target
 

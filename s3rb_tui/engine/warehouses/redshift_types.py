@@ -3,7 +3,7 @@ compatibility table, held against every file's footer before a COPY is issued.
 
 Redshift reads Parquet through Spectrum and matches physical types strictly; AWS publishes no full
 table, so this one is conservative: each Parquet type maps to the Redshift column types our own
-type rules pair it with (``engine/schema.py``), and nothing wider. What users have reported, and
+type rules pair it with (``engine/core/type_rules.py``), and nothing wider. What users have reported, and
 what the table therefore refuses:
 
 - an unsigned 64-bit integer (``UINT_64``): no Redshift column accepts it;

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from s3rb_tui.engine.collations import EXACT, key_expr
-from s3rb_tui.engine.tables import quote_sql
+from s3rb_tui.engine.warehouses.collations import EXACT, key_expr
+from s3rb_tui.engine.core.table_names import quote_sql
 from s3rb_tui.engine.warehouses.base import LEDGER_TABLE, SEQ_COLUMN, Target, ledger_match
 
 STAGE_TABLE = "s3rb_stage"

@@ -34,8 +34,8 @@ def scope_pattern(table_prefix: str, prefix: str) -> str | None:
 
 
 def make_plan(ws, table: str, prefix: str, include_unloaded: bool, older_than=None, now=None):
-    from s3rb_tui.engine.clean import loaded_file_keys, plan_clean
-    from s3rb_tui.engine.layout import table_prefix
+    from s3rb_tui.engine.ops.clean import loaded_file_keys, plan_clean
+    from s3rb_tui.engine.state.store_layout import table_prefix
 
     ref = ws.table_ref(table)
     pattern = scope_pattern(table_prefix(ws.incremental_path, ref), prefix)
@@ -87,8 +87,8 @@ class CleanDialog(ModalScreen[Any]):
 
     def _older_than(self):
         """(timedelta or None, problem or None) from the age field (empty: any age)."""
-        from s3rb_tui.engine.durations import parse_duration
-        from s3rb_tui.engine.errors import UsageError
+        from s3rb_tui.engine.core.durations import parse_duration
+        from s3rb_tui.engine.core.errors import UsageError
 
         text = self.query_one("#older-than", Input).value.strip()
         if not text:
@@ -189,8 +189,8 @@ class CleanDialog(ModalScreen[Any]):
 
     @work(thread=True, exclusive=True, group="clean-run", exit_on_error=False)
     def _execute(self, plan) -> None:
-        from s3rb_tui.engine.clean import execute_clean
-        from s3rb_tui.engine.jobs import JobContext
+        from s3rb_tui.engine.ops.clean import execute_clean
+        from s3rb_tui.engine.core.jobs import JobContext
 
         def sink(event) -> None:
             if event.kind == "progress":

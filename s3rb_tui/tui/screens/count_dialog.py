@@ -1,6 +1,6 @@
 """Set a table's cumulative row counts (absolute replaces, additive adds), planned then confirmed.
 
-One number sets BOTH cumulative totals, MySQL extracted and Redshift loaded (engine/counts.py
+One number sets BOTH cumulative totals, MySQL extracted and Redshift loaded (engine/ops/counts.py
 set_count), as the manual's ``watermark-count set-count`` does; the dialog says so and shows both
 before and after. Enter in the number field applies, as the Apply button does."""
 
@@ -102,7 +102,7 @@ class SetCountDialog(ModalScreen[bool]):
     def _write(self, n: int, mode: str) -> None:
         ws = self.app.workspace
         try:
-            from s3rb_tui.engine.counts import set_count
+            from s3rb_tui.engine.ops.counts import set_count
 
             new = set_count(ws, ws.table_ref(self.table), n, mode)
         except Exception as e:

@@ -28,7 +28,7 @@ from s3rb_tui.tui.widgets.list_table import ListColumn, ListRow, ListTable
 from s3rb_tui.tui.widgets.nav import NavBar
 
 if TYPE_CHECKING:
-    from s3rb_tui.tui.views import DashboardData, HealthCheck, TableState
+    from s3rb_tui.tui.read_models import DashboardData, HealthCheck, TableState
 
 HEALTH_COLUMNS = (ListColumn("check", "Check"), ListColumn("state", "State"), ListColumn("latency", "Latency"), ListColumn("detail", "Detail"))
 #: the columns an operator needs first come first: at 80 columns Table, Lag, Last run and To load
@@ -98,7 +98,7 @@ class DashboardScreen(ListScreen):
     @work(thread=True, exclusive=True, group="dashboard-poll", exit_on_error=False)
     def _poll(self) -> None:
         try:
-            from s3rb_tui.tui.views import read_dashboard  # engine imports: off the UI thread
+            from s3rb_tui.tui.read_models import read_dashboard  # engine imports: off the UI thread
 
             data = read_dashboard(self.app.workspace)
         except Exception as e:

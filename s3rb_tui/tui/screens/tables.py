@@ -29,8 +29,8 @@ def warehouse_dialect(settings) -> str:
 
 def read_source_tables(ws) -> list:
     """Every table and view (TableInfo) of the schemas in DB_SCHEMAS, or else of every schema the
-    user may read (engine/catalog.py), grouped by schema on screen."""
-    from s3rb_tui.engine.catalog import readable_schemas
+    user may read (engine/wiring/catalog.py), grouped by schema on screen."""
+    from s3rb_tui.engine.wiring.catalog import readable_schemas
 
     listed = [name.strip() for name in ws.settings.str("DB_SCHEMAS").split(",") if name.strip()]
     with ws.open_source() as source:
@@ -39,7 +39,7 @@ def read_source_tables(ws) -> list:
 
 
 def read_table_detail(ws, name: str, dialect: str) -> dict[str, Any]:
-    from s3rb_tui.engine.schema import UnsupportedType, preflight, warehouse_type
+    from s3rb_tui.engine.core.type_rules import UnsupportedType, preflight, warehouse_type
 
     ref = ws.table_ref(name)
     cfg = ws.table_config(ref)
@@ -219,7 +219,7 @@ class TablesScreen(ListScreen):
         ws = self.app.workspace
 
         def validate() -> str:
-            from s3rb_tui.engine.counts import validate_table
+            from s3rb_tui.engine.ops.counts import validate_table
 
             return describe_validation(validate_table(ws, ws.table_ref(name)))
 

@@ -1,7 +1,7 @@
 """Guided watermark reset & set: choose → timestamp (validated as you type) → preview → confirm
 → apply (recorded as manual_cli) → offer the follow-up ``--redshift-only`` load.
 
-The preview is the engine's plan (engine/watermark_ops.py); applying writes exactly that plan with
+The preview is the engine's plan (engine/ops/watermark_changes.py); applying writes exactly that plan with
 compare-and-swap, so a watermark that moved meanwhile is never overwritten.
 """
 
@@ -22,9 +22,9 @@ from s3rb_tui.tui.messages import Loaded
 
 def validate_timestamp(text: str) -> str | None:
     """None when ``text`` is a timestamp ``watermark set --timestamp`` accepts (the engine's one
-    rule, engine/watermark_ops.parse_timestamp), else what is wrong and how to write it."""
-    from s3rb_tui.engine.errors import UsageError
-    from s3rb_tui.engine.watermark_ops import parse_timestamp
+    rule, engine/ops/watermark_changes.parse_timestamp), else what is wrong and how to write it."""
+    from s3rb_tui.engine.core.errors import UsageError
+    from s3rb_tui.engine.ops.watermark_changes import parse_timestamp
 
     if not text.strip():
         return "enter a timestamp like 2025-08-09 20:00:01"
@@ -117,12 +117,12 @@ class WatermarkWizard(ModalScreen[dict | None]):
 
     @work(thread=True, exclusive=True, group="wizard", exit_on_error=False)
     def _compute_plan(self, operation: str, timestamp: str) -> None:
-        from s3rb_tui.engine import watermark_ops
+        from s3rb_tui.engine.ops import watermark_changes
 
         ws = self.app.workspace
         try:
             ref = ws.table_ref(self.table)
-            plan = watermark_ops.plan_set(ws, ref, timestamp) if operation == "set" else watermark_ops.plan_reset(ws, ref)
+            plan = watermark_changes.plan_set(ws, ref, timestamp) if operation == "set" else watermark_changes.plan_reset(ws, ref)
         except Exception as e:
             self.post_message(Loaded("plan", None, e))
             return
@@ -130,10 +130,10 @@ class WatermarkWizard(ModalScreen[dict | None]):
 
     @work(thread=True, exclusive=True, group="wizard", exit_on_error=False)
     def _apply(self, plan) -> None:
-        from s3rb_tui.engine import watermark_ops
+        from s3rb_tui.engine.ops import watermark_changes
 
         try:
-            new = watermark_ops.apply_plan(self.app.workspace, plan)
+            new = watermark_changes.apply_plan(self.app.workspace, plan)
         except Exception as e:
             self.post_message(Loaded("applied", None, e))
             return

@@ -27,7 +27,7 @@ from s3rb_tui.tui.widgets.watermark_view import WatermarkView
 
 
 def _read_watermarks(ws, also: str | None) -> list:
-    from s3rb_tui.tui.views import configured_tables
+    from s3rb_tui.tui.read_models import configured_tables
 
     names = configured_tables(ws)
     if also and also not in names:
@@ -167,7 +167,7 @@ class WatermarksScreen(ListScreen):
         self.query_one("#wm-extra", Static).update("validating counts…")
 
         def validate() -> str:
-            from s3rb_tui.engine.counts import validate_table
+            from s3rb_tui.engine.ops.counts import validate_table
 
             return describe_validation(validate_table(ws, ws.table_ref(name)))
 

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from s3rb_tui.engine.watermarks import Watermark
+from s3rb_tui.engine.state.watermarks import Watermark
 from s3rb_tui.display import MISSING, count, data_timestamp, key, moment
 
 

@@ -1,0 +1,133 @@
+"""sync: MySQL -> S3 (the backup job) then S3 -> warehouse (the load job), per table.
+
+``backup_only`` stops after the backup; ``redshift_only`` skips it and loads the committed files
+not loaded yet (honouring a manual_cli watermark). A table whose backup failed is not loaded.
+Each table gets one combined result: its status, the rows loaded (extracted with
+``backup_only``, or when the load did not run), the run's rate over both phases, and both
+phases' details. A failed or cancelled table still reports what was committed before it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from s3rb_tui.engine.core.jobs import Event, JobContext, TableResult, rate as _rate
+from s3rb_tui.engine.ops.load import new_run_id, run_load
+from s3rb_tui.engine.warehouses.targets import refuse_shared_targets
+from s3rb_tui.engine.core.table_names import TableRef
+
+if TYPE_CHECKING:
+    from s3rb_tui.engine.wiring.workspace import Workspace
+
+
+def _phase_context(ctx: JobContext, phase: str) -> JobContext:
+    """A context for one phase: its events go to ``ctx`` as they happen; the phase's own
+    start/finish and per-table results become log lines, the combined result is sync's."""
+
+    def forward(ev: Event) -> None:
+        data = dict(ev.data)
+        if ev.kind in ("started", "finished"):
+            data.pop("event", None)
+            ctx.log(f"{phase} phase {ev.kind}", **data)
+        elif ev.kind == "table_done":
+            ok = data.get("status") in ("success", "no new data", "skipped", "dry run")
+            ctx.log(f"{phase} done", level="info" if ok else "error", table=ev.table,
+                    status=data.get("status"), rows=data.get("rows"), files=data.get("files"), error=data.get("error"))
+        else:
+            ctx.emit(ev.kind, table=ev.table, **data)
+
+    return JobContext(ctx.name, sink=forward, cancel=ctx.cancel, job_id=ctx.job_id)
+
+
+def _phase_summary(r: TableResult) -> dict:
+    return {"status": r.status, "rows": r.rows, "files": r.files, "bytes": r.bytes, "seconds": r.seconds,
+            "error": r.error, "hint": r.hint, "warnings": r.warnings, "details": r.details}
+
+
+def _combine(table: str, backup: TableResult | None, load: TableResult | None) -> TableResult:
+    out = TableResult(table=table)
+    phases = [p for p in (backup, load) if p is not None]
+    failed = next((p for p in phases if not p.ok), None)
+    if failed is not None:
+        out.status, out.error, out.hint = failed.status, failed.error, failed.hint
+    elif any(p.status == "dry run" for p in phases):
+        out.status = "dry run"
+    elif any(p.status == "success" for p in phases):
+        out.status = "success"
+    else:
+        out.status = "no new data"
+    # what the run moved: the load's counts once it loaded something (or succeeded), else what
+    # the backup committed (a load that failed or was skipped must not hide the backup's files)
+    loaded = load is not None and load.status != "skipped" and (load.ok or load.rows or load.files)
+    main = load if loaded or backup is None else backup
+    if main is not None:
+        out.rows, out.files, out.bytes = main.rows, main.files, main.bytes
+    if failed is not None and backup is not None and backup.files and failed is not backup:
+        # the load failed after the backup committed files: they are kept and load next time
+        out.error = (f"{out.error} (the backup step committed {backup.files} file(s), {backup.rows:,} rows; "
+                     "the files not loaded yet stay in the store and load on the next sync)")
+    elif failed is backup and backup is not None and backup.files:
+        out.error = f"{out.error} (committed before it stopped: {backup.files} file(s), {backup.rows:,} rows; the next run goes on from there)"
+    out.seconds = round(sum(p.seconds for p in phases), 3)  # rows_per_s: the run's rate over both phases
+    for p in phases:
+        out.warnings.extend(w for w in p.warnings if w not in out.warnings)
+    if backup is not None:
+        out.details["backup"] = _phase_summary(backup)
+    if load is not None:
+        out.details["load"] = _phase_summary(load)
+    return out
+
+
+def run_sync(
+    ws: "Workspace",
+    tables: list[TableRef],
+    ctx: JobContext,
+    *,
+    strategy: str = "sequential",
+    backup_only: bool = False,
+    redshift_only: bool = False,
+    limit: int | None = None,
+    verify: bool = False,
+    dry_run: bool = False,
+    max_workers: int | None = None,
+    batch_size: int | None = None,
+    extract_engine: str | None = None,
+) -> list[TableResult]:
+    if backup_only and redshift_only:
+        raise ValueError("backup_only and redshift_only exclude each other")
+    if not backup_only:
+        refuse_shared_targets(ws, tables)  # before the backup: two tables mixed in one target is never run
+    started = time.monotonic()
+    run_id = new_run_id()
+    ctx.emit("started", tables=[t.full_name for t in tables], strategy=strategy, dry_run=dry_run,
+             backup_only=backup_only, redshift_only=redshift_only, run_id=run_id)
+    backups: dict[str, TableResult] = {}
+    if not redshift_only:
+        from s3rb_tui.engine.ops.backup import run_backup
+
+        for r in run_backup(ws, tables, _phase_context(ctx, "backup"), strategy=strategy, batch_size=batch_size, limit=limit,
+                            max_workers=max_workers, dry_run=dry_run, extract_engine=extract_engine):
+            backups[r.table] = r
+    loads: dict[str, TableResult] = {}
+    if not backup_only:
+        to_load = [t for t in tables if t.full_name not in backups or backups[t.full_name].ok]
+        load_ctx = _phase_context(ctx, "load")
+        for r in run_load(ws, to_load, load_ctx, dry_run=dry_run, verify=verify, run_id=run_id):
+            loads[r.table] = r
+        for t in tables:
+            if t.full_name not in loads and t.full_name in backups:
+                skipped = TableResult(table=t.full_name, status="skipped", error="not loaded: the backup of this table failed")
+                loads[t.full_name] = skipped
+    results = []
+    for t in tables:
+        combined = _combine(t.full_name, backups.get(t.full_name), loads.get(t.full_name))
+        ctx.table_done(combined)
+        results.append(combined)
+    ok = all(r.ok for r in results)
+    ctx.emit("finished", event="Sync operation completed", success=ok, duration_seconds=round(time.monotonic() - started, 3),
+             successful_tables=[r.table for r in results if r.ok], failed_tables=[r.table for r in results if not r.ok],
+             rows=sum(r.rows for r in results), files=sum(r.files for r in results), run_id=run_id,
+             rows_per_s=_rate(sum(r.rows for r in results), time.monotonic() - started))
+    return results
+

@@ -1,0 +1,176 @@
+"""What one table's verify compares, and the entry point ``verify_tables``.
+
+``plan_verify`` discovers the source table, picks the warehouse relation by the table's load mode
+(merge and replace: the table; append: its ``<table>_latest`` view), the compared columns (every
+column both sides have, or ``--columns``, or none with ``--keys-only``), the watermark's bound
+and ``--since``, and builds both sides' queries. Bad input is a UsageError (exit 2) before any
+segment is read: no primary key, an unknown column, a table never loaded, a source verify cannot
+read (the SQLite demo source).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from s3rb_tui.engine.core.checksum import CanonicalSQL, Field, canonical_kind
+from s3rb_tui.engine.core.errors import UsageError
+from s3rb_tui.engine.ops.load import open_warehouse_for, resolve_mode
+from s3rb_tui.engine.core.type_rules import TableSchema
+from s3rb_tui.engine.sources.keyset import KeyRules, Keyset, mysql_keyset, mysql_param
+from s3rb_tui.engine.core.table_names import TableRef
+from s3rb_tui.engine.warehouses.targets import target_for
+from s3rb_tui.engine.ops.verify import TableVerdict, Verifier, VerifyOptions, VerifyProgress
+from s3rb_tui.engine.ops.verify_sides import Queries, Side
+from s3rb_tui.engine.warehouses.sql_views import latest_view_name
+from s3rb_tui.engine.warehouses.base import Target, Warehouse
+
+if TYPE_CHECKING:
+    from s3rb_tui.engine.core.jobs import CancelToken
+    from s3rb_tui.engine.wiring.workspace import Workspace
+
+
+def canonical_for(dialect: str) -> CanonicalSQL:
+    if dialect == "duckdb":
+        from s3rb_tui.engine.warehouses.checksum_duckdb import DuckDBCanonical
+
+        return DuckDBCanonical()
+    if dialect == "redshift":
+        from s3rb_tui.engine.warehouses.checksum_redshift import RedshiftCanonical
+
+        return RedshiftCanonical()
+    from s3rb_tui.engine.warehouses.checksum_postgres import PostgresCanonical
+
+    return PostgresCanonical()
+
+
+def _queries_for(wh: Warehouse, owner: bool) -> Queries:
+    if wh.dialect == "duckdb":
+        from s3rb_tui.engine.warehouses.checksum_duckdb import DuckDBQueries
+
+        return DuckDBQueries(wh, owner=owner)
+    from s3rb_tui.engine.warehouses.checksum_postgres import PostgresQueries
+
+    return PostgresQueries(wh)
+
+
+@dataclass
+class VerifyPlan:
+    ref: TableRef
+    schema: TableSchema
+    mode: str
+    relation: Target
+    source: Side
+    warehouse: Side
+    late: tuple[str, list[Any]] | None
+    notes: list[str]
+
+
+def plan_verify(ws: "Workspace", ref: TableRef, options: VerifyOptions, wh: Warehouse) -> VerifyPlan:
+    from s3rb_tui.engine.sources.mysql_checksum import MySQLCanonical
+
+    if ws.settings.str("DB_DIALECT") != "mysql":
+        raise UsageError(f"verify reads MySQL/MariaDB sources; {ref} is on a {ws.settings.str('DB_DIALECT')} source",
+                         "point DB_HOST at the MySQL server")
+    cfg = ws.table_config(ref)
+    with ws.open_source() as source:
+        schema = source.discover(ref, cfg.cursor_column, cfg.key_columns)
+    if schema.is_view:
+        raise UsageError(f"{ref} is a view; verify compares base tables", "name the table the view reads")
+    if not schema.primary_key:
+        raise UsageError(f"{ref} has no primary key: verify compares rows by key",
+                         f'add a primary key, or name one: key_columns = [...] under [tables."{ref}"] in s3rb.toml')
+    mode = resolve_mode(cfg, schema)
+    target = target_for(ws, ref)
+    relation = latest_view_name(target) if mode == "append" else target
+    if mode == "append" and cfg.latest_key and tuple(cfg.latest_key) != schema.primary_key:
+        raise UsageError(f"{ref} is appended with latest_key {list(cfg.latest_key)}, not its primary key: its _latest view "
+                         "holds one row per latest_key, which no source row matches", "verify compares by the primary key")
+    columns = wh.table_columns(relation)
+    if columns is None:
+        raise UsageError(f"{ref} has no warehouse {'view' if mode == 'append' else 'table'} {relation.full_name} yet",
+                         f"run `s3rb-tui --run sync -t {ref}` first")
+    present = {wh.fold(c) for c in columns}
+    notes: list[str] = []
+    if options.columns is not None:
+        unknown = [c for c in options.columns if c not in schema.column_names]
+        if unknown:
+            raise UsageError(f"--columns: {', '.join(unknown)} not a column of {ref}", f"its columns: {', '.join(schema.column_names)}")
+        wanted = [c for c in schema.column_names if c in options.columns]
+    else:
+        wanted = [] if options.keys_only else schema.column_names
+    absent = [c for c in wanted if wh.fold(c) not in present]
+    if absent:
+        notes.append(f"not in the warehouse, not compared: {', '.join(absent)}")
+    missing_keys = [k for k in schema.primary_key if wh.fold(k) not in present]
+    if missing_keys:
+        raise UsageError(f"{relation.full_name} has no column {', '.join(missing_keys)} (the key of {ref})", "rebuild the table")
+    dialect = wh.dialect
+    key_fields = [Field(schema.column(k), canonical_kind(schema.column(k), dialect)) for k in schema.primary_key]
+    value_fields = [Field(schema.column(c), canonical_kind(schema.column(c), dialect)) for c in wanted
+                    if c not in schema.primary_key and c not in absent]
+    fields = key_fields + value_fields
+
+    source_where, late, wh_where = _filters(ws, ref, schema, mode, options, wh)
+    src_keys = mysql_keyset(schema)
+    src_side = Side("source", MySQLCanonical(dialect), src_keys, schema.ref.mysql(), schema, fields, key_fields,
+                    where=source_where, late=late, raw_select=lambda f: f.column.rule.select_expr(f.column))
+    canon = canonical_for(dialect)
+    wh_keys = Keyset(schema, KeyRules(canon.quote, canon.placeholder, mysql_param))
+    wh_side = Side("warehouse", canon, wh_keys, relation.sql if dialect != "redshift" else Target(relation.schema, relation.name.lower()).sql,
+                   schema, fields, key_fields, where=wh_where)
+    return VerifyPlan(ref, schema, mode, relation, src_side, wh_side, late, notes)
+
+
+def _filters(ws: "Workspace", ref: TableRef, schema: TableSchema, mode: str, options: VerifyOptions, wh: Warehouse):
+    """(source filter, source "past the watermark" clause, warehouse filter)."""
+    from s3rb_tui.engine.ops.watermark_changes import parse_timestamp
+
+    cursor = schema.column(schema.cursor_column) if schema.cursor_column else None
+    src_parts: list[tuple[str, list[Any]]] = []
+    wh_where = None
+    late = None
+    if options.since is not None:
+        if cursor is None:
+            raise UsageError(f"--since needs a cursor column; {ref} has none", "leave out --since to verify the whole table")
+        since = parse_timestamp(options.since).strftime("%Y-%m-%d %H:%M:%S.%f")
+        src_parts.append((f"{mysql_keyset(schema).ref(cursor.name)} >= %s", [since]))
+        canon = canonical_for(wh.dialect)
+        wh_where = (f"{canon.quote(wh.fold(cursor.name))} >= {canon.placeholder}", [since])
+    wm = ws.watermarks.get(ref)
+    if cursor is not None and schema.incremental and mode != "replace" and wm is not None and wm.last_data_timestamp is not None:
+        ref_sql = mysql_keyset(schema).ref(cursor.name)
+        bound = mysql_param(cursor, wm.last_data_timestamp)
+        src_parts.append((f"({ref_sql} IS NULL OR {ref_sql} <= %s)", [bound]))
+        late = (f"{ref_sql} > %s", [bound])
+    source_where = None
+    if src_parts:
+        source_where = (" AND ".join(p for p, _ in src_parts), [v for _, vs in src_parts for v in vs])
+    return source_where, late, wh_where
+
+
+def verify_table(ws: "Workspace", ref: TableRef, options: VerifyOptions | None = None,
+                 progress: Callable[[VerifyProgress], None] | None = None, cancel: "CancelToken | None" = None) -> TableVerdict:
+    """Verify one table (module docstring): its TableVerdict."""
+    from s3rb_tui.engine.sources.mysql_checksum import MySQLQueries
+
+    options = options or VerifyOptions()
+    shared = open_warehouse_for(ws, reading=True)
+    try:
+        plan = plan_verify(ws, ref, options, shared)
+        verdict = TableVerdict(ref.full_name, plan.relation.full_name, plan.mode, plan.source.compared, notes=plan.notes)
+
+        def wh_open() -> Queries:
+            if shared.dialect == "duckdb":  # one database, one cursor per worker
+                return _queries_for(shared, owner=False)
+            return _queries_for(open_warehouse_for(ws, reading=True), owner=True)
+
+        openers: dict[str, Callable[[], Queries]] = {"source": lambda: MySQLQueries(ws.open_source()), "warehouse": wh_open}
+        return Verifier(plan.source, plan.warehouse, openers, verdict, options, late=plan.late, progress=progress, cancel=cancel).run()
+    finally:
+        shared.close()
+
+
+def verify_tables(ws: "Workspace", refs: list[TableRef], options: VerifyOptions | None = None,
+                  progress: Callable[[VerifyProgress], None] | None = None, cancel: "CancelToken | None" = None) -> list[TableVerdict]:
+    return [verify_table(ws, ref, options, progress, cancel) for ref in refs]

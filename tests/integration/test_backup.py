@@ -23,6 +23,7 @@ import pymysql
 import pytest
 
 from tests.support import mariadb
+from tests.support.s3 import data_keys
 from tests.support.waiting import wait_until
 from tests.support.backups import wait_for_next_second
 
@@ -40,13 +41,6 @@ def s3_tables(s3_client, bucket: str, prefix: str) -> dict[str, pa.Table]:
             body = s3_client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
             out.setdefault(table, []).append(pq.read_table(io.BytesIO(body)))
     return {k: pa.concat_tables(v) for k, v in out.items()}
-
-
-def data_keys(s3_client, bucket: str, prefix: str = "incremental/") -> list[str]:
-    keys = []
-    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys += [o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(".parquet")]
-    return keys
 
 
 def mysql_rows(server: dict, db: str, table: str) -> tuple[list[str], list[tuple]]:

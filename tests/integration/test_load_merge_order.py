@@ -20,7 +20,7 @@ from s3rb_tui.engine.core.table_names import TableRef
 from s3rb_tui.engine.state.watermarks import Watermark
 from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
-from tests.integration.test_load_views_duckdb import Warehouse
+from tests.support.warehouse import Warehouse
 
 REF = TableRef("shop", "orders")
 SCHEMA = TableSchema(REF, (Column("id", "int"), Column("status", "varchar", char_length=20), Column("updated_at", "datetime")),

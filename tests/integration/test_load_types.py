@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.integration.test_load_views_duckdb import Warehouse
+from tests.support.warehouse import Warehouse
 from tests.integration.test_type_fidelity import COLUMNS, INSERT_1, INSERT_2, INSERT_3, JSON_DOC, LONG_TEXT
 from tests.support import mariadb
 

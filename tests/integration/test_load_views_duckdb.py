@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.support import mariadb, postgres
+from tests.support.warehouse import Warehouse, mysql
 from tests.support.backups import wait_for_next_second
 
 SETTLEMENT_DDL = """
@@ -25,16 +25,6 @@ CREATE TABLE settlement_normal_delivery_detail (
 )"""
 
 
-def mysql(server, db, *statements):
-    conn = mariadb.connect(server, db)
-    try:
-        with conn.cursor() as cur:
-            for s in statements:
-                cur.execute(s)
-    finally:
-        conn.close()
-
-
 def events(rows):
     values = ", ".join(
         f"('{p}', {partner}, '{status}', {price}, '{{\"n\": {i}}}', '{i}:30:00', UNHEX('0A0B{i:02d}'), '2025-08-01 10:00:00', '{ts}')"
@@ -42,37 +32,6 @@ def events(rows):
     )
     return ("INSERT INTO settlement_normal_delivery_detail (ant_parcel_no, partner_id, latest_status, net_price, payload, handling, sig, create_at, update_at) "
             f"VALUES {values}")
-
-
-class Warehouse:
-    """Queries against the test's warehouse, whichever it is."""
-
-    def __init__(self, dialect, tmp_path, request):
-        self.dialect = dialect
-        if dialect == "duckdb":
-            self.path = tmp_path / "wh.duckdb"
-            self.env = {"WAREHOUSE_DIALECT": "duckdb", "DUCKDB_PATH": str(self.path)}
-        else:
-            self.pg = request.getfixturevalue("pg_db")
-            self.env = {"WAREHOUSE_DIALECT": "postgres", "REDSHIFT_HOST": self.pg["host"], "REDSHIFT_PORT": str(self.pg["port"]),
-                        "REDSHIFT_USER": self.pg["user"], "REDSHIFT_PASSWORD": self.pg["password"], "REDSHIFT_DATABASE": self.pg["dbname"]}
-
-    def q(self, sql):
-        if self.dialect == "duckdb":
-            import duckdb
-
-            con = duckdb.connect(str(self.path), read_only=True)
-            try:
-                return con.execute(sql).fetchall()
-            finally:
-                con.close()
-        conn = postgres.connect(self.pg, self.pg["dbname"])
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql)
-                return cur.fetchall()
-        finally:
-            conn.close()
 
 
 @pytest.mark.parametrize("dialect", ["duckdb", "postgres"])

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_backup import data_keys
 from tests.support import mariadb, postgres
+from tests.support.s3 import data_keys
 from tests.support.waiting import wait_until
 
 RENTAL_ROWS = 16044

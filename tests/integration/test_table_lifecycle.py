@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.integration.test_load_views_duckdb import Warehouse
+from tests.support.warehouse import Warehouse
 from tests.support import mariadb, postgres
 
 PATHS = ["pymysql", "fast"]

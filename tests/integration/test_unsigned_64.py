@@ -22,7 +22,7 @@ from s3rb_tui.engine.core.table_names import TableRef
 from s3rb_tui.engine.state.watermarks import Watermark
 from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
-from tests.integration.test_load_views_duckdb import Warehouse, mysql
+from tests.support.warehouse import Warehouse, mysql
 from tests.support import postgres
 
 pytestmark = pytest.mark.integration

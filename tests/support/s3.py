@@ -63,3 +63,11 @@ def delete_bucket(s3, bucket: str) -> None:
     for start in range(0, len(keys), 1000):
         s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[start:start + 1000], "Quiet": True})
     s3.delete_bucket(Bucket=bucket)
+
+
+def data_keys(s3_client, bucket: str, prefix: str = "incremental/") -> list[str]:
+    """The Parquet data files under ``prefix`` in ``bucket`` (every page of the listing)."""
+    keys = []
+    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys += [o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(".parquet")]
+    return keys

@@ -1,6 +1,6 @@
 """Cron edges and small CLI items of issue 13: --log-file that cannot be opened, clean --days abc,
 --help listing the options, --demo after --run, --readonly keeping dry runs (and refusing writes),
---json errors as a JSON document on stdout. The CLI runs in a subprocess; the demo workspace
+--json errors as a JSON document on stdout. The CLI runs in this process (one check in a subprocess); the demo workspace
 (SQLite source, local store, DuckDB) is the working source where one is needed."""
 
 from __future__ import annotations
@@ -15,11 +15,18 @@ import pytest
 
 from s3rb_tui import cli as cli_module
 from s3rb_tui.headless import COMMANDS
+from tests.support.headless import run_in_process
 
 TABLE = "settlement.settlement_claim_detail"
 
 
 def cli(*args, env=None, cwd=None):
+    """In this process (tests/support/headless.py)."""
+    return run_in_process(*args, env=env, cwd=cwd)
+
+
+def cli_subprocess(*args, env=None, cwd=None):
+    """The real entry point in a child: the exit code a cron job sees."""
     base = {"PATH": os.environ["PATH"], "HOME": str(cwd or "/tmp")}
     return subprocess.run([sys.executable, "-m", "s3rb_tui", *args], env={**base, **(env or {})}, cwd=cwd,
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
@@ -38,7 +45,7 @@ def demo_env(tmp_path: Path) -> dict:
 
 
 def test_a_log_file_that_cannot_be_opened_is_exit_2_in_one_line(tmp_path):
-    proc = cli("--run", "info", "--log-file", "/nonexistent/x", cwd=tmp_path)
+    proc = cli_subprocess("--run", "info", "--log-file", "/nonexistent/x", cwd=tmp_path)
     assert proc.returncode == 2  # was: FileNotFoundError, exit 1
     assert "cannot open --log-file '/nonexistent/x'" in one_error_line(proc)
 

@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.headless import run_in_process
+
 
 def cli(*args, env=None, cwd=None):
+    """In this process (tests/support/headless.py): the usage rules are the same, without a child's start-up."""
+    return run_in_process(*args, env=env, cwd=cwd)
+
+
+def cli_subprocess(*args, env=None, cwd=None):
+    """The real entry point in a child (``python -m s3rb_tui``): its exit code, imports and traceback."""
     base = {"PATH": os.environ["PATH"], "HOME": str(cwd or "/tmp")}
     return subprocess.run([sys.executable, "-m", "s3rb_tui", *args], env={**base, **(env or {})}, cwd=cwd,
                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
@@ -63,11 +71,11 @@ def test_bad_configuration_is_exit_2(tmp_path):
 
 
 def test_info_and_help_work_without_configuration(tmp_path):
-    info = cli("--run", "info", cwd=tmp_path)
+    info = cli_subprocess("--run", "info", cwd=tmp_path)
     assert info.returncode == 0 and "sequential" in info.stdout and "inter-table" in info.stdout
-    top = cli("--help", cwd=tmp_path)
+    top = cli_subprocess("--help", cwd=tmp_path)
     assert top.returncode == 0 and "--run COMMAND" in top.stdout and "watermark-count" in top.stdout
-    sub = cli("--run", "sync", "--help", cwd=tmp_path)
+    sub = cli_subprocess("--run", "sync", "--help", cwd=tmp_path)
     assert sub.returncode == 0 and "--redshift-only" in sub.stdout
 
 
@@ -80,7 +88,7 @@ def test_config_masks_secrets_and_exits_2_when_it_cannot_work(tmp_path):
 
 
 def test_debug_shows_the_traceback(tmp_path):
-    proc = cli("--run", "backup", "-t", "db.t", "--debug", env={"S3_BUCKET_NAME": ""}, cwd=tmp_path)
+    proc = cli_subprocess("--run", "backup", "-t", "db.t", "--debug", env={"S3_BUCKET_NAME": ""}, cwd=tmp_path)
     assert proc.returncode == 2 and "Traceback" in proc.stderr
 
 

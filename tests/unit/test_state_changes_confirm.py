@@ -1,14 +1,12 @@
 """Every state-changing headless command asks on a terminal and needs --force without one (issue 13,
 bug 9): watermark set/reset, set-count, s3clean clean, clean --confirm. A local-directory store,
-the CLI in a subprocess (a pseudo-terminal for the prompts); no database is reachable (DB_PORT=1),
+the CLI in this process (in a subprocess on a pseudo-terminal for the prompts); no database is reachable (DB_PORT=1),
 which the plans survive."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from s3rb_tui.engine.stores import open_store
 from s3rb_tui.engine.core.table_names import TableRef
 from s3rb_tui.engine.state.watermarks import Counts, Watermark, WatermarkStore
 from s3rb_tui.settings import build_settings
+from tests.support.headless import run_in_process
 from tests.support.terminal import run_in_terminal
 
 T = TableRef("db", "t")
@@ -55,9 +54,8 @@ def state(root: Path) -> dict[str, bytes]:
 
 
 def cli(args, env, cwd):
-    base = {"PATH": os.environ["PATH"], "HOME": str(cwd)}
-    return subprocess.run([sys.executable, "-m", "s3rb_tui", "--run", *args], env={**base, **env}, cwd=cwd,
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    """In this process (tests/support/headless.py), stdin empty and not a terminal."""
+    return run_in_process("--run", *args, env=env, cwd=cwd)
 
 
 @pytest.mark.parametrize("name", COMMANDS)

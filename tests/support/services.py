@@ -1,5 +1,5 @@
 """Fixtures for real-service tests: MariaDB (with Sakila), PostgreSQL, an S3 endpoint (moto server
-mode over HTTP), an OpenSSH server, and helpers to run the CLI in a subprocess.
+mode over HTTP), an OpenSSH server, and ``make_env`` (the settings for them); ``run_cli`` comes from tests/support/cli.py.
 
 Only tests/integration/conftest.py makes them visible (``from tests.support.services import *``): the
 unit tier never imports this module, so it runs without psutil, moto or any service
@@ -11,19 +11,15 @@ Every per-test database and bucket gets a unique name: teammates run tests at th
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 from typing import Callable
 
 import pytest
 
 from tests.support import mariadb, postgres, s3, sshd as sshd_support
 from tests.support.availability import unavailable
+from tests.support.cli import run_cli  # noqa: F401  (a fixture: re-exported for tests/integration)
 from tests.support.naming import unique_name
-
-CLI_TIMEOUT = 300.0
 
 __all__ = [
     "mysql_server", "mysql_db", "sakila_db", "sakila_shared", "pg_server", "pg_db",
@@ -208,33 +204,3 @@ def make_env(request: pytest.FixtureRequest, mysql_server: dict, s3_endpoint: st
         return env
 
     return build
-
-
-@pytest.fixture
-def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
-    """``run_cli(*args, env=None, cwd=None, timeout=300)``: run ``python -m s3rb_tui *args`` in a subprocess.
-
-    The child gets a clean environment: PATH, a private HOME (tmp_path/home), the IMDS lookup
-    disabled (no stray AWS credential chain), plus ``env``. ``cwd`` defaults to a private empty
-    directory, so no ``.env`` is picked up by accident. Returns CompletedProcess with text output.
-    """
-    home = tmp_path / "home"
-    workdir = tmp_path / "cwd"
-
-    def run(*args: str, env: dict | None = None, cwd: str | Path | None = None, timeout: float = CLI_TIMEOUT,
-            input: str | None = None) -> subprocess.CompletedProcess:
-        home.mkdir(exist_ok=True)
-        workdir.mkdir(exist_ok=True)
-        child_env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(home),
-            "AWS_EC2_METADATA_DISABLED": "true",
-            **(env or {}),
-        }
-        return subprocess.run(
-            [sys.executable, "-m", "s3rb_tui", *map(str, args)],
-            env=child_env, cwd=str(cwd or workdir), capture_output=True, text=True, timeout=timeout,
-            input=input, stdin=None if input is not None else subprocess.DEVNULL,
-        )
-
-    return run

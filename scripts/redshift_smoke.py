@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from s3rb_tui.engine.core.errors import S3rbError  # noqa: E402
 from s3rb_tui.engine.core.jobs import JobContext  # noqa: E402
-from s3rb_tui.engine.state.store_layout import lock_key, watermark_key  # noqa: E402
+from s3rb_tui.engine.stores.layout import lock_key, watermark_key  # noqa: E402
 from s3rb_tui.engine.ops.sync import run_sync  # noqa: E402
 from s3rb_tui.engine.core.table_names import TableRef  # noqa: E402
 from s3rb_tui.engine.warehouses.base import Target  # noqa: E402

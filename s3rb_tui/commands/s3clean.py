@@ -22,7 +22,7 @@ from s3rb_tui.engine.ops.clean import (
 )
 from s3rb_tui.engine.core.durations import format_duration, parse_duration
 from s3rb_tui.engine.core.errors import JobError, UsageError
-from s3rb_tui.engine.state.store_layout import table_prefix
+from s3rb_tui.engine.stores.layout import table_prefix
 
 SHOW_KEYS = 5
 

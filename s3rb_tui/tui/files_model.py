@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from s3rb_tui.engine.state.store_layout import parse_data_key, table_prefix
+from s3rb_tui.engine.stores.layout import parse_data_key, table_prefix
 from s3rb_tui.engine.core.table_names import TableRef
 
 LEVELS = ("table", "year", "month", "day", "hour", "file")

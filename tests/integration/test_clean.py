@@ -10,7 +10,7 @@ import pytest
 
 from s3rb_tui.engine.ops.clean import execute_clean, plan_clean
 from s3rb_tui.engine.core.jobs import JobContext
-from s3rb_tui.engine.state.store_layout import data_key
+from s3rb_tui.engine.stores.layout import data_key
 from s3rb_tui.engine.stores import open_store
 from s3rb_tui.engine.core.table_names import TableRef
 from s3rb_tui.engine.state.watermarks import Counts, Watermark, WatermarkStore

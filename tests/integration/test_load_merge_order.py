@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from s3rb_tui.engine.core.jobs import JobContext
-from s3rb_tui.engine.state.store_layout import FilePosition, data_key
+from s3rb_tui.engine.stores.layout import FilePosition, data_key
 from s3rb_tui.engine.ops.load import load_table
 from s3rb_tui.engine.core.type_rules import Column, TableSchema
 from s3rb_tui.engine.core.table_names import TableRef

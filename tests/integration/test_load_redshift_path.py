@@ -21,7 +21,7 @@ import pytest
 
 from s3rb_tui.engine.core.errors import JobError
 from s3rb_tui.engine.core.jobs import JobContext
-from s3rb_tui.engine.state.store_layout import FilePosition, data_key
+from s3rb_tui.engine.stores.layout import FilePosition, data_key
 from s3rb_tui.engine.ops.load import load_table
 from s3rb_tui.engine.core.type_rules import Column, TableSchema
 from s3rb_tui.engine.core.table_names import TableRef

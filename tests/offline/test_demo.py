@@ -19,7 +19,7 @@ import pytest
 
 from s3rb_tui import demo_data
 from s3rb_tui.demo import prepare_demo, read_marker, start_traffic
-from s3rb_tui.engine.state.store_layout import lock_key
+from s3rb_tui.engine.stores.layout import lock_key
 from s3rb_tui.engine.core.table_names import TableRef
 from tests.support.backups import wait_for_next_local_second
 from tests.support.waiting import wait_until

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual.widgets import Button, Checkbox, Input, Tree
 
-from s3rb_tui.engine.state.store_layout import table_prefix
+from s3rb_tui.engine.stores.layout import table_prefix
 from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
 from s3rb_tui.tui.screens.clean_dialog import make_plan

@@ -10,7 +10,7 @@ import pytest
 from s3rb_tui.engine.ops.clean import execute_clean, plan_clean, plan_retention, summarize, validate_pattern
 from s3rb_tui.engine.core.errors import UsageError
 from s3rb_tui.engine.core.jobs import JobContext
-from s3rb_tui.engine.state.store_layout import data_key, table_prefix
+from s3rb_tui.engine.stores.layout import data_key, table_prefix
 from s3rb_tui.engine.stores.local import LocalStore
 from s3rb_tui.engine.core.table_names import TableRef
 

@@ -1,6 +1,6 @@
 import datetime as dt
 
-from s3rb_tui.engine.state.store_layout import FilePosition, data_key, lock_key, parse_data_key, table_prefix, watermark_key
+from s3rb_tui.engine.stores.layout import FilePosition, data_key, lock_key, parse_data_key, table_prefix, watermark_key
 from s3rb_tui.engine.core.table_names import TableRef
 
 T = TableRef("settlement", "settlement_normal_delivery_detail")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from s3rb_tui.engine.state.store_layout import FilePosition, data_key, run_stamp
+from s3rb_tui.engine.stores.layout import FilePosition, data_key, run_stamp
 from s3rb_tui.engine.stores import open_store
 from s3rb_tui.engine.core.table_names import TableRef
 from s3rb_tui.engine.state.watermarks import Counts, Watermark, WatermarkStore

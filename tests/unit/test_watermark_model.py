@@ -3,7 +3,7 @@ import json
 import pytest
 
 from s3rb_tui.engine.core.errors import WatermarkError
-from s3rb_tui.engine.state.store_layout import FilePosition
+from s3rb_tui.engine.stores.layout import FilePosition
 from s3rb_tui.engine.stores.local import LocalStore
 from s3rb_tui.engine.core.table_names import TableRef
 from s3rb_tui.engine.state.watermarks import Watermark, WatermarkStore

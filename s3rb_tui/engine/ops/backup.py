@@ -28,7 +28,7 @@ from s3rb_tui.engine.cursors.values import check_position
 from s3rb_tui.engine.core.errors import Cancelled, JobError, S3rbError, WatermarkError
 from s3rb_tui.engine.wiring.extract_path import choose_extract_path, open_extract_source
 from s3rb_tui.engine.core.jobs import JobContext, RateMeter, TableResult, rate
-from s3rb_tui.engine.state.store_layout import FilePosition, data_key, run_stamp, stamp_to_datetime, table_data_files, table_prefix
+from s3rb_tui.engine.stores.layout import FilePosition, data_key, run_stamp, stamp_to_datetime, table_data_files, table_prefix
 from s3rb_tui.engine.state.locks import TableLock
 from s3rb_tui.engine.core.type_rules import ConversionStats, TableSchema, preflight
 from s3rb_tui.engine.sources.base import InitialScan, PendingEstimate, Position, Source

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from s3rb_tui.engine.core.errors import JobError, UsageError
 from s3rb_tui.engine.core.jobs import JobContext
-from s3rb_tui.engine.state.store_layout import WATERMARK_PREFIX, normalize_prefix, parse_data_key, table_prefix
+from s3rb_tui.engine.stores.layout import WATERMARK_PREFIX, normalize_prefix, parse_data_key, table_prefix
 from s3rb_tui.engine.stores.base import DeleteError, ObjectInfo, ObjectStore
 from s3rb_tui.engine.core.table_names import TableRef
 

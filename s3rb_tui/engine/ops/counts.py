@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from s3rb_tui.engine.core.errors import UsageError
-from s3rb_tui.engine.state.store_layout import parse_data_key
+from s3rb_tui.engine.stores.layout import parse_data_key
 from s3rb_tui.engine.ops.load import committed_keys, open_warehouse_for, resolve_mode, target_for
 from s3rb_tui.engine.state.locks import TableLock
 from s3rb_tui.engine.core.table_names import TableRef

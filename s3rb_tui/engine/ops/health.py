@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from s3rb_tui.engine.ops.clean import LoadedKeys, summarize, tables_in_store, warehouse_configured
 from s3rb_tui.engine.core.errors import S3rbError
-from s3rb_tui.engine.state.store_layout import table_prefix
+from s3rb_tui.engine.stores.layout import table_prefix
 from s3rb_tui.engine.core.table_names import TableRef
 from s3rb_tui.engine.wiring.tunnels import tunnel_config
 from s3rb_tui.engine.warehouses.redshift_sql import region_note

@@ -31,7 +31,7 @@ from s3rb_tui.engine.warehouses.collations import inexact_warning, key_matching
 from s3rb_tui.engine.ops.column_changes import added_column_default, default_warning, refuse_vanished_columns
 from s3rb_tui.engine.core.errors import Cancelled, JobError, S3rbError
 from s3rb_tui.engine.core.jobs import JobContext, RateMeter, TableResult
-from s3rb_tui.engine.state.store_layout import parse_data_key, stamp_to_datetime, table_data_files
+from s3rb_tui.engine.stores.layout import parse_data_key, stamp_to_datetime, table_data_files
 from s3rb_tui.engine.ops.table_identity import check_identity
 from s3rb_tui.engine.state.locks import TableLock
 from s3rb_tui.engine.core.type_rules import TableSchema, column_from_arrow, preflight, warehouse_type

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from s3rb_tui.engine.core.errors import UsageError
 from s3rb_tui.engine.ops.backup import backup_table
 from s3rb_tui.engine.core.jobs import JobContext, TableResult
-from s3rb_tui.engine.state.store_layout import run_stamp
+from s3rb_tui.engine.stores.layout import run_stamp
 from s3rb_tui.engine.ops.load import committed_keys, load_table, new_run_id, open_warehouse_for
 from s3rb_tui.engine.core.table_names import TableRef
 from s3rb_tui.engine.warehouses.targets import refuse_shared_targets, target_for

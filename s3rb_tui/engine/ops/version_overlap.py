@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from s3rb_tui.engine.cursors.values import INTEGER_TYPES
-from s3rb_tui.engine.state.store_layout import table_data_files
+from s3rb_tui.engine.stores.layout import table_data_files
 from s3rb_tui.engine.core.type_rules import TableSchema
 from s3rb_tui.engine.sources.base import Position, SourceBatch
 from s3rb_tui.engine.warehouses.files import iter_batches

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from s3rb_tui.engine.cursors.bounds import run_bound
 from s3rb_tui.engine.cursors.census import ahead_warning, take_census
 from s3rb_tui.engine.core.errors import UsageError
-from s3rb_tui.engine.state.store_layout import stamp_to_datetime, table_data_files
+from s3rb_tui.engine.stores.layout import stamp_to_datetime, table_data_files
 from s3rb_tui.engine.state.locks import TableLock
 from s3rb_tui.engine.sources.base import Position
 from s3rb_tui.engine.core.table_names import TableRef

@@ -1,4 +1,4 @@
-"""State kept in the object store: its key layout, the per-table watermark documents and locks.
+"""The pipeline's state in the store: per-table watermark documents and locks.
 
-Imports only ``core`` and ``stores.base``.
+Imports only ``core`` and ``stores``.
 """

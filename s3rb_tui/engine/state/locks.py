@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 
 from s3rb_tui.engine.core.errors import LockedError
-from s3rb_tui.engine.state.store_layout import lock_key
+from s3rb_tui.engine.stores.layout import lock_key
 from s3rb_tui.engine.stores.base import ObjectStore, PreconditionFailed
 from s3rb_tui.engine.core.table_names import TableRef
 

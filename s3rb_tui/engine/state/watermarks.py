@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator
 
 from s3rb_tui import display
 from s3rb_tui.engine.core.errors import ConflictError, WatermarkError
-from s3rb_tui.engine.state.store_layout import WATERMARK_PREFIX, FilePosition, watermark_key
+from s3rb_tui.engine.stores.layout import WATERMARK_PREFIX, FilePosition, watermark_key
 from s3rb_tui.engine.stores.base import ObjectStore, PreconditionFailed
 from s3rb_tui.engine.core.table_names import TableRef
 

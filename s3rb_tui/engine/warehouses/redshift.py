@@ -29,7 +29,7 @@ import psycopg2
 import psycopg2.extras
 
 from s3rb_tui.engine.core.errors import ConfigError, JobError
-from s3rb_tui.engine.state.store_layout import parse_data_key
+from s3rb_tui.engine.stores.layout import parse_data_key
 from s3rb_tui.engine.stores.base import ObjectStore
 from s3rb_tui.engine.core.table_names import quote_sql
 from s3rb_tui.engine.warehouses import sql

@@ -251,7 +251,7 @@ class FilesScreen(ListScreen):
             prefix, label = node.prefix, node.prefix
         else:
             ref = self.app.workspace.table_ref(table)
-            from s3rb_tui.engine.state.store_layout import table_prefix
+            from s3rb_tui.engine.stores.layout import table_prefix
 
             prefix = table_prefix(self.app.workspace.incremental_path, ref)
             label = prefix

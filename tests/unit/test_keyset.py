@@ -210,3 +210,26 @@ def test_a_cursor_set_in_s3rb_toml_compares_in_its_order_too():
     where, params = mysql_keyset(schema).after(Position(cursor="paid", key=(7,), nulls_done=True), None)
     assert where == "(`db`.`t`.`stage` IN (%s) OR (`db`.`t`.`stage` = %s AND ((`db`.`t`.`id` > %s))))"
     assert params == ["shipped", "paid", 7]
+
+
+def test_the_row_and_arrow_position_trackers_agree():
+    """The pymysql and SQLite paths track positions over driver rows, the connectorx path over Arrow
+    columns: one batch gives one position either way (keyset, initial scan, snapshot latest)."""
+    import pyarrow as pa
+
+    from s3rb_tui.engine.sources.keyset import MYSQL_KEYS, ArrowPositions, RowPositions
+
+    cols = (Column("id", "bigint"), Column("code", "varbinary"), Column("updated_at", "datetime", precision=6))
+    rows = [(3, b"\x01", None), (1, b"\x02", dt.datetime(2024, 1, 2, 3, 4, 5)), (2, b"\xff", dt.datetime(2024, 1, 2, 3, 4, 5, 60))]
+    arrays = [pa.array([r[i] for r in rows]) for i in range(3)]
+    incremental = TableSchema(TableRef("db", "t"), cols, primary_key=("id", "code"), cursor_column="updated_at")
+    snapshot = TableSchema(TableRef("db", "t"), cols, primary_key=(), cursor_column="updated_at")
+    scan = InitialScan("2024-01-03 00:00:00.000000", (0, "00"))
+    for schema, at in ((incremental, None), (incremental, scan), (snapshot, None)):
+        by_rows, by_arrow = RowPositions(schema, MYSQL_KEYS), ArrowPositions(schema, MYSQL_KEYS)
+        assert by_rows.end(rows, at) == by_arrow.end(arrays, at)
+    assert RowPositions(incremental, MYSQL_KEYS).end(rows) == (
+        Position(cursor="2024-01-02 03:04:05.000060", key=(2, "ff"), nulls_done=True), 1)
+    assert RowPositions(incremental, MYSQL_KEYS).end(rows, scan)[0] == Position(scan=InitialScan(scan.upper_bound, (2, "ff")))
+    assert RowPositions(snapshot, MYSQL_KEYS).end(rows) == (
+        Position(cursor="2024-01-02 03:04:05.000060", key=None, nulls_done=True), 0)

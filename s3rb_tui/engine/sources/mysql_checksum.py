@@ -100,11 +100,11 @@ class MySQLQueries:
                 cur.execute(sql, list(params))
                 return list(cur.fetchall())
 
-        return self.source._run("MySQL verify query", run)
+        return self.source.run("MySQL verify query", run)
 
     def stream(self, sql: str, params: list[Any], size: int = 10_000) -> Iterator[list[tuple]]:
         """Rows in chunks through an unbuffered cursor: memory is one chunk."""
-        conn = self.source._run("MySQL verify read", lambda c: c)
+        conn = self.source.run("MySQL verify read", lambda c: c)
         cur = conn.cursor(pymysql.cursors.SSCursor)
         try:
             cur.execute(sql, list(params))
@@ -114,7 +114,7 @@ class MySQLQueries:
                     break
                 yield list(chunk)
         except BaseException:
-            self.source._abandon(cur)
+            self.source.abandon(cur)
             raise
         cur.close()
 

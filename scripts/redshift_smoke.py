@@ -7,7 +7,8 @@ method) it creates a scratch MySQL database and a scratch Redshift schema (``s3r
 fills the database with a table of type edges, Sakila's ``rental`` (from ``--sakila-dir``, else
 generated rows of its shape) and a mixed-case table, syncs them, merges updates, adds a source
 column in the middle of ``rental`` and syncs again, and compares every value in Redshift with
-MySQL. Then it drops both scratch databases and deletes what it wrote to the bucket (files,
+MySQL; then ``verify`` runs Redshift's checksum SQL (warehouses/checksum_redshift.py) on the three
+tables, which must be equal, and must name exactly the one key changed in Redshift behind its back. Then it drops both scratch databases and deletes what it wrote to the bucket (files,
 watermarks, manifests, CSV) unless ``--keep``. The MySQL user needs CREATE and DROP; the
 Redshift user CREATE on the database. Exit 0 when every rule passes, 1 otherwise, 2 when the
 configuration cannot work.
@@ -38,6 +39,7 @@ from s3rb_tui.engine.core.jobs import JobContext  # noqa: E402
 from s3rb_tui.engine.stores.layout import lock_key, watermark_key  # noqa: E402
 from s3rb_tui.engine.ops.sync import run_sync  # noqa: E402
 from s3rb_tui.engine.core.table_names import TableRef  # noqa: E402
+from s3rb_tui.engine.ops.verify_table import verify_table  # noqa: E402
 from s3rb_tui.engine.warehouses.base import Target  # noqa: E402
 from s3rb_tui.engine.warehouses.redshift_sql import CSV_PREFIX, MANIFEST_PREFIX, fold  # noqa: E402
 from s3rb_tui.engine.wiring.workspace import Workspace  # noqa: E402
@@ -224,6 +226,7 @@ class Smoke:
             for table, keys in (("rental", ["rental_id"]), ("edge", ["id"]), ("MixedCase", ["OrderID"])):
                 diff = self.compare(ws, name, name, table, keys)
                 self.rule(f"[{fmt}] merge: {table} holds the updated rows, once each", not diff, diff)
+            self.verify(ws, name, fmt)
 
         conn = self.mysql(ws, name)
         try:
@@ -235,6 +238,23 @@ class Smoke:
         if sync("column added in the middle"):
             diff = self.compare(ws, name, name, "rental", ["rental_id"])
             self.rule(f"[{fmt}] a column added at the source loads (files in another column order go through a stage)", not diff, diff)
+
+    def verify(self, ws: Workspace, name: str, fmt: str) -> None:
+        """Redshift's checksum SQL on a cluster: equal tables verify equal, one changed value is found."""
+        if self.standin:
+            self.rule(f"[{fmt}] verify on Redshift's checksum SQL (STRTOL, FROM_VARBYTE, CONVERT_TIMEZONE)", None, "needs a Redshift cluster")
+            return
+        for table in ("edge", "rental", "MixedCase"):
+            v = verify_table(ws, TableRef(name, table))
+            self.rule(f"[{fmt}] verify: {table} is equal on Redshift's checksum SQL", v.equal, str(v.counts))
+        wh = ws.open_warehouse()
+        try:
+            wh.execute_ddl([f'UPDATE "{fold(name)}"."edge" SET "vc" = "vc" || \'x\' WHERE "id" = 2'])
+        finally:
+            wh.close()
+        v = verify_table(ws, TableRef(name, "edge"))
+        self.rule(f"[{fmt}] verify names exactly the key changed in Redshift", v.different == [[2]] and v.counts["different"] == 1,
+                  f"different {v.different}, columns {dict(v.different_columns)}")
 
     def cluster_rules(self) -> None:
         if self.standin:

@@ -36,6 +36,7 @@ Commands for --run:
   rebuild          drop a warehouse table and load it again from the committed files in the store
   history          every backup/sync run from every host (-t, --since 24h, --failed); RUN_ID: one in full
   verify           row-level proof that the warehouse holds what MySQL holds (exit 1 names the keys)
+  repair           verify, then re-extract and delete what differs as one guarded repair batch
 
 Options:
   --env-file PATH   read settings from PATH instead of ./.env (also --config-file)

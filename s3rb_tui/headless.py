@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rebuild": ("rebuild", "drop a warehouse table and load it again from the committed files in the store"),
     "history": ("history", "the record of every backup/sync run from every host, newest first; RUN_ID: one run in full"),
     "verify": ("verify", "row-level proof: checksummed key segments on both sides, then the keys that differ"),
+    "repair": ("repair", "verify, then re-extract what differs and delete what the source deleted, as one guarded repair batch"),
 }
 
 
@@ -201,6 +202,15 @@ def build_parser() -> UsageParser:
     g.add_argument("--columns", metavar="A,B", help="compare only these columns (and the key)")
     p.add_argument("--since", metavar="'YYYY-MM-DD HH:MM:SS'", help="only rows whose cursor is at or after this time")
     p.add_argument("--limit", type=_positive_int, default=1000, metavar="N", help="keys listed per kind (default 1000; counts are exact)")
+    _common(p)
+
+    p = sub.add_parser("repair", help=COMMANDS["repair"][1], description=COMMANDS["repair"][1])
+    _tables(p, True, "table (schema.table or table)", with_all=False)
+    p.add_argument("--dry-run", action="store_true", help="verify and show the plan; change nothing")
+    p.add_argument("--force", action="store_true", help="no confirmation prompt (scripts); required without a terminal")
+    p.add_argument("--max-delete-ratio", type=float, default=0.01, metavar="R",
+                   help="refuse to delete more than this share of the warehouse table (default 0.01)")
+    p.add_argument("--allow-mass-delete", action="store_true", help="with --force: delete more than --max-delete-ratio")
     _common(p)
 
     p = sub.add_parser("clean", help=COMMANDS["clean"][1], description=COMMANDS["clean"][1])

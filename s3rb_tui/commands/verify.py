@@ -13,7 +13,9 @@ _KINDS = (("missing_in_warehouse", "missing in the warehouse"), ("extra_in_wareh
           ("different", "different"))
 
 
-def options_from(args) -> VerifyOptions:
+def options_from(args, repair: bool = False) -> VerifyOptions:
+    if repair:
+        return VerifyOptions()
     columns = None
     if args.columns:
         columns = tuple(c.strip() for c in args.columns.split(",") if c.strip())

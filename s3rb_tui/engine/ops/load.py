@@ -421,6 +421,9 @@ def _load_pending(ws: "Workspace", wh: Warehouse, plan: TablePlan, ctx: JobConte
     for i, (files, superseded) in enumerate(groups):
         ctx.check_cancelled()
         batch_spec = spec if files else LoadSpec("append")  # only superseded files: record them, touch nothing
+        deletes = tuple(k for f in files for k in f.delete_keys)
+        if deletes and batch_spec.mode == "merge":  # a repair batch: its deletes commit with its rows and ledger row
+            batch_spec = replace(batch_spec, delete_keys=deletes)
         outcome = wh.load_batch(plan.target, files, batch_spec, run_id, progress=progress, ledger_only=superseded)
         for w in outcome.warnings:
             ctx.log("value changed so the warehouse can hold it", level="warning", table=name, detail=w)

@@ -60,6 +60,8 @@ class LoadFile:
     columns: tuple[str, ...]
     types: tuple[ParquetType, ...] = ()
     nul_text: tuple[str, ...] = ()  # text columns holding NUL, as the backup marked them (``values.mark_nul_text``)
+    #: a repair batch's keys to delete from the warehouse in the same transaction (``engine/repair.py``)
+    delete_keys: tuple[tuple, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class LoadSpec:
     keys: tuple[str, ...] = ()
     cursor: str | None = None
     key_match: tuple[str, ...] = ()  # per key: how MySQL compares it (``collations.key_matching``)
+    delete_keys: tuple[tuple, ...] = ()  # merge: keys deleted in the load's transaction (repair batches)
 
 
 @dataclass(frozen=True)

@@ -180,7 +180,7 @@ class DuckDBWarehouse(Warehouse):
                 if progress:
                     progress(n)
             if spec.mode == "merge":
-                for s in sql.merge_statements(target, dest, columns, spec.keys, key_match=spec.key_match):
+                for s in sql.merge_statements(target, dest, columns, spec.keys, key_match=spec.key_match, deletes=spec.delete_keys):
                     self.con.execute(s)
                 self.con.execute(f"DROP TABLE {dest}")
             rows = [(f.key, target.full_name, f.rows, now, run_id) for f in files]

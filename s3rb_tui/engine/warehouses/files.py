@@ -9,6 +9,8 @@ exact decimals, ``Z`` on UTC timestamps).
 
 from __future__ import annotations
 
+import json
+
 import io
 import os
 import queue
@@ -39,7 +41,16 @@ def footer(store: ObjectStore, key: str, size: int = 0) -> LoadFile:
         meta = pq.ParquetFile(f).metadata
         names = tuple(meta.schema.to_arrow_schema().names)
         return LoadFile(key=key, rows=meta.num_rows, size=size, columns=names, types=footer_types(meta.schema),
-                        nul_text=nul_text_columns(meta.metadata))
+                        nul_text=nul_text_columns(meta.metadata), delete_keys=repair_deletes(meta.metadata))
+
+
+REPAIR_KEY = b"s3rb.repair"  # Parquet key-value metadata of a repair batch: {"deletes": [[key...]...], "reextracted": n}
+
+
+def repair_deletes(metadata: dict | None) -> tuple[tuple, ...]:
+    """The keys a repair batch deletes (``engine/repair.py``); () for every other file."""
+    raw = (metadata or {}).get(REPAIR_KEY)
+    return tuple(tuple(k) for k in json.loads(raw).get("deletes", [])) if raw else ()
 
 
 def arrow_schema(store: ObjectStore, key: str) -> pa.Schema:

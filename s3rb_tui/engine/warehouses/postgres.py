@@ -203,7 +203,7 @@ class PostgresWarehouse(Warehouse):
                     if progress:
                         progress(n)
                 if spec.mode == "merge":
-                    for s in sql.merge_statements(target, dest, columns, spec.keys, key_match=spec.key_match):
+                    for s in sql.merge_statements(target, dest, columns, spec.keys, key_match=spec.key_match, deletes=spec.delete_keys):
                         cur.execute(s)
                 rows = [(f.key, target.full_name, f.rows, now, run_id) for f in files]
                 rows += [(f.key, target.full_name, 0, now, run_id) for f in ledger_only]

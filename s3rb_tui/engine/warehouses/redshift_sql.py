@@ -235,7 +235,8 @@ def batch_statements(target: Target, table: list[tuple[str, str]], spec: LoadSpe
     if merge:
         stage = quote_sql(sql.STAGE_TABLE)
         order = ((SEQ_COLUMN,) if numbered else ()) + ((fold(spec.cursor),) if spec.cursor else ())
-        out.extend(sql.merge_statements(target, stage, names, tuple(fold(k) for k in spec.keys), order, spec.key_match))
+        out.extend(sql.merge_statements(target, stage, names, tuple(fold(k) for k in spec.keys), order, spec.key_match,
+                                        spec.delete_keys))
         out.append(f"DROP TABLE {stage}")
     return out
 

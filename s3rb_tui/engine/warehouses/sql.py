@@ -75,8 +75,23 @@ def newest_order(cursor: str | None, tiebreak: tuple[str, ...]) -> str:
     return ", ".join(parts) if parts else "1"
 
 
+def key_literal(value) -> str:
+    """A key value of a repair batch as an SQL literal: whole numbers as they are, text quoted."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"repair deletes keys of whole numbers and text only, not {value!r}")
+    return str(value) if isinstance(value, int) else "'" + value.replace("'", "''") + "'"
+
+
+def delete_keys_statements(target: Target, keys: tuple[str, ...], values: Iterable[tuple], per_statement: int = 500) -> list[str]:
+    """DELETE of exactly these keys (a repair batch's rows deleted at the source), in statements of
+    ``per_statement`` keys."""
+    ors = ["(" + " AND ".join(f"{quote_sql(k)} = {key_literal(v)}" for k, v in zip(keys, key)) + ")" for key in values]
+    return [f"DELETE FROM {target.sql} WHERE " + " OR ".join(ors[i:i + per_statement]) for i in range(0, len(ors), per_statement)]
+
+
 def merge_statements(target: Target, stage_sql: str, columns: list[str], keys: tuple[str, ...],
-                     order: tuple[str, ...] = (SEQ_COLUMN,), key_match: tuple[str, ...] = ()) -> list[str]:
+                     order: tuple[str, ...] = (SEQ_COLUMN,), key_match: tuple[str, ...] = (),
+                     deletes: tuple[tuple, ...] = ()) -> list[str]:
     """Delete the target rows whose key is staged, then insert the version extracted last per key.
 
     Extracted last = the highest ``order`` (descending, in that order): the stage's load sequence,
@@ -93,7 +108,7 @@ def merge_statements(target: Target, stage_sql: str, columns: list[str], keys: t
                       for k, m in zip(keys, match))
     partition = ", ".join(key_expr(quote_sql(k), m) for k, m in zip(keys, match))
     by = ", ".join(f"{quote_sql(c)} DESC" for c in order) or "1"
-    return [
+    return delete_keys_statements(target, keys, deletes) + [
         f"DELETE FROM {target.sql} USING {stage_sql} WHERE {on}",
         f"INSERT INTO {target.sql} ({cols(columns)})\n"
         f"SELECT {cols(columns)} FROM (\n"

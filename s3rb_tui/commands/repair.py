@@ -1,0 +1,44 @@
+"""``repair``: verify, show the plan (re-extract N keys, delete M warehouse rows), ask, then write a
+repair batch and load it through the ledger (``engine/repair.py``)."""
+
+from __future__ import annotations
+
+from s3rb_tui.commands.verify import options_from, render
+from s3rb_tui.engine.errors import UsageError
+from s3rb_tui.engine.repair import apply_repair, check_delete_guard, plan_repair
+
+
+def run(args, app) -> int:
+    tables = app.tables()
+    if len(tables) != 1:
+        raise UsageError("repair takes exactly one table", "pass one -t schema.table")
+    if not 0 <= args.max_delete_ratio <= 1:
+        raise UsageError(f"--max-delete-ratio {args.max_delete_ratio:g} is not between 0 and 1", "e.g. --max-delete-ratio 0.01 (1%)")
+    app.require_valid_settings()
+    ref = tables[0]
+    plan = plan_repair(app.workspace, ref, options_from(args, repair=True))
+    doc = {"plan": plan.to_json(), "dry_run": bool(args.dry_run), "verify": plan.verdict.to_json()}
+    app.out(render(plan.verdict))
+    if not plan.reextract and not plan.deletes:
+        app.out(f"\n{ref}: nothing to repair")
+        if app.json:
+            app.print_json({**doc, "repaired": False})
+        return 0
+    app.out(f"\nPlan: re-extract {len(plan.reextract):,} key(s) from the source and delete {len(plan.deletes):,} warehouse row(s) "
+            f"({plan.delete_ratio:.2%} of {plan.verdict.warehouse_rows:,}), as one repair batch loaded by merge")
+    check_delete_guard(plan, args.max_delete_ratio, args.force, args.allow_mass_delete)
+    if args.dry_run:
+        app.out("dry run: nothing changed")
+        if app.json:
+            app.print_json({**doc, "repaired": False})
+        return 0
+    if not app.approve(f"repair would change {ref} in the warehouse", f"Repair {ref}?", args.force):
+        app.out("not confirmed; nothing changed")
+        return 1
+    result = apply_repair(app.workspace, plan, app.ctx("repair"))
+    if app.json:
+        app.print_json({**doc, "repaired": result.ok, "load": result.to_json()})
+    else:
+        app.out(f"{ref}: repair {'loaded' if result.ok else 'FAILED'}: {result.rows:,} row(s) in {result.files} file(s)"
+                + (f" ({result.error})" if result.error else ""))
+    return 0 if result.ok else 1

@@ -1,0 +1,76 @@
+"""``repair`` on real MariaDB and a real PostgreSQL / DuckDB warehouse: the plan, its guards (the
+TTY/--force rule, the max-delete-ratio), a repair that makes verify equal, and a repair killed
+with SIGKILL at a random moment whose rerun converges."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.integration.test_verify import EDGE_DDL, EDGE_FILL, _setup, _verify, mysql
+from tests.support.waiting import wait_until
+
+
+def _differences(wh, mysql_server, mysql_db):
+    wh.run("UPDATE public.edge SET d = d + 1 WHERE id IN (10, 11)",
+           "UPDATE public.edge SET t = 'wrong' WHERE id = 12",
+           "DELETE FROM public.edge WHERE id IN (20, 21, 22)")
+    mysql(mysql_server, mysql_db, "DELETE FROM edge WHERE id = 30")  # deleted at the source: extra in the warehouse
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres"])
+def test_repair_plans_asks_and_makes_verify_equal(dialect, mysql_server, mysql_db, make_env, run_cli, tmp_path, request):
+    wh, env = _setup(dialect, mysql_server, mysql_db, make_env, run_cli, tmp_path, request, EDGE_DDL, EDGE_FILL, "edge")
+    _differences(wh, mysql_server, mysql_db)
+
+    dry = run_cli("--run", "repair", "-t", "edge", "--dry-run", env=env)
+    assert dry.returncode == 0 and "re-extract 6 key(s)" in dry.stdout and "delete 1 warehouse row(s)" in dry.stdout, dry.stdout + dry.stderr
+    no_tty = run_cli("--run", "repair", "-t", "edge", env=env)  # no terminal, no --force: refused, nothing changed
+    assert no_tty.returncode == 2 and "--force" in no_tty.stderr
+    assert _verify(env, "edge").counts == {"missing_in_warehouse": 3, "extra_in_warehouse": 1, "different": 3}
+
+    done = run_cli("--run", "repair", "-t", "edge", "--force", "--json", env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert json.loads(done.stdout)["plan"]["reextract"] == 6
+    after = _verify(env, "edge")
+    assert after.equal and after.warehouse_rows == after.source_rows
+    again = run_cli("--run", "repair", "-t", "edge", "--force", env=env)
+    assert again.returncode == 0 and "nothing to repair" in again.stdout
+    counts = run_cli("--run", "watermark-count", "validate-counts", "-t", "edge", env=env)
+    assert counts.returncode == 0, counts.stdout  # the repair batch is in the watermark's history and the ledger
+
+
+def test_mass_delete_is_refused_without_both_flags(mysql_server, mysql_db, make_env, run_cli, tmp_path, request):
+    wh, env = _setup("duckdb", mysql_server, mysql_db, make_env, run_cli, tmp_path, request, EDGE_DDL, EDGE_FILL, "edge")
+    mysql(mysql_server, mysql_db, "DELETE FROM edge WHERE id <= 100")  # 3.3% of the table: looks like a partial read
+    refused = run_cli("--run", "repair", "-t", "edge", "--force", env=env)
+    assert refused.returncode == 2 and "--max-delete-ratio" in refused.stderr and "--allow-mass-delete" in refused.stderr
+    assert _verify(env, "edge").counts["extra_in_warehouse"] == 100  # nothing changed
+    allowed = run_cli("--run", "repair", "-t", "edge", "--max-delete-ratio", "0.05", "--force", env=env)
+    assert allowed.returncode == 0, allowed.stderr[-2000:]
+    assert _verify(env, "edge").equal
+
+
+@pytest.mark.parametrize("dialect", ["postgres"])
+def test_repair_killed_then_rerun_converges(dialect, mysql_server, mysql_db, make_env, run_cli, tmp_path, request):
+    wh, env = _setup(dialect, mysql_server, mysql_db, make_env, run_cli, tmp_path, request, EDGE_DDL, EDGE_FILL, "edge")
+    _differences(wh, mysql_server, mysql_db)
+    store = tmp_path / "store"
+    before = set(store.rglob("*.parquet"))
+    child_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), **env}
+    proc = subprocess.Popen([sys.executable, "-m", "s3rb_tui", "--run", "repair", "-t", "edge", "--force"], env=child_env,
+                            cwd=str(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    # killed as soon as the repair batch is in the store: before or after its commit, or during its load
+    wait_until(lambda: set(store.rglob("*.parquet")) - before or proc.poll() is not None, timeout=120, what="the repair batch")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    rerun = run_cli("--run", "repair", "-t", "edge", "--force", env=env)
+    assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    assert _verify(env, "edge").equal
+    sync = run_cli("--run", "sync", "-t", "edge", env=env)  # whatever the first one left, a sync takes it once
+    assert sync.returncode == 0 and _verify(env, "edge").equal

@@ -186,3 +186,31 @@ def apply_repair(ws: "Workspace", plan: RepairPlan, ctx: JobContext) -> TableRes
 
     write_repair_batch(ws, plan, ctx)
     return load_table(ws, plan.ref, ctx, run_id=f"repair-{uuid.uuid4().hex[:12]}")
+
+
+def propagate_deletes(ws: "Workspace", ref: TableRef, ctx: JobContext) -> dict[str, Any]:
+    """``detect_deletes = true`` (s3rb.toml), after a load: a keys-only verify, and the rows the source
+    deleted deleted from the warehouse as a repair batch, under the table's ``max_delete_ratio``.
+    {"detected", "deleted", "refused"}: what the run's summary says."""
+    from s3rb_tui.engine.load import load_table
+    from s3rb_tui.engine.verify_table import verify_table
+
+    cfg = ws.table_config(ref)
+    verdict = verify_table(ws, ref, VerifyOptions(keys_only=True, limit=ALL_KEYS))
+    plan = RepairPlan(ref, verdict, [], verdict.extra_in_warehouse)
+    out: dict[str, Any] = {"detected": len(plan.deletes), "deleted": 0, "refused": None}
+    if not plan.deletes:
+        return out
+    try:
+        check_delete_guard(plan, cfg.max_delete_ratio, False, False)
+    except UsageError as e:
+        out["refused"] = e.message
+        ctx.log("deletes not propagated", level="warning", table=ref.full_name, detail=e.message)
+        return out
+    write_repair_batch(ws, plan, ctx)
+    result = load_table(ws, ref, ctx, run_id=f"deletes-{uuid.uuid4().hex[:12]}")
+    if result.ok:
+        out["deleted"] = len(plan.deletes)
+    else:
+        out["refused"] = result.error
+    return out

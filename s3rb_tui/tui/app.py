@@ -252,9 +252,10 @@ class ConsoleApp(App):
     def running_jobs(self) -> list[JobState]:
         return [j for j in self.jobs.values() if j.running]
 
-    def start_job(self, name: str, title: str, tables: Iterable[str], fn: JobFunction) -> JobState | None:
-        """Run ``fn(ctx)`` (an engine job) in a thread worker; events come back as messages."""
-        if self.readonly:
+    def start_job(self, name: str, title: str, tables: Iterable[str], fn: JobFunction, reads_only: bool = False) -> JobState | None:
+        """Run ``fn(ctx)`` (an engine job) in a thread worker; events come back as messages.
+        ``reads_only``: a job that changes nothing (verify) runs in a read-only console too."""
+        if self.readonly and not reads_only:
             self.notify("read-only console: jobs are disabled", severity="warning")
             return None
         state = JobState(job_id=os.urandom(6).hex(), name=name, title=title, tables=list(tables))
@@ -366,6 +367,17 @@ class ConsoleApp(App):
 
         kind = "load only" if redshift_only else "verify" if verify_data else "sync"
         return self.start_job("sync", f"{kind} " + ", ".join(tables), tables, job)
+
+    def run_verify(self, tables: list[str]) -> JobState | None:
+        """Row-level verify (engine/verify.py) as a job: segment progress, then the keys by kind in its log."""
+        ws = self.workspace
+
+        def job(ctx: JobContext):
+            from s3rb_tui.engine.verify_table import run_verify
+
+            return run_verify(ws, [ws.table_ref(t) for t in tables], ctx)
+
+        return self.start_job("verify", "verify rows " + ", ".join(tables), tables, job, reads_only=True)
 
 
 def run_console(

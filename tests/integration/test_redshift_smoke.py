@@ -33,7 +33,8 @@ def test_smoke_script_passes_on_the_postgresql_stand_in_and_cleans_up(mysql_serv
                      "merge: rental holds the updated rows, once each", "a column added at the source loads"):
             assert any(ln.startswith(f"PASS  [{fmt}] {rule}") for ln in rules), (fmt, rule, done.stdout[-3000:])
     assert [ln.split(":")[0] for ln in rules if ln.startswith("SKIP")] == [
-        "SKIP  the session runs with enable_case_sensitive_identifier off", "SKIP  SYS_LOAD_ERROR_DETAIL is readable"]
+        "SKIP  the session runs with enable_case_sensitive_identifier off", "SKIP  SYS_LOAD_ERROR_DETAIL is readable",
+        *(f"SKIP  [{fmt}] verify on Redshift's checksum SQL (STRTOL, FROM_VARBYTE, CONVERT_TIMEZONE)" for fmt in ("parquet", "csv"))]
     assert "Sakila's rental" in done.stdout
     # nothing left behind
     left = s3_client.list_objects_v2(Bucket=s3_bucket).get("Contents", [])

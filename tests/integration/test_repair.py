@@ -74,3 +74,22 @@ def test_repair_killed_then_rerun_converges(dialect, mysql_server, mysql_db, mak
     assert _verify(env, "edge").equal
     sync = run_cli("--run", "sync", "-t", "edge", env=env)  # whatever the first one left, a sync takes it once
     assert sync.returncode == 0 and _verify(env, "edge").equal
+
+
+def test_detect_deletes_propagates_the_sources_deletes_under_the_ratio(mysql_server, mysql_db, make_env, run_cli, tmp_path, request):
+    table = f"{mysql_db}.edge"
+    wh, env = _setup("duckdb", mysql_server, mysql_db, make_env, run_cli, tmp_path, request, EDGE_DDL, EDGE_FILL, "edge",
+                     toml=f'[tables."{table}"]\ndetect_deletes = true\nmax_delete_ratio = 0.02\n')
+    mysql(mysql_server, mysql_db, "DELETE FROM edge WHERE id IN (7, 8)")
+    synced = run_cli("--run", "sync", "-t", "edge", "--json", env=env)
+    assert synced.returncode == 0, synced.stdout[-2000:] + synced.stderr[-2000:]
+    [t] = json.loads(synced.stdout)["tables"]
+    assert t["details"]["load"]["details"]["deletes"] == {"detected": 2, "deleted": 2, "refused": None}
+    assert any("2 row(s) deleted at the source" in w for w in t["warnings"])
+    assert _verify(env, "edge").equal
+
+    mysql(mysql_server, mysql_db, "DELETE FROM edge WHERE id BETWEEN 100 AND 199")  # 3.3% > 2%: refused, nothing deleted
+    refused = run_cli("--run", "sync", "-t", "edge", "--json", env=env)
+    [t] = json.loads(refused.stdout)["tables"]
+    assert t["details"]["load"]["details"]["deletes"]["deleted"] == 0 and "max-delete-ratio" in t["details"]["load"]["details"]["deletes"]["refused"]
+    assert _verify(env, "edge").counts["extra_in_warehouse"] == 100

@@ -10,6 +10,8 @@ status_column = "latest_status"      # for the settlement status views
 distkey = "ant_parcel_no"
 sortkey = ["create_at", "billing_num"]
 target_table = "settlement_normal_delivery_detail"   # default: the source table's name
+detect_deletes = true                # after each load: a keys-only verify, deletes propagated (engine/repair.py)
+max_delete_ratio = 0.01              # ... refused above this share of the table (default 0.01)
 ```
 """
 
@@ -35,9 +37,12 @@ class TableConfig:
     distkey: str | None = None
     sortkey: tuple[str, ...] = ()
     target_table: str | None = None
+    detect_deletes: bool = False
+    max_delete_ratio: float = 0.01
 
 
-_FIELDS = {"cursor_column", "key_columns", "load_mode", "latest_key", "status_column", "distkey", "sortkey", "target_table"}
+_FIELDS = {"cursor_column", "key_columns", "load_mode", "latest_key", "status_column", "distkey", "sortkey", "target_table",
+           "detect_deletes", "max_delete_ratio"}
 
 
 def _names(value, where: str) -> tuple[str, ...]:
@@ -63,6 +68,11 @@ def parse_table_configs(data: dict, source: str = "s3rb.toml") -> dict[str, Tabl
         unknown = set(raw) - _FIELDS
         if unknown:
             raise ConfigError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))}", f"known: {', '.join(sorted(_FIELDS))}")
+        if not isinstance(raw.get("detect_deletes", False), bool):
+            raise ConfigError(f"{where}: detect_deletes must be true or false")
+        ratio = raw.get("max_delete_ratio", 0.01)
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
+            raise ConfigError(f"{where}: max_delete_ratio must be a number from 0 to 1 (0.01 is 1%)")
         mode = raw.get("load_mode")
         if mode is not None and mode not in LOAD_MODES:
             raise ConfigError(f"{where}: load_mode={mode!r} is not one of {', '.join(LOAD_MODES)}")
@@ -75,6 +85,8 @@ def parse_table_configs(data: dict, source: str = "s3rb.toml") -> dict[str, Tabl
             distkey=validate_identifier(raw["distkey"], "distkey") if "distkey" in raw else None,
             sortkey=_names(raw["sortkey"], f"{where} sortkey") if "sortkey" in raw else (),
             target_table=validate_identifier(raw["target_table"], "target_table") if "target_table" in raw else None,
+            detect_deletes=raw.get("detect_deletes", False),
+            max_delete_ratio=float(ratio),
         )
     return out
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from s3rb_tui.engine.core.errors import S3rbError
 from s3rb_tui.engine.core.jobs import Event, JobContext, TableResult, rate as _rate
 from s3rb_tui.engine.ops.load import new_run_id, run_load
 from s3rb_tui.engine.warehouses.targets import refuse_shared_targets
@@ -79,6 +80,25 @@ def _combine(table: str, backup: TableResult | None, load: TableResult | None) -
     return out
 
 
+def _detect_deletes(ws: "Workspace", result: TableResult, ctx: JobContext) -> None:
+    """``detect_deletes = true``: propagate the source's deletes after the load (``engine/repair.py``);
+    the load's details and warnings say how many."""
+    ref = TableRef.parse(result.table)
+    if not ws.table_config(ref).detect_deletes:
+        return
+    from s3rb_tui.engine.repair import propagate_deletes
+
+    try:
+        found = propagate_deletes(ws, ref, ctx)
+    except S3rbError as e:
+        found = {"detected": None, "deleted": 0, "refused": e.message}
+    result.details["deletes"] = found
+    if found["deleted"]:
+        result.warnings.append(f"{found['deleted']:,} row(s) deleted at the source deleted from the warehouse (detect_deletes)")
+    if found["refused"]:
+        result.warnings.append(f"deletes not propagated: {found['refused']}")
+
+
 def run_sync(
     ws: "Workspace",
     tables: list[TableRef],
@@ -115,6 +135,8 @@ def run_sync(
         load_ctx = _phase_context(ctx, "load")
         for r in run_load(ws, to_load, load_ctx, dry_run=dry_run, verify=verify, run_id=run_id):
             loads[r.table] = r
+            if r.ok and not dry_run:
+                _detect_deletes(ws, r, load_ctx)
         for t in tables:
             if t.full_name not in loads and t.full_name in backups:
                 skipped = TableResult(table=t.full_name, status="skipped", error="not loaded: the backup of this table failed")

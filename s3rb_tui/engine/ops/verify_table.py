@@ -26,7 +26,7 @@ from s3rb_tui.engine.warehouses.sql_views import latest_view_name
 from s3rb_tui.engine.warehouses.base import Target, Warehouse
 
 if TYPE_CHECKING:
-    from s3rb_tui.engine.core.jobs import CancelToken
+    from s3rb_tui.engine.core.jobs import CancelToken, JobContext, TableResult
     from s3rb_tui.engine.wiring.workspace import Workspace
 
 
@@ -174,3 +174,59 @@ def verify_table(ws: "Workspace", ref: TableRef, options: VerifyOptions | None =
 def verify_tables(ws: "Workspace", refs: list[TableRef], options: VerifyOptions | None = None,
                   progress: Callable[[VerifyProgress], None] | None = None, cancel: "CancelToken | None" = None) -> list[TableVerdict]:
     return [verify_table(ws, ref, options, progress, cancel) for ref in refs]
+
+
+def verdict_lines(v: TableVerdict) -> list[str]:
+    """The result grouped by kind, with the keys and the columns that differ (the console's job log)."""
+    out = [f"{v.table}: {'equal' if v.equal else 'DIFFERENT'} — source {v.source_rows:,} rows, {v.relation} {v.warehouse_rows:,}, "
+           f"not yet synced {v.not_yet_synced:,}, {v.segments} segments, {v.seconds:.1f} s"]
+    for kind, label in (("missing_in_warehouse", "missing in the warehouse"), ("extra_in_warehouse", "extra in the warehouse (deleted at the source)"),
+                        ("different", "different")):
+        keys = getattr(v, kind)
+        if v.counts[kind]:
+            listed = "; ".join(", ".join(str(x) for x in k) for k in keys)
+            more = v.counts[kind] - len(keys)
+            out.append(f"{label} ({v.counts[kind]:,}): {listed}" + (f" … and {more:,} more" if more > 0 else ""))
+    if v.different_columns:
+        out.append("columns that differ: " + ", ".join(f"{c} ({n:,})" for c, n in v.different_columns.most_common()))
+    out.extend(f"note: {n}" for n in v.notes)
+    return out
+
+
+def run_verify(ws: "Workspace", refs: list[TableRef], ctx: "JobContext", options: VerifyOptions | None = None) -> list["TableResult"]:
+    """Verify as a job (the console's): segment progress events, the result as log lines grouped by
+    kind, one TableResult per table (failed when anything differs, with repair as the hint)."""
+    import time
+
+    from s3rb_tui.engine.errors import S3rbError
+    from s3rb_tui.engine.jobs import TableResult
+
+    results = []
+    for ref in refs:
+        name = ref.full_name
+        result = TableResult(table=name)
+        started = time.monotonic()
+
+        def progress(p: VerifyProgress, name: str = name) -> None:
+            ctx.progress(name, rows=p.rows_checked, files=p.segments_done, total=None, phase="verify",
+                         segments_done=p.segments_done, segments_total=p.segments_total)
+
+        try:
+            v = verify_table(ws, ref, options, progress=progress, cancel=ctx.cancel)
+        except S3rbError as e:
+            result.status, result.error, result.hint = "failed", e.message, e.hint
+        else:
+            for line in verdict_lines(v):
+                ctx.log(line, table=name, level="info" if v.equal else "warning")
+            result.rows, result.details = v.source_rows, {"verify": v.to_json()}
+            if v.equal:
+                result.status = "success"
+            else:
+                result.status = "failed"
+                result.error = (f"{v.counts['missing_in_warehouse']:,} missing, {v.counts['extra_in_warehouse']:,} extra, "
+                                f"{v.counts['different']:,} different in the warehouse")
+                result.hint = f"s3rb-tui --run repair -t {name} (plan first, asks before it changes anything)"
+        result.seconds = round(time.monotonic() - started, 3)
+        ctx.table_done(result)
+        results.append(result)
+    return results

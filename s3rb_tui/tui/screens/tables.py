@@ -75,6 +75,7 @@ class TablesScreen(ListScreen):
         Binding("l", "load_only", "Load only", id="tables.load_only"),
         Binding("e", "dry_run", "Dry run", id="tables.dry_run", show=False),
         Binding("v", "validate_counts", "Validate counts", id="tables.validate", show=False),
+        Binding("V", "verify", "Verify rows", id="tables.verify", show=False),
         Binding("r", "refresh", "Refresh", id="tables.refresh", show=False),
     ]
 
@@ -209,6 +210,10 @@ class TablesScreen(ListScreen):
 
     def action_dry_run(self) -> None:
         self._start(lambda names: self.app.run_backup(names, dry_run=True))
+
+    def action_verify(self) -> None:
+        """Row-level verify of the marked (or selected) tables as a job; the keys by kind in its log."""
+        self._start(lambda names: self.app.run_verify(names))
 
     def action_validate_counts(self) -> None:
         from s3rb_tui.tui.screens.watermarks import describe_validation

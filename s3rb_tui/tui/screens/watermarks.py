@@ -51,6 +51,7 @@ class WatermarksScreen(ListScreen):
         Binding("m", "watermark_wizard", "Reset/Set…", id="watermarks.wizard"),
         Binding("n", "set_count", "Set count…", id="watermarks.set_count"),
         Binding("v", "validate_counts", "Validate counts", id="watermarks.validate"),
+        Binding("V", "verify", "Verify rows", id="watermarks.verify", show=False),
         Binding("enter", "details", "Details / copy", id="watermarks.details", show=False),
         Binding("r", "refresh", "Refresh", id="watermarks.refresh", show=False),
     ]
@@ -158,6 +159,12 @@ class WatermarksScreen(ListScreen):
 
     def on_data_table_row_selected(self) -> None:
         self.action_details()
+
+    def action_verify(self) -> None:
+        """Row-level verify of the selected table as a job (Jobs shows its progress and result)."""
+        name = self._current()
+        if name and self.app.run_verify([name]) is not None:
+            self.app.action_show("jobs")
 
     def action_validate_counts(self) -> None:
         name = self._current()

@@ -1,11 +1,11 @@
 """``repair``: verify, show the plan (re-extract N keys, delete M warehouse rows), ask, then write a
-repair batch and load it through the ledger (``engine/repair.py``)."""
+repair batch and load it through the ledger (``engine/ops/repair.py``)."""
 
 from __future__ import annotations
 
 from s3rb_tui.commands.verify import options_from, render
-from s3rb_tui.engine.errors import UsageError
-from s3rb_tui.engine.repair import apply_repair, check_delete_guard, plan_repair
+from s3rb_tui.engine.core.errors import UsageError
+from s3rb_tui.engine.ops.repair import apply_repair, check_delete_guard, plan_repair
 
 
 def run(args, app) -> int:

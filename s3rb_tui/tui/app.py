@@ -373,7 +373,7 @@ class ConsoleApp(App):
         ws = self.workspace
 
         def job(ctx: JobContext):
-            from s3rb_tui.engine.verify_table import run_verify
+            from s3rb_tui.engine.ops.verify_table import run_verify
 
             return run_verify(ws, [ws.table_ref(t) for t in tables], ctx)
 

@@ -8,8 +8,8 @@ import hashlib
 
 import pytest
 
-from s3rb_tui.engine.checksum import SIDE_KINDS, Field, canonical_kind, side_text, text_hash
-from s3rb_tui.engine.schema import TYPE_RULES, Column
+from s3rb_tui.engine.core.checksum import SIDE_KINDS, Field, canonical_kind, side_text, text_hash
+from s3rb_tui.engine.core.type_rules import TYPE_RULES, Column
 from s3rb_tui.engine.sources.mysql_checksum import MySQLCanonical
 from s3rb_tui.engine.warehouses.checksum_duckdb import DuckDBCanonical
 from s3rb_tui.engine.warehouses.checksum_postgres import PostgresCanonical

@@ -10,7 +10,7 @@ status_column = "latest_status"      # for the settlement status views
 distkey = "ant_parcel_no"
 sortkey = ["create_at", "billing_num"]
 target_table = "settlement_normal_delivery_detail"   # default: the source table's name
-detect_deletes = true                # after each load: a keys-only verify, deletes propagated (engine/repair.py)
+detect_deletes = true                # after each load: a keys-only verify, deletes propagated (engine/ops/repair.py)
 max_delete_ratio = 0.01              # ... refused above this share of the table (default 0.01)
 ```
 """

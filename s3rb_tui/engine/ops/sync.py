@@ -81,12 +81,12 @@ def _combine(table: str, backup: TableResult | None, load: TableResult | None) -
 
 
 def _detect_deletes(ws: "Workspace", result: TableResult, ctx: JobContext) -> None:
-    """``detect_deletes = true``: propagate the source's deletes after the load (``engine/repair.py``);
+    """``detect_deletes = true``: propagate the source's deletes after the load (``engine/ops/repair.py``);
     the load's details and warnings say how many."""
     ref = TableRef.parse(result.table)
     if not ws.table_config(ref).detect_deletes:
         return
-    from s3rb_tui.engine.repair import propagate_deletes
+    from s3rb_tui.engine.ops.repair import propagate_deletes
 
     try:
         found = propagate_deletes(ws, ref, ctx)

@@ -198,8 +198,8 @@ def run_verify(ws: "Workspace", refs: list[TableRef], ctx: "JobContext", options
     kind, one TableResult per table (failed when anything differs, with repair as the hint)."""
     import time
 
-    from s3rb_tui.engine.errors import S3rbError
-    from s3rb_tui.engine.jobs import TableResult
+    from s3rb_tui.engine.core.errors import S3rbError
+    from s3rb_tui.engine.core.jobs import TableResult
 
     results = []
     for ref in refs:

@@ -60,7 +60,7 @@ class LoadFile:
     columns: tuple[str, ...]
     types: tuple[ParquetType, ...] = ()
     nul_text: tuple[str, ...] = ()  # text columns holding NUL, as the backup marked them (``values.mark_nul_text``)
-    #: a repair batch's keys to delete from the warehouse in the same transaction (``engine/repair.py``)
+    #: a repair batch's keys to delete from the warehouse in the same transaction (``engine/ops/repair.py``)
     delete_keys: tuple[tuple, ...] = ()
 
 

@@ -48,7 +48,7 @@ REPAIR_KEY = b"s3rb.repair"  # Parquet key-value metadata of a repair batch: {"d
 
 
 def repair_deletes(metadata: dict | None) -> tuple[tuple, ...]:
-    """The keys a repair batch deletes (``engine/repair.py``); () for every other file."""
+    """The keys a repair batch deletes (``engine/ops/repair.py``); () for every other file."""
     raw = (metadata or {}).get(REPAIR_KEY)
     return tuple(tuple(k) for k in json.loads(raw).get("deletes", [])) if raw else ()
 

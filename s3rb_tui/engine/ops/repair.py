@@ -35,19 +35,19 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from s3rb_tui.engine.errors import UsageError
-from s3rb_tui.engine.jobs import JobContext, TableResult
-from s3rb_tui.engine.layout import FilePosition, data_key, run_stamp, stamp_to_datetime
-from s3rb_tui.engine.locks import TableLock
-from s3rb_tui.engine.schema import ConversionStats, TableSchema, rows_to_batch
+from s3rb_tui.engine.core.errors import UsageError
+from s3rb_tui.engine.core.jobs import JobContext, TableResult
+from s3rb_tui.engine.state.store_layout import FilePosition, data_key, run_stamp, stamp_to_datetime
+from s3rb_tui.engine.state.locks import TableLock
+from s3rb_tui.engine.core.type_rules import ConversionStats, TableSchema, rows_to_batch
 from s3rb_tui.engine.sources.keyset import mysql_keyset
-from s3rb_tui.engine.tables import TableRef
-from s3rb_tui.engine.verify import TableVerdict, VerifyOptions
+from s3rb_tui.engine.core.table_names import TableRef
+from s3rb_tui.engine.ops.verify import TableVerdict, VerifyOptions
 from s3rb_tui.engine.warehouses.files import REPAIR_KEY
 from s3rb_tui.engine.warehouses.values import NUL_TEXT_KEY, mark_nul_text
 
 if TYPE_CHECKING:
-    from s3rb_tui.engine.workspace import Workspace
+    from s3rb_tui.engine.wiring.workspace import Workspace
 
 DEFAULT_MAX_DELETE_RATIO = 0.01
 KEYS_PER_READ = 500
@@ -73,7 +73,7 @@ class RepairPlan:
 
 
 def plan_repair(ws: "Workspace", ref: TableRef, options: VerifyOptions | None = None) -> RepairPlan:
-    from s3rb_tui.engine.verify_table import verify_table
+    from s3rb_tui.engine.ops.verify_table import verify_table
 
     options = dataclasses.replace(options or VerifyOptions(), limit=ALL_KEYS, keys_only=False, columns=None)
     verdict = verify_table(ws, ref, options)
@@ -97,7 +97,7 @@ def check_delete_guard(plan: RepairPlan, max_ratio: float, force: bool, allow_ma
 
 def _read_rows(ws: "Workspace", schema: TableSchema, keys: list[list[Any]]):
     """The source's current rows of ``keys``, as Arrow batches of the type rules (a backup's)."""
-    from s3rb_tui.engine.sources.mysql import select_columns
+    from s3rb_tui.engine.sources.mysql_rows import select_columns
 
     keyset = mysql_keyset(schema)
     with ws.open_source() as source:
@@ -110,7 +110,7 @@ def _read_rows(ws: "Workspace", schema: TableSchema, keys: list[list[Any]]):
                     ands.append(sql)
                     params += more
                 ors.append("(" + " AND ".join(ands) + ")")
-            rows = source._fetch(f"SELECT {select_columns(schema, schema.column_names)} FROM {schema.ref.mysql()} "
+            rows = source.query(f"SELECT {select_columns(schema, schema.column_names)} FROM {schema.ref.mysql()} "
                                  f"WHERE {' OR '.join(ors)}", params)
             if rows:
                 yield rows_to_batch(schema, [list(c) for c in zip(*rows)], ConversionStats())
@@ -182,7 +182,7 @@ def write_repair_batch(ws: "Workspace", plan: RepairPlan, ctx: JobContext) -> li
 
 def apply_repair(ws: "Workspace", plan: RepairPlan, ctx: JobContext) -> TableResult:
     """Steps 1 and 2: write the repair batch, then load it like any committed file."""
-    from s3rb_tui.engine.load import load_table
+    from s3rb_tui.engine.ops.load import load_table
 
     write_repair_batch(ws, plan, ctx)
     return load_table(ws, plan.ref, ctx, run_id=f"repair-{uuid.uuid4().hex[:12]}")
@@ -192,8 +192,8 @@ def propagate_deletes(ws: "Workspace", ref: TableRef, ctx: JobContext) -> dict[s
     """``detect_deletes = true`` (s3rb.toml), after a load: a keys-only verify, and the rows the source
     deleted deleted from the warehouse as a repair batch, under the table's ``max_delete_ratio``.
     {"detected", "deleted", "refused"}: what the run's summary says."""
-    from s3rb_tui.engine.load import load_table
-    from s3rb_tui.engine.verify_table import verify_table
+    from s3rb_tui.engine.ops.load import load_table
+    from s3rb_tui.engine.ops.verify_table import verify_table
 
     cfg = ws.table_config(ref)
     verdict = verify_table(ws, ref, VerifyOptions(keys_only=True, limit=ALL_KEYS))

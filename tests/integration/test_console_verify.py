@@ -1,0 +1,40 @@
+"""The console's Verify rows (V on Tables) against MariaDB and a DuckDB warehouse: a job with
+segment progress whose log lists the keys by kind and the columns that differ."""
+
+from __future__ import annotations
+
+import pytest
+
+from s3rb_tui.tui.widgets.list_table import ListTable
+from tests.integration.test_verify import EDGE_DDL, EDGE_FILL, _setup
+from tests.tui.helpers import make_app, pilot_test, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def synced(mysql_server, mysql_db, make_env, run_cli, tmp_path, request):
+    wh, env = _setup("duckdb", mysql_server, mysql_db, make_env, run_cli, tmp_path, request, EDGE_DDL, EDGE_FILL, "edge")
+    wh.run("UPDATE public.edge SET t = 'changed' WHERE id = 7", "DELETE FROM public.edge WHERE id = 9")
+    return env, f"{mysql_db}.edge"
+
+
+@pilot_test
+async def test_verify_rows_from_tables_shows_the_keys_by_kind(synced):
+    env, table = synced
+    app = make_app(env)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("2")
+        grid = app.screen.query_one("#source-tables", ListTable)
+        await wait_for(pilot, lambda: table in grid.shown_keys, timeout=60, what="the table listed")
+        grid.focus()
+        grid.select(table)
+        await pilot.press("V")
+        await wait_for(pilot, lambda: any(j.name == "verify" for j in app.jobs.values()), what="the verify job")
+        job = next(j for j in app.jobs.values() if j.name == "verify")
+        await wait_for(pilot, lambda: not job.running, timeout=120, what="verify to end")
+        assert job.status == "failed" and "1 missing, 0 extra, 1 different" in (job.error or ""), (job.error, job.hint)
+        assert "--run repair" in (job.hint or "")
+        lines = [ln.text for ln in app.log_buffer.after(0)]
+        assert any("missing in the warehouse (1): 9" in ln for ln in lines), lines
+        assert any("different (1): 7" in ln for ln in lines) and any("columns that differ: t (1)" in ln for ln in lines)

@@ -129,6 +129,19 @@ def duration(seconds: float | None) -> str:
     return lag(seconds) if seconds >= 3600 else f"{int(seconds) // 60}m{int(seconds) % 60:02d}s"
 
 
+def run_label(where: str, started: Any, status: str, now: dt.datetime) -> str:
+    """A run in one short phrase, ``cron@etl-2 02:00 failed``: how and where, when (UTC; the date
+    too when it was not today), and its result."""
+    moment_ = parse_moment(started)
+    if moment_ is None:
+        when = MISSING
+    elif moment_.date() == now.astimezone(dt.timezone.utc).date():
+        when = moment_.strftime("%H:%M")
+    else:
+        when = moment_.strftime("%m-%d %H:%M")
+    return f"{where} {when} {status}"
+
+
 def rate(rows_per_s: float | None) -> str:
     return MISSING if rows_per_s is None else f"{rows_per_s:,.0f} rows/s"
 

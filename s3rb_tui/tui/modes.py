@@ -15,6 +15,7 @@ SCREEN_KEYS = (
     ("4", "files", "Files"),
     ("5", "jobs", "Jobs"),
     ("6", "config", "Config"),
+    ("7", "history", "History"),
 )
 
 
@@ -26,4 +27,5 @@ SCREEN_CLASSES = {
     "files": ("s3rb_tui.tui.screens.files", "FilesScreen"),
     "jobs": ("s3rb_tui.tui.screens.jobs", "JobsScreen"),
     "config": ("s3rb_tui.tui.screens.config", "ConfigScreen"),
+    "history": ("s3rb_tui.tui.screens.history", "HistoryScreen"),
 }

@@ -5,7 +5,7 @@ Everything here runs in thread workers and only calls engine APIs; it holds no p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from s3rb_tui.engine.core.table_names import TableRef
@@ -37,6 +37,8 @@ class TableState:
     future_cursor_rows: int | None = None  # rows the latest run left out: cursor later than the clock
     null_cursor_rows: int | None = None  # rows with a NULL cursor, which only a first full backup takes
     cursor_warnings: tuple[str, ...] = ()
+    #: the table's newest run record: (where, started_at, status), e.g. ("cron@etl-2", "...", "failed")
+    last_run: tuple[str, str, str] | None = None
 
 
 def configured_tables(ws) -> list[str]:
@@ -106,7 +108,24 @@ def read_dashboard(ws) -> DashboardData:
         )
     for name in names:
         tables.setdefault(name, TableState(table=name))
-    return DashboardData(checks, [tables[k] for k in sorted(tables)], "")
+    runs = _last_runs(ws, list(tables))
+    return DashboardData(checks, [replace(tables[k], last_run=runs.get(k)) for k in sorted(tables)], "")
+
+
+def _last_runs(ws, names: list[str]) -> dict[str, tuple[str, str, str]]:
+    """Each table's newest run record (how, where, when, result); none when they cannot be read."""
+    from s3rb_tui.engine.history.records import last_run_of_tables
+
+    try:
+        found = last_run_of_tables(ws.store, names)
+    except Exception:  # the run records are extra: the watermark's result is still shown
+        return {}
+    out = {}
+    for name, rec in found.items():
+        entry = rec.table(name) or {}
+        status = rec.status if rec.status in ("running", "abandoned") else str(entry.get("status") or rec.status)
+        out[name] = (rec.where, str(rec.doc.get("started_at") or ""), status)
+    return out
 
 
 def table_ref(ws, name: str) -> TableRef:

@@ -20,6 +20,7 @@ EXPECTED = [
     "Files: Clean…", "Files: Filter",
     "Jobs: Cancel job", "Jobs: Details",
     "Config: Refresh", "Config: Filter",
+    "History: Open run", "History: Filter",
     "Help", "Quit",
 ]
 

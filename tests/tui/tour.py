@@ -98,6 +98,13 @@ async def config(pilot) -> None:
     await pilot.pause()
 
 
+async def history(pilot) -> None:
+    await pilot.press("7")
+    await wait_text(pilot, "3 run(s), 1 failed")
+    await wait_text(pilot, "console@ops-1")
+    await pilot.pause()
+
+
 async def help_screen(pilot) -> None:
     await watermarks(pilot)
     await pilot.press("f1")
@@ -115,5 +122,6 @@ SCREENS = {
     "clean_dialog": (clean_dialog, "synced"),
     "jobs": (jobs, "source"),
     "config": (config, "synced"),
+    "history": (history, "synced"),
     "help": (help_screen, "synced"),
 }

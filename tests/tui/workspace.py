@@ -68,7 +68,49 @@ def build(root: Path, rows: int = 3000, state: str = "synced") -> dict[str, str]
         _backup_and_load(env, load=state == "synced")
         for path in (root / "store").rglob("*.parquet"):
             os.utime(path, (FILE_MTIME.timestamp(), FILE_MTIME.timestamp()))
+    if state == "synced":
+        seed_runs(root / "store")
     return env
+
+
+def _run_doc(job_id: str, started: dt.datetime, seconds: float, command: str, trigger: str, host: str, status: str,
+             tables: list[dict], interactive: bool = False) -> dict:
+    from s3rb_tui.engine.history.records import iso, new_run_id
+
+    return {"run_id": new_run_id(job_id, started), "command": command, "options": {"tables": [t["table"] for t in tables]},
+            "trigger": trigger, "interactive": interactive, "host": host, "pid": 4242, "user": "etl",
+            "started_at": iso(started), "heartbeat_at": iso(started + dt.timedelta(seconds=seconds)),
+            "finished_at": iso(started + dt.timedelta(seconds=seconds)), "status": status, "stale_after_seconds": 300,
+            "error": None, "hint": None, "tables": tables}
+
+
+def _table(name: str, status: str, extracted: int | None, loaded: int | None, **extra) -> dict:
+    return {"table": name, "status": status, "rows_extracted": extracted, "rows_loaded": loaded, "files": 3, "bytes": 90_000,
+            "seconds": {"backup": 1.2} if loaded is None else {"backup": 1.2, "load": 0.8}, "error": None, "hint": None, **extra}
+
+
+def seed_runs(store_root: Path) -> None:
+    """Three fixed run records (a cron backup, a console load, a failed cron sync), as runs on
+    other hosts would have written them: the History screen and the Dashboard's "Last run"."""
+    import json
+
+    from s3rb_tui.engine.history.records import write_doc
+    from s3rb_tui.engine.stores.local import LocalStore
+
+    store = LocalStore(store_root)
+    docs = [
+        _run_doc("0a0a0a0a0a01", RUN_START, 4.5, "backup", "cli", "etl-2", "success",
+                 [_table(t, "success", 3000, None) for t in TABLES]),
+        _run_doc("0b0b0b0b0b02", RUN_START + dt.timedelta(minutes=10), 2.0, "sync", "console", "ops-1", "success",
+                 [_table(CLAIMS, "success", None, 3000), _table(PARTNERS, "success", None, 3000)]),
+        _run_doc("0c0c0c0c0c03", RUN_START + dt.timedelta(hours=1), 31.0, "sync", "cli", "etl-2", "failed",
+                 [_table(DELIVERY, "failed", 0, 0, error="cannot connect to the warehouse at 10.0.0.5:5439: timed out",
+                         hint="no answer in time: check the network path, firewalls and BACKUP_TIMEOUT_SECONDS",
+                         log=["07:00:01 info backup phase started", "07:00:02 info backup done status=no new data",
+                              "07:00:31 error load failed: timed out"])]),
+    ]
+    for doc in docs:
+        write_doc(store, doc, json.dumps(doc), None)
 
 
 def _backup_and_load(env: dict[str, str], load: bool) -> None:

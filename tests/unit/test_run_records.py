@@ -161,3 +161,19 @@ def test_a_run_id_that_is_not_one_is_bad_input(tmp_path: Path):
         records.run_key("../../etc/passwd")
     with pytest.raises(UsageError, match="no run 20260101T000000Z-abc"):
         records.read_record(LocalStore(tmp_path / "s"), "20260101T000000Z-abc")
+
+
+def test_running_records_and_the_last_run_of_each_table(tmp_path: Path):
+    store = LocalStore(tmp_path / "store")
+    now = records.utcnow()
+    _write(store, "done", now - dt.timedelta(minutes=30), tables=("db.a", "db.b"))
+    _write(store, "later", now - dt.timedelta(minutes=10), status="failed", tables=("db.a",), failed=("db.a",))
+    live = _recorder(store, job_id="live", tables=("db.c",))
+    live.start()
+    try:
+        assert [r.run_id for r in records.running_records(store)] == [live.run_id]
+        last = records.last_run_of_tables(store, ["db.a", "db.b", "db.c", "db.z"])
+        assert {t: r.run_id.split("-")[1] for t, r in last.items()} == {"db.a": "later", "db.b": "done", "db.c": "live"}
+    finally:
+        live.finish([TableResult("db.c", "success")])
+    assert records.running_records(store) == []

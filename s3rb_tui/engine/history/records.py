@@ -261,3 +261,36 @@ def prune_expired(store: ObjectStore, keep_days: int, now: dt.datetime | None = 
         failed = {e.key for e in errors}
         expired = [k for k in expired if k not in failed]
     return expired
+
+
+def running_records(store: ObjectStore, now: dt.datetime | None = None, written_within: float = 3600.0) -> list[RunRecord]:
+    """Runs still ``running`` (heartbeat fresh), newest first. Only records written within
+    ``written_within`` seconds are read (a live run rewrites its record every heartbeat, so the
+    listing's modification time finds them without reading every record of the day)."""
+    now = now or utcnow()
+    since = now - dt.timedelta(seconds=written_within)
+    keys = [info.key for info in store.list(RUNS_PREFIX)
+            if key_day(info.key) is not None and info.last_modified >= since]
+    out = []
+    for key in sorted(keys, key=lambda k: k.rsplit("/", 1)[-1], reverse=True):
+        try:
+            rec = RunRecord.from_doc(json.loads(store.get(key)[0]), now, key)
+        except (KeyError, ValueError):
+            continue
+        if rec.status == "running":
+            out.append(rec)
+    return out
+
+
+def last_run_of_tables(store: ObjectStore, tables: Iterable[str], now: dt.datetime | None = None,
+                       scanned: int = 30) -> dict[str, RunRecord]:
+    """The newest run of each table among the ``scanned`` newest records."""
+    wanted = set(tables)
+    found: dict[str, RunRecord] = {}
+    for rec in list_records(store, now=now, limit=scanned):
+        for name in rec.table_names:
+            if name in wanted and name not in found:
+                found[name] = rec
+        if len(found) == len(wanted):
+            break
+    return found

@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Header, Static
 
-from s3rb_tui.display import MISSING, age_between, count, data_timestamp, lag, moment, parse_moment
+from s3rb_tui.display import MISSING, age_between, count, data_timestamp, lag, moment, parse_moment, run_label
 from s3rb_tui.tui.messages import Loaded
 from s3rb_tui.tui.screens.list_screen import ListScreen
 from s3rb_tui.tui.widgets.filter_bar import FilterBar
@@ -36,7 +36,7 @@ HEALTH_COLUMNS = (ListColumn("check", "Check"), ListColumn("state", "State"), Li
 TABLE_COLUMNS = (
     ListColumn("table", "Table"),
     ListColumn("lag", "Lag"),
-    ListColumn("last_run", "Last run"),
+    ListColumn("last_run", "Last run", max_width=28, min_width=11),  # "cron@etl-2 02:00 failed", wrapped when narrow
     ListColumn("to_load", "To load"),
     ListColumn("last_data", "Last data"),
     ListColumn("session", "Run ext/ld"),
@@ -48,7 +48,8 @@ class DashboardScreen(ListScreen):
     LIST_ID = "tables"
     HELP = (
         "Health of the source, the object store, the warehouse and SSH tunnels, and one row per "
-        "configured table (from its watermark): lag behind now, the last run's result, rows "
+        "configured table (from its watermark): lag behind now, the last run (how, where, when and its result, e.g. "
+        "cron@etl-2 02:00 failed, from the run records; History (7) has every run), rows "
         "extracted but not yet loaded, the last data timestamp, and rows extracted / loaded by the "
         "latest run (the watermark's session counts) and in total (cumulative). "
         "The screen refreshes in the background; r refreshes now. When a refresh cannot read the "
@@ -78,7 +79,7 @@ class DashboardScreen(ListScreen):
             yield ListTable(HEALTH_COLUMNS, id="health", cursor_type="none", wrap_column="detail")
             yield Static("Tables", classes="section-title")
             yield FilterBar("/ filter tables", id="list-filter")
-            yield ListTable(TABLE_COLUMNS, id="tables", zebra_stripes=True)
+            yield ListTable(TABLE_COLUMNS, id="tables", zebra_stripes=True, wrap_column="last_run")
             # until the first poll answers (the first frame does not wait for it)
             yield Static("reading the status checks and watermarks…", id="dashboard-note", classes="note", markup=False)
         yield KeyFooter()
@@ -155,7 +156,12 @@ class DashboardScreen(ListScreen):
         else:
             lag_seconds, lag_text = s.lag_seconds, lag(s.lag_seconds)
         result = Text(s.last_run_result or MISSING)
-        if s.last_run_result == "failed" or result.plain.startswith("error"):
+        if s.last_run is not None and not result.plain.startswith("error"):
+            where, started, status = s.last_run
+            result = Text(run_label(where, started, status, now))
+            if status in ("failed", "abandoned"):
+                result.stylize("bold red")
+        elif s.last_run_result == "failed" or result.plain.startswith("error"):
             result.stylize("bold red")
         elif s.mysql_status == "manual":
             result = Text("manual (set)", style="yellow")
@@ -175,7 +181,7 @@ class DashboardScreen(ListScreen):
             cells = [c if isinstance(c, Text) else Text(c) for c in cells]
             for c in cells:
                 c.stylize("dim")
-            cells[2] = cells[2] + Text(" (stale)", style="yellow")
+            cells[2] = Text("(stale) ", style="yellow") + cells[2]  # first: the column wraps when narrow
         sort_values = (s.table, lag_seconds, result.plain, s.waiting_rows, str(s.last_data_timestamp or ""), s.session_extracted, s.cumulative_extracted)
         return ListRow(s.table, tuple(cells), sort_values=sort_values, search_text=s.table)
 

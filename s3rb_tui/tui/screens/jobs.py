@@ -10,6 +10,7 @@ the selection otherwise follows the job's id, never a row position.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 
 from rich.text import Text
@@ -29,6 +30,9 @@ from s3rb_tui.tui.widgets.nav import NavBar
 
 LOG_PANE_LINES = 1000
 FLUSH_SECONDS = 0.2
+#: how often the run records are read for runs in progress elsewhere (another host, cron)
+REMOTE_SECONDS = 10.0
+REMOTE_PREFIX = "run:"
 LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "debug": "dim"}
 COLUMNS = (
     ListColumn("job", "Job"),
@@ -56,7 +60,9 @@ class JobsScreen(ListScreen):
         "while it runs, the ETA; below, the live log of every job (long lines wrap). x cancels the "
         "selected job (or the only running one) at its next batch edge: batches already written "
         "stay committed, and the watermark stays consistent. Enter opens the job: its full error, "
-        "hint and log lines, each value ready to copy. / filters the jobs, o sorts them."
+        "hint and log lines, each value ready to copy. / filters the jobs, o sorts them. A run in "
+        "progress elsewhere (cron, another host) is listed as running on that host since its start, "
+        "from its run record."
     )
     BINDINGS = [
         Binding("x", "cancel_job", "Cancel job", id="jobs.cancel"),
@@ -68,6 +74,8 @@ class JobsScreen(ListScreen):
         super().__init__()
         self._log_seq = 0
         self._known_jobs: set[str] = set()
+        #: runs in progress elsewhere (from their run records), by row key
+        self._remote: dict[str, object] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -78,21 +86,60 @@ class JobsScreen(ListScreen):
             yield Static("No jobs yet. Start one from the Dashboard (s, b), Tables (2) or the palette (ctrl+p).", id="job-empty")
             yield JobProgressView(id="job-progress")
             yield Static("", id="job-error", markup=False)
+            yield Static("", id="job-remote", markup=False)
             yield RichLog(id="job-log", max_lines=LOG_PANE_LINES, wrap=True, markup=False, auto_scroll=True)
         yield KeyFooter()
 
     def on_mount(self) -> None:
         self.jobs_changed()
         self.set_interval(FLUSH_SECONDS, self._flush)
+        self.read_remote()
+        if self.app.refresh_seconds:
+            self.set_interval(REMOTE_SECONDS, self.read_remote)
         self.query_one("#job-list", ListTable).focus()
 
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
         self.jobs_changed()
+        self.read_remote()
+
+    def read_remote(self) -> None:
+        """Runs in progress elsewhere, from their records (a thread worker reads the store)."""
+        store, now = self.app.workspace.store, self.app.now()
+        limit = self.app.settings.int("RUN_ABANDONED_AFTER_SECONDS")
+
+        def read():
+            from s3rb_tui.engine.history.records import running_records
+
+            try:
+                return running_records(store, now, written_within=max(limit, 3600))
+            except Exception:  # extra information: a store that cannot be read says so on the Dashboard
+                return []
+
+        self.load("remote runs", read)
+
+    def loaded(self, what: str, data) -> None:
+        if what != "remote runs":
+            return
+        own = {j.job_id for j in self.app.jobs.values()}
+        self._remote = {REMOTE_PREFIX + r.run_id: r for r in data
+                        if r.run_id.rsplit("-", 1)[-1] not in own and int(r.doc.get("pid") or 0) != os.getpid()}
+        self.jobs_changed()
+
+    def loaded_failed(self, what: str, error: BaseException) -> None:
+        self._remote = {}
 
     # --- rendering ------------------------------------------------------------------------
     def _rows(self) -> list[ListRow]:
-        return [self._job_row(j) for j in reversed(list(self.app.jobs.values()))]
+        return [self._job_row(j) for j in reversed(list(self.app.jobs.values()))] + [
+            self._remote_row(key, rec) for key, rec in self._remote.items()]
+
+    def _remote_row(self, key: str, rec) -> ListRow:
+        started = rec.started_at.timestamp() if rec.started_at else None
+        title = f"{rec.command} {', '.join(rec.table_names)}"
+        cells = (Text(title), Text(f"running on {rec.host}", style="cyan"), clock_time(started, self.app.stable),
+                 display.MISSING, display.MISSING, "" if self.app.stable or started is None else display.duration(time.time() - started))
+        return ListRow(key, cells, sort_values=(title, "running", started or 0.0, 0, 0, 0.0), search_text=f"{title} running {rec.where}")
 
     def _job_row(self, j) -> ListRow:
         rows, files = j.totals
@@ -126,6 +173,13 @@ class JobsScreen(ListScreen):
         if job is not None and job.error:
             err.update(f"✗ {job.error}" + (f"\n  Hint: {job.hint}" if job.hint else ""))
         err.display = bool(job is not None and job.error)
+        remote = self._remote.get(jid or "")
+        note = self.query_one("#job-remote", Static)
+        if remote is not None:
+            note.update(f"{remote.command} running as {remote.where} (user {remote.doc.get('user')}, pid {remote.doc.get('pid')}) "
+                        f"since {display.moment(remote.started_at)}; its record: s3rb-tui --run history {remote.run_id}. "
+                        "Enter opens it; cancel it on its host.")
+        note.display = remote is not None
 
     def _flush(self) -> None:
         """Batched UI update: new log lines, the selected job's progress, the job list's numbers."""
@@ -137,7 +191,7 @@ class JobsScreen(ListScreen):
             self._log_seq = lines[-1].seq
         self.query_one("#job-list", ListTable).update_rows(self._rows())
         self._show_selected()
-        self.query_one("#job-empty").display = not self.app.jobs
+        self.query_one("#job-empty").display = not self.app.jobs and not self._remote
 
     def _log_text(self, ln) -> Text:
         """One log line: when (the one time style; left out in snapshot mode), table, message."""
@@ -151,6 +205,9 @@ class JobsScreen(ListScreen):
     def action_cancel_job(self) -> None:
         jid = self._selected_id()
         job = self.app.jobs.get(jid) if jid else None
+        if jid in self._remote:
+            self.notify("that run belongs to another process or host: cancel it there", severity="warning")
+            return
         if job is None or not job.running:
             running = self.app.running_jobs()
             if len(running) != 1:
@@ -175,6 +232,11 @@ class JobsScreen(ListScreen):
 
         jid = self._selected_id()
         job = self.app.jobs.get(jid) if jid else None
+        if jid in self._remote:
+            from s3rb_tui.tui.screens.history import run_detail
+
+            self.app.push_screen(run_detail(self._remote[jid]))
+            return
         if job is None:
             return
         rows, files = job.totals

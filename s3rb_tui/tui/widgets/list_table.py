@@ -37,6 +37,8 @@ class ListColumn:
     width: int | None = None  # None: as wide as the widest cell
     #: with a ``wrap_column``: at most this wide, longer cells wrap (a long path in Config)
     max_width: int | None = None
+    #: the wrap column is never narrower than this (None: 16)
+    min_width: int | None = None
 
 
 @dataclass
@@ -321,7 +323,7 @@ class ListTable(DataTable):
         wrap = next(i for i, c in enumerate(self.columns_spec) if c.key == self.wrap_column)
         used = sum(w + 2 * self.cell_padding for i, w in enumerate(widths) if i != wrap and w)
         scrollbar = 2
-        widths[wrap] = max(self.size.width - used - 2 * self.cell_padding - scrollbar, 16)
+        widths[wrap] = max(self.size.width - used - 2 * self.cell_padding - scrollbar, self.columns_spec[wrap].min_width or 16)
         return widths
 
     @staticmethod

@@ -1,5 +1,5 @@
-"""Run records on real services (issue 15): headless runs on the S3 endpoint (MariaDB Sakila) and
-on a local-directory store (the demo's SQLite source) write one record each under runs/; two runs
+"""Run records on real services (issue 15): headless runs on the S3 endpoint (MariaDB Sakila)
+write one record each under runs/ (the local-directory store: tests/offline/test_history_demo.py); two runs
 in two processes at once are both recorded; a run killed with -9 stays ``running`` until its
 heartbeat is stale, then reads ``abandoned``; ``history`` lists, filters and shows them; no secret
 reaches a record."""
@@ -117,16 +117,3 @@ def test_a_run_killed_with_minus_9_turns_abandoned(run_cli, make_env, mysql_serv
         holder.close()
         conn.close()
 
-
-def test_runs_on_a_local_store_are_recorded(run_cli, tmp_path):
-    from tests.tui import workspace as wsdata
-
-    env = wsdata.build(tmp_path / "ws", rows=500, state="source")
-    ok = run_cli("--run", "sync", "-t", wsdata.PARTNERS, "--json", env=env)
-    assert ok.returncode == 0, ok.stderr
-    run_id = json.loads(ok.stdout)["run_id"]
-    store_root = Path(env["STORE_URL"].removeprefix("file://"))
-    assert (store_root / "runs" / run_id[:4] / run_id[4:6] / run_id[6:8] / f"{run_id}.json").is_file()
-    doc = _history(run_cli, env, run_id)
-    assert doc["status"] == "success" and doc["tables"][0]["rows_extracted"] == doc["tables"][0]["rows_loaded"] > 0
-    assert set(doc["tables"][0]["seconds"]) == {"backup", "load"}

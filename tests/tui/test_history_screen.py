@@ -11,7 +11,7 @@ from s3rb_tui.engine.stores.local import LocalStore
 from s3rb_tui.tui.screens.detail_dialog import DetailDialog
 from s3rb_tui.tui.widgets.list_table import ListTable
 from tests.tui import workspace as wsdata
-from tests.tui.conftest import make_app
+from tests.tui.helpers import make_app
 from tests.tui.helpers import pilot_test, screen_text, wait_for, wait_text
 
 SIZE = (120, 36)

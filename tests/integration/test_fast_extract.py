@@ -1,7 +1,7 @@
 """The fast extraction path (connectorx, ``sources/mysql_arrow.py``) against real MariaDB.
 
-The type-fidelity tests of ``test_type_fidelity.py`` run here unchanged through the fast source
-(one connection, and keyset stripes read in parallel); the rest checks what only this path does:
+The type-fidelity tests of ``test_type_fidelity.py`` run through the fast source too (one
+connection, and keyset stripes read in parallel: their ``ALL_SOURCES`` mark); this module checks what only this path does:
 keyset order and ties across stripes, identical output to the pymysql path, the path choice
 (``auto``/``fast``/``pymysql``, visible in ``--dry-run`` and the job summary), the password kept
 out of errors, logs and output, and the SSH tunnel.
@@ -25,72 +25,17 @@ from s3rb_tui.engine.wiring.extract_path import choose_extract_path
 from s3rb_tui.engine.core.type_rules import Column
 from s3rb_tui.engine.sources.base import InitialScan, Position
 from s3rb_tui.engine.sources.mysql import MySQLSource
-from s3rb_tui.engine.sources.mysql_arrow import ConnectorXArrow, _url, connectorx_source
+from s3rb_tui.engine.sources.mysql_arrow import _url, connectorx_source
 from s3rb_tui.engine.core.table_names import TableRef
 from s3rb_tui.settings import build_settings
-from tests.integration import test_type_fidelity as fidelity
-from tests.integration.test_type_fidelity import (  # noqa: F401  (collected here, through the fast source)
-    test_arrow_types_are_exact,
-    test_geometry_is_the_servers_wkb,
-    test_values_equal_a_plain_pymysql_read,
-    test_values_survive_parquet_exactly,
-)
 from tests.support import mariadb
+from tests.support.mysql_tables import make_ties
 
 pytestmark = pytest.mark.integration
 
 
 def fast_source(server: dict, parallel: int = 1) -> MySQLSource:
     return connectorx_source(server["host"], server["port"], server["user"], server["password"], parallel=parallel)
-
-
-class ReadsLikeAFirstBackup:
-    """A source whose read from the start is what a table's first full backup does: an initial
-    scan in primary-key order (backup.plan_backup starts one), so the fidelity tests cover it too."""
-
-    def read_batches(self, schema, start, upper_bound, batch_size, limit=None):
-        if start.is_start and schema.incremental:
-            start = Position(scan=InitialScan(self.initial_scan_bound(schema, upper_bound)))
-        return super().read_batches(schema, start, upper_bound, batch_size, limit)
-
-
-class FastInitialScan(ReadsLikeAFirstBackup, MySQLSource):
-    def __init__(self, host, port, user, password, parallel=1):
-        super().__init__(host, port, user, password, fetch=ConnectorXArrow(parallel))
-
-
-class PyMySQLInitialScan(ReadsLikeAFirstBackup, MySQLSource):
-    pass
-
-
-EDGE_SOURCES = {
-    "one-connection": lambda s: fast_source(s, 1),
-    "parallel-stripes": lambda s: fast_source(s, 3),
-    "scan-one-connection": lambda s: FastInitialScan(s["host"], s["port"], s["user"], s["password"], parallel=1),
-    "scan-parallel-stripes": lambda s: FastInitialScan(s["host"], s["port"], s["user"], s["password"], parallel=3),
-    "scan-pymysql": lambda s: PyMySQLInitialScan(s["host"], s["port"], s["user"], s["password"]),
-}
-
-
-@pytest.fixture(params=list(EDGE_SOURCES))
-def edge(request, mysql_server, mysql_db):
-    """test_type_fidelity's edge table, read through the fast source (keyset pages, or stripes),
-    and as a first full backup reads it (an initial scan) on both paths."""
-    conn = pymysql.connect(
-        host=mysql_server["host"], port=mysql_server["port"], user=mysql_server["user"],
-        password=mysql_server["password"], database=mysql_db, charset="utf8mb4", autocommit=True,
-    )
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE TABLE edge ({fidelity.COLUMNS})")
-        cur.execute("SET SESSION sql_mode = ''")
-        cur.execute("SET SESSION time_zone = '+05:30'")
-        cur.execute(fidelity.INSERT_1, (fidelity.LONG_TEXT, fidelity.JSON_DOC))
-        cur.execute(fidelity.INSERT_2)
-        cur.execute(fidelity.INSERT_3)
-    src = EDGE_SOURCES[request.param](mysql_server)
-    yield conn, src, src.discover(TableRef(mysql_db, "edge"))
-    src.close()
-    conn.close()
 
 
 def test_invalid_calendar_dates_become_null_and_are_counted_on_the_fast_path(mysql_server, mysql_db):
@@ -110,18 +55,6 @@ def test_invalid_calendar_dates_become_null_and_are_counted_on_the_fast_path(mys
 
 
 # --- keyset order, ties and identical output --------------------------------------------------
-
-def make_ties(server: dict, db: str, rows: int = 1000) -> None:
-    """``rows`` rows over 4 timestamps (hundreds share one), 6 NULL cursors (at 1000 rows), keys not in cursor order."""
-    with mariadb.connect(server, db) as conn, conn.cursor() as cur:
-        cur.execute("CREATE TABLE ties (id INT PRIMARY KEY, updated_at DATETIME(6) NULL, amount DECIMAL(15,4), note VARCHAR(20),"
-                    " KEY (updated_at, id))")
-        values = []
-        for i in range(1, rows + 1):
-            stamp = None if i % 143 == 0 else f"2024-03-0{1 + (i * 7) % 4} 10:00:00.{(i * 7) % 4:06d}"
-            values.append((i, stamp, f"{i * 3}.{i % 10000:04d}", f"n{i}"))
-        cur.executemany("INSERT INTO ties VALUES (%s, %s, %s, %s)", values)
-
 
 def read_all(src, schema, start=Position(), batch_size=70, upper="2030-01-01 00:00:00.000000"):
     return list(src.read_batches(schema, start, upper, batch_size))

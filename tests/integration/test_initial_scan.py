@@ -21,7 +21,7 @@ from s3rb_tui.engine.sources.base import InitialScan, Position
 from s3rb_tui.engine.sources.mysql import MySQLSource
 from s3rb_tui.engine.sources.mysql_arrow import connectorx_source
 from s3rb_tui.engine.core.table_names import TableRef
-from tests.integration.test_fast_extract import make_ties
+from tests.support.mysql_tables import make_ties
 from tests.support import mariadb
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from tests.support.warehouse import Warehouse
-from tests.integration.test_type_fidelity import COLUMNS, INSERT_1, INSERT_2, INSERT_3, JSON_DOC, LONG_TEXT
+from tests.support.mysql_tables import COLUMNS, INSERT_1, INSERT_2, INSERT_3, JSON_DOC, LONG_TEXT
 from tests.support import mariadb
 
 EXPRESSIONS = {"geo": "ST_AsBinary(geo)", "pt": "ST_AsBinary(pt)", "uu": "CAST(uu AS CHAR)", "ip4": "CAST(ip4 AS CHAR)",

@@ -18,75 +18,29 @@ from s3rb_tui.engine.sources.base import Position
 from s3rb_tui.engine.sources.mysql import MySQLSource
 from s3rb_tui.engine.sources.mysql_arrow import connectorx_source
 from s3rb_tui.engine.core.table_names import TableRef
+from tests.support.mysql_tables import EDGE_SOURCES, JSON_DOC, LONG_TEXT, WIDE, create_edge
 
 pytestmark = pytest.mark.integration
 
 UTC = dt.timezone.utc
-LONG_TEXT = ("Grüße 😀 naïve ∑ " * 60000)[:700000]  # ~1 MB of 1-4 byte UTF-8
-WIDE = Decimal("99999999999999999999999999999999999.999999999999999999999999999999")
-JSON_DOC = '{"k": [1, 2.5, "😀"], "n": null}'
-
-COLUMNS = """
-  id INT NOT NULL PRIMARY KEY,
-  dec_small DECIMAL(10,4), dec_wide DECIMAL(65,30),
-  tiny1 TINYINT(1), tiny_u TINYINT UNSIGNED, small_s SMALLINT, small_u SMALLINT UNSIGNED,
-  med_s MEDIUMINT, med_u MEDIUMINT UNSIGNED, int_s INT, int_u INT UNSIGNED,
-  big_s BIGINT, big_u BIGINT UNSIGNED,
-  fl FLOAT, dbl DOUBLE,
-  bit1 BIT(1), bit64 BIT(64),
-  yr YEAR,
-  ch CHAR(10), vc VARCHAR(50),
-  tt TINYTEXT, tx TEXT, mt MEDIUMTEXT, lt LONGTEXT,
-  en ENUM('x','y','z'), st SET('a','b','c'),
-  js JSON,
-  d DATE, dtm DATETIME(6), ts TIMESTAMP(6) NULL DEFAULT NULL, tm TIME, tm6 TIME(6),
-  bn BINARY(4), vb VARBINARY(16), tb TINYBLOB, bl BLOB, mb MEDIUMBLOB, lb LONGBLOB,
-  geo GEOMETRY, pt POINT,
-  uu UUID, ip4 INET4, ip6 INET6,
-  updated_at DATETIME(6) NULL
-"""
-
-INSERT_1 = f"""INSERT INTO edge VALUES (1,
-  999999.9999, {WIDE},
-  -128, 255, -32768, 65535, -8388608, 16777215, -2147483648, 4294967295,
-  -9223372036854775808, 18446744073709551615,
-  1.5, 1.7976931348623157e308,
-  b'1', b'1111111111111111111111111111111111111111111111111111111111111111',
-  1901,
-  'abc', 'emoji 😀 ok',
-  'é', 'text', 'medium', %s,
-  'x', 'a,b',
-  %s,
-  '1000-01-01', '2026-01-02 03:04:05.123456', '2026-06-01 12:00:00.654321', '-838:59:59', '12:34:56.789012',
-  x'00ff8081', x'c328ff', x'ff', x'deadbeef00', x'80', x'fe00',
-  ST_GeomFromText('POLYGON((0 0, 1 0, 1 1, 0 0))'), ST_GeomFromText('POINT(-3.5 4.25)'),
-  '123e4567-e89b-12d3-a456-426614174000', '192.0.2.1', '2001:db8::ff00:42:8329',
-  '2026-01-01 00:00:00')"""
-
-INSERT_2 = """INSERT INTO edge (id, dec_small, tiny1, bit1, bit64, yr, en, st, js, d, dtm, ts, tm, tm6, updated_at)
-  VALUES (2, -0.0001, 2, b'0', 0, 2155, 'z', '', '[]', '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00',
-          '838:59:59', '-00:00:00.000001', NULL)"""
-
-INSERT_3 = "INSERT INTO edge (id, tiny1, yr, updated_at) VALUES (3, NULL, NULL, NULL), (4, 127, 0, '2026-01-01 00:00:00')"
-
-
 @pytest.fixture
-def edge(mysql_server, mysql_db):
+def edge(request, mysql_server, mysql_db):
+    """The edge table (tests/support/mysql_tables.py) and a source on it: pymysql, or the one named
+    by ``@pytest.mark.parametrize("edge", ..., indirect=True)`` (ALL_SOURCES)."""
     conn = pymysql.connect(
         host=mysql_server["host"], port=mysql_server["port"], user=mysql_server["user"],
         password=mysql_server["password"], database=mysql_db, charset="utf8mb4", autocommit=True,
     )
     with conn.cursor() as cur:
-        cur.execute(f"CREATE TABLE edge ({COLUMNS})")
-        cur.execute("SET SESSION sql_mode = ''")  # zero dates are legal for the inserts
-        cur.execute("SET SESSION time_zone = '+05:30'")  # TIMESTAMP must come out as UTC anyway
-        cur.execute(INSERT_1, (LONG_TEXT, JSON_DOC))
-        cur.execute(INSERT_2)
-        cur.execute(INSERT_3)
-    src = MySQLSource(mysql_server["host"], mysql_server["port"], mysql_server["user"], mysql_server["password"])
+        create_edge(cur)
+    src = EDGE_SOURCES[getattr(request, "param", "pymysql")](mysql_server)
     yield conn, src, src.discover(TableRef(mysql_db, "edge"))
     src.close()
     conn.close()
+
+
+#: every extraction path, and a first backup's initial scan on both (the tests marked with it run on each)
+ALL_SOURCES = pytest.mark.parametrize("edge", list(EDGE_SOURCES), indirect=True)
 
 
 def _extract(src, schema, batch_size=2):
@@ -107,6 +61,7 @@ def test_edge_table_covers_every_type_rule(edge):
     assert {c.rule.name for c in schema.columns} == {r.name for r in TYPE_RULES}
 
 
+@ALL_SOURCES
 def test_arrow_types_are_exact(edge):
     _, src, schema = edge
     table, _, _, _ = _extract(src, schema)
@@ -122,6 +77,7 @@ def test_arrow_types_are_exact(edge):
     assert schema.column("js").data_type == "json"
 
 
+@ALL_SOURCES
 def test_values_survive_parquet_exactly(edge):
     _, src, schema = edge
     _, rows, batches, stats = _extract(src, schema)
@@ -164,6 +120,7 @@ def test_null_cursor_rows_come_first_in_keyset_order(edge):
     assert [r["id"] for r in pa.Table.from_batches([b.batch for b in batches]).to_pylist()[:2]] == [2, 3]
 
 
+@ALL_SOURCES
 def test_geometry_is_the_servers_wkb(edge):
     conn, src, schema = edge
     _, rows, _, _ = _extract(src, schema)
@@ -187,6 +144,7 @@ def _plain(value, column):
     return value
 
 
+@ALL_SOURCES
 def test_values_equal_a_plain_pymysql_read(edge, mysql_server):
     _, src, schema = edge
     _, rows, _, _ = _extract(src, schema, batch_size=3)

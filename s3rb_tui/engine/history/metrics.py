@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 from s3rb_tui.engine.core.errors import UsageError
-from s3rb_tui.engine.ops.health import _lag  # the status command's lag rule: one home
+from s3rb_tui.engine.cursors.lag import data_lag_seconds
 from s3rb_tui.engine.history.records import OK_TABLE_STATUSES, RunRecord
 from s3rb_tui.engine.core.table_names import TableRef
 
@@ -113,7 +113,7 @@ def write_metrics(ws: "Workspace", path: str, doc: dict[str, Any], log: Callable
     try:
         rec = RunRecord.from_doc(doc)
         series = read_previous(path)
-        for family, values in this_runs_series(ws, rec, lambda last, offset: _lag(last, None, offset)).items():
+        for family, values in this_runs_series(ws, rec, lambda last, offset: data_lag_seconds(last, None, offset)).items():
             series.setdefault(family, {}).update(values)
         run = {"s3rb_run_duration_seconds": round(rec.duration_seconds or 0.0, 3)}
         registry = CollectorRegistry(auto_describe=False)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from s3rb_tui.engine.ops.clean import LoadedKeys, summarize, tables_in_store, warehouse_configured
 from s3rb_tui.engine.core.errors import S3rbError
+from s3rb_tui.engine.cursors.lag import data_lag_seconds
 from s3rb_tui.engine.stores.layout import table_prefix
 from s3rb_tui.engine.core.table_names import TableRef
 from s3rb_tui.engine.wiring.tunnels import tunnel_config
@@ -210,37 +211,13 @@ def check_warehouse(ws: "Workspace") -> Check:
 
 
 # --- tables -------------------------------------------------------------------------------------
-def _as_datetime(value: Any) -> dt.datetime | None:
-    if isinstance(value, str):
-        try:
-            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return None
-
-
-def _naive_utc(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def _lag(last: Any, source_now: dt.datetime | None, zone_offset_seconds: float = 0.0) -> float | None:
-    """Seconds between the newest extracted cursor value and now (the source's clock when known;
-    the source session runs in UTC, so naive values are UTC). A DATETIME cursor holds the wall
-    clock of its zone (DB_DATETIME_ZONE): ``zone_offset_seconds`` (the latest run's) brings now there."""
-    moment = _as_datetime(last)
-    if moment is None:
-        return None
-    now = _naive_utc(source_now or dt.datetime.now(dt.timezone.utc)) + dt.timedelta(seconds=zone_offset_seconds)
-    return round(max((now - _naive_utc(moment)).total_seconds(), 0.0), 1)
-
-
 def table_status(ws: "Workspace", ref: TableRef, loaded: LoadedKeys | None, source_now: dt.datetime | None) -> TableStatus:
     st = TableStatus(table=ref.full_name)
     try:
         wm = ws.watermarks.get(ref)
         if wm is not None:
             st.last_data_timestamp = wm.last_data_timestamp
-            st.lag_seconds = _lag(wm.last_data_timestamp, source_now, (wm.cursor_census or {}).get("zone_offset_seconds") or 0.0)
+            st.lag_seconds = data_lag_seconds(wm.last_data_timestamp, source_now, (wm.cursor_census or {}).get("zone_offset_seconds") or 0.0)
             st.last_run_result = wm.last_run_result or (wm.mysql_status if wm.mysql_status in ("success", "failed") else None)
             st.last_run_at = wm.last_extraction_time or wm.updated_at
             st.mysql_status, st.redshift_status = wm.mysql_status, wm.redshift_status

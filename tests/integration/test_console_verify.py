@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from s3rb_tui.tui.widgets.list_table import ListTable
-from tests.integration.test_verify import EDGE_DDL, EDGE_FILL, _setup
+from tests.support.verify_stand import EDGE_DDL, EDGE_FILL, _setup
 from tests.tui.helpers import make_app, pilot_test, wait_for
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.integration.test_verify import EDGE_DDL, EDGE_FILL, _setup, _verify, mysql
+from tests.support.verify_stand import EDGE_DDL, EDGE_FILL, _setup, _verify, mysql
 from tests.support.waiting import wait_until
 
 

@@ -9,7 +9,8 @@ table that is loaded into a warehouse are kept until they are loaded.
 from __future__ import annotations
 
 from s3rb_tui.commands import report
-from s3rb_tui.engine.ops.clean import LoadedKeys, execute_clean, plan_retention, validate_prefix
+from s3rb_tui.engine.ops.clean import execute_clean, plan_retention, validate_prefix
+from s3rb_tui.engine.state.ledger import LoadedKeys
 from s3rb_tui.engine.core.errors import UsageError
 
 

@@ -11,15 +11,8 @@ import datetime as dt
 
 from s3rb_tui import display
 from s3rb_tui.commands import report
-from s3rb_tui.engine.ops.clean import (
-    CleanPlan,
-    LoadedKeys,
-    execute_clean,
-    plan_clean,
-    summarize,
-    tables_in_store,
-    validate_pattern,
-)
+from s3rb_tui.engine.ops.clean import CleanPlan, execute_clean, plan_clean, validate_pattern
+from s3rb_tui.engine.state.ledger import LoadedKeys, summarize, tables_in_store
 from s3rb_tui.engine.core.durations import format_duration, parse_duration
 from s3rb_tui.engine.core.errors import JobError, UsageError
 from s3rb_tui.engine.stores.layout import table_prefix

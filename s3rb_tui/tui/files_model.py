@@ -68,7 +68,7 @@ def list_tables_in_store(ws) -> list[str]:
 
 def loaded_keys_or_none(ws, ref: TableRef) -> set[str] | None:
     """Keys in the warehouse's load ledger; None when no warehouse is in use or it cannot be read."""
-    from s3rb_tui.engine.ops.clean import loaded_file_keys
+    from s3rb_tui.engine.state.ledger import loaded_file_keys
 
     try:
         return loaded_file_keys(ws, ref)

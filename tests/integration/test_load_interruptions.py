@@ -23,7 +23,7 @@ from tests.support import postgres
 from tests.support.waiting import wait_until
 
 BATCH_ROWS = 500
-FILES_PER_LOAD_BATCH = 16  # engine.load.FILES_PER_BATCH
+FILES_PER_LOAD_BATCH = 16  # engine.ops.load.FILES_PER_BATCH
 RENTAL_ROWS = 16044
 
 

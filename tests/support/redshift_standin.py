@@ -226,7 +226,10 @@ def standin_workspace(settings):
     from s3rb_tui.engine.wiring.workspace import Workspace
 
     class StandInWorkspace(Workspace):
-        def open_warehouse(self, reading: bool = False):  # Workspace.open_warehouse's signature (reading: the same stand-in)
-            return open_standin(self.settings, self.store)
+        def open_warehouse(self, reading: bool = False, log=None):  # Workspace.open_warehouse's signature (reading: the same stand-in)
+            wh = open_standin(self.settings, self.store)
+            if log is not None:
+                wh.log = log
+            return wh
 
     return StandInWorkspace(settings)

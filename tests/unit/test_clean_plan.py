@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from s3rb_tui.engine.ops.clean import execute_clean, plan_clean, plan_retention, summarize, validate_pattern
+from s3rb_tui.engine.ops.clean import execute_clean, plan_clean, plan_retention, validate_pattern
+from s3rb_tui.engine.state.ledger import summarize
 from s3rb_tui.engine.core.errors import UsageError
 from s3rb_tui.engine.core.jobs import JobContext
 from s3rb_tui.engine.stores.layout import data_key, table_prefix

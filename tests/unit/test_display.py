@@ -50,7 +50,7 @@ def test_table_text():
 
 
 def test_a_printed_data_timestamp_is_accepted_by_watermark_set():
-    from s3rb_tui.engine.ops.watermark_changes import parse_timestamp
+    from s3rb_tui.engine.core.timestamps import parse_timestamp
 
     shown = display.data_timestamp("2025-08-09 20:00:01.250000")
     assert parse_timestamp(shown) == dt.datetime(2025, 8, 9, 20, 0, 1, 250000)

@@ -20,9 +20,13 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from s3rb_tui.engine.core.errors import ConfigError
 from s3rb_tui.engine.core.table_names import TableRef, validate_identifier
+
+if TYPE_CHECKING:
+    from s3rb_tui.engine.core.type_rules import TableSchema
 
 LOAD_MODES = ("append", "merge", "replace")
 
@@ -99,3 +103,11 @@ def load_table_configs(path: Path | None) -> dict[str, TableConfig]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path} is not valid TOML: {e}", "fix the file or remove it") from None
     return parse_table_configs(data, str(path))
+
+
+def resolve_mode(cfg: TableConfig, schema: "TableSchema") -> str:
+    """The load mode: the table's ``load_mode``, else merge when the table has a key and a cursor
+    (rows change in place), else replace (a full snapshot each run)."""
+    if cfg.load_mode:
+        return cfg.load_mode
+    return "merge" if schema.primary_key and schema.cursor_column else "replace"

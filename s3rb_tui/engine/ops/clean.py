@@ -11,22 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import re
-from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Any, Callable, Iterable
 
-from s3rb_tui.engine.core.errors import JobError, UsageError
+from s3rb_tui.engine.core.errors import UsageError
 from s3rb_tui.engine.core.jobs import JobContext
-from s3rb_tui.engine.stores.layout import WATERMARK_PREFIX, normalize_prefix, parse_data_key, table_prefix
+from s3rb_tui.engine.stores.layout import DATA_SUFFIX, WATERMARK_PREFIX, normalize_prefix, parse_data_key, table_prefix
 from s3rb_tui.engine.stores.base import DeleteError, ObjectInfo, ObjectStore
 from s3rb_tui.engine.core.table_names import TableRef
 
-if TYPE_CHECKING:
-    from s3rb_tui.engine.wiring.workspace import Workspace
-
 DELETE_BATCH = 1000
-DATA_SUFFIX = ".parquet"
 
 
 # --- inputs -----------------------------------------------------------------------------------
@@ -258,145 +252,3 @@ def execute_clean(store: ObjectStore, plan: CleanPlan, ctx: JobContext) -> Clean
     ctx.log("clean finished", level="info" if result.ok else "error", table=plan.table, prefix=plan.prefix,
             deleted=result.deleted, bytes_freed=result.bytes_freed, errors=len(result.errors))
     return result
-
-
-# --- inventory (s3clean list) -------------------------------------------------------------------
-@dataclass
-class TableFiles:
-    table: str
-    prefix: str
-    files: int = 0
-    bytes: int = 0
-    oldest: dt.datetime | None = None
-    newest: dt.datetime | None = None
-    by_day: dict[str, dict[str, int]] = field(default_factory=dict)  # YYYY-MM-DD -> files, bytes
-    loaded: int | None = None  # None: no warehouse in use
-    unloaded: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "table": self.table, "prefix": self.prefix, "files": self.files, "bytes": self.bytes,
-            "oldest": self.oldest.isoformat() if self.oldest else None,
-            "newest": self.newest.isoformat() if self.newest else None,
-            "by_day": self.by_day, "loaded": self.loaded, "unloaded": self.unloaded,
-        }
-
-
-_DAY = re.compile(r"year=(\d{4})/month=(\d{2})/day=(\d{2})/")
-
-
-def summarize(prefix: str, table: str, objects: Iterable[ObjectInfo], loaded_keys: set[str] | None) -> TableFiles:
-    out = TableFiles(table=table, prefix=prefix)
-    days: dict[str, Counter] = {}
-    loaded = 0
-    for info in objects:
-        if not info.key.startswith(prefix) or not info.key.endswith(DATA_SUFFIX):
-            continue
-        out.files += 1
-        out.bytes += info.size
-        out.oldest = info.last_modified if out.oldest is None else min(out.oldest, info.last_modified)
-        out.newest = info.last_modified if out.newest is None else max(out.newest, info.last_modified)
-        m = _DAY.search(info.key[len(prefix):])
-        day = f"{m.group(1)}-{m.group(2)}-{m.group(3)}" if m else info.last_modified.date().isoformat()
-        c = days.setdefault(day, Counter())
-        c["files"] += 1
-        c["bytes"] += info.size
-        if loaded_keys is not None and info.key in loaded_keys:
-            loaded += 1
-    out.by_day = {d: dict(days[d]) for d in sorted(days)}
-    if loaded_keys is not None:
-        out.loaded, out.unloaded = loaded, out.files - loaded
-    return out
-
-
-def tables_in_store(store: ObjectStore, incremental_path: str) -> list[TableRef]:
-    """Every table that has data files under the incremental path (from the key layout)."""
-    names = set()
-    for info in store.list(normalize_prefix(incremental_path)):
-        parsed = parse_data_key(info.key)
-        if parsed is not None:
-            names.add(parsed.table)
-    return [TableRef.parse(n) for n in sorted(names)]
-
-
-# --- loaded status ----------------------------------------------------------------------------------
-def warehouse_configured(settings) -> bool:
-    """True when a warehouse is set up: REDSHIFT_HOST, or a DuckDB file."""
-    if settings.str("WAREHOUSE_DIALECT") == "duckdb":
-        return bool(settings.str("DUCKDB_PATH"))
-    return bool(settings.str("REDSHIFT_HOST")) or (settings.str("WAREHOUSE_DIALECT") == "auto" and bool(settings.str("DUCKDB_PATH")))
-
-
-def _from_watermark(ws: "Workspace", table: TableRef) -> set[str] | None:
-    """Loaded keys as the watermark records them; None when the table has never been loaded anywhere."""
-    wm = ws.watermarks.get(table)
-    if wm is None or (wm.files_loaded_total == 0 and wm.redshift_status in ("never", None)):
-        return None
-    keys = set(wm.session_files_loaded)
-    position = wm.committed_position
-    if position is not None and wm.redshift_status == "success" and wm.files_loaded_total >= wm.files_written_total:
-        for info in ws.store.list(table_prefix(ws.incremental_path, table)):
-            parsed = parse_data_key(info.key)
-            if parsed is not None and parsed.position <= position:
-                keys.add(info.key)
-    return keys
-
-
-class LoadedKeys:
-    """Which files of a table are loaded: the warehouse's load ledger when a warehouse is configured,
-    else what the watermark records, else None (no warehouse in use). One connection, cached."""
-
-    def __init__(self, ws: "Workspace"):
-        self.ws = ws
-        self._warehouse = None
-        self._cache: dict[str, set[str] | None] = {}
-
-    def for_table(self, table: TableRef | str) -> set[str] | None:
-        ref = table if isinstance(table, TableRef) else TableRef.parse(table)
-        if ref.full_name not in self._cache:
-            self._cache[ref.full_name] = self._read(ref)
-        return self._cache[ref.full_name]
-
-    def _read(self, ref: TableRef) -> set[str] | None:
-        if not warehouse_configured(self.ws.settings):
-            return _from_watermark(self.ws, ref)
-        try:
-            try:
-                from s3rb_tui.engine.ops.load import loaded_keys  # the load job's own reading of the ledger
-            except ImportError:
-                loaded_keys = None
-            if loaded_keys is not None:
-                return set(loaded_keys(self.ws, ref))
-            from s3rb_tui.engine.warehouses.base import Target
-
-            if self._warehouse is None:
-                self._warehouse = self.ws.open_warehouse(reading=True)
-            if self._warehouse.table_columns(self._warehouse.ledger) is None:
-                return set()  # nothing was ever loaded
-            target = Target(self._warehouse.schema, self.ws.table_config(ref).target_table or ref.name)
-            return {key for key, _rows, _run in self._warehouse.ledger_entries(target)}
-        except Exception as e:
-            detail = e.message if isinstance(e, JobError) else f"{type(e).__name__}: {e}"
-            raise JobError(
-                f"cannot read the warehouse load ledger for {ref.full_name}: {detail}",
-                "fix the warehouse connection (see `status`), or pass --include-unloaded to ignore load status",
-            ) from None
-
-    def close(self) -> None:
-        if self._warehouse is not None:
-            try:
-                self._warehouse.close()
-            finally:
-                self._warehouse = None
-
-    def __enter__(self) -> "LoadedKeys":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def loaded_file_keys(ws: "Workspace", table: TableRef) -> set[str] | None:
-    """Keys of ``table``'s files that are loaded into the warehouse (None: no warehouse in use)."""
-    with LoadedKeys(ws) as lk:
-        return lk.for_table(table)

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from s3rb_tui.engine.core.errors import UsageError
 from s3rb_tui.engine.stores.layout import parse_data_key
-from s3rb_tui.engine.ops.load import committed_keys, open_warehouse_for, resolve_mode, target_for
+from s3rb_tui.engine.core.table_settings import resolve_mode
+from s3rb_tui.engine.state.ledger import committed_files, read_ledger
 from s3rb_tui.engine.state.locks import TableLock
+from s3rb_tui.engine.warehouses.targets import target_for
 from s3rb_tui.engine.core.table_names import TableRef
-from s3rb_tui.engine.warehouses.base import Warehouse
+from s3rb_tui.engine.warehouses.base import LedgerEntry, Warehouse
 from s3rb_tui.engine.warehouses.files import footer
 from s3rb_tui.engine.state.watermarks import Watermark
 
@@ -77,7 +79,7 @@ def set_count(ws: "Workspace", ref: TableRef, count: Any, mode: str) -> CountCha
 
 def _files(ws: "Workspace", ref: TableRef, wm: Watermark | None) -> dict[str, int]:
     """Rows of each committed file, from its Parquet footer."""
-    return {k: footer(ws.store, k, s).rows for k, s in committed_keys(ws, ref, wm, honour_manual=False)}
+    return {k: footer(ws.store, k, s).rows for k, s in committed_files(ws, ref, wm, honour_manual=False)}
 
 
 def validate_table(ws: "Workspace", ref: TableRef, wh: Warehouse | None = None, with_source: bool = True) -> dict[str, Any]:
@@ -117,25 +119,25 @@ def validate_table(ws: "Workspace", ref: TableRef, wh: Warehouse | None = None, 
     mode = resolve_mode(cfg, schema) if schema else (cfg.load_mode or ("merge" if keys and cfg.cursor_column else "append"))
     report["mode"] = mode
     own = wh is None
-    wh = wh or open_warehouse_for(ws, reading=True)
+    wh = wh or ws.open_warehouse(reading=True)
     try:
-        entries = wh.ledger_entries(target) if wh.table_columns(wh.ledger) is not None else []
+        entries = read_ledger(wh, target)
         exists = wh.table_columns(target) is not None
         w_rows = wh.count_rows(target) if exists else 0
         w_keys = wh.count_distinct(target, tuple(keys)) if exists and keys else None
     finally:
         if own:
             wh.close()
-    ledger_rows = sum(r for _, r, _ in entries)
+    ledger_rows = sum(e.rows for e in entries)
     report["ledger"] = {"files": len(entries), "rows": ledger_rows}
-    in_ledger = {k for k, _, _ in entries}
+    in_ledger = {e.key for e in entries}
     report["files"]["unloaded_rows"] = sum(n for k, n in file_rows.items() if k not in in_ledger)
     report["warehouse"] = {"rows": w_rows, "distinct_keys": w_keys, "exists": exists}
     _classify(report, mode, entries)
     return report
 
 
-def _classify(r: dict[str, Any], mode: str, entries: list[tuple[str, int, str]]) -> None:
+def _classify(r: dict[str, Any], mode: str, entries: list[LedgerEntry]) -> None:
     exp, bad = r["expected"], r["unexpected"]
     E, L = r["watermark"]["extracted"], r["watermark"]["loaded"]
     F, G = r["files"]["rows"], r["ledger"]["rows"]
@@ -143,7 +145,7 @@ def _classify(r: dict[str, Any], mode: str, entries: list[tuple[str, int, str]])
     src = r["source"] or {}
     base = r["watermark"].get("counts_base") or {}
     since = int(base.get("ledger_files", 0))
-    expected_loaded = sum(rows for _, rows, _ in entries[since:])
+    expected_loaded = sum(e.rows for e in entries[since:])
     r["ledger"]["rows_counted_by_the_watermark"] = expected_loaded
     when = f" since the {base.get('by', 'count change')} of {str(base.get('at') or '?')[:19].replace('T', ' ')} UTC" if base else ""
     if L != expected_loaded:

@@ -12,11 +12,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from s3rb_tui.engine.ops.clean import LoadedKeys, summarize, tables_in_store, warehouse_configured
 from s3rb_tui.engine.core.errors import S3rbError
 from s3rb_tui.engine.cursors.lag import data_lag_seconds
 from s3rb_tui.engine.stores.layout import table_prefix
 from s3rb_tui.engine.core.table_names import TableRef
+from s3rb_tui.engine.state.ledger import LoadedKeys, committed_files, summarize, tables_in_store, warehouse_configured
 from s3rb_tui.engine.wiring.tunnels import tunnel_config
 from s3rb_tui.engine.warehouses.redshift_sql import region_note
 
@@ -234,10 +234,9 @@ def table_status(ws: "Workspace", ref: TableRef, loaded: LoadedKeys | None, sour
         if loaded is not None:
             keys = loaded.for_table(ref)
             if keys is not None:
-                from s3rb_tui.engine.ops.load import committed_keys
                 from s3rb_tui.engine.warehouses.files import footer
 
-                waiting = [k for k, _size in committed_keys(ws, ref, wm) if k not in keys]
+                waiting = [f.key for f in committed_files(ws, ref, wm) if f.key not in keys]
                 st.files_waiting = len(waiting)
                 st.rows_waiting = sum(footer(ws.store, k).rows for k in waiting)
     except Exception as e:

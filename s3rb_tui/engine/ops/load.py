@@ -31,15 +31,16 @@ from s3rb_tui.engine.warehouses.collations import inexact_warning, key_matching
 from s3rb_tui.engine.ops.column_changes import added_column_default, default_warning, refuse_vanished_columns
 from s3rb_tui.engine.core.errors import Cancelled, JobError, S3rbError
 from s3rb_tui.engine.core.jobs import JobContext, RateMeter, TableResult
-from s3rb_tui.engine.stores.layout import parse_data_key, stamp_to_datetime, table_data_files
+from s3rb_tui.engine.stores.layout import parse_data_key
 from s3rb_tui.engine.ops.table_identity import check_identity
 from s3rb_tui.engine.state.locks import TableLock
 from s3rb_tui.engine.core.type_rules import TableSchema, column_from_arrow, preflight, warehouse_type
 from s3rb_tui.engine.core.table_names import TableRef
+from s3rb_tui.engine.state.ledger import committed_files, ledger_keys
 from s3rb_tui.engine.warehouses.targets import refuse_shared_targets, refuse_unholdable_names, target_for
-from s3rb_tui.engine.core.table_settings import TableConfig
+from s3rb_tui.engine.core.table_settings import TableConfig, resolve_mode
 from s3rb_tui.engine.warehouses.sql_views import refresh_views
-from s3rb_tui.engine.warehouses.base import BatchLimits, LoadFile, LoadSpec, Target, Warehouse
+from s3rb_tui.engine.warehouses.base import BatchLimits, LedgerEntry, LoadFile, LoadSpec, Target, Warehouse
 from s3rb_tui.engine.warehouses.files import arrow_schema, footer
 from s3rb_tui.engine.state.watermarks import Watermark
 
@@ -67,12 +68,6 @@ class TablePlan:
 
 # --- small pure helpers -----------------------------------------------------------------
 
-def resolve_mode(cfg: TableConfig, schema: TableSchema) -> str:
-    if cfg.load_mode:
-        return cfg.load_mode
-    return "merge" if schema.primary_key and schema.cursor_column else "replace"
-
-
 def batches(files: list[LoadFile], limits: BatchLimits = BatchLimits()) -> list[list[LoadFile]]:
     """Consecutive files per load transaction, within the warehouse's limits (a file larger than a
     limit goes alone)."""
@@ -92,48 +87,6 @@ def batches(files: list[LoadFile], limits: BatchLimits = BatchLimits()) -> list[
     if current:
         out.append(current)
     return out
-
-
-def committed_keys(ws: "Workspace", ref: TableRef, wm: Watermark | None, honour_manual: bool = True) -> list[tuple[str, int]]:
-    """(key, size) of the table's committed data files, oldest first; with ``honour_manual`` only
-    those written at or after a manual_cli timestamp."""
-    committed = wm.committed_position if wm else None
-    if committed is None:
-        return []
-    manual = _manual_moment(wm) if honour_manual else None
-    found = []
-    for dk, info in table_data_files(ws.store, ws.incremental_path, ref):
-        if dk.position > committed:
-            continue
-        if manual is not None and stamp_to_datetime(dk.position.run_stamp) < manual:
-            continue
-        found.append((dk.position, info.key, info.size))
-    return [(k, s) for _, k, s in sorted(found)]
-
-
-def _manual_moment(wm: Watermark | None):
-    if wm is None or wm.backup_strategy != "manual_cli" or not wm.manual_timestamp:
-        return None
-    from s3rb_tui.engine.ops.watermark_changes import parse_timestamp
-    import datetime as dt
-
-    return parse_timestamp(wm.manual_timestamp).replace(tzinfo=dt.timezone.utc)
-
-
-def open_warehouse_for(ws: "Workspace", ctx: JobContext | None = None, reading: bool = False) -> Warehouse:
-    wh = ws.open_warehouse(reading=reading)
-    wh.store = ws.store  # type: ignore[attr-defined]
-    if ctx is not None and hasattr(wh, "log"):
-        wh.log = ctx.log  # type: ignore[attr-defined]
-    return wh
-
-
-def loaded_keys(ws: "Workspace", table: TableRef) -> set[str]:
-    """Keys of the table's files in the warehouse ledger (empty when nothing was ever loaded)."""
-    with open_warehouse_for(ws, reading=True) as wh:
-        if wh.table_columns(wh.ledger) is None:
-            return set()
-        return {k for k, _, _ in wh.ledger_entries(target_for(ws, table))}
 
 
 # --- schema -------------------------------------------------------------------------------
@@ -209,12 +162,12 @@ def plan_table(ws: "Workspace", wh: Warehouse, ref: TableRef, ctx: JobContext, s
     """``since`` (a run stamp): files of earlier runs are superseded (a resync re-read the table)."""
     cfg = ws.table_config(ref)
     wm = ws.watermarks.get(ref)
-    keys = committed_keys(ws, ref, wm)
+    keys = committed_files(ws, ref, wm)
     schema_from = "source"
     if schema is None:
         schema, schema_from = discover_schema(ws, ref, keys, ctx)
     target = target_for(ws, ref)
-    loaded = {k for k, _, _ in wh.ledger_entries(target)} if wh.table_columns(wh.ledger) is not None else set()
+    loaded = ledger_keys(wh, target)
     others = sorted({dk.table for dk in map(parse_data_key, loaded) if dk is not None and dk.table != ref.full_name})
     if others:
         raise JobError(f"{target.full_name} already holds the data of {', '.join(others)}; {ref} cannot share it",
@@ -222,7 +175,7 @@ def plan_table(ws: "Workspace", wh: Warehouse, ref: TableRef, ctx: JobContext, s
     older = {k for k, _ in keys if since is not None and parse_data_key(k).position.run_stamp < since}  # type: ignore[union-attr]
     pending = [footer(ws.store, k, s) for k, s in keys if k not in loaded and k not in older]
     superseded = [LoadFile(k, 0, s, ()) for k, s in keys if k in older and k not in loaded]
-    newest = parse_data_key(keys[-1][0]).position.run_stamp if keys else None  # type: ignore[union-attr]
+    newest = parse_data_key(keys[-1].key).position.run_stamp if keys else None  # type: ignore[union-attr]
     manual = wm.manual_timestamp if wm and wm.backup_strategy == "manual_cli" else None
     return TablePlan(ref, target, resolve_mode(cfg, schema), schema, schema_from, pending, len(loaded), newest, manual, superseded)
 
@@ -280,14 +233,14 @@ def refuse_unledgered_rows(wh: Warehouse, plan: TablePlan) -> None:
                        f"moment: watermark set -t {plan.ref} --timestamp ...; to rebuild the table from the store: rebuild -t {plan.ref}")
 
 
-def _unaccounted(entries: list[tuple[str, int, str]], wm: Watermark | None) -> list[tuple[str, int, str]]:
+def _unaccounted(entries: list[LedgerEntry], wm: Watermark | None) -> list[LedgerEntry]:
     """Ledger rows the watermark does not count yet (a run killed between commit and watermark)."""
     counted = wm.files_loaded_total if wm else 0
     return entries[counted:] if len(entries) > counted else []
 
 
 def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, dry_run: bool = False,
-               verify: bool = False, schema: TableSchema | None = None, rebuild: bool = False,
+               schema: TableSchema | None = None, rebuild: bool = False,
                since: str | None = None) -> TableResult:
     """Load the table's committed files not in the ledger. ``rebuild``: first drop the warehouse
     table and its ledger rows (one transaction, under the table's lock), so every committed file
@@ -302,10 +255,10 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
         ctx.check_cancelled()
         if not dry_run:
             lock = TableLock(ws.store, ref, purpose=f"{ctx.name} (load)", log=ctx.log).acquire()
-        wh = open_warehouse_for(ws, ctx, reading=dry_run)
+        wh = ws.open_warehouse(reading=dry_run, log=ctx.log)
         schema_from = "source"
         if schema is None:
-            schema, schema_from = discover_schema(ws, ref, committed_keys(ws, ref, ws.watermarks.get(ref)), ctx)
+            schema, schema_from = discover_schema(ws, ref, committed_files(ws, ref, ws.watermarks.get(ref)), ctx)
         refuse_unholdable_names(schema, target_for(ws, ref), wh.dialect)  # before any DDL, the ledger's too
         if not dry_run:
             _ensure_ledger(wh)
@@ -346,14 +299,6 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
         views = refresh_views(wh, plan.target, cfg, plan.mode, plan.schema.cursor_column, plan.schema.primary_key, ref.name)
         result.details["views"] = views.created
         result.warnings.extend(views.skipped)
-        if verify:
-            from s3rb_tui.engine.ops.counts import validate_table
-
-            report = validate_table(ws, ref, wh=wh)
-            result.details["verification"] = report
-            if report["unexpected"]:
-                result.status = "failed"
-                result.error = "verification failed: " + "; ".join(report["unexpected"])
         ctx.log("table loaded" if plan.pending else "no new files to load", table=name, rows=rows, files=len(files), target=plan.target.full_name)
     except Cancelled as e:
         result.status, result.error = "cancelled", str(e)
@@ -369,7 +314,7 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
             result.error = f"{e.__class__.__name__}: {text}"
     finally:
         if result.status in ("failed", "cancelled") and lock is not None and lock.held:
-            _record_failure(ws, ref, result, ctx)  # a refused run leaves the holder's watermark alone
+            record_failure(ws, ref, result, ctx)  # a refused run leaves the holder's watermark alone
         if wh is not None:
             wh.close()
         if lock is not None:
@@ -390,8 +335,8 @@ def _load_pending(ws: "Workspace", wh: Warehouse, plan: TablePlan, ctx: JobConte
     name = plan.ref.full_name
     wm = ws.watermarks.get(plan.ref)
     recovered = _unaccounted(wh.ledger_entries(plan.target), wm)
-    session_rows = sum(r for _, r, _ in recovered)
-    session_files = [k for k, _, _ in recovered]
+    session_rows = sum(e.rows for e in recovered)
+    session_files = [e.key for e in recovered]
     if recovered:
         ctx.log("counting files loaded by an interrupted run", level="warning", table=name, files=len(recovered), rows=session_rows)
     if not plan.pending and not plan.superseded:
@@ -456,7 +401,7 @@ def _connection_lost(e: Exception) -> bool:
     return getattr(e, "pgcode", None) in ("57P01", "57P02") or any(p in text for p in PG_CONNECTION_LOST)
 
 
-def _record_failure(ws: "Workspace", ref: TableRef, result: TableResult, ctx: JobContext) -> None:
+def record_failure(ws: "Workspace", ref: TableRef, result: TableResult, ctx: JobContext) -> None:
     try:
         if ws.watermarks.get(ref) is not None:
             if result.status == "cancelled":
@@ -473,7 +418,7 @@ def new_run_id() -> str:
     return f"load-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
 
 
-def run_load(ws: "Workspace", tables: list[TableRef], ctx: JobContext, *, dry_run: bool = False, verify: bool = False,
+def run_load(ws: "Workspace", tables: list[TableRef], ctx: JobContext, *, dry_run: bool = False,
              run_id: str | None = None, max_parallel: int | None = None) -> list[TableResult]:
     """Load every table's unloaded committed files; REDSHIFT_MAX_PARALLEL_LOADS tables at once."""
     refuse_shared_targets(ws, tables)
@@ -485,5 +430,5 @@ def run_load(ws: "Workspace", tables: list[TableRef], ctx: JobContext, *, dry_ru
         parallel = 1  # one writer per DuckDB file
     if parallel > 1 and len(tables) > 1:
         with ThreadPoolExecutor(max_workers=min(parallel, len(tables)), thread_name_prefix="s3rb-load") as pool:
-            return list(pool.map(lambda t: load_table(ws, t, ctx, run_id=run_id, dry_run=dry_run, verify=verify), tables))
-    return [load_table(ws, t, ctx, run_id=run_id, dry_run=dry_run, verify=verify) for t in tables]
+            return list(pool.map(lambda t: load_table(ws, t, ctx, run_id=run_id, dry_run=dry_run), tables))
+    return [load_table(ws, t, ctx, run_id=run_id, dry_run=dry_run) for t in tables]

@@ -27,7 +27,8 @@ from s3rb_tui.engine.core.errors import UsageError
 from s3rb_tui.engine.ops.backup import backup_table
 from s3rb_tui.engine.core.jobs import JobContext, TableResult
 from s3rb_tui.engine.stores.layout import run_stamp
-from s3rb_tui.engine.ops.load import committed_keys, load_table, new_run_id, open_warehouse_for
+from s3rb_tui.engine.ops.load import load_table, new_run_id
+from s3rb_tui.engine.state.ledger import committed_files, read_ledger
 from s3rb_tui.engine.core.table_names import TableRef
 from s3rb_tui.engine.warehouses.targets import refuse_shared_targets, target_for
 from s3rb_tui.engine.warehouses.base import Target
@@ -63,13 +64,13 @@ def plan_rebuild(ws: "Workspace", ref: TableRef, resync: bool = False) -> Rebuil
     if not resync and (wm is None or wm.committed_position is None):
         raise UsageError(f"{ref} has no committed files in the store to rebuild from",
                          f"back it up first: s3rb-tui --run sync -t {ref}")
-    keys = committed_keys(ws, ref, wm) if wm is not None else []
+    keys = committed_files(ws, ref, wm) if wm is not None else []
     rows = sum(footer(ws.store, k, s).rows for k, s in keys)
     target = target_for(ws, ref)
-    with open_warehouse_for(ws) as wh:
+    with ws.open_warehouse() as wh:
         exists = wh.table_columns(target) is not None
         warehouse_rows = wh.count_rows(target) if exists else None
-        ledger = wh.ledger_entries(target) if wh.table_columns(wh.ledger) is not None else []
+        ledger = read_ledger(wh, target)
     manual = wm.manual_timestamp if wm is not None and wm.backup_strategy == "manual_cli" and not resync else None
     return RebuildPlan(ref, target, len(keys), rows, sum(s for _, s in keys), manual, exists, warehouse_rows, len(ledger), resync)
 

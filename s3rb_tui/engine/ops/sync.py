@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from s3rb_tui.engine.core.errors import S3rbError
 from s3rb_tui.engine.core.jobs import Event, JobContext, TableResult, rate as _rate
-from s3rb_tui.engine.ops.load import new_run_id, run_load
+from s3rb_tui.engine.ops.counts import validate_table
+from s3rb_tui.engine.ops.load import new_run_id, record_failure, run_load
 from s3rb_tui.engine.warehouses.targets import refuse_shared_targets
 from s3rb_tui.engine.core.table_names import TableRef
 
@@ -99,6 +100,19 @@ def _detect_deletes(ws: "Workspace", result: TableResult, ctx: JobContext) -> No
         result.warnings.append(f"deletes not propagated: {found['refused']}")
 
 
+def _verify(ws: "Workspace", ref: TableRef, load: TableResult, ctx: JobContext) -> None:
+    """``--verify-data``: cross-check the counts of a table the load finished (``validate_table``);
+    a failed check fails the table (its load result, so the combined result says so too) and is
+    recorded in the watermark as a failed load, as a failed load is."""
+    report = validate_table(ws, ref)
+    load.details["verification"] = report
+    if report["unexpected"]:
+        load.status = "failed"
+        load.error = "verification failed: " + "; ".join(report["unexpected"])
+        ctx.log("verification failed", level="error", table=ref.full_name, error=load.error)
+        record_failure(ws, ref, load, ctx)
+
+
 def run_sync(
     ws: "Workspace",
     tables: list[TableRef],
@@ -133,7 +147,9 @@ def run_sync(
     if not backup_only:
         to_load = [t for t in tables if t.full_name not in backups or backups[t.full_name].ok]
         load_ctx = _phase_context(ctx, "load")
-        for r in run_load(ws, to_load, load_ctx, dry_run=dry_run, verify=verify, run_id=run_id):
+        for r in run_load(ws, to_load, load_ctx, dry_run=dry_run, run_id=run_id):
+            if verify and r.status in ("success", "no new data"):
+                _verify(ws, TableRef.parse(r.table), r, ctx)
             loads[r.table] = r
             if r.ok and not dry_run:
                 _detect_deletes(ws, r, load_ctx)

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from s3rb_tui.engine.core.checksum import CanonicalSQL, Field, canonical_kind
 from s3rb_tui.engine.core.errors import UsageError
-from s3rb_tui.engine.ops.load import open_warehouse_for, resolve_mode
 from s3rb_tui.engine.core.type_rules import TableSchema
 from s3rb_tui.engine.sources.keyset import KeyRules, Keyset, mysql_keyset, mysql_param
 from s3rb_tui.engine.core.table_names import TableRef
+from s3rb_tui.engine.core.table_settings import resolve_mode
 from s3rb_tui.engine.warehouses.targets import target_for
 from s3rb_tui.engine.ops.verify import TableVerdict, Verifier, VerifyOptions, VerifyProgress
 from s3rb_tui.engine.ops.verify_sides import Queries, Side
@@ -124,7 +124,7 @@ def plan_verify(ws: "Workspace", ref: TableRef, options: VerifyOptions, wh: Ware
 
 def _filters(ws: "Workspace", ref: TableRef, schema: TableSchema, mode: str, options: VerifyOptions, wh: Warehouse):
     """(source filter, source "past the watermark" clause, warehouse filter)."""
-    from s3rb_tui.engine.ops.watermark_changes import parse_timestamp
+    from s3rb_tui.engine.core.timestamps import parse_timestamp
 
     cursor = schema.column(schema.cursor_column) if schema.cursor_column else None
     src_parts: list[tuple[str, list[Any]]] = []
@@ -155,7 +155,7 @@ def verify_table(ws: "Workspace", ref: TableRef, options: VerifyOptions | None =
     from s3rb_tui.engine.sources.mysql_checksum import MySQLQueries
 
     options = options or VerifyOptions()
-    shared = open_warehouse_for(ws, reading=True)
+    shared = ws.open_warehouse(reading=True)
     try:
         plan = plan_verify(ws, ref, options, shared)
         verdict = TableVerdict(ref.full_name, plan.relation.full_name, plan.mode, plan.source.compared, notes=plan.notes)
@@ -163,7 +163,7 @@ def verify_table(ws: "Workspace", ref: TableRef, options: VerifyOptions | None =
         def wh_open() -> Queries:
             if shared.dialect == "duckdb":  # one database, one cursor per worker
                 return _queries_for(shared, owner=False)
-            return _queries_for(open_warehouse_for(ws, reading=True), owner=True)
+            return _queries_for(ws.open_warehouse(reading=True), owner=True)
 
         openers: dict[str, Callable[[], Queries]] = {"source": lambda: MySQLQueries(ws.open_source()), "warehouse": wh_open}
         return Verifier(plan.source, plan.warehouse, openers, verdict, options, late=plan.late, progress=progress, cancel=cancel).run()

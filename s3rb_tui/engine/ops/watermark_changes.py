@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from s3rb_tui.engine.cursors.bounds import run_bound
 from s3rb_tui.engine.cursors.census import ahead_warning, take_census
-from s3rb_tui.engine.core.errors import UsageError
+from s3rb_tui.engine.core.timestamps import format_timestamp, parse_timestamp
 from s3rb_tui.engine.stores.layout import stamp_to_datetime, table_data_files
+from s3rb_tui.engine.state.ledger import loaded_keys
 from s3rb_tui.engine.state.locks import TableLock
 from s3rb_tui.engine.sources.base import Position
 from s3rb_tui.engine.core.table_names import TableRef
@@ -23,29 +24,6 @@ from s3rb_tui.engine.state.watermarks import Watermark
 
 if TYPE_CHECKING:
     from s3rb_tui.engine.wiring.workspace import Workspace
-
-TIMESTAMP_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
-
-
-def parse_timestamp(text: str) -> dt.datetime:
-    """'YYYY-MM-DD HH:MM:SS' (fractions and a bare date accepted; a trailing ' UTC' or 'Z', as
-    the front ends print times, too), as naive UTC."""
-    text = (text or "").strip()
-    for suffix in (" UTC", "Z"):
-        if text.endswith(suffix):
-            text = text[: -len(suffix)].rstrip()
-            break
-    for fmt in TIMESTAMP_FORMATS:
-        try:
-            return dt.datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-    raise UsageError(f"invalid timestamp {text[:40]!r}", "use 'YYYY-MM-DD HH:MM:SS', e.g. --timestamp '2025-08-09 20:00:01'")
-
-
-def format_timestamp(moment: dt.datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f") if moment.microsecond else moment.strftime("%Y-%m-%d %H:%M:%S")
-
 
 @dataclass
 class WatermarkPlan:
@@ -91,10 +69,8 @@ def _files_after(ws: "Workspace", table: TableRef, wm: Watermark | None, moment:
 
 
 def _loaded_keys(ws: "Workspace", table: TableRef) -> set[str] | None:
-    try:
-        from s3rb_tui.engine.ops.load import loaded_keys
-    except ImportError:
-        return None
+    """The ledger's keys for the plan's figures; None when the warehouse cannot be read (the plan
+    then says how many files a load would pick up without it)."""
     try:
         return loaded_keys(ws, table)
     except Exception:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 WATERMARK_PREFIX = "watermark/"
 LOCK_PREFIX = "watermark/locks/"
 STAMP_FORMAT = "%Y-%m-%d_%H-%M-%S"
+DATA_SUFFIX = ".parquet"  # every data file's key ends so
 
 _DATA_KEY = re.compile(
     r"^(?P<prefix>.*?)(?P<table>[A-Za-z0-9_$]{1,64}\.[A-Za-z0-9_$]{1,64})/"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from s3rb_tui.engine.core.table_names import quote_sql
 from s3rb_tui.engine.warehouses.parquet_types import ParquetType
@@ -29,6 +29,13 @@ def ledger_match(folded: bool, value_sql: str) -> str:
     folds the names themselves, so a row written under another spelling of the same schema or
     table (``Analytics.Orders``) still counts."""
     return f'LOWER("table_name") = {value_sql}' if folded else f'"table_name" = {value_sql}'
+
+
+class LedgerEntry(NamedTuple):
+    """One row of the load ledger: a file loaded into a warehouse table (0 rows: superseded)."""
+    key: str
+    rows: int
+    run_id: str
 
 
 @dataclass(frozen=True)
@@ -156,8 +163,8 @@ class Warehouse(ABC):
 
     # --- ledger and loads ---------------------------------------------------------------
     @abstractmethod
-    def ledger_entries(self, target: Target) -> list[tuple[str, int, str]]:
-        """(file key, rows, run id) of every file loaded into ``target``, oldest first."""
+    def ledger_entries(self, target: Target) -> list[LedgerEntry]:
+        """Every file loaded into ``target``, oldest first."""
 
     @abstractmethod
     def load_batch(self, target: Target, files: list[LoadFile], spec: LoadSpec, run_id: str,

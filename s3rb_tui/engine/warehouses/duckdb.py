@@ -16,7 +16,7 @@ from s3rb_tui.engine.core.errors import ConfigError, JobError
 from s3rb_tui.engine.stores.base import ObjectStore
 from s3rb_tui.engine.core.table_names import quote_sql
 from s3rb_tui.engine.warehouses import sql
-from s3rb_tui.engine.warehouses.base import SEQ_COLUMN, BatchOutcome, LoadFile, LoadSpec, Target, Warehouse
+from s3rb_tui.engine.warehouses.base import SEQ_COLUMN, BatchOutcome, LedgerEntry, LoadFile, LoadSpec, Target, Warehouse
 from s3rb_tui.engine.warehouses.files import arrow_schema, iter_batches
 from s3rb_tui.engine.warehouses.values import decimal_text
 
@@ -123,9 +123,9 @@ class DuckDBWarehouse(Warehouse):
         self._run([sql.add_column(target, column, type_sql, default)])
 
     # --- ledger and loads ---------------------------------------------------------------
-    def ledger_entries(self, target: Target) -> list[tuple[str, int, str]]:
+    def ledger_entries(self, target: Target) -> list[LedgerEntry]:
         rows = self.con.execute(sql.ledger_select(self.schema, "?"), [target.full_name]).fetchall()
-        return [(k, int(r), run) for k, r, run in rows]
+        return [LedgerEntry(k, int(r), run) for k, r, run in rows]
 
     def _insert_file(self, dest_sql: str, f: LoadFile, seq_start: int | None) -> int:
         assert self.store is not None, "a store is needed to load files"

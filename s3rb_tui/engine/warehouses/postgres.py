@@ -17,7 +17,7 @@ from s3rb_tui.engine.core.errors import ConfigError, JobError
 from s3rb_tui.engine.stores.base import ObjectStore
 from s3rb_tui.engine.core.table_names import quote_sql
 from s3rb_tui.engine.warehouses import sql
-from s3rb_tui.engine.warehouses.base import SEQ_COLUMN, BatchOutcome, LoadFile, LoadSpec, Target, Warehouse
+from s3rb_tui.engine.warehouses.base import SEQ_COLUMN, BatchOutcome, LedgerEntry, LoadFile, LoadSpec, Target, Warehouse
 from s3rb_tui.engine.warehouses.files import ChunkReader, csv_chunks, prefetched
 from s3rb_tui.engine.warehouses.values import BatchFix, PostgresValues, ValueRepairs
 
@@ -154,7 +154,7 @@ class PostgresWarehouse(Warehouse):
         self._run([sql.add_column(target, column, type_sql, default)])
 
     # --- ledger and loads ---------------------------------------------------------------
-    def ledger_entries(self, target: Target) -> list[tuple[str, int, str]]:
+    def ledger_entries(self, target: Target) -> list[LedgerEntry]:
         try:
             with self.conn.cursor() as cur:
                 cur.execute(sql.ledger_select(self.schema, folded=self.ledger_folded), (self.ledger_name(target),))
@@ -163,7 +163,7 @@ class PostgresWarehouse(Warehouse):
         except Exception:
             self._rollback()
             raise
-        return [(k, int(r), run) for k, r, run in rows]
+        return [LedgerEntry(k, int(r), run) for k, r, run in rows]
 
     def _copy_file(self, cur, dest_sql: str, f: LoadFile, fix: BatchFix | None = None) -> int:
         assert self.store is not None, "a store is needed to load files"

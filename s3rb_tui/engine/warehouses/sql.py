@@ -1,7 +1,7 @@
 """SQL text shared by the dialects: table DDL, the ledger, merge, and the latest views.
 
 Every identifier goes through ``quote_sql`` (validated, double-quoted). Column types come from
-``engine.schema.warehouse_type`` (the one type table); nothing here maps types.
+``core.type_rules.warehouse_type`` (the one type table); nothing here maps types.
 """
 
 from __future__ import annotations

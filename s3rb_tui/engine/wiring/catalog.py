@@ -24,10 +24,10 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
-from s3rb_tui.engine.ops.clean import tables_in_store
 from s3rb_tui.engine.core.errors import UsageError
 from s3rb_tui.engine.sources.base import TableInfo
 from s3rb_tui.engine.core.table_names import TableRef, validate_identifier
+from s3rb_tui.engine.state.ledger import tables_in_store
 
 if TYPE_CHECKING:
     from s3rb_tui.engine.sources.base import Source

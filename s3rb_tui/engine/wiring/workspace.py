@@ -16,7 +16,10 @@ from s3rb_tui.engine.core.table_names import TableRef
 from s3rb_tui.engine.state.watermarks import WatermarkStore
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from s3rb_tui.engine.sources.base import Source
+    from s3rb_tui.engine.warehouses.base import Warehouse
     from s3rb_tui.engine.stores.base import ObjectStore
     from s3rb_tui.settings import Settings
 
@@ -87,15 +90,17 @@ class Workspace:
             return "127.0.0.1", t.local_port
         return self.settings.str("DB_HOST"), self.settings.int("DB_PORT")
 
-    def open_warehouse(self, reading: bool = False):
-        """``reading``: the caller only reads (status, plans, dry runs, counts): a warehouse that
-        does not exist yet is not created for it (a DuckDB file stays absent)."""
+    def open_warehouse(self, reading: bool = False, log: "Callable[..., None] | None" = None) -> "Warehouse":
+        """The warehouse, reading data files from this workspace's store and logging the statements
+        it runs to ``log`` (a job's ``ctx.log``; none without). ``reading``: the caller only reads (status,
+        plans, dry runs, counts): a warehouse that does not exist yet is not created for it (a
+        DuckDB file stays absent)."""
         from s3rb_tui.engine.warehouses import open_warehouse
 
         t = self.tunnel("warehouse") if self.settings.str("WAREHOUSE_DIALECT") != "duckdb" else None
         if t is not None:
-            return open_warehouse(self.settings, host="127.0.0.1", port=t.local_port, reading=reading)
-        return open_warehouse(self.settings, reading=reading)
+            return open_warehouse(self.settings, host="127.0.0.1", port=t.local_port, store=self.store, log=log, reading=reading)
+        return open_warehouse(self.settings, store=self.store, log=log, reading=reading)
 
     def ensure_tunnels(self) -> None:
         """Health-check open tunnels between batches (reopens a dropped one once, else raises)."""

@@ -34,7 +34,8 @@ def scope_pattern(table_prefix: str, prefix: str) -> str | None:
 
 
 def make_plan(ws, table: str, prefix: str, include_unloaded: bool, older_than=None, now=None):
-    from s3rb_tui.engine.ops.clean import loaded_file_keys, plan_clean
+    from s3rb_tui.engine.ops.clean import plan_clean
+    from s3rb_tui.engine.state.ledger import loaded_file_keys
     from s3rb_tui.engine.stores.layout import table_prefix
 
     ref = ws.table_ref(table)

@@ -22,9 +22,9 @@ from s3rb_tui.tui.messages import Loaded
 
 def validate_timestamp(text: str) -> str | None:
     """None when ``text`` is a timestamp ``watermark set --timestamp`` accepts (the engine's one
-    rule, engine/ops/watermark_changes.parse_timestamp), else what is wrong and how to write it."""
+    rule, engine/core/timestamps.parse_timestamp), else what is wrong and how to write it."""
     from s3rb_tui.engine.core.errors import UsageError
-    from s3rb_tui.engine.ops.watermark_changes import parse_timestamp
+    from s3rb_tui.engine.core.timestamps import parse_timestamp
 
     if not text.strip():
         return "enter a timestamp like 2025-08-09 20:00:01"

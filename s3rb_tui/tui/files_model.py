@@ -22,6 +22,7 @@ class FileEntry:
     last_modified: dt.datetime
     loaded: bool | None = None  # None: the warehouse ledger could not be read
     rows: int | None = None  # from the Parquet footer, once read
+    repair: bool = False  # a repair batch (engine/ops/repair.py: its footer says so), once read
 
 
 @dataclass
@@ -99,14 +100,18 @@ def read_table_tree(ws, table: str) -> FileNode:
     return root
 
 
-def read_row_counts(ws, keys: list[str]) -> dict[str, int | None]:
+def read_row_counts(ws, keys: list[str]) -> dict[str, tuple[int | None, bool]]:
+    """{key: (rows, is a repair batch)} from each file's Parquet footer ((None, False): unreadable)."""
     import pyarrow.parquet as pq
 
-    out: dict[str, int | None] = {}
+    from s3rb_tui.engine.warehouses.files import REPAIR_KEY
+
+    out: dict[str, tuple[int | None, bool]] = {}
     for key in keys:
         try:
             with ws.store.open_input(key) as f:
-                out[key] = pq.ParquetFile(f).metadata.num_rows
+                meta = pq.ParquetFile(f).metadata
+                out[key] = (meta.num_rows, REPAIR_KEY in (meta.metadata or {}))
         except Exception:
-            out[key] = None
+            out[key] = (None, False)
     return out

@@ -4,6 +4,7 @@ with SIGKILL at a random moment whose rerun converges."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -12,6 +13,10 @@ import sys
 
 import pytest
 
+from s3rb_tui.engine.wiring.workspace import Workspace
+from s3rb_tui.settings import build_settings
+from s3rb_tui.tui.files_model import FileEntry, read_row_counts
+from s3rb_tui.tui.screens.files import file_label
 from tests.support.verify_stand import EDGE_DDL, EDGE_FILL, _setup, _verify, mysql
 from tests.support.waiting import wait_until
 
@@ -39,6 +44,14 @@ def test_repair_plans_asks_and_makes_verify_equal(dialect, mysql_server, mysql_d
     assert json.loads(done.stdout)["plan"]["reextract"] == 6
     after = _verify(env, "edge")
     assert after.equal and after.warehouse_rows == after.source_rows
+    store = tmp_path / "store"
+    with Workspace(build_settings(env)) as ws:  # the Files tree marks the repair batch, from its footer
+        marks = read_row_counts(ws, [str(p.relative_to(store)) for p in store.rglob("*.parquet")])
+    repaired = [k for k, (_, repair) in marks.items() if repair]
+    assert len(repaired) == 1 and marks[repaired[0]][0] == 6
+    label = file_label(FileEntry(repaired[0], 1, dt.datetime.now(dt.timezone.utc), loaded=True, rows=6, repair=True),
+                       dt.datetime.now(dt.timezone.utc), True)
+    assert "repair batch" in label.plain
     again = run_cli("--run", "repair", "-t", "edge", "--force", env=env)
     assert again.returncode == 0 and "nothing to repair" in again.stdout
     counts = run_cli("--run", "watermark-count", "validate-counts", "-t", "edge", env=env)

@@ -36,6 +36,8 @@ def file_label(entry: FileEntry, now, stable: bool) -> Text:
     t.append(f"  {size(entry.size)}", style="dim")
     t.append("  " + ("… rows" if entry.rows is None else f"{entry.rows:,} rows"), style="cyan")
     t.append(f"  {age_between(entry.last_modified, now)} old", style="dim")
+    if entry.repair:
+        t.append("  repair batch", style="magenta")
     if entry.loaded is True:
         t.append("  ✓ loaded", style="green")
     elif entry.loaded is False:
@@ -133,7 +135,7 @@ class FilesScreen(ListScreen):
             self._fill_table(node, table, data)
             self._restore_cursor()
         elif what.startswith("rows:"):
-            counts: dict[str, int | None] = data
+            counts: dict[str, tuple[int | None, bool]] = data
             self._apply_rows(self.query_one("#file-tree", Tree).root, counts)
 
     def _fill_table(self, node, table: str, root: FileNode) -> None:
@@ -167,11 +169,11 @@ class FilesScreen(ListScreen):
             ws = self.app.workspace
             self.load(f"rows:{node.prefix}", lambda: read_row_counts(ws, keys))
 
-    def _apply_rows(self, tree_node, counts: dict[str, int | None]) -> None:
+    def _apply_rows(self, tree_node, counts: dict[str, tuple[int | None, bool]]) -> None:
         for child in tree_node.children:
             entry = (child.data or {}).get("entry")
             if entry is not None and entry.key in counts:
-                entry.rows = counts[entry.key]
+                entry.rows, entry.repair = counts[entry.key]
                 child.set_label(file_label(entry, self.app.now(), self.app.stable))
             elif child.children:
                 self._apply_rows(child, counts)

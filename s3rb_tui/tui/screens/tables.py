@@ -66,7 +66,8 @@ class TablesScreen(ListScreen):
         "the warehouse cannot hold, missing cursor or key).\n\n"
         "b backs up, s syncs (backup then load), l loads only (--redshift-only), e is a dry run "
         "(window and estimated rows, writes nothing), v validates counts (source, files, load ledger "
-        "and warehouse side by side; read-only)."
+        "and warehouse side by side; read-only), V verifies every row (checksummed key segments on both sides, then the "
+        "keys that differ, by kind, in the job's log; read-only)."
     )
     BINDINGS = [
         Binding("space", "mark", "Mark", id="tables.mark"),

@@ -44,7 +44,7 @@ class WatermarksScreen(ListScreen):
         "m starts the guided reset & set: choose, enter a timestamp (checked as you type), see the "
         "preview (source rows after it, store files after it, what a --redshift-only load would "
         "pick up), confirm, and optionally run that load. n sets the cumulative counts (absolute or "
-        "additive); v validates counts against the warehouse. Enter shows the values (key, "
+        "additive); v validates counts against the warehouse, V verifies every row (a job). Enter shows the values (key, "
         "timestamps, last error) ready to copy. / filters the list, o sorts it."
     )
     BINDINGS = [

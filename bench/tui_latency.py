@@ -205,7 +205,7 @@ async def latency(env: dict[str, str], samples: int, table: str, interval: float
 
     settings = build_settings(env)
     with Workspace(settings) as ws:  # start from scratch so the sync moves every row
-        ref = ws.table_ref(table)
+        ws.table_ref(table)  # refuses a bad name before the store is emptied
         ws.store.delete_many([i.key for i in ws.store.list("")])
     duck = Path(env["DUCKDB_PATH"])
     duck.unlink(missing_ok=True)

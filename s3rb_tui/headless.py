@@ -371,6 +371,10 @@ def _one_line(err: BaseException, redact: Callable[[str], str]) -> str:
     return redact(text)
 
 
+def _as_is(text: str) -> str:
+    return text
+
+
 def main(
     argv: Sequence[str],
     *,
@@ -387,7 +391,7 @@ def main(
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     parser = build_parser()
-    redact: Callable[[str], str] = lambda s: s
+    redact: Callable[[str], str] = _as_is
     app: HeadlessApp | None = None
     want_json = "--json" in argv
 

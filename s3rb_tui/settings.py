@@ -8,6 +8,8 @@ default), so a cron job can override one value without editing the file.
 
 from __future__ import annotations
 
+import builtins
+
 import os
 import re
 import stat
@@ -120,25 +122,25 @@ class Settings:
     def str(self, name: str) -> str:
         return self.values[name]
 
-    def int(self, name: str) -> int:
+    def int(self, name: builtins.str) -> int:
         return int(self.values[name])
 
-    def bool(self, name: str) -> bool:
+    def bool(self, name: builtins.str) -> builtins.bool:
         return self.values[name].strip().lower() in _TRUE
 
-    def path(self, name: str) -> Path | None:
+    def path(self, name: builtins.str) -> Path | None:
         raw = self.values[name].strip()
         return Path(os.path.expanduser(raw)) if raw else None
 
-    def __getitem__(self, name: str) -> str:
+    def __getitem__(self, name: builtins.str) -> builtins.str:
         return self.values[name]
 
     @property
-    def secrets(self) -> list[str]:
+    def secrets(self) -> list[builtins.str]:
         """Non-empty secret values (for scrubbing them from any text we print or log)."""
         return [self.values[v.name] for v in VARIABLES if v.secret and self.values.get(v.name)]
 
-    def masked(self) -> list[tuple[str, str, str]]:
+    def masked(self) -> list[tuple[builtins.str, builtins.str, builtins.str]]:
         """(name, shown value, source) for every variable; secrets shown as ``****``."""
         rows = []
         for v in VARIABLES:
@@ -154,7 +156,7 @@ class Settings:
         return build_settings(new, env_file=self.env_file, sources={**self.sources, **{k: "override" for k in overrides}})
 
     @property
-    def store_is_local(self) -> bool:
+    def store_is_local(self) -> builtins.bool:
         return self.values.get("STORE_URL", "").startswith("file://")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 from s3rb_tui import display
 from s3rb_tui.engine.core.jobs import TableResult

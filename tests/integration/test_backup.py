@@ -14,13 +14,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections import Counter
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pymysql
-import pytest
 
 from tests.support import mariadb
 from tests.support.s3 import data_keys
@@ -48,7 +45,7 @@ def mysql_rows(server: dict, db: str, table: str) -> tuple[list[str], list[tuple
     try:
         with conn.cursor() as cur:
             cur.execute("SET time_zone = '+00:00'")
-            cur.execute(f"SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s ORDER BY ORDINAL_POSITION", (db, table))
+            cur.execute("SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s ORDER BY ORDINAL_POSITION", (db, table))
             cols = cur.fetchall()
             exprs = [f"ST_AsBinary(`{c}`)" if t in ("geometry", "point") else f"`{c}`" for c, t in cols]
             cur.execute(f"SELECT {', '.join(exprs)} FROM `{db}`.`{table}`")

@@ -46,7 +46,7 @@ def test_nul_and_json_keys_load_into_postgresql_by_a_stated_rule(path, mysql_db,
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     warnings = json.loads(done.stdout)["tables"][0]["warnings"]
     table = f"{mysql_db}.vals"
-    assert any(w.startswith(f"public.vals column t: 1 value(s) held NUL bytes") and "id=1" in w for w in warnings), warnings
+    assert any(w.startswith("public.vals column t: 1 value(s) held NUL bytes") and "id=1" in w for w in warnings), warnings
     assert any("column j: 1 value(s) had duplicate JSON keys: loaded with the first value" in w and "id=1" in w for w in warnings), warnings
     assert any("column j: 1 value(s) had \\u0000 in JSON strings" in w and "id=2" in w for w in warnings), warnings
     assert wh.q("SELECT id, t, j->>'k', j->>'s', j#>>'{n,1,m}' FROM public.vals ORDER BY id") == [

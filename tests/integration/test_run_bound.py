@@ -6,7 +6,6 @@ every row, each version once.
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import uuid
 

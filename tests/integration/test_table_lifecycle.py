@@ -151,7 +151,7 @@ def test_a_source_column_named_like_a_helper_column_is_refused_by_name(dialect, 
 def test_names_longer_than_the_warehouse_holds_are_refused_before_loading(mysql_db, mysql_server, pg_db, make_env, run_cli, tmp_path, request):
     long = "c" * 64
     mysql(mysql_server, mysql_db, f"CREATE TABLE wide (id INT PRIMARY KEY, `{long}` INT, updated_at DATETIME(6) NOT NULL)",
-          f"INSERT INTO wide VALUES (1, 5, NOW(6))")
+          "INSERT INTO wide VALUES (1, 5, NOW(6))")
     (tmp_path / "store").mkdir()
     env = make_env(STORE_URL=f"file://{tmp_path / 'store'}")
     wh = Warehouse("postgres", tmp_path, request)

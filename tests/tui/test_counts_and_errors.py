@@ -68,7 +68,7 @@ async def test_validate_counts_shows_the_engines_report(synced_env):
     async with app.run_test(size=SIZE) as pilot:
         await _watermark_of(pilot, wsdata.PARTNERS)
         await pilot.press("v")
-        text = await wait_text(pilot, "Validate counts — settlement.partner_info")
+        await wait_text(pilot, "Validate counts — settlement.partner_info")
         await wait_text(pilot, "warehouse:  200 rows")
         assert "✗" not in screen_text(app)
 

@@ -75,7 +75,7 @@ class TableSchema:
     @property
     def order_columns(self) -> tuple[str, ...]:
         if self.incremental:
-            return (self.cursor_column,) + tuple(k for k in self.primary_key if k != self.cursor_column)  # type: ignore[operator]
+            return (self.cursor_column,) + tuple(k for k in self.primary_key if k != self.cursor_column)  # type: ignore[return-value]
         return self.primary_key
 
     def arrow_schema(self) -> pa.Schema:

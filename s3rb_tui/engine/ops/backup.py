@@ -380,7 +380,7 @@ def backup_table(
         result.warnings.extend(plan.warnings)
         if dry_run:
             result.status = "dry run"
-            result.rows = plan.estimated_rows
+            result.rows = plan.estimated_rows  # type: ignore[assignment]  # a dry run counts before it plans (count_beside=False)
             ctx.log("dry run", **plan.describe())
             return result
         ctx.log("table processing started", table=name, mode=plan.mode, upper_bound=plan.upper_bound,
@@ -467,7 +467,7 @@ def run_backup(
         raise ValueError(f"unknown strategy {strategy!r}")
     started = time.monotonic()
     ctx.emit("started", tables=[t.full_name for t in tables], strategy=strategy, dry_run=dry_run)
-    kwargs = dict(strategy=strategy, batch_size=batch_size, limit=limit, dry_run=dry_run, extract_engine=extract_engine)
+    kwargs: dict[str, Any] = dict(strategy=strategy, batch_size=batch_size, limit=limit, dry_run=dry_run, extract_engine=extract_engine)
     if strategy == "inter-table" and len(tables) > 1:
         workers = max_workers or ws.settings.int("BACKUP_MAX_WORKERS")
         with ThreadPoolExecutor(max_workers=min(workers, len(tables)), thread_name_prefix="s3rb-backup") as pool:

@@ -245,8 +245,8 @@ def execute_clean(store: ObjectStore, plan: CleanPlan, ctx: JobContext) -> Clean
                 result.deleted += 1
                 result.bytes_freed += sizes[key]
         result.errors.extend(errors)
-        for e in errors:
-            ctx.log("could not delete file", level="error", table=plan.table, key=e.key, code=e.code, error=e.message)
+        for error in errors:
+            ctx.log("could not delete file", level="error", table=plan.table, key=error.key, code=error.code, error=error.message)
         ctx.progress(label, rows=result.deleted, files=result.deleted, total=result.planned, phase="clean",
                      bytes=result.bytes_freed, errors=len(result.errors))
     ctx.log("clean finished", level="info" if result.ok else "error", table=plan.table, prefix=plan.prefix,

@@ -45,7 +45,7 @@ def added_column_default(c: Column) -> tuple[str | None, str | None]:
         if c.data_type == "enum":
             labels = re.findall(r"'((?:[^'\\]|'')*)'", c.column_type)
             return (f"'{labels[0]}'", None) if labels else (None, "its implicit default is unknown")
-        return None, f"NOT NULL without a default: MySQL gave existing rows the type's implicit value"
+        return None, "NOT NULL without a default: MySQL gave existing rows the type's implicit value"
     if rule in _NUMERIC_RULES and _NUMBER.match(d):
         return d, None
     bits = _BITS.match(d)

@@ -25,7 +25,10 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+import pyarrow as pa
 
 from s3rb_tui.engine.warehouses.collations import inexact_warning, key_matching
 from s3rb_tui.engine.ops.column_changes import added_column_default, default_warning, refuse_vanished_columns
@@ -91,7 +94,7 @@ def batches(files: list[LoadFile], limits: BatchLimits = BatchLimits()) -> list[
 
 # --- schema -------------------------------------------------------------------------------
 
-def discover_schema(ws: "Workspace", ref: TableRef, files: list[tuple[str, int]], ctx: JobContext) -> tuple[TableSchema, str]:
+def discover_schema(ws: "Workspace", ref: TableRef, files: Sequence[tuple[str, int]], ctx: JobContext) -> tuple[TableSchema, str]:
     cfg = ws.table_config(ref)
     try:
         with ws.open_source() as source:
@@ -100,11 +103,11 @@ def discover_schema(ws: "Workspace", ref: TableRef, files: list[tuple[str, int]]
         if not files:
             raise
         ctx.log("source not reachable: using the Parquet schema of the data files", level="warning", table=ref.full_name, error=str(e)[:300])
-    names: dict[str, object] = {}
+    names: dict[str, pa.Field] = {}
     for key, _ in files:  # union of columns in file order: a column added later appears in newer files
         for f in arrow_schema(ws.store, key):
             names.setdefault(f.name, f)
-    columns = tuple(column_from_arrow(f) for f in names.values())  # type: ignore[arg-type]
+    columns = tuple(column_from_arrow(f) for f in names.values())
     return TableSchema(ref=ref, columns=columns, primary_key=cfg.key_columns or (), cursor_column=cfg.cursor_column), "parquet"
 
 

@@ -124,7 +124,7 @@ class MySQLSource(MySQLClock, Source):
                 conv=_CONVERSIONS,
             )
         except pymysql.err.MySQLError as e:
-            e.s3rb_connecting = True  # type: ignore[attr-defined]
+            e.s3rb_connecting = True
             raise
 
     def run(self, what: str, fn: Callable[[pymysql.connections.Connection], Any]) -> Any:

@@ -113,7 +113,7 @@ class LoadedKeys:
 
     def __init__(self, ws: "Workspace"):
         self.ws = ws
-        self._warehouse = None
+        self._warehouse: Warehouse | None = None
         self._cache: dict[str, set[str] | None] = {}
 
     def for_table(self, table: TableRef | str) -> set[str] | None:

@@ -8,6 +8,8 @@ and lock leases use for compare-and-swap.
 
 from __future__ import annotations
 
+import builtins
+
 import datetime as dt
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -58,7 +60,7 @@ class ObjectStore(ABC):
         """Every key under ``prefix`` (paginated underneath), in key order."""
 
     @abstractmethod
-    def delete_many(self, keys: list[str]) -> list[DeleteError]:
+    def delete_many(self, keys: builtins.list[str]) -> builtins.list[DeleteError]:
         """Delete keys (in chunks of at most 1000); returns per-key errors, empty when all went."""
 
     @abstractmethod

@@ -17,6 +17,8 @@ listed, and keys may not use them.
 
 from __future__ import annotations
 
+import builtins
+
 import contextlib
 import datetime as dt
 import errno
@@ -225,7 +227,7 @@ class LocalStore(ObjectStore):
         found.sort(key=lambda info: info.key)  # code-point order == S3's UTF-8 byte order
         return iter(found)
 
-    def delete_many(self, keys: list[str]) -> list[DeleteError]:
+    def delete_many(self, keys: builtins.list[str]) -> builtins.list[DeleteError]:
         errors: list[DeleteError] = []
         for start in range(0, len(keys), 1000):
             touched: set[Path] = set()

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 import contextlib
 import datetime as dt
 import io
@@ -213,7 +215,7 @@ class S3Store(ObjectStore):
                 for obj in page.get("Contents", ()):
                     yield ObjectInfo(key=obj["Key"], size=obj["Size"], last_modified=_utc(obj["LastModified"]), etag=obj.get("ETag", ""))
 
-    def delete_many(self, keys: list[str]) -> list[DeleteError]:
+    def delete_many(self, keys: builtins.list[str]) -> builtins.list[DeleteError]:
         errors: list[DeleteError] = []
         for start in range(0, len(keys), DELETE_CHUNK):
             chunk = keys[start:start + DELETE_CHUNK]

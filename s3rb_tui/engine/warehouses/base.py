@@ -11,9 +11,11 @@ and a batch that did not commit left nothing behind.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from s3rb_tui.engine.core.table_names import quote_sql
 from s3rb_tui.engine.warehouses.parquet_types import ParquetType
@@ -168,7 +170,7 @@ class Warehouse(ABC):
 
     @abstractmethod
     def load_batch(self, target: Target, files: list[LoadFile], spec: LoadSpec, run_id: str,
-                   progress: Callable[[int], None] | None = None, ledger_only: list[LoadFile] = ()) -> BatchOutcome:
+                   progress: Callable[[int], None] | None = None, ledger_only: Sequence[LoadFile] = ()) -> BatchOutcome:
         """Load ``files`` and insert their ledger rows in one transaction. ``ledger_only`` files are
         recorded as superseded (0 rows) in the same transaction (older snapshot runs)."""
 
@@ -178,10 +180,10 @@ class Warehouse(ABC):
         """Run statements in one transaction (views)."""
 
     @abstractmethod
-    def scalar(self, sql: str) -> object: ...
+    def scalar(self, sql: str) -> Any: ...
 
     def count_rows(self, target: Target) -> int:
-        return int(self.scalar(f"SELECT COUNT(*) FROM {target.sql}"))  # type: ignore[arg-type]
+        return int(self.scalar(f"SELECT COUNT(*) FROM {target.sql}"))
 
     def forget_table(self, target: Target) -> None:
         """Drop ``target`` (CASCADE: its views go too; loads recreate them) and delete its ledger
@@ -191,4 +193,4 @@ class Warehouse(ABC):
 
     def count_distinct(self, target: Target, keys: tuple[str, ...]) -> int:
         cols = ", ".join(quote_sql(self.fold(k)) for k in keys)
-        return int(self.scalar(f"SELECT COUNT(*) FROM (SELECT DISTINCT {cols} FROM {target.sql}) d"))  # type: ignore[arg-type]
+        return int(self.scalar(f"SELECT COUNT(*) FROM (SELECT DISTINCT {cols} FROM {target.sql}) d"))

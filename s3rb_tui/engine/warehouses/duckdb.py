@@ -7,8 +7,10 @@ One transaction per batch of files holds the inserts, the merge and the ledger r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import datetime as dt
-from typing import Callable
+from typing import Any, Callable
 
 import pyarrow as pa
 
@@ -72,7 +74,7 @@ class DuckDBWarehouse(Warehouse):
         except Exception:
             pass
 
-    def scalar(self, query: str, params: tuple | None = None) -> object:
+    def scalar(self, query: str, params: tuple | None = None) -> Any:
         rows = self.con.execute(query, params or []).fetchall()  # fetchone() leaves the result open (DuckDB 2.x)
         return rows[0][0] if rows else None
 
@@ -152,10 +154,10 @@ class DuckDBWarehouse(Warehouse):
             after = self.scalar(f"SELECT COUNT(*) FROM {dest_sql}")
         finally:
             self.con.unregister(_SOURCE_VIEW)
-        return int(after) - int(before)  # type: ignore[arg-type]
+        return int(after) - int(before)
 
     def load_batch(self, target: Target, files: list[LoadFile], spec: LoadSpec, run_id: str,
-                   progress: Callable[[int], None] | None = None, ledger_only: list[LoadFile] = ()) -> BatchOutcome:
+                   progress: Callable[[int], None] | None = None, ledger_only: Sequence[LoadFile] = ()) -> BatchOutcome:
         outcome = BatchOutcome(rows=0)
         now = dt.datetime.now(dt.timezone.utc)
         columns = list(self.table_columns(target) or {})

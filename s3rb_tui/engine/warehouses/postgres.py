@@ -7,8 +7,10 @@ the COPYs, the merge (if any) and the ledger rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import datetime as dt
-from typing import Callable
+from typing import Any, Callable
 
 import psycopg2
 import psycopg2.extras
@@ -94,7 +96,7 @@ class PostgresWarehouse(Warehouse):
         except Exception:
             pass
 
-    def scalar(self, query: str, params: tuple | None = None) -> object:
+    def scalar(self, query: str, params: tuple | None = None) -> Any:
         try:
             with self.conn.cursor() as cur:
                 cur.execute(query, params)
@@ -179,7 +181,7 @@ class PostgresWarehouse(Warehouse):
         return stage
 
     def load_batch(self, target: Target, files: list[LoadFile], spec: LoadSpec, run_id: str,
-                   progress: Callable[[int], None] | None = None, ledger_only: list[LoadFile] = ()) -> BatchOutcome:
+                   progress: Callable[[int], None] | None = None, ledger_only: Sequence[LoadFile] = ()) -> BatchOutcome:
         outcome = BatchOutcome(rows=0)
         now = dt.datetime.now(dt.timezone.utc)
         try:

@@ -21,6 +21,8 @@ The statements come from ``redshift_sql`` (pure, golden-tested); this module run
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import dataclasses
 import datetime as dt
 from typing import Callable
@@ -170,7 +172,7 @@ class RedshiftWarehouse(PostgresWarehouse):
                               columns=columns, region=self.region if unit.fmt == "csv" else "")
 
     def load_batch(self, target: Target, files: list[LoadFile], spec: LoadSpec, run_id: str,
-                   progress: Callable[[int], None] | None = None, ledger_only: list[LoadFile] = ()) -> BatchOutcome:
+                   progress: Callable[[int], None] | None = None, ledger_only: Sequence[LoadFile] = ()) -> BatchOutcome:
         if not self.bucket or self.store is None or not self.store.url.startswith("s3://"):
             raise ConfigError("Redshift loads from S3: the store must be an S3 bucket", "unset STORE_URL and set S3_BUCKET_NAME")
         folded = fold_target(target)

@@ -157,7 +157,8 @@ class PostgresValues:
 
     def _json(self, batch: pa.RecordBatch, name: str, col: pa.Array) -> tuple[pa.Array, bool]:
         values = col.to_pylist()
-        dups, nuls = [], []
+        dups: list[Any] = []
+        nuls: list[Any] = []
         for i, v in enumerate(values):
             if v is None:
                 continue

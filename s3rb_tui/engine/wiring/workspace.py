@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from s3rb_tui.engine.sources.base import Source
+    from s3rb_tui.engine.wiring.tunnels import Tunnel
     from s3rb_tui.engine.warehouses.base import Warehouse
     from s3rb_tui.engine.stores.base import ObjectStore
     from s3rb_tui.settings import Settings
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 class Workspace:
     def __init__(self, settings: "Settings", log=None):
         self.settings = settings
-        self._tunnels: dict[str, object] = {}
+        self._tunnels: dict[str, Tunnel] = {}
         self._tunnel_lock = threading.Lock()
         self.log = log or (lambda *a, **k: None)
 

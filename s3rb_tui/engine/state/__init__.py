@@ -1,4 +1,5 @@
-"""The pipeline's state in the store: per-table watermark documents and locks.
+"""The pipeline's state: per-table watermark documents and locks in the store, and ``ledger``, the
+read side of the committed files and the warehouse's load ledger.
 
-Imports only ``core`` and ``stores``.
+``watermarks`` and ``locks`` import only ``core`` and ``stores``; ``ledger`` also reads warehouses.
 """

@@ -185,6 +185,18 @@ class RunRecorder:
         self._write()
         return json.loads(self._text())
 
+    def discard(self) -> None:
+        """Remove the record: the run was refused as bad input before any table began, and bad
+        input changes nothing (the operator sees the one-line error and exit 2, not a failed run)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=max(self.heartbeat_seconds, 5.0))
+        try:
+            self.store.delete(run_key(self.run_id))
+        except Exception as e:
+            self._log("run record of a refused run not removed", level="warning", run_id=self.run_id,
+                      error=self.redact(f"{e.__class__.__name__}: {e}"))
+
     def _text(self) -> str:
         with self._lock:
             text = json.dumps(self.doc, default=str, ensure_ascii=False, indent=1)

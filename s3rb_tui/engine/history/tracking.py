@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from s3rb_tui.engine.history.alerts import Delivery, send_alerts
 from s3rb_tui.engine.history.metrics import write_metrics
 from s3rb_tui.engine.history.recorder import RunRecorder
+from s3rb_tui.engine.core.errors import ConfigError, UsageError
 from s3rb_tui.engine.core.jobs import JobContext, TableResult
 
 if TYPE_CHECKING:
@@ -61,6 +62,9 @@ class TrackedRun:
         if self.recorder is None:
             return None
         results = self.results if self.results is not None else list(self.ctx.results)
+        if isinstance(error, (UsageError, ConfigError)) and not results:
+            self.recorder.discard()  # refused before any table began: bad input changes nothing
+            return None
         self.doc = self.recorder.finish(results, error)
         if self.metrics_file:
             write_metrics(self.ws, self.metrics_file, self.doc, self.log)

@@ -11,7 +11,7 @@ import threading
 import time
 from typing import IO, Any, Iterable
 
-from s3rb_tui.engine.core.jobs import Event
+from s3rb_tui.engine.core.events import EngineEvent, JobFinished, JobStarted, LogEvent, Progress, TableDone
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
@@ -52,23 +52,23 @@ class JsonLogger:
             self.stream.write(line + "\n")
             self.stream.flush()
 
-    def on_event(self, ev: Event) -> None:
-        data = dict(ev.data)
-        if ev.kind == "log":
-            event = data.pop("event", "log")
-            level = data.pop("level", "info")
-            self.log(event, level, job_id=ev.job_id, table=ev.table, **data) if ev.table else self.log(event, level, job_id=ev.job_id, **data)
-        elif ev.kind == "progress":
+    def on_event(self, ev: EngineEvent) -> None:
+        """One typed engine event as one line (progress throttled per table and phase); the field
+        names are the log's contract with cron wrappers and log shippers."""
+        if isinstance(ev, LogEvent):
+            if ev.table:
+                self.log(ev.message, ev.level, job_id=ev.job_id, table=ev.table, **ev.fields)
+            else:
+                self.log(ev.message, ev.level, job_id=ev.job_id, **ev.fields)
+        elif isinstance(ev, Progress):
             now = time.monotonic()
-            key = f"{ev.table}:{data.get('phase')}"
+            key = f"{ev.table}:{ev.phase}"
             if now - self._last_progress.get(key, 0.0) >= self.progress_every:
                 self._last_progress[key] = now
-                self.log("progress", "info", job_id=ev.job_id, table=ev.table, **data)
-        elif ev.kind == "table_done":
-            level = "info" if data.get("status") in ("success", "no new data", "skipped", "dry run") else "error"
-            self.log("table done", level, job_id=ev.job_id, table=ev.table, **data)
-        elif ev.kind == "started":
-            self.log("job started", "info", job_id=ev.job_id, **data)
-        elif ev.kind == "finished":
-            event = data.pop("event", "job finished")
-            self.log(event, "info" if data.get("success") else "error", job_id=ev.job_id, **data)
+                self.log("progress", "info", job_id=ev.job_id, table=ev.table, **ev.record())
+        elif isinstance(ev, TableDone):
+            self.log("table done", "info" if ev.result.ok else "error", job_id=ev.job_id, table=ev.table, **ev.record())
+        elif isinstance(ev, JobStarted):
+            self.log("job started", "info", job_id=ev.job_id, **ev.record())
+        elif isinstance(ev, JobFinished):
+            self.log(ev.message, "info" if ev.success else "error", job_id=ev.job_id, **ev.record())

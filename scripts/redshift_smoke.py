@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from s3rb_tui.engine.core.errors import S3rbError  # noqa: E402
+from s3rb_tui.engine.core.events import JobStarted  # noqa: E402
 from s3rb_tui.engine.core.jobs import JobContext  # noqa: E402
 from s3rb_tui.engine.stores.layout import lock_key, watermark_key  # noqa: E402
 from s3rb_tui.engine.ops.sync import run_sync  # noqa: E402
@@ -102,8 +103,8 @@ class Smoke:
         self.run_ids: list[str] = []  # loads' manifests live under redshift/manifests/<run id>/
 
     def note_run(self, event) -> None:
-        if event.kind == "started" and event.data.get("run_id"):
-            self.run_ids.append(event.data["run_id"])
+        if isinstance(event, JobStarted) and event.options.get("run_id"):
+            self.run_ids.append(event.options["run_id"])
 
     def rule(self, name: str, ok: bool | None, detail: str = "") -> None:
         mark = "SKIP" if ok is None else "PASS" if ok else "FAIL"

@@ -6,6 +6,7 @@ import time
 
 from s3rb_tui import display
 from s3rb_tui.commands import report
+from s3rb_tui.engine.core.events import JobStatus
 from s3rb_tui.engine.wiring.extract_path import choose_extract_path
 from s3rb_tui.engine.ops.backup import run_backup
 
@@ -14,7 +15,7 @@ def describe_dry_run(results) -> str:
     lines = []
     for r in results:
         d = r.details
-        if r.status != "dry run":
+        if r.status != JobStatus.DRY_RUN:
             continue
         after = d.get("after", {})
         scan = d.get("initial_scan")

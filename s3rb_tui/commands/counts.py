@@ -4,32 +4,32 @@ from __future__ import annotations
 
 from s3rb_tui import display
 from s3rb_tui.commands import report
-from s3rb_tui.engine.ops.counts import apply_set_count, plan_set_count, validate_table
+from s3rb_tui.engine.ops.counts import SourceCounts, ValidationReport, apply_set_count, plan_set_count, validate_table
 from s3rb_tui.engine.core.errors import UsageError
 
 
 _fmt = display.count
 
 
-def render_validation(r: dict) -> str:
-    src = r.get("source") or {}
-    wh = r["warehouse"]
+def render_validation(r: ValidationReport) -> str:
+    src = r.source or SourceCounts()
+    wh = r.warehouse
     rows = [
-        ("watermark: extracted (cumulative)", _fmt(r["watermark"]["extracted"])),
-        ("watermark: loaded (cumulative)", _fmt(r["watermark"]["loaded"])),
-        (f"store: rows in {r['files']['committed']} committed file(s)", _fmt(r["files"]["rows"])),
-        (f"ledger: rows loaded from {r['ledger']['files']} file(s)", _fmt(r["ledger"]["rows"])),
-        (f"warehouse: rows in {r['target']}", _fmt(wh["rows"]) if wh.get("exists") else "(no table)"),
-        ("warehouse: distinct keys", _fmt(wh.get("distinct_keys"))),
-        ("source: rows now", _fmt(src.get("rows")) if "error" not in src else f"unreachable: {src['error']}"),
-        ("source: rows up to the watermark", _fmt(src.get("rows_up_to_watermark"))),
+        ("watermark: extracted (cumulative)", _fmt(r.watermark.extracted)),
+        ("watermark: loaded (cumulative)", _fmt(r.watermark.loaded)),
+        (f"store: rows in {r.files.committed} committed file(s)", _fmt(r.files.rows)),
+        (f"ledger: rows loaded from {r.ledger.files} file(s)", _fmt(r.ledger.rows)),
+        (f"warehouse: rows in {r.target}", _fmt(wh.rows) if wh.exists else "(no table)"),
+        ("warehouse: distinct keys", _fmt(wh.distinct_keys)),
+        ("source: rows now", _fmt(src.rows) if src.error is None else f"unreachable: {src.error}"),
+        ("source: rows up to the watermark", _fmt(src.rows_up_to_watermark)),
     ]
-    out = [f"{r['table']} (load mode {r['mode']})", report.table(rows, ("count", "rows"))]
-    for e in r["expected"]:
+    out = [f"{r.table} (load mode {r.mode})", report.table(rows, ("count", "rows"))]
+    for e in r.expected:
         out.append(f"  expected: {e}")
-    for u in r["unexpected"]:
+    for u in r.unexpected:
         out.append(f"  UNEXPECTED: {u}")
-    out.append("  result: " + ("counts agree" if not r["unexpected"] else f"{len(r['unexpected'])} unexpected discrepancy(ies)"))
+    out.append("  result: " + ("counts agree" if r.ok else f"{len(r.unexpected)} unexpected discrepancy(ies)"))
     return "\n".join(out)
 
 
@@ -66,9 +66,9 @@ def run(args, app) -> int:
         return 0
     app.require_valid_settings()
     reports = [validate_table(app.workspace, t) for t in tables]
-    bad = any(r["unexpected"] for r in reports)
+    bad = any(not r.ok for r in reports)
     if app.json:
-        app.print_json({"ok": not bad, "tables": reports})
+        app.print_json({"ok": not bad, "tables": [r.to_json() for r in reports]})
     else:
         app.out("\n\n".join(render_validation(r) for r in reports))
     return 1 if bad else 0

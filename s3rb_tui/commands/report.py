@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from s3rb_tui import display
-from s3rb_tui.engine.core.jobs import TableResult
+from s3rb_tui.engine.core.events import TableResult
 
 table = display.table_text
 size = display.size

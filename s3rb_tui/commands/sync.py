@@ -6,6 +6,7 @@ import time
 
 from s3rb_tui import display
 from s3rb_tui.commands import report
+from s3rb_tui.engine.core.events import JobStatus
 from s3rb_tui.engine.wiring.extract_path import choose_extract_path
 from s3rb_tui.engine.ops.sync import run_sync
 
@@ -34,7 +35,7 @@ def summary(title: str, results, seconds: float) -> str:
     for r in results:
         l = r.details.get("load") or {}
         d = l.get("details") or {}
-        if r.status == "dry run" and l:
+        if r.status == JobStatus.DRY_RUN and l:
             out.append(f"  {r.table}: would load {d.get('pending_files', 0)} file(s), {d.get('pending_rows', 0):,} rows into {d.get('target')} ({d.get('mode')})")
         for change in d.get("schema_changes") or []:
             out.append(f"  {r.table}: {change}")

@@ -21,6 +21,7 @@ from textual import on, work
 from textual.app import App
 from textual.binding import Binding
 
+from s3rb_tui.engine.core.events import JobStatus
 from s3rb_tui.engine.core.jobs import JobContext
 from s3rb_tui.logs import Redactor
 from s3rb_tui.tui.messages import JobEnded, JobEvent, JobsChanged
@@ -205,7 +206,7 @@ class ConsoleApp(App):
                     return
                 for job in self.running_jobs():
                     job.cancel.cancel("the console is quitting")
-                    job.status = "cancelling"
+                    job.status = JobStatus.CANCELLING
                 self.notify("Cancelling at the next batch edge, then quitting...", timeout=30)
                 self.post_message(JobsChanged())
 
@@ -252,13 +253,16 @@ class ConsoleApp(App):
     def running_jobs(self) -> list[JobState]:
         return [j for j in self.jobs.values() if j.running]
 
-    def start_job(self, name: str, title: str, tables: Iterable[str], fn: JobFunction, reads_only: bool = False) -> JobState | None:
-        """Run ``fn(ctx)`` (an engine job) in a thread worker; events come back as messages.
-        ``reads_only``: a job that changes nothing (verify) runs in a read-only console too."""
+    def start_job(self, name: str, title: str, tables: Iterable[str], fn: JobFunction, reads_only: bool = False, *,
+                  on_event: Callable[[JobState], None] | None = None, on_end: Callable[[JobState], None] | None = None) -> JobState | None:
+        """Run ``fn(ctx)`` (an engine job) in a thread worker; events come back as messages. The one
+        runner of every state-changing action: each is listed on Jobs and writes to the log.
+        ``reads_only``: a job that changes nothing (verify) runs in a read-only console too.
+        ``on_event``/``on_end`` let what started it (a dialog) follow it, on the UI thread."""
         if self.readonly and not reads_only:
             self.notify("read-only console: jobs are disabled", severity="warning")
             return None
-        state = JobState(job_id=os.urandom(6).hex(), name=name, title=title, tables=list(tables))
+        state = JobState(job_id=os.urandom(6).hex(), name=name, title=title, tables=list(tables), on_event=on_event, on_end=on_end)
         self.jobs[state.job_id] = state
         self.log_buffer.add(state.job_id, "info", None, f"{title}: queued")
         self._job_worker(state, fn)
@@ -283,7 +287,9 @@ class ConsoleApp(App):
         job.apply(message.event)
         line = event_log_text(message.event, self.stable)
         if line is not None:
-            self.log_buffer.add(job.job_id, line[0], message.event.table, self.redact(line[1]), message.event.time)
+            self.log_buffer.add(job.job_id, line[0], getattr(message.event, "table", None), self.redact(line[1]), message.event.time)
+        if job.on_event is not None:
+            job.on_event(job)
 
     @on(JobEnded)
     def _on_job_ended(self, message: JobEnded) -> None:
@@ -293,11 +299,13 @@ class ConsoleApp(App):
         job.finish(message.results, message.error)
         rows, files = job.totals
         summary = f"{job.title}: {job.status} — {rows:,} rows, {files} files"
-        self.log_buffer.add(job.job_id, "error" if job.status == "failed" else "info", None, self.redact(summary + (f" — {job.error}" if job.error else "")))
-        if job.status == "failed":
+        self.log_buffer.add(job.job_id, "error" if job.status == JobStatus.FAILED else "info", None, self.redact(summary + (f" — {job.error}" if job.error else "")))
+        if job.status == JobStatus.FAILED:
             self.notify(f"{job.error}" + (f"\nHint: {job.hint}" if job.hint else ""), title=f"{job.title} failed", severity="error", timeout=15)
-        else:
-            self.notify(summary, title="job finished", severity="warning" if job.status == "cancelled" else "information")
+        elif job.on_end is None:  # else what started the job says how it went
+            self.notify(summary, title="job finished", severity="warning" if job.status == JobStatus.CANCELLED else "information")
+        if job.on_end is not None:
+            job.on_end(job)
         self.post_message(JobsChanged())
         if self._quitting and not self.running_jobs():
             self.exit(0)

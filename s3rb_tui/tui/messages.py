@@ -9,13 +9,13 @@ from typing import Any
 
 from textual.message import Message
 
-from s3rb_tui.engine.core.jobs import Event, TableResult
+from s3rb_tui.engine.core.events import EngineEvent, TableResult
 
 
 class JobEvent(Message):
-    """One engine event (started, progress, log, table_done, finished) of a running job."""
+    """One typed engine event (JobStarted, Progress, LogEvent, TableDone, JobFinished) of a running job."""
 
-    def __init__(self, job_id: str, event: Event) -> None:
+    def __init__(self, job_id: str, event: EngineEvent) -> None:
         super().__init__()
         self.job_id = job_id
         self.event = event

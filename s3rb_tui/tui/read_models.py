@@ -6,8 +6,9 @@ Everything here runs in thread workers and only calls engine APIs; it holds no p
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Iterable
 
+from s3rb_tui.display import count
 from s3rb_tui.engine.core.table_names import TableRef
 
 
@@ -39,6 +40,23 @@ class TableState:
     cursor_warnings: tuple[str, ...] = ()
     #: the table's newest run record: (where, started_at, status), e.g. ("cron@etl-2", "...", "failed")
     last_run: tuple[str, str, str] | None = None
+
+    @property
+    def cursor_notes(self) -> list[str]:
+        return cursor_census_lines(self.future_cursor_rows, self.null_cursor_rows, self.cursor_warnings)
+
+
+def cursor_census_lines(future_rows: int | None, null_rows: int | None, warnings: Iterable[str]) -> list[str]:
+    """What a table's latest run counted that no watermark can see (engine/cursor_census.py), in
+    the operator's words: the counts first, then the engine's warnings, which say what to do.
+    Empty when there is nothing. Dashboard (under the list) and Tables (with the preflight) show it."""
+    counted = []
+    if future_rows:
+        counted.append(f"{count(future_rows)} row(s) with a cursor later than the source's clock (left out until it passes them)")
+    if null_rows:
+        counted.append(f"{count(null_rows)} row(s) with a NULL cursor (only a full backup takes them)")
+    lines = [f"latest run: {', '.join(counted)}"] if counted else []
+    return lines + list(warnings)
 
 
 def configured_tables(ws) -> list[str]:

@@ -1,8 +1,10 @@
 """Jobs as the console sees them: state built from engine events, on the UI thread only.
 
 The app starts an engine job in a Textual thread worker (``ConsoleApp.start_job``). The worker's
-JobContext sink posts each engine Event as a ``JobEvent`` message; ``JobState.apply`` folds it
-into the state below on the UI thread. Log lines go into one bounded buffer that the Jobs screen
+JobContext sink posts each typed engine event (engine/core/events.py) as a ``JobEvent`` message;
+``JobState.apply`` folds it into the state below on the UI thread. Every state-changing action of
+the console (jobs, clean, set-count, watermark changes) runs this way, so each one is on the Jobs
+screen and in the log. Log lines go into one bounded buffer that the Jobs screen
 drains on a timer, so a chatty job can never stall the UI.
 """
 
@@ -12,10 +14,11 @@ import itertools
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
-from s3rb_tui.engine.core.errors import S3rbError
-from s3rb_tui.engine.core.jobs import CancelToken, Event, JobContext, TableResult
+from s3rb_tui.engine.core.errors import Cancelled, S3rbError
+from s3rb_tui.engine.core.events import EngineEvent, JobFinished, JobStarted, JobStatus, LogEvent, Progress, TableDone, TableResult
+from s3rb_tui.engine.core.jobs import CancelToken, JobContext
 
 LOG_BUFFER_LINES = 5000
 
@@ -45,7 +48,7 @@ class TableProgress:
     load_files: int = 0
     load_total: int | None = None
     phase: str = "waiting"
-    status: str = "pending"  # pending | running | success | no new data | failed | cancelled | ...
+    status: JobStatus = JobStatus.PENDING
     error: str | None = None
     hint: str | None = None
     #: the engine's rate over the table's whole run (both steps of a sync), once it has ended
@@ -53,7 +56,7 @@ class TableProgress:
 
     @property
     def running(self) -> bool:
-        return self.status in ("pending", "running")
+        return self.status.active
 
     @property
     def shown_rows(self) -> int:
@@ -71,24 +74,24 @@ class TableProgress:
     @property
     def eta_seconds(self) -> float | None:
         """Only while the table runs and a rate is known; never for a finished or failed table."""
-        if self.status != "running":
+        if self.status != JobStatus.RUNNING:
             return None
         rows, total = self.step_rows
         if not total or not self.rows_per_s or rows >= total:
             return None
         return (total - rows) / self.rows_per_s
 
-    def apply_result(self, status: str, rows: int, files: int, rows_per_s: float | None, details: dict, error: str | None, hint: str | None) -> None:
+    def apply_result(self, r: TableResult) -> None:
         """The engine's result for the table: its figures replace the progress counters (a sync's
         result carries each step's figures in ``details``); its rate is the whole run's."""
-        self.status, self.error, self.hint = status, error, hint
-        self.run_rate = rows_per_s or None
-        backup, load = details.get("backup"), details.get("load")
+        self.status, self.error, self.hint = JobStatus(r.status), r.error, r.hint
+        self.run_rate = r.rows_per_s or None
+        backup, load = r.details.get("backup"), r.details.get("load")
         if backup is None and load is None:
             if self.phase == "load":
-                self.load_rows, self.load_files = rows, files
+                self.load_rows, self.load_files = r.rows, r.files
             else:
-                self.rows, self.files = rows, files
+                self.rows, self.files = r.rows, r.files
             return
         if backup is not None:
             self.rows, self.files = int(backup.get("rows") or 0), int(backup.get("files") or 0)
@@ -116,11 +119,15 @@ class JobState:
     cancel: CancelToken = field(default_factory=CancelToken)
     started: float = field(default_factory=time.time)
     ended: float | None = None
-    status: str = "running"  # running | cancelling | success | failed | cancelled
+    status: JobStatus = JobStatus.RUNNING  # then CANCELLING, and SUCCESS, FAILED or CANCELLED at the end
     progress: dict[str, TableProgress] = field(default_factory=dict)
     results: list[TableResult] = field(default_factory=list)
     error: str | None = None
     hint: str | None = None
+    #: what started the job follows it (a dialog's progress bar, its result): called on the UI
+    #: thread after each of its events, and once when it has ended
+    on_event: Callable[["JobState"], None] | None = None
+    on_end: Callable[["JobState"], None] | None = None
 
     def __post_init__(self) -> None:
         for t in self.tables:
@@ -128,52 +135,52 @@ class JobState:
 
     @property
     def running(self) -> bool:
-        return self.status in ("running", "cancelling")
+        return self.status.active
 
     def table(self, name: str) -> TableProgress:
         if name not in self.progress:
             self.progress[name] = TableProgress(name)
         return self.progress[name]
 
-    def apply(self, event: Event) -> None:
+    def apply(self, event: EngineEvent) -> None:
         """Fold one engine event into the state (UI thread)."""
-        d = event.data
-        if event.kind == "progress" and event.table:
+        if isinstance(event, Progress):
             p = self.table(event.table)
-            p.phase = str(d.get("phase") or p.phase)
+            p.phase = event.phase
             if p.phase == "load":
-                p.load_rows, p.load_files, p.load_total = int(d.get("rows") or 0), int(d.get("files") or 0), d.get("total")
+                p.load_rows, p.load_files, p.load_total = event.rows, event.files, event.total
             else:
-                p.rows, p.files, p.total = int(d.get("rows") or 0), int(d.get("files") or 0), d.get("total")
-            p.rows_per_s = d.get("rows_per_s")
-            p.status = "running"
-        elif event.kind == "started" and event.table:
-            self.table(event.table).status = "running"
-        elif event.kind == "table_done" and event.table:
-            self.table(event.table).apply_result(
-                str(d.get("status") or "done"), int(d.get("rows") or 0), int(d.get("files") or 0),
-                d.get("rows_per_s"), d.get("details") or {}, d.get("error"), d.get("hint"))
+                p.rows, p.files, p.total = event.rows, event.files, event.total
+            p.rows_per_s = event.rows_per_s
+            p.status = JobStatus.RUNNING
+        elif isinstance(event, TableDone):
+            self.table(event.table).apply_result(event.result)
 
     def finish(self, results: list[TableResult], error: BaseException | None) -> None:
         self.ended = time.time()
         self.results = list(results)
         for r in results:
-            self.table(r.table).apply_result(r.status, r.rows, r.files, r.rows_per_s, r.details, r.error, r.hint)
+            self.table(r.table).apply_result(r)
         if error is not None:
             self.error, self.hint = describe_error(error)
-            cancelled = self.cancel.cancelled and error.__class__.__name__ == "Cancelled"
-            self.status = "cancelled" if cancelled else "failed"
-        elif self.cancel.cancelled or any(r.status == "cancelled" for r in results):
-            self.status = "cancelled"
+            cancelled = self.cancel.cancelled and isinstance(error, Cancelled)
+            self.status = JobStatus.CANCELLED if cancelled else JobStatus.FAILED
+        elif self.cancel.cancelled or any(r.status == JobStatus.CANCELLED for r in results):
+            self.status = JobStatus.CANCELLED
         elif any(not r.ok for r in results):
-            self.status = "failed"
+            self.status = JobStatus.FAILED
             bad = next(r for r in results if not r.ok)
             self.error, self.hint = f"{bad.table}: {bad.error or bad.status}", bad.hint
         else:
-            self.status = "success"
+            self.status = JobStatus.SUCCESS
         for p in self.progress.values():
-            if p.status in ("pending", "running"):
-                p.status = "cancelled" if self.status == "cancelled" else p.status
+            # a table the job never reported an end for has ended with the job: it shows no
+            # ETA and no "running" (a job that raised mid-table left its table "running")
+            if p.running and self.status != JobStatus.SUCCESS:
+                if self.status == JobStatus.CANCELLED:
+                    p.status = JobStatus.CANCELLED
+                else:
+                    p.status = JobStatus.FAILED if p.status == JobStatus.RUNNING else JobStatus.SKIPPED
 
     @property
     def totals(self) -> tuple[int, int]:
@@ -200,27 +207,26 @@ class LogBuffer:
 VOLATILE_FIELDS = frozenset({"run_id", "duration_seconds", "seconds", "upper_bound", "run_stamp", "rows_per_s", "elapsed", "latency_ms"})
 
 
-def event_log_text(event: Event, stable: bool = False) -> tuple[str, str] | None:
+def event_log_text(event: EngineEvent, stable: bool = False) -> tuple[str, str] | None:
     """(level, text) for events that belong in the log pane, else None."""
-    d: dict[str, Any] = event.data
-    if event.kind == "log":
-        extra = {k: v for k, v in d.items() if k not in ("event", "level") and not (stable and k in VOLATILE_FIELDS)}
+    if isinstance(event, LogEvent):
+        extra = {k: v for k, v in event.fields.items() if not (stable and k in VOLATILE_FIELDS)}
         tail = " ".join(f"{k}={v}" for k, v in extra.items() if v is not None)
-        return str(d.get("level", "info")), f"{d.get('event', '')}" + (f"  {tail}" if tail else "")
-    if event.kind == "table_done":
-        status = d.get("status")
-        text = f"{status}: {d.get('rows', 0):,} rows, {d.get('files', 0)} files"
-        details = d.get("details") or {}
-        if status == "dry run" and details:
+        return event.level, event.message + (f"  {tail}" if tail else "")
+    if isinstance(event, TableDone):
+        r = event.result
+        text = f"{r.status}: {r.rows:,} rows, {r.files} files"
+        details = r.details
+        if r.status == JobStatus.DRY_RUN and details:
             how = "first full backup in primary-key order" if details.get("initial_scan") else details.get("mode", "?")
             text += f" — would extract ≈{details.get('estimated_rows', 0):,} rows ({how})"
             if details.get("uncommitted_files_to_remove"):
                 text += f", remove {details['uncommitted_files_to_remove']} uncommitted file(s)"
-        if d.get("error"):
-            text += f" - {d['error']}" + (f" ({d['hint']})" if d.get("hint") else "")
-        return ("error" if status == "failed" else "info"), text
-    if event.kind == "started":
+        if r.error:
+            text += f" - {r.error}" + (f" ({r.hint})" if r.hint else "")
+        return ("error" if r.status == JobStatus.FAILED else "info"), text
+    if isinstance(event, JobStarted):
         return "info", "started"
-    if event.kind == "finished":
-        return "info", str(d.get("event") or "finished")
+    if isinstance(event, JobFinished):
+        return "info", event.message
     return None

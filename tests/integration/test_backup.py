@@ -259,10 +259,12 @@ def test_lost_mysql_connection_mid_run_resumes_from_the_last_batch(make_env, mys
 
     ws.open_source = recording_open_source
 
+    from s3rb_tui.engine.core.events import LogEvent, Progress
+
     def sink(ev):
-        if ev.kind == "log":
-            logs.append(ev.data.get("event"))
-        if ev.kind == "progress" and ev.data.get("files") == 3 and not killed:
+        if isinstance(ev, LogEvent):
+            logs.append(ev.message)
+        if isinstance(ev, Progress) and ev.files == 3 and not killed:
             session = opened[-1]._conn.thread_id()
             admin = mariadb.connect(mysql_server)
             with admin.cursor() as cur:

@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from s3rb_tui.engine.core.events import Progress
 from s3rb_tui.engine.ops.clean import execute_clean, plan_clean
 from s3rb_tui.engine.core.jobs import JobContext
 from s3rb_tui.engine.stores.layout import data_key
@@ -153,7 +154,7 @@ def test_more_than_1000_keys_are_deleted_in_chunks(make_env, s3_bucket):
     events = []
     result = execute_clean(store, plan, JobContext("clean", sink=events.append))
     assert result.ok and result.deleted == 1205
-    assert [e.data["files"] for e in events if e.kind == "progress"] == [1000, 1205]
+    assert [e.files for e in events if isinstance(e, Progress)] == [1000, 1205]
     assert not keys_of(store, "incremental/a.b/")
 
 

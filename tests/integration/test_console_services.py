@@ -69,7 +69,7 @@ async def test_console_on_mariadb_s3_and_postgres(services_env, sakila_shared):
         remaining = {i.key for i in ws.store.list(f"incremental/{table}/")}
         report = validate_table(ws, ws.table_ref(table))
     assert len(plan.keys) == 4 and not (set(plan.keys) & remaining)
-    assert report["warehouse"]["rows"] == 200
+    assert report.warehouse.rows == 200
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from s3rb_tui.engine.core.events import LogEvent, Progress
 from s3rb_tui.engine.ops.backup import run_backup
 from s3rb_tui.engine.core.errors import JobError
 from s3rb_tui.engine.core.jobs import JobContext
@@ -29,7 +30,8 @@ def backup_events(env: dict, table: str, engine: str) -> tuple[list, list[dict],
         results = run_backup(ws, [ws.table_ref(table)], ctx, batch_size=500, extract_engine=engine)
     finally:
         ws.close()
-    return results, [e.data for e in events if e.kind == "progress"], [e.data for e in events if e.kind == "log"]
+    return results, [e.record() for e in events if isinstance(e, Progress)], \
+        [{"event": e.message, **e.fields} for e in events if isinstance(e, LogEvent)]
 
 
 @pytest.mark.parametrize("engine", ["fast", "pymysql"])

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pymysql
 import pytest
 
+from s3rb_tui.engine.core.events import Progress
 from s3rb_tui.engine.core.errors import ConfigError, JobError
 from s3rb_tui.engine.wiring.extract_path import choose_extract_path
 from s3rb_tui.engine.core.type_rules import Column
@@ -339,7 +340,7 @@ def test_cancel_between_batches_stops_the_parallel_readers_and_keeps_the_committ
     ctx = JobContext("backup")
 
     def cancel_after_two_files(event):
-        if event.kind == "progress" and event.data.get("files") == 2:
+        if isinstance(event, Progress) and event.files == 2:
             ctx.cancel.cancel("test")
 
     ctx.subscribe(cancel_after_two_files)

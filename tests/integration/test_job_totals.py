@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from s3rb_tui.engine.ops.backup import run_backup
-from s3rb_tui.engine.core.jobs import Event, JobContext
+from s3rb_tui.engine.core.events import EngineEvent, Progress, TableDone
+from s3rb_tui.engine.core.jobs import JobContext
 from s3rb_tui.engine.ops.sync import run_sync
 from s3rb_tui.engine.core.table_names import TableRef
 from s3rb_tui.engine.wiring.workspace import Workspace
@@ -29,21 +30,21 @@ class Recorder:
     """A job's events; cancels the job once ``cancel_when(event)`` is true."""
 
     def __init__(self, cancel_when=lambda ev: False):
-        self.events: list[Event] = []
+        self.events: list[EngineEvent] = []
         self.cancel_when = cancel_when
         self.ctx = JobContext("test", sink=self)
 
-    def __call__(self, ev: Event) -> None:
+    def __call__(self, ev: EngineEvent) -> None:
         self.events.append(ev)
         if not self.ctx.cancel.cancelled and self.cancel_when(ev):
             self.ctx.cancel.cancel("cancelled by the operator")
 
-    def of(self, kind: str) -> list[Event]:
-        return [e for e in self.events if e.kind == kind]
+    def of(self, kind: type) -> list:
+        return [e for e in self.events if isinstance(e, kind)]
 
 
 def _extract_files(n: int):
-    return lambda ev: ev.kind == "progress" and ev.data.get("phase") == "extract" and ev.data.get("files") == n
+    return lambda ev: isinstance(ev, Progress) and ev.phase == "extract" and ev.files == n
 
 
 def test_a_cancelled_backup_reports_its_committed_batches_and_is_not_a_failure(ws, sakila_db):
@@ -52,8 +53,8 @@ def test_a_cancelled_backup_reports_its_committed_batches_and_is_not_a_failure(w
     [result] = run_backup(ws, [table], job.ctx)
     assert result.status == "cancelled"
     assert (result.rows, result.files) == (400, 4)  # was 0 rows, 0 files
-    done = job.of("table_done")[0].data
-    assert (done["status"], done["rows"], done["files"]) == ("cancelled", 400, 4)
+    done = job.of(TableDone)[0].result
+    assert (done.status, done.rows, done.files) == ("cancelled", 400, 4)
     wm = ws.watermarks.get(table)
     assert wm.mysql_status == "cancelled" and wm.last_run_result == "cancelled"  # was "failed"
     assert wm.last_error is None
@@ -75,7 +76,7 @@ def test_a_cancelled_load_reports_its_loaded_batches_and_leaves_the_rest_pending
     [backup] = run_backup(ws, [table], JobContext("backup"))
     assert backup.files == 161
     # cancel while the first load batch (16 files) is in flight: it commits, the next does not start
-    job = Recorder(cancel_when=lambda ev: ev.kind == "progress" and ev.data.get("phase") == "load" and ev.data["rows"] > 0)
+    job = Recorder(cancel_when=lambda ev: isinstance(ev, Progress) and ev.phase == "load" and ev.rows > 0)
     [result] = run_sync(ws, [table], job.ctx, redshift_only=True)
     assert result.status == "cancelled"
     assert (result.rows, result.files) == (1600, 16)
@@ -123,6 +124,6 @@ def test_a_finished_sync_reports_the_runs_rate_not_the_load_steps(ws, sakila_db,
     assert result.seconds == pytest.approx(backup["seconds"] + load["seconds"], abs=0.002)
     assert result.rows_per_s == round(16044 / result.seconds, 1)
     assert result.rows_per_s < round(16044 / load["seconds"], 1)  # the load step alone is faster
-    assert job.of("table_done")[-1].data["rows_per_s"] == result.rows_per_s
+    assert job.of(TableDone)[-1].result.rows_per_s == result.rows_per_s
     finished = job.of("finished")[-1].data
     assert finished["rows"] == 16044 and 0 < finished["rows_per_s"] <= result.rows_per_s

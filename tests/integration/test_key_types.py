@@ -24,6 +24,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from s3rb_tui.engine.core.events import Progress
 from s3rb_tui.engine.ops.backup import run_backup
 from s3rb_tui.engine.core.jobs import JobContext
 from s3rb_tui.engine.ops.sync import run_sync
@@ -141,7 +142,7 @@ def run_twice(job, ws: Workspace, refs: list[TableRef], engine: str, rows: int) 
         ctx = JobContext("backup")
 
         def stop_runaway(event) -> None:
-            if event.kind == "progress" and (event.data.get("rows") or 0) > 2 * rows:
+            if isinstance(event, Progress) and event.rows > 2 * rows:
                 ctx.cancel.cancel(f"{event.table}: more than {2 * rows} rows read from a table of {rows}")
 
         ctx.subscribe(stop_runaway)

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from s3rb_tui.engine.core.events import Progress
 from s3rb_tui.engine.core.jobs import JobContext
 from s3rb_tui.engine.stores.layout import FilePosition, data_key
 from s3rb_tui.engine.ops.load import load_table
@@ -61,7 +62,7 @@ def test_merge_keeps_the_version_extracted_last(dialect, tmp_path, request):
     assert wh.q("SELECT COUNT(*) FROM public.s3rb_load_ledger WHERE run_id = 'run-1'") == [(2,)]
     wm = ws.watermarks.get(REF)
     assert (wm.session.loaded, wm.cumulative.loaded, wm.files_loaded_total, wm.redshift_status) == (8, 8, 2, "success")
-    assert any(e.kind == "progress" and e.data.get("phase") == "load" for e in events)
+    assert any(isinstance(e, Progress) and e.phase == "load" for e in events)
 
     again = load_table(ws, REF, ctx, run_id="run-2", schema=SCHEMA)
     assert (again.status, again.rows) == ("no new data", 0)

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from s3rb_tui.engine.core.events import LogEvent
 from s3rb_tui.engine.core.errors import JobError
 from s3rb_tui.engine.core.jobs import JobContext
 from s3rb_tui.engine.stores.layout import FilePosition, data_key
@@ -71,8 +72,8 @@ class Logged(list):
         return True
 
     def __call__(self, event):
-        if event.kind == "log" and "statement" in event.data:
-            self.append(event.data["statement"])
+        if isinstance(event, LogEvent) and "statement" in event.fields:
+            self.append(event.fields["statement"])
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import psutil
 import pymysql
 import pytest
 
+from s3rb_tui.engine.core.events import Progress
 from s3rb_tui.engine.core.errors import JobError
 from s3rb_tui.engine.core.jobs import JobContext
 from s3rb_tui.engine.core.retry import is_transient
@@ -266,7 +267,7 @@ def test_session_killed_mid_backup_fails_the_table_cleanly_and_the_next_run_reop
     seen = {}
 
     def kill_after_first_batch(event):
-        if event.kind == "progress" and event.data.get("files") == 1 and not seen:
+        if isinstance(event, Progress) and event.files == 1 and not seen:
             seen["watermark"] = ws.watermarks.get(table)
             seen["killed"] = kill_new_sessions(sshd, before)
 

@@ -61,7 +61,7 @@ async def test_sync_from_console_shows_progress_log_and_right_counts(source_only
     with Workspace(build_settings(source_only_env)) as ws:
         report = validate_table(ws, ws.table_ref(table))
         wm = ws.watermarks.get(ws.table_ref(table))
-    assert report["warehouse"]["rows"] == expected
+    assert report.warehouse.rows == expected
     assert wm.cumulative.extracted == expected and wm.cumulative.loaded == expected
 
 

@@ -171,6 +171,25 @@ async def test_a_failed_job_shows_no_eta_and_a_finished_one_the_runs_rate(synced
 
 
 @pilot_test
+async def test_a_job_that_fails_mid_table_shows_no_eta(synced_env):
+    """Bug 6 (display), the failed case: a job that raised while its table ran (no result for the
+    table) left the table "running", so its ETA stayed on screen after the failure."""
+    app = make_app(synced_env)
+    async with app.run_test(size=SIZE) as pilot:
+        await _on_jobs(pilot)
+        gate = threading.Event()
+        job = app.start_job("backup", "backup raising", [T], stepped_job(
+            [dict(rows=10_000, files=1, total=100_000, rows_per_s=1_000.0)], [gate], JobError("the source went away")))
+        await wait_text(pilot, "ETA")  # while it runs, the ETA is shown
+        gate.set()
+        await wait_for(pilot, lambda: not job.running, what="the failure")
+        await wait_text(pilot, "the source went away")
+        assert job.status == "failed" and job.progress[T].status == "failed"
+        assert job.progress[T].eta_seconds is None
+        await wait_for(pilot, lambda: "ETA" not in screen_text(app), what="the ETA gone")
+
+
+@pilot_test
 async def test_the_quit_question_closes_when_the_job_ends(synced_env):
     """Bug 10: the "Quit while a job runs?" dialog stayed open after the job had ended."""
     gate = threading.Event()

@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from s3rb_tui.engine.core.events import Progress
 from s3rb_tui.engine.ops.clean import execute_clean, plan_clean, plan_retention, validate_pattern
 from s3rb_tui.engine.state.ledger import summarize
 from s3rb_tui.engine.core.errors import UsageError
@@ -100,7 +101,7 @@ def test_execute_deletes_exactly_the_plan(store):
     assert len([k for k in remaining if k.startswith("incremental/a.b/")]) == 3  # 2 recent + notes.txt
     assert any(k.startswith("incremental/a.bc/") for k in remaining)
     assert "watermark/a.b.json" in remaining
-    assert [e.data["files"] for e in events if e.kind == "progress"] == [4]
+    assert [e.files for e in events if isinstance(e, Progress)] == [4]
 
 
 @pytest.mark.parametrize("prefix", ["", "/", "//", "*", "watermark/", "watermark/locks/", "incremental/../", "inc*/"])

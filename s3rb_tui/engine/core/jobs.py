@@ -1,8 +1,10 @@
-"""Jobs report, front ends render: events, cancel tokens and results.
+"""Jobs report, front ends render: the context a job reports through, cancel tokens, rates.
 
-Engine functions take a ``JobContext``. They call ``ctx.log``/``ctx.progress``/``ctx.table_done``
-and ``ctx.check_cancelled()`` between batches. The headless runner turns events into JSON-lines
-logs; the console turns them into messages for its widgets. Neither holds pipeline logic.
+Engine functions take a ``JobContext``. They call ``ctx.started``/``ctx.log``/``ctx.progress``/
+``ctx.table_done``/``ctx.finished`` and ``ctx.check_cancelled()`` between batches; each call
+emits one of the typed events of ``engine.core.events``, and nothing else reaches a sink. The
+headless runner turns events into JSON-lines logs; the console folds them into its job state.
+Neither holds pipeline logic.
 """
 
 from __future__ import annotations
@@ -10,10 +12,24 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-from s3rb_tui.engine.core.errors import Cancelled
+from s3rb_tui.engine.core.errors import Cancelled, S3rbError
+from s3rb_tui.engine.core.events import (
+    EVENT_TYPES,
+    EngineEvent,
+    JobFinished,
+    JobStarted,
+    JobStatus,
+    LogEvent,
+    Progress,
+    TableDone,
+    TableResult,
+    rate,
+)
+
+#: a table that ended this way may leave state to clean up (uncommitted files, the failure noted)
+ENDED_BADLY = frozenset({JobStatus.FAILED, JobStatus.CANCELLED})
 
 
 class CancelToken:
@@ -39,47 +55,7 @@ class CancelToken:
         return self._event.wait(seconds)
 
 
-@dataclass(frozen=True)
-class Event:
-    kind: str  # started | progress | log | table_done | finished
-    job_id: str
-    time: float
-    table: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class TableResult:
-    table: str
-    status: str = "pending"  # success | no new data | failed | cancelled | skipped
-    rows: int = 0
-    files: int = 0
-    bytes: int = 0
-    seconds: float = 0.0
-    error: str | None = None
-    hint: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.status in ("success", "no new data", "skipped", "dry run")
-
-    @property
-    def rows_per_s(self) -> float:
-        """The table's rate over its whole run (a sync's: both phases), not a phase's own rate."""
-        return rate(self.rows, self.seconds) if self.status != "dry run" else 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "rows_per_s": self.rows_per_s}
-
-
-def rate(rows: int, seconds: float) -> float:
-    """rows/s, 0 when nothing moved or no time passed."""
-    return round(rows / seconds, 1) if rows and seconds > 0 else 0.0
-
-
-EventSink = Callable[[Event], None]
+EventSink = Callable[[EngineEvent], None]
 
 
 class JobContext:
@@ -96,26 +72,69 @@ class JobContext:
     def subscribe(self, sink: EventSink) -> None:
         self._sinks.append(sink)
 
-    def emit(self, kind: str, table: str | None = None, **data: Any) -> None:
-        event = Event(kind=kind, job_id=self.job_id, time=time.time(), table=table, data=data)
+    def emit(self, event: EngineEvent) -> None:
+        """Send one typed event to every sink; anything else is a programming error."""
+        if not isinstance(event, EVENT_TYPES):
+            raise TypeError(f"a job emits only the typed events of engine.core.events, not {type(event).__name__}")
         for sink in list(self._sinks):
             sink(event)
 
-    def log(self, message: str, level: str = "info", table: str | None = None, **fields: Any) -> None:
-        self.emit("log", table=table, event=message, level=level, **fields)
+    def started(self, tables: Iterable[str], **options: Any) -> None:
+        self.emit(JobStarted(self.job_id, time.time(), tuple(tables), options))
 
-    def progress(self, table: str, *, rows: int, files: int = 0, total: int | None = None, rows_per_s: float | None = None, phase: str = "extract", **extra: Any) -> None:
-        self.emit("progress", table=table, rows=rows, files=files, total=total, rows_per_s=rows_per_s, phase=phase, **extra)
+    def log(self, message: str, level: str = "info", table: str | None = None, **fields: Any) -> None:
+        self.emit(LogEvent(self.job_id, time.time(), message, level, table, fields))
+
+    def progress(self, table: str, *, rows: int, files: int = 0, total: int | None = None, rows_per_s: float | None = None,
+                 phase: str = "extract", eta_s: float | None = None, bytes: int | None = None, errors: int | None = None) -> None:
+        self.emit(Progress(self.job_id, time.time(), table, phase, rows, files, total, rows_per_s, eta_s, bytes, errors))
 
     def table_done(self, result: TableResult) -> None:
         with self._lock:
             self.results.append(result)
-        data = result.to_json()
-        data.pop("table")
-        self.emit("table_done", table=result.table, **data)
+        self.emit(TableDone(self.job_id, time.time(), result.snapshot()))
+
+    def finished(self, message: str, results: list[TableResult], *, started: float | None = None, strategy: str | None = None,
+                 run_id: str | None = None, totals: bool = True) -> None:
+        """The job's end: ``success`` when every table is ok; with ``started`` (a monotonic
+        reading) its duration and rate; ``totals`` adds the lists of successful and failed tables."""
+        rows, files = sum(r.rows for r in results), sum(r.files for r in results)
+        seconds = time.monotonic() - started if started is not None else None
+        self.emit(JobFinished(
+            self.job_id, time.time(), message, all(r.ok for r in results), rows, files, strategy,
+            round(seconds, 3) if seconds is not None else None,
+            tuple(r.table for r in results if r.ok) if totals else None,
+            tuple(r.table for r in results if not r.ok) if totals else None,
+            run_id, rate(rows, seconds) if seconds is not None else None,
+        ))
 
     def check_cancelled(self) -> None:
         self.cancel.raise_if_cancelled()
+
+
+def run_table_change(ctx: JobContext, table: str, message: str, change: Callable[[TableResult], None], **options: Any) -> list[TableResult]:
+    """One state change of one table (a clean, a set-count, a watermark set or reset) as a job:
+    started, the change, the table's result, finished, like every other job, so the console shows
+    it on its Jobs screen and in its log. ``change`` fills in the result; an error fails the table
+    (its message and hint in the result), a cancel cancels it."""
+    started = time.monotonic()
+    result = TableResult(table=table)
+    ctx.started([table], **options)
+    try:
+        ctx.check_cancelled()
+        change(result)
+        if result.status == JobStatus.PENDING:
+            result.status = JobStatus.SUCCESS
+    except Cancelled as e:
+        result.status, result.error = JobStatus.CANCELLED, str(e)
+    except S3rbError as e:
+        result.status, result.error, result.hint = JobStatus.FAILED, e.message, e.hint
+    except Exception as e:  # a store or driver error: the change failed, the caller keeps running
+        result.status, result.error = JobStatus.FAILED, f"{e.__class__.__name__}: {e}"
+    result.seconds = round(time.monotonic() - started, 3)
+    ctx.table_done(result)
+    ctx.finished(message, [result], started=started, totals=False)
+    return [result]
 
 
 class RateMeter:

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 
 from s3rb_tui.engine.core.errors import Cancelled, S3rbError
 from s3rb_tui.engine.history.records import OK_TABLE_STATUSES, iso, new_run_id, prune_expired, run_key, utcnow, write_doc
-from s3rb_tui.engine.core.jobs import Event, TableResult
+from s3rb_tui.engine.core.events import EngineEvent, LogEvent, TableDone, TableResult
 from s3rb_tui.engine.stores.base import ObjectStore, PreconditionFailed
 
 #: at most this many log lines are kept per failed table (and for a run that failed as a whole)
@@ -79,11 +79,10 @@ def table_entry(table: str, data: dict[str, Any], command: str) -> dict[str, Any
     return entry
 
 
-def _log_line(ev: Event) -> str:
-    d = ev.data
-    extra = " ".join(f"{k}={v}" for k, v in d.items() if k not in ("event", "level") and v is not None)
+def _log_line(ev: LogEvent) -> str:
+    extra = " ".join(f"{k}={v}" for k, v in ev.fields.items() if v is not None)
     stamp = time.strftime("%H:%M:%S", time.gmtime(ev.time))
-    return f"{stamp} {d.get('level', 'info')} {d.get('event', '')}" + (f" {extra}" if extra else "")
+    return f"{stamp} {ev.level} {ev.message}" + (f" {extra}" if extra else "")
 
 
 class RunRecorder:
@@ -119,18 +118,18 @@ class RunRecorder:
         return str(self.doc["run_id"])
 
     # --- events ------------------------------------------------------------------------------
-    def on_event(self, ev: Event) -> None:
+    def on_event(self, ev: EngineEvent) -> None:
         """Sink for JobContext.subscribe; never raises into the job."""
         try:
             self.fold(ev)
         except Exception as e:  # a record must never fail the run
             self._log("run record: event not recorded", level="warning", error=f"{e.__class__.__name__}: {e}")
 
-    def fold(self, ev: Event) -> None:
-        if ev.kind == "log":
+    def fold(self, ev: EngineEvent) -> None:
+        if isinstance(ev, LogEvent):
             self._lines[ev.table].append(_log_line(ev))
-        elif ev.kind == "table_done" and ev.table:
-            entry = table_entry(ev.table, ev.data, self.command)
+        elif isinstance(ev, TableDone):
+            entry = table_entry(ev.table, ev.record(), self.command)
             with self._lock:
                 self._put_table(entry)
 

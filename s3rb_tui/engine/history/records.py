@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from s3rb_tui.engine.core.events import OK_STATUSES
 from s3rb_tui.engine.core.errors import UsageError
 from s3rb_tui.engine.stores.base import ObjectStore
 
@@ -27,7 +28,7 @@ RUNS_PREFIX = "runs/"
 #: the status of a whole run as a reader sees it
 RUN_STATUSES = ("running", "success", "failed", "cancelled", "abandoned")
 #: table statuses that count as ok (the same as TableResult.ok)
-OK_TABLE_STATUSES = ("success", "no new data", "skipped", "dry run")
+OK_TABLE_STATUSES = tuple(sorted(OK_STATUSES))  # a finished table that is fine (engine/core/events.py)
 _RUN_ID = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-[0-9A-Za-z]{1,40}$")
 _KEY = re.compile(r"^runs/(\d{4})/(\d{2})/(\d{2})/([^/]+)\.json$")
 

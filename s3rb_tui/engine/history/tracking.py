@@ -16,7 +16,8 @@ from s3rb_tui.engine.history.alerts import Delivery, send_alerts
 from s3rb_tui.engine.history.metrics import write_metrics
 from s3rb_tui.engine.history.recorder import RunRecorder
 from s3rb_tui.engine.core.errors import ConfigError, UsageError
-from s3rb_tui.engine.core.jobs import JobContext, TableResult
+from s3rb_tui.engine.core.events import TableResult
+from s3rb_tui.engine.core.jobs import JobContext
 
 if TYPE_CHECKING:
     from s3rb_tui.engine.wiring.workspace import Workspace

@@ -27,7 +27,8 @@ from s3rb_tui.engine.cursors.census import CursorCensus, census_warnings, take_c
 from s3rb_tui.engine.cursors.values import check_position
 from s3rb_tui.engine.core.errors import Cancelled, JobError, S3rbError, WatermarkError
 from s3rb_tui.engine.wiring.extract_path import choose_extract_path, open_extract_source
-from s3rb_tui.engine.core.jobs import JobContext, RateMeter, TableResult, rate
+from s3rb_tui.engine.core.events import JobStatus, TableResult
+from s3rb_tui.engine.core.jobs import ENDED_BADLY, JobContext, RateMeter
 from s3rb_tui.engine.stores.layout import FilePosition, data_key, run_stamp, stamp_to_datetime, table_data_files, table_prefix
 from s3rb_tui.engine.state.locks import TableLock
 from s3rb_tui.engine.core.type_rules import ConversionStats, TableSchema, preflight
@@ -330,7 +331,7 @@ class _TableRun:
                                    cursor_warnings=list(self.plan.cursor_warnings))
         # Snapshot runs commit all their files at once; incremental runs mark success.
         self.commit(FilePosition(self.stamp, len(self.written)) if self.written else None, status="success")
-        result.status = "success" if self.rows else "no new data"
+        result.status = JobStatus.SUCCESS if self.rows else JobStatus.NO_NEW_DATA
         result.rows, result.files, result.bytes = self.rows, len(self.written), self.nbytes
         result.details.update(estimated_rows=self.plan.estimated_rows, estimated_bytes=self.plan.estimated_bytes)
         if self.plan.overlap is not None:  # the window's rows read again and found already stored
@@ -379,7 +380,7 @@ def backup_table(
         result.details.update(plan.describe())
         result.warnings.extend(plan.warnings)
         if dry_run:
-            result.status = "dry run"
+            result.status = JobStatus.DRY_RUN
             result.rows = plan.estimated_rows  # type: ignore[assignment]  # a dry run counts before it plans (count_beside=False)
             ctx.log("dry run", **plan.describe())
             return result
@@ -398,17 +399,17 @@ def backup_table(
             run.extract(tmpdir)
         run.finish(result)
     except Cancelled as e:
-        result.status, result.error = "cancelled", str(e)
+        result.status, result.error = JobStatus.CANCELLED, str(e)
     except S3rbError as e:
-        result.status, result.error, result.hint = "failed", e.message, e.hint
+        result.status, result.error, result.hint = JobStatus.FAILED, e.message, e.hint
     except Exception as e:  # a driver or I/O error: the table fails, the run goes on
-        result.status, result.error = "failed", f"{e.__class__.__name__}: {e}"
+        result.status, result.error = JobStatus.FAILED, f"{e.__class__.__name__}: {e}"
     finally:
-        if result.status in ("failed", "cancelled") and run is not None and run.plan.mode == "incremental":
+        if result.status in ENDED_BADLY and run is not None and run.plan.mode == "incremental":
             # The batches committed before the cancel or failure stay: they are the run's totals
             # (a snapshot run's files are removed below, so it has none).
             result.rows, result.files, result.bytes = run.committed_rows, run.committed_files, run.committed_bytes
-        if result.status in ("failed", "cancelled") and lock is not None and lock.held:
+        if result.status in ENDED_BADLY and lock is not None and lock.held:
             # Only a run that holds the lock touches the table's state: a refused run (or one
             # that lost its lease) leaves the holder's watermark and files alone.
             # Uncommitted files: the one being written, and all of a snapshot run's files.
@@ -443,7 +444,7 @@ def _after_failure(ws: "Workspace", table: TableRef, result: TableResult, uncomm
             pass
     try:
         if ws.watermarks.get(table) is not None:
-            if result.status == "cancelled":
+            if result.status == JobStatus.CANCELLED:
                 ws.watermarks.update(table, lambda wm: wm.with_cancel("mysql"))
             else:
                 ws.watermarks.update(table, lambda wm: wm.with_failure("mysql", result.error or result.status))
@@ -466,7 +467,7 @@ def run_backup(
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}")
     started = time.monotonic()
-    ctx.emit("started", tables=[t.full_name for t in tables], strategy=strategy, dry_run=dry_run)
+    ctx.started([t.full_name for t in tables], strategy=strategy, dry_run=dry_run)
     kwargs: dict[str, Any] = dict(strategy=strategy, batch_size=batch_size, limit=limit, dry_run=dry_run, extract_engine=extract_engine)
     if strategy == "inter-table" and len(tables) > 1:
         workers = max_workers or ws.settings.int("BACKUP_MAX_WORKERS")
@@ -474,17 +475,5 @@ def run_backup(
             results = list(pool.map(lambda t: backup_table(ws, t, ctx, **kwargs), tables))
     else:
         results = [backup_table(ws, t, ctx, **kwargs) for t in tables]
-    ok = all(r.ok for r in results)
-    ctx.emit(
-        "finished",
-        event="Backup operation completed",
-        success=ok,
-        strategy=strategy,
-        duration_seconds=round(time.monotonic() - started, 3),
-        successful_tables=[r.table for r in results if r.ok],
-        failed_tables=[r.table for r in results if not r.ok],
-        rows=sum(r.rows for r in results),
-        files=sum(r.files for r in results),
-        rows_per_s=rate(sum(r.rows for r in results), time.monotonic() - started),
-    )
+    ctx.finished("Backup operation completed", results, started=started, strategy=strategy)
     return results

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from s3rb_tui.engine.core.errors import UsageError
-from s3rb_tui.engine.core.jobs import JobContext
+from s3rb_tui.engine.core.events import JobStatus, TableResult
+from s3rb_tui.engine.core.jobs import JobContext, run_table_change
 from s3rb_tui.engine.stores.layout import DATA_SUFFIX, WATERMARK_PREFIX, normalize_prefix, parse_data_key, table_prefix
 from s3rb_tui.engine.stores.base import DeleteError, ObjectInfo, ObjectStore
 from s3rb_tui.engine.core.table_names import TableRef
@@ -252,3 +253,21 @@ def execute_clean(store: ObjectStore, plan: CleanPlan, ctx: JobContext) -> Clean
     ctx.log("clean finished", level="info" if result.ok else "error", table=plan.table, prefix=plan.prefix,
             deleted=result.deleted, bytes_freed=result.bytes_freed, errors=len(result.errors))
     return result
+
+
+def run_clean(store: ObjectStore, plan: CleanPlan, ctx: JobContext) -> list[TableResult]:
+    """``execute_clean`` as a job of its own (the console's runner): started, the deletions with
+    their progress, one result (files and bytes freed, the execution's figures in ``details``;
+    failed when a planned key could not be deleted), finished."""
+
+    def change(result: TableResult) -> None:
+        done = execute_clean(store, plan, ctx)
+        result.files, result.bytes = done.deleted, done.bytes_freed
+        result.details.update(done.to_json())
+        if not done.ok:
+            first = done.errors[0] if done.errors else None
+            result.status = JobStatus.FAILED
+            result.error = f"deleted {done.deleted:,} of {done.planned:,} planned file(s)" + (
+                f"; {len(done.errors)} could not be deleted, first {first.key}: {first.code} {first.message}" if first else "")
+
+    return run_table_change(ctx, plan.table or plan.prefix, "Clean completed", change, prefix=plan.prefix, planned=len(plan.files))

@@ -10,10 +10,12 @@ warehouse, the watermark disagreeing with the ledger). Unexpected ones make the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from s3rb_tui.engine.core.events import TableResult
 from s3rb_tui.engine.core.errors import UsageError
+from s3rb_tui.engine.core.jobs import JobContext, run_table_change
 from s3rb_tui.engine.stores.layout import parse_data_key
 from s3rb_tui.engine.core.table_settings import resolve_mode
 from s3rb_tui.engine.state.ledger import committed_files, read_ledger
@@ -77,47 +79,134 @@ def set_count(ws: "Workspace", ref: TableRef, count: Any, mode: str) -> CountCha
     return apply_set_count(ws, plan_set_count(ws, ref, count, mode))
 
 
+def run_set_count(ws: "Workspace", ref: TableRef, count: Any, mode: str, ctx: JobContext) -> list[TableResult]:
+    """``set_count`` as a job (the console's runner): started, the change logged with both counts
+    before and after, the table's result, finished."""
+
+    def change(result: TableResult) -> None:
+        c = set_count(ws, ref, count, mode)
+        result.details.update(mode=c.mode, count=c.count, before=c.before, after=c.after)
+        ctx.log("cumulative counts set", table=c.table, mode=c.mode, count=c.count, before=c.before, after=c.after)
+
+    return run_table_change(ctx, ref.full_name, "Set-count completed", change, mode=mode, count=count)
+
+
+@dataclass(frozen=True)
+class WatermarkCounts:
+    extracted: int
+    loaded: int
+    files_loaded_total: int
+    #: the ledger entries counted before a reset or a set-count (None: never changed by hand)
+    counts_base: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class FileCounts:
+    committed: int  # committed files
+    rows: int  # rows in them (Parquet footers)
+    unloaded_rows: int  # rows in committed files no ledger entry names
+
+
+@dataclass(frozen=True)
+class LedgerCounts:
+    files: int
+    rows: int
+    #: the ledger's rows since ``counts_base``: what the watermark's loaded count should be
+    rows_counted_by_the_watermark: int
+    #: replace mode: the rows of the newest loaded snapshot (None for other modes)
+    newest_snapshot_rows: int | None = None
+
+
+@dataclass(frozen=True)
+class WarehouseCounts:
+    rows: int
+    distinct_keys: int | None
+    exists: bool
+
+
+@dataclass(frozen=True)
+class SourceCounts:
+    rows: int | None = None
+    rows_up_to_watermark: int | None = None
+    watermark: Any = None
+    #: why the source was not counted (then the counts are None)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.error is not None:
+            return {"error": self.error}
+        return {"rows": self.rows, "rows_up_to_watermark": self.rows_up_to_watermark, "watermark": self.watermark}
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """validate-counts for one table: every count side by side and each difference classified.
+    The CLI's table, the console's text and ``--json`` (``to_json``: the document's keys and order
+    as they have always been) all read this."""
+
+    table: str
+    target: str
+    mode: str
+    watermark: WatermarkCounts
+    files: FileCounts
+    ledger: LedgerCounts
+    warehouse: WarehouseCounts
+    source: SourceCounts | None  # None: not asked for
+    expected: tuple[str, ...] = ()
+    unexpected: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.unexpected
+
+    def to_json(self) -> dict[str, Any]:
+        ledger = {"files": self.ledger.files, "rows": self.ledger.rows,
+                  "rows_counted_by_the_watermark": self.ledger.rows_counted_by_the_watermark}
+        if self.ledger.newest_snapshot_rows is not None:
+            ledger["newest_snapshot_rows"] = self.ledger.newest_snapshot_rows
+        return {
+            "table": self.table,
+            "target": self.target,
+            "watermark": asdict(self.watermark),
+            "files": asdict(self.files),
+            "warehouse": asdict(self.warehouse),
+            "source": self.source.to_json() if self.source is not None else None,
+            "expected": list(self.expected),
+            "unexpected": list(self.unexpected),
+            "mode": self.mode,
+            "ledger": ledger,
+        }
+
+
 def _files(ws: "Workspace", ref: TableRef, wm: Watermark | None) -> dict[str, int]:
     """Rows of each committed file, from its Parquet footer."""
     return {k: footer(ws.store, k, s).rows for k, s in committed_files(ws, ref, wm, honour_manual=False)}
 
 
-def validate_table(ws: "Workspace", ref: TableRef, wh: Warehouse | None = None, with_source: bool = True) -> dict[str, Any]:
+def validate_table(ws: "Workspace", ref: TableRef, wh: Warehouse | None = None, with_source: bool = True) -> ValidationReport:
     wm = ws.watermarks.get(ref)
     cfg = ws.table_config(ref)
     target = target_for(ws, ref)
     file_rows = _files(ws, ref, wm)
-    report: dict[str, Any] = {
-        "table": ref.full_name,
-        "target": target.full_name,
-        "watermark": {"extracted": wm.cumulative.extracted if wm else 0, "loaded": wm.cumulative.loaded if wm else 0,
-                      "files_loaded_total": wm.files_loaded_total if wm else 0,
-                      "counts_base": wm.counts_base if wm else None},
-        "files": {"committed": len(file_rows), "rows": sum(file_rows.values())},
-        "warehouse": {},
-        "source": None,
-        "expected": [],
-        "unexpected": [],
-    }
+    source: SourceCounts | None = None
     schema = None
     if with_source:
         try:
-            with ws.open_source() as source:
-                schema = source.discover(ref, cfg.cursor_column, cfg.key_columns)
+            with ws.open_source() as src:
+                schema = src.discover(ref, cfg.cursor_column, cfg.key_columns)
                 from s3rb_tui.engine.cursors.bounds import moment_reading
                 from s3rb_tui.engine.sources.base import Position
 
-                total = source.count(schema)
+                total = src.count(schema)
                 bound = wm.last_data_timestamp if (wm and schema.incremental and wm.last_data_timestamp is not None) else None
                 # rows up to the watermark's own cursor value (a source bounds a clock reading at its last complete unit)
-                upto = source.count(schema, Position(), moment_reading(schema.column(schema.cursor_column), bound)) \
+                upto = src.count(schema, Position(), moment_reading(schema.column(schema.cursor_column), bound)) \
                     if bound is not None else total
-                report["source"] = {"rows": total, "rows_up_to_watermark": upto, "watermark": bound}
+                source = SourceCounts(total, upto, bound)
         except Exception as e:
-            report["source"] = {"error": str(e).splitlines()[0][:300] if str(e) else e.__class__.__name__}
+            source = SourceCounts(error=str(e).splitlines()[0][:300] if str(e) else e.__class__.__name__)
     keys = (schema.primary_key if schema else cfg.key_columns) or ()
     mode = resolve_mode(cfg, schema) if schema else (cfg.load_mode or ("merge" if keys and cfg.cursor_column else "append"))
-    report["mode"] = mode
     own = wh is None
     wh = wh or ws.open_warehouse(reading=True)
     try:
@@ -128,33 +217,52 @@ def validate_table(ws: "Workspace", ref: TableRef, wh: Warehouse | None = None, 
     finally:
         if own:
             wh.close()
-    ledger_rows = sum(e.rows for e in entries)
-    report["ledger"] = {"files": len(entries), "rows": ledger_rows}
     in_ledger = {e.key for e in entries}
-    report["files"]["unloaded_rows"] = sum(n for k, n in file_rows.items() if k not in in_ledger)
-    report["warehouse"] = {"rows": w_rows, "distinct_keys": w_keys, "exists": exists}
-    _classify(report, mode, entries)
-    return report
+    counts_base = wm.counts_base if wm else None
+    since = int((counts_base or {}).get("ledger_files", 0))
+    snapshot = _newest_snapshot_rows(entries) if mode not in ("append", "merge") else None
+    report = ValidationReport(
+        table=ref.full_name,
+        target=target.full_name,
+        mode=mode,
+        watermark=WatermarkCounts(wm.cumulative.extracted if wm else 0, wm.cumulative.loaded if wm else 0,
+                                  wm.files_loaded_total if wm else 0, counts_base),
+        files=FileCounts(len(file_rows), sum(file_rows.values()), sum(n for k, n in file_rows.items() if k not in in_ledger)),
+        ledger=LedgerCounts(len(entries), sum(e.rows for e in entries), sum(e.rows for e in entries[since:]), snapshot),
+        warehouse=WarehouseCounts(w_rows, w_keys, exists),
+        source=source,
+    )
+    expected, unexpected = _classify(report)
+    return replace(report, expected=tuple(expected), unexpected=tuple(unexpected))
 
 
-def _classify(r: dict[str, Any], mode: str, entries: list[LedgerEntry]) -> None:
-    exp, bad = r["expected"], r["unexpected"]
-    E, L = r["watermark"]["extracted"], r["watermark"]["loaded"]
-    F, G = r["files"]["rows"], r["ledger"]["rows"]
-    W, K = r["warehouse"]["rows"], r["warehouse"]["distinct_keys"]
-    src = r["source"] or {}
-    base = r["watermark"].get("counts_base") or {}
-    since = int(base.get("ledger_files", 0))
-    expected_loaded = sum(e.rows for e in entries[since:])
-    r["ledger"]["rows_counted_by_the_watermark"] = expected_loaded
+def _newest_snapshot_rows(entries: list[LedgerEntry]) -> int:
+    """Replace mode: the rows of the newest loaded run. Superseded runs are recorded with 0 rows
+    but are always older than the newest loaded run; an emptied source's snapshot is a newest
+    run with 0 rows."""
+    loaded = [(parse_data_key(e.key), e.rows) for e in entries]
+    newest = max((dk.position.run_stamp for dk, _ in loaded if dk), default=None)
+    return sum(rows for dk, rows in loaded if dk and dk.position.run_stamp == newest)
+
+
+def _classify(r: ValidationReport) -> tuple[list[str], list[str]]:
+    """(expected, unexpected) differences between the report's counts, for its load mode."""
+    exp: list[str] = []
+    bad: list[str] = []
+    E, L = r.watermark.extracted, r.watermark.loaded
+    F, G = r.files.rows, r.ledger.rows
+    W, K = r.warehouse.rows, r.warehouse.distinct_keys
+    src = r.source or SourceCounts()
+    base = r.watermark.counts_base or {}
+    expected_loaded = r.ledger.rows_counted_by_the_watermark
     when = f" since the {base.get('by', 'count change')} of {str(base.get('at') or '?')[:19].replace('T', ' ')} UTC" if base else ""
     if L != expected_loaded:
         text = f"watermark loaded count {L:,} differs from the {expected_loaded:,} rows the load ledger recorded{when}"
         # set-count writes the extracted count too: suggest it only when that is right as well,
         # i.e. when every committed file is loaded (then everything extracted was loaded)
-        unloaded = r["files"].get("unloaded_rows", 0)
+        unloaded = r.files.unloaded_rows
         if not unloaded:
-            text += f" (fix with `watermark-count set-count --count {expected_loaded} -t {r['table']}` if the ledger is right)"
+            text += f" (fix with `watermark-count set-count --count {expected_loaded} -t {r.table}` if the ledger is right)"
         else:
             text += (f"; no set-count is suggested: it would also set the extracted count to {expected_loaded:,}, but "
                      f"{unloaded:,} extracted rows are not loaded yet (run sync --redshift-only, then validate again)")
@@ -167,33 +275,29 @@ def _classify(r: dict[str, Any], mode: str, entries: list[LedgerEntry]) -> None:
     pending = F - G
     if pending > 0:
         exp.append(f"{pending:,} rows in committed files are not loaded yet (run sync --redshift-only)")
-    if mode == "append":
+    if r.mode == "append":
         if W != G:
             bad.append(f"warehouse has {W:,} rows but {G:,} were loaded: rows were {'deleted from' if W < G else 'added to'} the table outside the pipeline")
         elif K is not None and K < W:
             exp.append(f"{W - K:,} older versions of rows are kept (append mode; the _latest view shows the newest)")
-    elif mode == "merge":
+    elif r.mode == "merge":
         if K is not None and K != W:
             bad.append(f"warehouse has {W:,} rows but {K:,} distinct keys: duplicate keys in a merge table")
         if W > G:
             bad.append(f"warehouse has {W:,} rows, more than the {G:,} ever loaded")
         elif W < G:
             exp.append(f"{G - W:,} loaded rows were older versions of a key (merge keeps the newest)")
-        upto = src.get("rows_up_to_watermark")
+        upto = src.rows_up_to_watermark
         if upto is not None and pending <= 0:
             if W < upto:
                 bad.append(f"source has {upto:,} rows up to the watermark but the warehouse only {W:,}: rows are missing in the warehouse")
             elif W > upto:
                 exp.append(f"warehouse has {W - upto:,} rows more than the source up to the watermark: rows deleted in the source stay (merge does not propagate deletes), or rows changed since")
     else:  # replace: the table holds the newest loaded snapshot
-        # superseded runs are recorded with 0 rows but are always older than the newest loaded
-        # run; an emptied source's snapshot is a newest run with 0 rows
-        loaded = [(parse_data_key(k), rows) for k, rows, _ in entries]
-        newest = max((dk.position.run_stamp for dk, _ in loaded if dk), default=None)
-        snapshot = sum(rows for dk, rows in loaded if dk and dk.position.run_stamp == newest)
-        r["ledger"]["newest_snapshot_rows"] = snapshot
+        snapshot = r.ledger.newest_snapshot_rows or 0
         if W != snapshot:
             bad.append(f"warehouse has {W:,} rows but the newest loaded snapshot has {snapshot:,}")
-        total = src.get("rows")
+        total = src.rows
         if total is not None and total != W:
             exp.append(f"source has {total:,} rows now, the snapshot {W:,}: the source changed since the last backup")
+    return exp, bad

@@ -33,7 +33,8 @@ import pyarrow as pa
 from s3rb_tui.engine.warehouses.collations import inexact_warning, key_matching
 from s3rb_tui.engine.ops.column_changes import added_column_default, default_warning, refuse_vanished_columns
 from s3rb_tui.engine.core.errors import Cancelled, JobError, S3rbError
-from s3rb_tui.engine.core.jobs import JobContext, RateMeter, TableResult
+from s3rb_tui.engine.core.events import JobStatus, TableResult
+from s3rb_tui.engine.core.jobs import ENDED_BADLY, JobContext, RateMeter
 from s3rb_tui.engine.stores.layout import parse_data_key
 from s3rb_tui.engine.ops.table_identity import check_identity
 from s3rb_tui.engine.state.locks import TableLock
@@ -285,7 +286,7 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
         if plan.manual_after:
             ctx.log(f"Using manual watermark-based incremental loading: files after {plan.manual_after}", table=name)
         if dry_run:
-            result.status, result.rows, result.files = "dry run", plan.pending_rows, len(plan.pending)
+            result.status, result.rows, result.files = JobStatus.DRY_RUN, plan.pending_rows, len(plan.pending)
             return result
         refuse_unsafe(plan, cfg, wh.dialect)
         if plan.mode == "append" and plan.pending and not plan.ledger_files and wh.table_columns(plan.target) is not None:
@@ -296,7 +297,7 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
         result.details["schema_changes"] = sync_columns(wh, plan.target, plan.schema, cfg, plan.schema_from == "source", ctx, result.warnings)
         rows, files = _load_pending(ws, wh, plan, ctx, run_id, lock, result.warnings, committed=result)
         result.rows, result.files = rows, len(files)
-        result.status = "success" if plan.pending else "no new data"
+        result.status = JobStatus.SUCCESS if plan.pending else JobStatus.NO_NEW_DATA
         if identity is not None:  # check_identity returns None without a watermark
             ws.watermarks.update(ref, lambda w: replace(w, source_identity=identity))
         views = refresh_views(wh, plan.target, cfg, plan.mode, plan.schema.cursor_column, plan.schema.primary_key, ref.name)
@@ -304,19 +305,19 @@ def load_table(ws: "Workspace", ref: TableRef, ctx: JobContext, *, run_id: str, 
         result.warnings.extend(views.skipped)
         ctx.log("table loaded" if plan.pending else "no new files to load", table=name, rows=rows, files=len(files), target=plan.target.full_name)
     except Cancelled as e:
-        result.status, result.error = "cancelled", str(e)
+        result.status, result.error = JobStatus.CANCELLED, str(e)
     except S3rbError as e:
-        result.status, result.error, result.hint = "failed", e.message, e.hint
+        result.status, result.error, result.hint = JobStatus.FAILED, e.message, e.hint
     except Exception as e:  # a driver error: this table fails, the run goes on
         text = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
-        result.status = "failed"
+        result.status = JobStatus.FAILED
         if _connection_lost(e):
             result.error = f"lost the warehouse connection during the load ({text}); the batch in flight was rolled back, committed batches stay"
             result.hint = "run again: files already in the ledger are skipped"
         else:
             result.error = f"{e.__class__.__name__}: {text}"
     finally:
-        if result.status in ("failed", "cancelled") and lock is not None and lock.held:
+        if result.status in ENDED_BADLY and lock is not None and lock.held:
             record_failure(ws, ref, result, ctx)  # a refused run leaves the holder's watermark alone
         if wh is not None:
             wh.close()
@@ -407,7 +408,7 @@ def _connection_lost(e: Exception) -> bool:
 def record_failure(ws: "Workspace", ref: TableRef, result: TableResult, ctx: JobContext) -> None:
     try:
         if ws.watermarks.get(ref) is not None:
-            if result.status == "cancelled":
+            if result.status == JobStatus.CANCELLED:
                 ws.watermarks.update(ref, lambda wm: wm.with_cancel("redshift"))
             else:
                 ws.watermarks.update(ref, lambda wm: wm.with_failure("redshift", result.error or result.status))
@@ -423,9 +424,13 @@ def new_run_id() -> str:
 
 def run_load(ws: "Workspace", tables: list[TableRef], ctx: JobContext, *, dry_run: bool = False,
              run_id: str | None = None, max_parallel: int | None = None) -> list[TableResult]:
-    """Load every table's unloaded committed files; REDSHIFT_MAX_PARALLEL_LOADS tables at once."""
+    """Load every table's unloaded committed files; REDSHIFT_MAX_PARALLEL_LOADS tables at once.
+    A job like the others: started first, one result per table, finished last (inside a sync,
+    the sync turns its start and finish into its "load phase" log lines)."""
     refuse_shared_targets(ws, tables)
+    started = time.monotonic()
     run_id = run_id or new_run_id()
+    ctx.started([t.full_name for t in tables], dry_run=dry_run, run_id=run_id)
     parallel = max_parallel or ws.settings.int("REDSHIFT_MAX_PARALLEL_LOADS")
     from s3rb_tui.engine.warehouses import resolve_dialect_name
 
@@ -433,5 +438,8 @@ def run_load(ws: "Workspace", tables: list[TableRef], ctx: JobContext, *, dry_ru
         parallel = 1  # one writer per DuckDB file
     if parallel > 1 and len(tables) > 1:
         with ThreadPoolExecutor(max_workers=min(parallel, len(tables)), thread_name_prefix="s3rb-load") as pool:
-            return list(pool.map(lambda t: load_table(ws, t, ctx, run_id=run_id, dry_run=dry_run), tables))
-    return [load_table(ws, t, ctx, run_id=run_id, dry_run=dry_run) for t in tables]
+            results = list(pool.map(lambda t: load_table(ws, t, ctx, run_id=run_id, dry_run=dry_run), tables))
+    else:
+        results = [load_table(ws, t, ctx, run_id=run_id, dry_run=dry_run) for t in tables]
+    ctx.finished("Load operation completed", results, started=started, run_id=run_id)
+    return results

@@ -20,12 +20,14 @@ brings its rows back.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from s3rb_tui.engine.core.errors import UsageError
 from s3rb_tui.engine.ops.backup import backup_table
-from s3rb_tui.engine.core.jobs import JobContext, TableResult
+from s3rb_tui.engine.core.events import JobFinished, TableResult
+from s3rb_tui.engine.core.jobs import JobContext
 from s3rb_tui.engine.stores.layout import run_stamp
 from s3rb_tui.engine.ops.load import load_table, new_run_id
 from s3rb_tui.engine.state.ledger import committed_files, read_ledger
@@ -77,7 +79,7 @@ def plan_rebuild(ws: "Workspace", ref: TableRef, resync: bool = False) -> Rebuil
 
 def run_rebuild(ws: "Workspace", plan: RebuildPlan, ctx: JobContext) -> TableResult:
     """Drop and reload the planned table (see the module docstring)."""
-    ctx.emit("started", tables=[plan.table.full_name], rebuild=True, resync=plan.resync)
+    ctx.started([plan.table.full_name], rebuild=True, resync=plan.resync)
     since = None
     if plan.resync:
         since = run_stamp(dt.datetime.now(dt.timezone.utc).replace(microsecond=0))  # every file of the re-read is at or after it
@@ -85,8 +87,8 @@ def run_rebuild(ws: "Workspace", plan: RebuildPlan, ctx: JobContext) -> TableRes
         ctx.log("watermark reset: the table is read again in full", level="warning", table=plan.table.full_name)
         backup = backup_table(ws, plan.table, ctx)
         if not backup.ok:
-            ctx.emit("finished", event="Rebuild completed", success=False, rows=0, files=0)
+            ctx.emit(JobFinished(ctx.job_id, time.time(), "Rebuild completed", success=False))
             return backup
     result = load_table(ws, plan.table, ctx, run_id=new_run_id().replace("load-", "rebuild-"), rebuild=True, since=since)
-    ctx.emit("finished", event="Rebuild completed", success=result.ok, rows=result.rows, files=result.files)
+    ctx.finished("Rebuild completed", [result], totals=False)
     return result

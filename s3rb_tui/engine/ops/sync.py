@@ -13,7 +13,8 @@ import time
 from typing import TYPE_CHECKING
 
 from s3rb_tui.engine.core.errors import S3rbError
-from s3rb_tui.engine.core.jobs import Event, JobContext, TableResult, rate as _rate
+from s3rb_tui.engine.core.events import EngineEvent, JobFinished, JobStarted, JobStatus, TableDone, TableResult
+from s3rb_tui.engine.core.jobs import JobContext
 from s3rb_tui.engine.ops.counts import validate_table
 from s3rb_tui.engine.ops.load import new_run_id, record_failure, run_load
 from s3rb_tui.engine.warehouses.targets import refuse_shared_targets
@@ -27,17 +28,17 @@ def _phase_context(ctx: JobContext, phase: str) -> JobContext:
     """A context for one phase: its events go to ``ctx`` as they happen; the phase's own
     start/finish and per-table results become log lines, the combined result is sync's."""
 
-    def forward(ev: Event) -> None:
-        data = dict(ev.data)
-        if ev.kind in ("started", "finished"):
-            data.pop("event", None)
-            ctx.log(f"{phase} phase {ev.kind}", **data)
-        elif ev.kind == "table_done":
-            ok = data.get("status") in ("success", "no new data", "skipped", "dry run")
-            ctx.log(f"{phase} done", level="info" if ok else "error", table=ev.table,
-                    status=data.get("status"), rows=data.get("rows"), files=data.get("files"), error=data.get("error"))
+    def forward(ev: EngineEvent) -> None:
+        if isinstance(ev, JobStarted):
+            ctx.log(f"{phase} phase started", **ev.record())
+        elif isinstance(ev, JobFinished):
+            ctx.log(f"{phase} phase finished", **ev.record())
+        elif isinstance(ev, TableDone):
+            r = ev.result
+            ctx.log(f"{phase} done", level="info" if r.ok else "error", table=r.table,
+                    status=r.status, rows=r.rows, files=r.files, error=r.error)
         else:
-            ctx.emit(ev.kind, table=ev.table, **data)
+            ctx.emit(ev)
 
     return JobContext(ctx.name, sink=forward, cancel=ctx.cancel, job_id=ctx.job_id)
 
@@ -53,15 +54,15 @@ def _combine(table: str, backup: TableResult | None, load: TableResult | None) -
     failed = next((p for p in phases if not p.ok), None)
     if failed is not None:
         out.status, out.error, out.hint = failed.status, failed.error, failed.hint
-    elif any(p.status == "dry run" for p in phases):
-        out.status = "dry run"
-    elif any(p.status == "success" for p in phases):
-        out.status = "success"
+    elif any(p.status == JobStatus.DRY_RUN for p in phases):
+        out.status = JobStatus.DRY_RUN
+    elif any(p.status == JobStatus.SUCCESS for p in phases):
+        out.status = JobStatus.SUCCESS
     else:
-        out.status = "no new data"
+        out.status = JobStatus.NO_NEW_DATA
     # what the run moved: the load's counts once it loaded something (or succeeded), else what
     # the backup committed (a load that failed or was skipped must not hide the backup's files)
-    loaded = load is not None and load.status != "skipped" and (load.ok or load.rows or load.files)
+    loaded = load is not None and load.status != JobStatus.SKIPPED and (load.ok or load.rows or load.files)
     main = load if loaded or backup is None else backup
     if main is not None:
         out.rows, out.files, out.bytes = main.rows, main.files, main.bytes
@@ -105,10 +106,10 @@ def _verify(ws: "Workspace", ref: TableRef, load: TableResult, ctx: JobContext) 
     a failed check fails the table (its load result, so the combined result says so too) and is
     recorded in the watermark as a failed load, as a failed load is."""
     report = validate_table(ws, ref)
-    load.details["verification"] = report
-    if report["unexpected"]:
-        load.status = "failed"
-        load.error = "verification failed: " + "; ".join(report["unexpected"])
+    load.details["verification"] = report.to_json()
+    if report.unexpected:
+        load.status = JobStatus.FAILED
+        load.error = "verification failed: " + "; ".join(report.unexpected)
         ctx.log("verification failed", level="error", table=ref.full_name, error=load.error)
         record_failure(ws, ref, load, ctx)
 
@@ -134,8 +135,8 @@ def run_sync(
         refuse_shared_targets(ws, tables)  # before the backup: two tables mixed in one target is never run
     started = time.monotonic()
     run_id = new_run_id()
-    ctx.emit("started", tables=[t.full_name for t in tables], strategy=strategy, dry_run=dry_run,
-             backup_only=backup_only, redshift_only=redshift_only, run_id=run_id)
+    ctx.started([t.full_name for t in tables], strategy=strategy, dry_run=dry_run,
+                backup_only=backup_only, redshift_only=redshift_only, run_id=run_id)
     backups: dict[str, TableResult] = {}
     if not redshift_only:
         from s3rb_tui.engine.ops.backup import run_backup
@@ -155,17 +156,13 @@ def run_sync(
                 _detect_deletes(ws, r, load_ctx)
         for t in tables:
             if t.full_name not in loads and t.full_name in backups:
-                skipped = TableResult(table=t.full_name, status="skipped", error="not loaded: the backup of this table failed")
+                skipped = TableResult(table=t.full_name, status=JobStatus.SKIPPED, error="not loaded: the backup of this table failed")
                 loads[t.full_name] = skipped
     results = []
     for t in tables:
         combined = _combine(t.full_name, backups.get(t.full_name), loads.get(t.full_name))
         ctx.table_done(combined)
         results.append(combined)
-    ok = all(r.ok for r in results)
-    ctx.emit("finished", event="Sync operation completed", success=ok, duration_seconds=round(time.monotonic() - started, 3),
-             successful_tables=[r.table for r in results if r.ok], failed_tables=[r.table for r in results if not r.ok],
-             rows=sum(r.rows for r in results), files=sum(r.files for r in results), run_id=run_id,
-             rows_per_s=_rate(sum(r.rows for r in results), time.monotonic() - started))
+    ctx.finished("Sync operation completed", results, started=started, run_id=run_id)
     return results
 

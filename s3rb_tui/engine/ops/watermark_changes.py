@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from s3rb_tui.engine.cursors.bounds import run_bound
 from s3rb_tui.engine.cursors.census import ahead_warning, take_census
 from s3rb_tui.engine.core.timestamps import format_timestamp, parse_timestamp
+from s3rb_tui.engine.core.events import TableResult
+from s3rb_tui.engine.core.jobs import JobContext, run_table_change
 from s3rb_tui.engine.stores.layout import stamp_to_datetime, table_data_files
 from s3rb_tui.engine.state.ledger import loaded_keys
 from s3rb_tui.engine.state.locks import TableLock
@@ -140,3 +142,16 @@ def apply_plan(ws: "Workspace", plan: WatermarkPlan) -> Watermark:
     with TableLock(ws.store, plan.table, purpose=f"watermark {plan.operation}"):
         ws.watermarks.write(plan.new, plan.etag)
     return plan.new
+
+
+def run_plan(ws: "Workspace", plan: WatermarkPlan, ctx: JobContext) -> list[TableResult]:
+    """``apply_plan`` as a job (the console's runner): started, the change logged (what it set),
+    the table's result, finished."""
+
+    def change(result: TableResult) -> None:
+        new = apply_plan(ws, plan)
+        result.details.update(operation=plan.operation, timestamp=plan.timestamp, files_after=plan.files_after)
+        ctx.log(f"watermark {plan.operation} applied", table=plan.table.full_name, timestamp=plan.timestamp,
+                backup_strategy=new.backup_strategy, files_after=plan.files_after, files_to_load=plan.files_to_load)
+
+    return run_table_change(ctx, plan.table.full_name, f"Watermark {plan.operation} completed", change, operation=plan.operation)

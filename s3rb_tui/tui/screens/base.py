@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from textual import work
 from textual.screen import Screen
+from textual.worker import get_current_worker
 
 from s3rb_tui.tui.messages import Loaded
 
@@ -37,15 +37,25 @@ class ConsoleScreen(Screen):
         for bar in self.query(NavBar):
             bar.render_bar()
 
-    @work(thread=True, exit_on_error=False)
-    def load(self, what: str, fn: Callable[[], Any]) -> None:
-        """Run ``fn`` (blocking engine reads) in a thread; the result arrives as ``Loaded``."""
+    def load(self, what: str, fn: Callable[[], Any], group: str | None = None) -> None:
+        """Run ``fn`` (blocking engine reads) in a thread; the result arrives as ``Loaded``.
+
+        Exclusive per group (``what`` unless given): a newer read of the same thing cancels the
+        older one, whose result is then dropped, so a slow earlier read can never overwrite what
+        a later one showed (the detail of the table selected before, an older listing)."""
+        self.run_worker(lambda: self._load(what, fn), name=what, group=f"load:{group or what}", exclusive=True,
+                        thread=True, exit_on_error=False)
+
+    def _load(self, what: str, fn: Callable[[], Any]) -> None:
+        worker = get_current_worker()
         try:
             data = fn()
         except Exception as e:  # shown on the UI thread; the app keeps running
-            self.post_message(Loaded(what, None, e))
+            if not worker.is_cancelled:
+                self.post_message(Loaded(what, None, e))
             return
-        self.post_message(Loaded(what, data))
+        if not worker.is_cancelled:
+            self.post_message(Loaded(what, data))
 
     def on_loaded(self, message: Loaded) -> None:
         if message.error is not None:

@@ -160,13 +160,6 @@ class CleanDialog(ModalScreen[Any]):
             self._show_typing(typing)
             self.query_one("#confirm-text", Input).value = ""
             self.query_one("#delete", Button).disabled = not self.plan.keys or typing
-        elif message.what == "done":
-            result = message.data
-            if result.errors:
-                first = result.errors[0]
-                self.app.notify(f"{len(result.errors)} file(s) could not be deleted: {first.key}: {first.code} {first.message}", title="clean", severity="error", timeout=15)
-            self.app.notify(f"{self.table}: deleted {result.deleted:,} of {result.planned:,} file(s), freed {size(result.bytes_freed)}", title="clean")
-            self.dismiss(result)
 
     @on(Input.Changed, "#confirm-text")
     def _typed(self, event: Input.Changed) -> None:
@@ -186,25 +179,40 @@ class CleanDialog(ModalScreen[Any]):
         bar = self.query_one("#delete-progress", ProgressBar)
         bar.display = True
         bar.update(total=len(plan.keys), progress=0)
-        self._execute(plan)
+        store = self.app.workspace.store
 
-    @work(thread=True, exclusive=True, group="clean-run", exit_on_error=False)
-    def _execute(self, plan) -> None:
-        from s3rb_tui.engine.ops.clean import execute_clean
-        from s3rb_tui.engine.core.jobs import JobContext
+        def job(ctx):
+            from s3rb_tui.engine.ops.clean import run_clean
 
-        def sink(event) -> None:
-            if event.kind == "progress":
-                done = int(event.data.get("files") or 0)
-                self.app.call_from_thread(self.query_one("#delete-progress", ProgressBar).update, progress=done)
+            return run_clean(store, plan, ctx)
 
-        ctx = JobContext("clean", sink=sink)
-        try:
-            result = execute_clean(self.app.workspace.store, plan, ctx)
-        except Exception as e:
-            self.post_message(Loaded("delete", None, e))
+        # the app's one job runner: the clean is listed on Jobs and writes to the log
+        started = self.app.start_job("clean", f"clean {self.label}", [self.table], job, on_event=self._progressed, on_end=self._ended)
+        if started is None:  # read-only: refused (and said so)
+            self.dismiss(None)
+
+    def _progressed(self, job) -> None:
+        """The job's progress on the dialog's bar (UI thread)."""
+        if self.is_attached:
+            self.query_one("#delete-progress", ProgressBar).update(progress=job.table(self.table).files)
+
+    def _ended(self, job) -> None:
+        """The clean job ended (UI thread): say what it deleted, close with its result."""
+        result = job.results[0] if job.results else None
+        if result is None:  # the job raised before the clean reported (the runner said why)
+            self._deleting = False
+            if self.is_attached:
+                self.query_one("#plan", Static).update(f"Could not delete: {job.error}")
             return
-        self.post_message(Loaded("done", result))
+        details = result.details
+        if details.get("errors"):
+            first = details["errors"][0]
+            self.app.notify(f"{len(details['errors'])} file(s) could not be deleted: {first['key']}: {first['code']} {first['message']}",
+                            title="clean", severity="error", timeout=15)
+        self.app.notify(f"{self.table}: deleted {details.get('deleted', 0):,} of {details.get('planned', 0):,} file(s), "
+                        f"freed {size(details.get('bytes_freed', 0))}", title="clean")
+        if self.is_attached:
+            self.dismiss(result)
 
     @on(Button.Pressed, "#cancel")
     def action_close(self) -> None:

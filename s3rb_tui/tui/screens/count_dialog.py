@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
+from s3rb_tui.engine.core.events import JobStatus
 from s3rb_tui.tui.messages import Loaded
 
 
@@ -86,9 +87,6 @@ class SetCountDialog(ModalScreen[bool]):
         if message.what == "current":
             self._current = message.data
             self._update()
-        elif message.what == "applied":
-            self.notify(f"{self.table}: cumulative counts set", title="set-count")
-            self.dismiss(True)
 
     @on(Input.Submitted, "#count")
     @on(Button.Pressed, "#apply")
@@ -98,17 +96,27 @@ class SetCountDialog(ModalScreen[bool]):
             self.query_one("#apply", Button).disabled = True
             self._write(n, mode)
 
-    @work(thread=True, exit_on_error=False)
     def _write(self, n: int, mode: str) -> None:
-        ws = self.app.workspace
-        try:
-            from s3rb_tui.engine.ops.counts import set_count
+        """Through the app's one job runner: the change is listed on Jobs and writes to the log."""
+        ws, table = self.app.workspace, self.table
 
-            new = set_count(ws, ws.table_ref(self.table), n, mode)
-        except Exception as e:
-            self.post_message(Loaded("applied", None, e))
+        def job(ctx):
+            from s3rb_tui.engine.ops.counts import run_set_count
+
+            return run_set_count(ws, ws.table_ref(table), n, mode, ctx)
+
+        if self.app.start_job("set-count", f"set-count {table} ({mode} {n:,})", [table], job, on_end=self._ended) is None:
+            self.dismiss(False)
+
+    def _ended(self, job) -> None:
+        if not self.is_attached:
             return
-        self.post_message(Loaded("applied", new))
+        if job.status == JobStatus.SUCCESS:
+            self.notify(f"{self.table}: cumulative counts set", title="set-count")
+            self.dismiss(True)
+        else:  # the runner showed the error; the operator may change the number and try again
+            self.query_one("#count-preview", Static).update(f"not applied: {job.error or job.status}")
+            self.query_one("#apply", Button).disabled = False
 
     @on(Button.Pressed, "#cancel")
     def action_close(self) -> None:

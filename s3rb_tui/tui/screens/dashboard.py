@@ -54,7 +54,10 @@ class DashboardScreen(ListScreen):
         "latest run (the watermark's session counts) and in total (cumulative). "
         "The screen refreshes in the background; r refreshes now. When a refresh cannot read the "
         "store, the check says FAIL and the rows shown are marked stale with the time they were read. "
-        "/ filters the tables, o sorts them (or click a column's header). Enter opens the table's watermark."
+        "/ filters the tables, o sorts them (or click a column's header). Enter opens the table's watermark. "
+        "⚠ after the last run: its run counted rows no watermark can see (a cursor later than the "
+        "source's clock, a NULL cursor) or warned about the cursor; the line under the list says "
+        "what, for the selected table, and what to do."
     )
     BINDINGS = [
         Binding("r", "refresh", "Refresh", id="dashboard.refresh"),
@@ -80,6 +83,8 @@ class DashboardScreen(ListScreen):
             yield Static("Tables", classes="section-title")
             yield FilterBar("/ filter tables", id="list-filter")
             yield ListTable(TABLE_COLUMNS, id="tables", zebra_stripes=True, wrap_column="last_run")
+            # the selected table's rows no watermark can see (the latest run's census), if any
+            yield Static("", id="table-cursor", classes="note cursor-census", markup=False)
             # until the first poll answers (the first frame does not wait for it)
             yield Static("reading the status checks and watermarks…", id="dashboard-note", classes="note", markup=False)
         yield KeyFooter()
@@ -165,6 +170,8 @@ class DashboardScreen(ListScreen):
             result.stylize("bold red")
         elif s.mysql_status == "manual":
             result = Text("manual (set)", style="yellow")
+        if s.cursor_notes:  # rows the watermark cannot see: the detail below says which
+            result.append(" ⚠", style="bold yellow")
         schema, _, name = s.table.rpartition(".")
         shown_name = name if schema == default_schema and default_schema else s.table
         waiting = count(s.waiting_rows) + (f" ({s.waiting_files} f)" if s.waiting_files else "")
@@ -191,6 +198,17 @@ class DashboardScreen(ListScreen):
         default_schema = self.app.settings.str("DB_DATABASE")
         stale = self._stale_reason is not None
         self.query_one("#tables", ListTable).set_rows([self._row(s, now, default_schema, stale) for s in tables], select=self.app.selected_table)
+        self._show_cursor_census()
+
+    def _show_cursor_census(self) -> None:
+        """Under the list: the selected table's rows the watermark cannot see, as its latest run
+        counted them (a cursor later than the source's clock, a NULL cursor) and what to do."""
+        name = self._selected()
+        state = next((t for t in self._tables if t.table == name), None)
+        lines = list(state.cursor_notes) if state is not None else []
+        note = self.query_one("#table-cursor", Static)
+        note.update(Text("\n".join(f"⚠ {name}: {line}" for line in lines), style="yellow"))
+        note.display = bool(lines)
 
     def _selected(self) -> str | None:
         return self.query_one("#tables", ListTable).selected_key
@@ -198,6 +216,7 @@ class DashboardScreen(ListScreen):
     @on(ListTable.Selected, "#tables")
     def _table_selected(self, event: ListTable.Selected) -> None:
         self.share_selection(event.key)
+        self._show_cursor_census()
 
     def action_open_watermark(self) -> None:
         if self._selected():

@@ -21,6 +21,7 @@ from textual.containers import Vertical
 from textual.widgets import Header, RichLog, Static
 
 from s3rb_tui import display
+from s3rb_tui.engine.core.events import JobStatus
 from s3rb_tui.tui.screens.list_screen import ListScreen
 from s3rb_tui.tui.widgets.filter_bar import FilterBar
 from s3rb_tui.tui.widgets.job_progress import JobProgressView, STATUS_STYLE, table_stats
@@ -215,11 +216,11 @@ class JobsScreen(ListScreen):
                 return
             job = running[0]
             self.query_one("#job-list", ListTable).select(job.job_id)
-        if job.status == "cancelling":
+        if job.status == JobStatus.CANCELLING:
             self.notify(f"{job.title}: already cancelling at the next batch edge")
             return
         job.cancel.cancel("cancelled by the operator")
-        job.status = "cancelling"
+        job.status = JobStatus.CANCELLING
         self.notify(f"{job.title}: cancelling at the next batch edge")
         self.jobs_changed()
 

@@ -52,7 +52,16 @@ def read_table_detail(ws, name: str, dialect: str) -> dict[str, Any]:
         except UnsupportedType:
             target = "unsupported"
         columns.append((c.name, c.column_type or c.data_type, c.nullable, c.name in schema.primary_key, c.name == schema.cursor_column, target))
-    return {"schema": schema, "columns": columns, "warnings": preflight(schema, dialect), "dialect": dialect}
+    from s3rb_tui.tui.read_models import cursor_census_lines
+
+    try:  # what the latest run counted that no watermark can see (shown with the preflight)
+        census_of = ws.watermarks.get(ref)
+    except Exception:
+        census_of = None
+    census = (census_of.cursor_census or {}) if census_of is not None else {}
+    cursor_notes = cursor_census_lines(census.get("future_rows"), census.get("null_rows"),
+                                       census_of.cursor_warnings if census_of is not None else ())
+    return {"schema": schema, "columns": columns, "warnings": preflight(schema, dialect), "dialect": dialect, "cursor_notes": cursor_notes}
 
 
 class TablesScreen(ListScreen):
@@ -149,7 +158,7 @@ class TablesScreen(ListScreen):
     def _request_detail(self, name: str) -> None:
         ws, dialect = self.app.workspace, warehouse_dialect(self.app.settings)
         self.query_one("#table-title", Static).update(f"{name}: reading columns…")
-        self.load(f"detail:{name}", lambda: read_table_detail(ws, name, dialect))
+        self.load(f"detail:{name}", lambda: read_table_detail(ws, name, dialect), group="detail")
 
     def _show_detail(self, name: str, d: dict[str, Any]) -> None:
         if name != self._current():
@@ -170,6 +179,8 @@ class TablesScreen(ListScreen):
                 text.append(f"  ! {w}\n", style="yellow")
         else:
             text.append("Preflight: no warnings", style="green")
+        for line in d.get("cursor_notes", ()):
+            text.append(f"\n⚠ {line}", style="yellow")
         self.query_one("#preflight", Static).update(text)
 
     # --- marks and jobs -------------------------------------------------------------------

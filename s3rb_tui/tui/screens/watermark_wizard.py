@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, ContentSwitcher, Input, Label, RadioButton, RadioSet, Static
 
 from s3rb_tui.display import count, data_timestamp, size
+from s3rb_tui.engine.core.events import JobStatus
 from s3rb_tui.tui.messages import Loaded
 
 
@@ -128,16 +129,26 @@ class WatermarkWizard(ModalScreen[dict | None]):
             return
         self.post_message(Loaded("plan", plan))
 
-    @work(thread=True, exclusive=True, group="wizard", exit_on_error=False)
     def _apply(self, plan) -> None:
-        from s3rb_tui.engine.ops import watermark_changes
+        """Through the app's one job runner: the change is listed on Jobs and writes to the log."""
+        ws = self.app.workspace
 
-        try:
-            new = watermark_changes.apply_plan(self.app.workspace, plan)
-        except Exception as e:
-            self.post_message(Loaded("applied", None, e))
+        def job(ctx):
+            from s3rb_tui.engine.ops import watermark_changes
+
+            return watermark_changes.run_plan(ws, plan, ctx)
+
+        title = f"watermark {plan.operation} {plan.table}" + (f" {plan.timestamp}" if plan.operation == "set" else "")
+        if self.app.start_job("watermark", title, [plan.table.full_name], job, on_end=self._ended) is None:
+            self.dismiss(None)
+
+    def _ended(self, job) -> None:
+        if not self.is_attached:
             return
-        self.post_message(Loaded("applied", new))
+        if job.status == JobStatus.SUCCESS:
+            self._applied()
+        else:  # the runner showed the error
+            self.query_one("#preview", Static).update(f"Could not apply: {job.error or job.status}")
 
     def on_loaded(self, message: Loaded) -> None:
         message.stop()
@@ -150,23 +161,24 @@ class WatermarkWizard(ModalScreen[dict | None]):
             self.query_one("#preview", Static).update(describe_plan(message.data))
             self.query_one("#apply", Button).disabled = False
             self.query_one("#cancel-3", Button).focus()
-        elif message.what == "applied":
-            p = self.plan
-            text = (
-                f"4/4  Applied: {p.table}\nwatermark set to {p.timestamp} (manual_cli)."
-                if p.operation == "set"
-                else f"4/4  Applied: {p.table}\nwatermark reset; the next backup is a full one."
-            )
-            files = (p.files_to_load if p.files_to_load is not None else p.files_after) if p.operation == "set" else 0
-            if p.operation == "set" and files:
-                text += f"\n\nA --redshift-only load would now pick up {files} file(s). Run it?"
-            elif p.operation == "set":
-                text += "\n\nNo committed file after it is waiting to load: a --redshift-only load would load nothing."
-            self.query_one("#done", Static).update(text)
-            # offered only when it would load something
-            self.query_one("#load", Button).display = bool(files) and not self.app.readonly
-            self._step("step-done")
-            self.query_one("#close", Button).focus()
+
+    def _applied(self) -> None:
+        p = self.plan
+        text = (
+            f"4/4  Applied: {p.table}\nwatermark set to {p.timestamp} (manual_cli)."
+            if p.operation == "set"
+            else f"4/4  Applied: {p.table}\nwatermark reset; the next backup is a full one."
+        )
+        files = (p.files_to_load if p.files_to_load is not None else p.files_after) if p.operation == "set" else 0
+        if p.operation == "set" and files:
+            text += f"\n\nA --redshift-only load would now pick up {files} file(s). Run it?"
+        elif p.operation == "set":
+            text += "\n\nNo committed file after it is waiting to load: a --redshift-only load would load nothing."
+        self.query_one("#done", Static).update(text)
+        # offered only when it would load something
+        self.query_one("#load", Button).display = bool(files) and not self.app.readonly
+        self._step("step-done")
+        self.query_one("#close", Button).focus()
 
     @on(Button.Pressed, "#apply")
     def _confirm_apply(self) -> None:

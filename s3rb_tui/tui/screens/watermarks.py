@@ -8,7 +8,7 @@ A table selected on Tables that has no watermark yet is listed too, so its water
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on
@@ -17,13 +17,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Header, Static
 
-from s3rb_tui.display import MISSING
+from s3rb_tui.display import MISSING, count
 from s3rb_tui.tui.screens.list_screen import ListScreen
 from s3rb_tui.tui.widgets.filter_bar import FilterBar
 from s3rb_tui.tui.widgets.key_footer import KeyFooter
 from s3rb_tui.tui.widgets.list_table import ListColumn, ListRow, ListTable
 from s3rb_tui.tui.widgets.nav import NavBar
 from s3rb_tui.tui.widgets.watermark_view import WatermarkView
+
+if TYPE_CHECKING:
+    from s3rb_tui.engine.ops.counts import ValidationReport
 
 
 def _read_watermarks(ws, also: str | None) -> list:
@@ -185,21 +188,21 @@ class WatermarksScreen(ListScreen):
             self.query_one("#wm-extra", Static).update(f"validate-counts failed: {error}")
 
 
-def describe_validation(r: dict) -> str:
-    """validate-counts' report as text: the numbers side by side, then what matches and what not."""
-    wm, files, wh, ledger = r["watermark"], r["files"], r["warehouse"], r.get("ledger", {})
-    lines = [f"Validate counts — {r['table']} → {r['target']} ({r.get('mode')})"]
-    src = r.get("source") or {}
-    if "error" in src:
-        lines.append(f"  source:     not counted ({src['error']})")
-    elif src:
-        lines.append(f"  source:     {src['rows']:,} rows ({src['rows_up_to_watermark']:,} up to the watermark)")
-    lines.append(f"  watermark:  {wm['extracted']:,} extracted, {wm['loaded']:,} loaded")
-    lines.append(f"  files:      {files['committed']:,} committed holding {files['rows']:,} rows")
-    lines.append(f"  ledger:     {ledger.get('files', 0):,} files, {ledger.get('rows', 0):,} rows")
-    lines.append(f"  warehouse:  {wh.get('rows', 0):,} rows" + (f", {wh['distinct_keys']:,} distinct keys" if wh.get("distinct_keys") is not None else ""))
-    for item in r.get("expected", []):
+def describe_validation(r: ValidationReport) -> str:
+    """validate-counts' report (the engine's ValidationReport, as the CLI renders it) as text: the
+    numbers side by side, then what matches and what not."""
+    wm, files, wh, ledger, src = r.watermark, r.files, r.warehouse, r.ledger, r.source
+    lines = [f"Validate counts — {r.table} → {r.target} ({r.mode})"]
+    if src is not None and src.error is not None:
+        lines.append(f"  source:     not counted ({src.error})")
+    elif src is not None:
+        lines.append(f"  source:     {count(src.rows)} rows ({count(src.rows_up_to_watermark)} up to the watermark)")
+    lines.append(f"  watermark:  {wm.extracted:,} extracted, {wm.loaded:,} loaded")
+    lines.append(f"  files:      {files.committed:,} committed holding {files.rows:,} rows")
+    lines.append(f"  ledger:     {ledger.files:,} files, {ledger.rows:,} rows")
+    lines.append(f"  warehouse:  {wh.rows:,} rows" + (f", {wh.distinct_keys:,} distinct keys" if wh.distinct_keys is not None else ""))
+    for item in r.expected:
         lines.append(f"  ✓ {item}")
-    for item in r.get("unexpected", []):
+    for item in r.unexpected:
         lines.append(f"  ✗ {item}")
     return "\n".join(lines)

@@ -15,17 +15,18 @@ from rich.text import Text
 from textual.widgets import Static
 
 from s3rb_tui import display
+from s3rb_tui.engine.core.events import JobStatus
 from s3rb_tui.tui.workers import JobState, TableProgress
 
 BAR_WIDTH = 20
-STATUS_STYLE = {"failed": "bold red", "cancelled": "yellow", "success": "green", "no new data": "green"}
+STATUS_STYLE = {JobStatus.FAILED: "bold red", JobStatus.CANCELLED: "yellow", JobStatus.SUCCESS: "green", JobStatus.NO_NEW_DATA: "green"}
 
 
 def table_stats(p: TableProgress, stable: bool = False) -> Text:
     """What one table did so far: rows and files of each step, the rate and, while it runs, the ETA."""
     text = Text()
     if p.running:
-        text.append(f"{p.phase if p.status == 'running' else p.status}  ", style="cyan")
+        text.append(f"{p.phase if p.status == JobStatus.RUNNING else p.status}  ", style="cyan")
     else:
         text.append(f"{p.status}  ", style=STATUS_STYLE.get(p.status, ""))
     if p.phase == "load" or p.load_rows or p.load_files:
@@ -50,7 +51,7 @@ def table_stats(p: TableProgress, stable: bool = False) -> Text:
 
 def table_bar(p: TableProgress) -> ProgressBar:
     rows, total = p.step_rows
-    if p.status in ("success", "no new data", "dry run", "skipped"):
+    if p.status.ok:
         return ProgressBar(total=1, completed=1, width=BAR_WIDTH)
     if total:
         return ProgressBar(total=max(total, rows), completed=rows, width=BAR_WIDTH)

@@ -38,8 +38,21 @@ async def _files_node(pilot, table: str):
     tree.move_cursor(table_node())
     table_node().expand()
     await wait_for(pilot, lambda: first_folder() is not None, what="the table's folders")
-    tree.move_cursor(first_folder())
-    await wait_for(pilot, on_folder, what="the cursor on the folder")
+    looks = {"on": 0}
+
+    def settled() -> bool:
+        """The cursor stayed on the folder over a few looks (a listing that arrives late rebuilds
+        the tree under it: then it is put back)."""
+        if on_folder():
+            looks["on"] += 1
+        else:
+            looks["on"] = 0
+            folder = first_folder()
+            if folder is not None:
+                tree.move_cursor(folder)
+        return looks["on"] >= 4
+
+    await wait_for(pilot, settled, what="the cursor on the folder")
 
 
 async def _watermark_of(pilot, table: str) -> None:

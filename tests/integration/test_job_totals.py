@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from s3rb_tui.engine.ops.backup import run_backup
-from s3rb_tui.engine.core.events import EngineEvent, Progress, TableDone
+from s3rb_tui.engine.core.events import EngineEvent, JobFinished, Progress, TableDone
 from s3rb_tui.engine.core.jobs import JobContext
 from s3rb_tui.engine.ops.sync import run_sync
 from s3rb_tui.engine.core.table_names import TableRef
@@ -125,5 +125,5 @@ def test_a_finished_sync_reports_the_runs_rate_not_the_load_steps(ws, sakila_db,
     assert result.rows_per_s == round(16044 / result.seconds, 1)
     assert result.rows_per_s < round(16044 / load["seconds"], 1)  # the load step alone is faster
     assert job.of(TableDone)[-1].result.rows_per_s == result.rows_per_s
-    finished = job.of("finished")[-1].data
-    assert finished["rows"] == 16044 and 0 < finished["rows_per_s"] <= result.rows_per_s
+    finished = job.of(JobFinished)[-1]
+    assert finished.rows == 16044 and 0 < finished.rows_per_s <= result.rows_per_s

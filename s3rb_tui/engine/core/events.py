@@ -109,7 +109,7 @@ class JobStarted(Event):
 @dataclass(frozen=True)
 class Progress(Event):
     table: str
-    phase: str  # extract | load | clean
+    phase: str  # extract | load | clean | verify
     rows: int
     files: int = 0
     total: int | None = None
@@ -117,13 +117,15 @@ class Progress(Event):
     eta_s: float | None = None
     bytes: int | None = None
     errors: int | None = None
+    #: figures only one kind of job has (verify: segments_done, segments_total), JSON values
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def record(self) -> dict[str, Any]:
         out: dict[str, Any] = {"rows": self.rows, "files": self.files, "total": self.total, "rows_per_s": self.rows_per_s, "phase": self.phase}
         for name in ("eta_s", "bytes", "errors"):  # a phase's own figures, where it has them
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
-        return out
+        return {**out, **self.extra}
 
 
 @dataclass(frozen=True)

@@ -86,8 +86,9 @@ class JobContext:
         self.emit(LogEvent(self.job_id, time.time(), message, level, table, fields))
 
     def progress(self, table: str, *, rows: int, files: int = 0, total: int | None = None, rows_per_s: float | None = None,
-                 phase: str = "extract", eta_s: float | None = None, bytes: int | None = None, errors: int | None = None) -> None:
-        self.emit(Progress(self.job_id, time.time(), table, phase, rows, files, total, rows_per_s, eta_s, bytes, errors))
+                 phase: str = "extract", eta_s: float | None = None, bytes: int | None = None, errors: int | None = None,
+                 **extra: Any) -> None:
+        self.emit(Progress(self.job_id, time.time(), table, phase, rows, files, total, rows_per_s, eta_s, bytes, errors, extra))
 
     def table_done(self, result: TableResult) -> None:
         with self._lock:

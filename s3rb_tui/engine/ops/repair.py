@@ -36,7 +36,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from s3rb_tui.engine.core.errors import UsageError
-from s3rb_tui.engine.core.jobs import JobContext, TableResult
+from s3rb_tui.engine.core.events import TableResult
+from s3rb_tui.engine.core.jobs import JobContext
 from s3rb_tui.engine.stores.layout import FilePosition, data_key, run_stamp, stamp_to_datetime
 from s3rb_tui.engine.state.locks import TableLock
 from s3rb_tui.engine.core.type_rules import ConversionStats, TableSchema, rows_to_batch

@@ -26,7 +26,8 @@ from s3rb_tui.engine.warehouses.sql_views import latest_view_name
 from s3rb_tui.engine.warehouses.base import Target, Warehouse
 
 if TYPE_CHECKING:
-    from s3rb_tui.engine.core.jobs import CancelToken, JobContext, TableResult
+    from s3rb_tui.engine.core.events import TableResult
+    from s3rb_tui.engine.core.jobs import CancelToken, JobContext
     from s3rb_tui.engine.wiring.workspace import Workspace
 
 
@@ -199,7 +200,7 @@ def run_verify(ws: "Workspace", refs: list[TableRef], ctx: "JobContext", options
     import time
 
     from s3rb_tui.engine.core.errors import S3rbError
-    from s3rb_tui.engine.core.jobs import TableResult
+    from s3rb_tui.engine.core.events import JobStatus, TableResult
 
     results = []
     for ref in refs:
@@ -214,15 +215,15 @@ def run_verify(ws: "Workspace", refs: list[TableRef], ctx: "JobContext", options
         try:
             v = verify_table(ws, ref, options, progress=progress, cancel=ctx.cancel)
         except S3rbError as e:
-            result.status, result.error, result.hint = "failed", e.message, e.hint
+            result.status, result.error, result.hint = JobStatus.FAILED, e.message, e.hint
         else:
             for line in verdict_lines(v):
                 ctx.log(line, table=name, level="info" if v.equal else "warning")
             result.rows, result.details = v.source_rows, {"verify": v.to_json()}
             if v.equal:
-                result.status = "success"
+                result.status = JobStatus.SUCCESS
             else:
-                result.status = "failed"
+                result.status = JobStatus.FAILED
                 result.error = (f"{v.counts['missing_in_warehouse']:,} missing, {v.counts['extra_in_warehouse']:,} extra, "
                                 f"{v.counts['different']:,} different in the warehouse")
                 result.hint = f"s3rb-tui --run repair -t {name} (plan first, asks before it changes anything)"

@@ -19,9 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from s3rb_tui.engine.core.events import LogEvent
 from s3rb_tui.engine.core.errors import JobError
-from s3rb_tui.engine.core.jobs import JobContext
 from s3rb_tui.engine.stores.layout import FilePosition, data_key
 from s3rb_tui.engine.ops.load import load_table
 from s3rb_tui.engine.core.type_rules import Column, TableSchema
@@ -29,9 +27,8 @@ from s3rb_tui.engine.core.table_names import TableRef
 from s3rb_tui.engine.warehouses.base import LoadSpec, Target
 from s3rb_tui.engine.warehouses.files import footer
 from s3rb_tui.engine.state.watermarks import Watermark
-from s3rb_tui.settings import build_settings
 from tests.support import postgres
-from tests.support.redshift_standin import open_standin, standin_workspace
+from tests.support.redshift_standin import open_standin, standin, standin_workspace  # noqa: F401  (standin: fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -63,27 +60,6 @@ def commit_through(ws, ref, run, batch):
     stamp = run.strftime("%Y-%m-%d_%H-%M-%S")
     ws.watermarks.update(ref, lambda w: dataclasses.replace(w, committed_through=str(FilePosition(stamp, batch))) if w
                          else Watermark(table=ref.full_name, committed_through=str(FilePosition(stamp, batch)), redshift_status="pending"))
-
-
-class Logged(list):
-    """The statements the warehouse logged (debug lines with a ``statement``), as a JobContext sink."""
-
-    def __bool__(self):  # a sink, even while empty
-        return True
-
-    def __call__(self, event):
-        if isinstance(event, LogEvent) and "statement" in event.fields:
-            self.append(event.fields["statement"])
-
-
-@pytest.fixture
-def standin(pg_db, make_env):
-    """make(**settings) -> (workspace whose warehouse is the stand-in, JobContext, logged statements)."""
-    def make(**overrides):
-        settings = build_settings(make_env(WAREHOUSE_DIALECT="redshift", **overrides))
-        logged = Logged()
-        return standin_workspace(settings), JobContext("test", sink=logged), logged
-    return make
 
 
 ORDERS = TableRef("Shop", "OrderItems")

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.integration.test_load_redshift_path import standin  # noqa: F401  (fixture)
+from tests.support.redshift_standin import standin  # noqa: F401  (fixture)
 from tests.support.warehouse import Warehouse
 from tests.support import mariadb
 

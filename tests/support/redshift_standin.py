@@ -29,8 +29,12 @@ import json
 import re
 
 import psycopg2
+import pytest
 
+from s3rb_tui.engine.core.events import LogEvent
+from s3rb_tui.engine.core.jobs import JobContext
 from s3rb_tui.engine.warehouses.files import ChunkReader, csv_chunks
+from s3rb_tui.settings import build_settings
 
 _COPY = re.compile(r"^COPY (?P<dest>\S+)(?: \((?P<cols>[^)]*)\))?\nFROM '(?P<url>[^']+)'\n(?P<rest>.*)$", re.S)
 
@@ -233,3 +237,24 @@ def standin_workspace(settings):
             return wh
 
     return StandInWorkspace(settings)
+
+
+class Logged(list):
+    """The statements the warehouse logged (debug lines with a ``statement``), as a JobContext sink."""
+
+    def __bool__(self):  # a sink, even while empty
+        return True
+
+    def __call__(self, event):
+        if isinstance(event, LogEvent) and "statement" in event.fields:
+            self.append(event.fields["statement"])
+
+
+@pytest.fixture
+def standin(pg_db, make_env):
+    """make(**settings) -> (workspace whose warehouse is the stand-in, JobContext, logged statements)."""
+    def make(**overrides):
+        settings = build_settings(make_env(WAREHOUSE_DIALECT="redshift", **overrides))
+        logged = Logged()
+        return standin_workspace(settings), JobContext("test", sink=logged), logged
+    return make

@@ -93,7 +93,7 @@ def test_a_run_killed_with_minus_9_turns_abandoned(run_cli, make_env, mysql_serv
         cur.execute("CREATE TABLE t (id INT PRIMARY KEY, updated_at DATETIME NOT NULL)")
         cur.execute("INSERT INTO t VALUES (1, '2024-01-01 00:00:00'), (2, '2024-01-02 00:00:00')")
     conn.commit()
-    env = _env(make_env, tmp_path, RUN_HEARTBEAT_SECONDS="1", RUN_ABANDONED_AFTER_SECONDS="3")
+    env = _env(make_env, tmp_path, RUN_HEARTBEAT_SECONDS="1", RUN_ABANDONED_AFTER_SECONDS="15")
     holder = mariadb.connect(mysql_server, mysql_db)
     proc = None
     try:
@@ -104,7 +104,7 @@ def test_a_run_killed_with_minus_9_turns_abandoned(run_cli, make_env, mysql_serv
         assert running[0]["pid"] == proc.pid
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
-        assert _history(run_cli, env)[0]["status"] == "running"  # its heartbeat is fresh
+        assert _history(run_cli, env)[0]["status"] == "running"  # its heartbeat is fresh (15 s leaves room for a loaded machine's slow CLI start)
         wait_until(lambda: _history(run_cli, env)[0]["status"] == "abandoned", 60, "the killed run reads abandoned")
         assert [r["status"] for r in _history(run_cli, env, "--failed")] == ["abandoned"]
         shown = run_cli("--run", "history", env=env)

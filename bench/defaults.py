@@ -1,0 +1,115 @@
+"""Settings sweep: a first backup of the settlement table at each batch size x chunk count, beside
+the wire (``mariadb --quick --batch > /dev/null``) and connectorx, in the same run.
+
+Every configuration runs ``--runs`` times (default 3), the configurations alternating round by
+round (A, B, C, A, B, C, ...), so load from other processes on a shared machine falls on all of
+them alike; each is reported by its median run. ``default`` is ``s3rb-tui --run backup`` with no
+tuning at all (no ``--batch-size``, no ``BACKUP_NUM_CHUNKS``): the issue-17 target is that it is
+within 10% of the best configuration and at >= 0.6x the wire.
+
+    python bench/defaults.py --rows 1000000 --configs default 10000x4 50000x2 100000x2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.extract import (
+    CONNECTORX,
+    MIB,
+    Measure,
+    _parquet_rows,
+    _row_count,
+    _run,
+    median_run,
+)
+from bench.settlement_table import TABLE, build
+
+
+def measure(config: str, n: int, base_env: dict, timeout: float) -> Measure:
+    """One configuration in a fresh subprocess: ``default``, ``BATCHxCHUNKS``, ``wire`` or ``connectorx``."""
+    with tempfile.TemporaryDirectory(prefix=f"s3rb-bench-defaults-{config}-") as tmp:
+        tmpdir = Path(tmp)
+        env = {**base_env, "BENCH_OUT": str(tmpdir), "BENCH_TABLE": TABLE}
+        if config == "wire":
+            query = f"SELECT * FROM `{TABLE}`"
+            env["BENCH_QUERY"] = query
+            cmd = ["sh", "-c", 'exec mariadb --quick --batch -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USER" "$DB_DATABASE" -e "$BENCH_QUERY" > /dev/null']
+            seconds, rss, code, tail = _run(cmd, env, timeout)
+            return Measure(config, n, seconds, rss, code == 0, "" if code == 0 else tail[-200:])
+        if config == "connectorx":
+            cmd = [sys.executable, "-c", CONNECTORX]
+        else:
+            store = tmpdir / "store"
+            store.mkdir()
+            env["STORE_URL"] = f"file://{store}"
+            cmd = [sys.executable, "-m", "s3rb_tui", "--run", "backup", "-t", TABLE, "--log-file", str(tmpdir / "log.jsonl")]
+            if config != "default":
+                batch, chunks = config.split("x")
+                cmd += ["--batch-size", batch]
+                env["BACKUP_NUM_CHUNKS"] = chunks
+        seconds, rss, code, tail = _run(cmd, env, timeout)
+        if code != 0:
+            return Measure(config, n, seconds, rss, False, f"exit {code}: {tail.strip().splitlines()[-1] if tail.strip() else ''}")
+        got = _parquet_rows(tmpdir)
+        return Measure(config, n, seconds, rss, got == n, "" if got == n else f"wrote {got:,} rows, expected {n:,}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Settings sweep (see the module docstring).")
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--configs", nargs="+", default=["default", "wire", "connectorx", "10000x4", "50000x2", "100000x2"],
+                   help="default | wire | connectorx | BATCHxCHUNKS")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--database", default="s3rb_bench")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=3306)
+    p.add_argument("--user", default="root")
+    p.add_argument("--reuse", action="store_true", help="keep the table when it already holds N rows")
+    p.add_argument("--timeout", type=float, default=1800.0)
+    a = p.parse_args(argv)
+    base_env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
+        "DB_HOST": a.host, "DB_PORT": str(a.port), "DB_USER": a.user, "DB_PASSWORD": os.environ.get("DB_PASSWORD", ""),
+        "DB_DATABASE": a.database, "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    if base_env["DB_PASSWORD"]:
+        base_env["MYSQL_PWD"] = base_env["DB_PASSWORD"]  # the mariadb client reads it from the environment
+    conn_args = {"host": a.host, "port": a.port, "user": a.user, "password": base_env["DB_PASSWORD"]}
+    if not (a.reuse and _row_count(conn_args, a.database) == a.rows):
+        build(conn_args, a.database, a.rows)
+    print(f"{a.rows:,} rows of {TABLE}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} at the start", flush=True)
+    runs: dict[str, list[Measure]] = {c: [] for c in a.configs}
+    for i in range(a.runs):
+        for c in a.configs:
+            m = measure(c, a.rows, base_env, a.timeout)
+            runs[c].append(m)
+            print(f"  round {i + 1} {c}: {m.rate:,.0f} rows/s, {m.seconds:.1f} s, peak RSS {m.peak_rss / MIB:.0f} MiB, "
+                  f"load avg {os.getloadavg()[0]:.1f}" + ("" if m.ok else f"  FAILED {m.note}"), flush=True)
+    med = {c: median_run(r) for c, r in runs.items()}
+    wire = med.get("wire")
+    best = max((m for c, m in med.items() if c not in ("wire", "connectorx") and m.ok), key=lambda m: m.rate, default=None)
+    print(f"\n{'config':<12} {'rows/s':>9} {'peak RSS':>9} {'vs wire':>8} {'vs best':>8}  runs (rows/s)")
+    for c, m in med.items():
+        vs_wire = f"{m.rate / wire.rate:.2f}x" if wire and wire.ok else "n/a"
+        vs_best = f"{m.rate / best.rate:.2f}x" if best else "n/a"
+        spread = ", ".join(f"{r.rate:,.0f}" for r in runs[c])
+        print(f"{c:<12} {m.rate:>9,.0f} {m.peak_rss / MIB:>5,.0f} MiB {vs_wire:>8} {vs_best:>8}  {spread}" + ("" if m.ok else f"  FAILED {m.note}"))
+    d = med.get("default")
+    if d and d.ok and best:
+        print(f"issue 17: defaults at {d.rate / best.rate:.2f}x the best configuration (target >= 0.9x): "
+              f"{'MET' if d.rate >= 0.9 * best.rate else 'NOT MET'}")
+    if d and d.ok and wire and wire.ok:
+        print(f"issue 17: defaults at {d.rate / wire.rate:.2f}x the wire (target >= 0.6x): {'MET' if d.rate >= 0.6 * wire.rate else 'NOT MET'}")
+    return 0 if all(m.ok for m in med.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

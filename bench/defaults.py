@@ -3,7 +3,9 @@ the wire (``mariadb --quick --batch > /dev/null``) and connectorx, in the same r
 
 Every configuration runs ``--runs`` times (default 3), the configurations alternating round by
 round (A, B, C, A, B, C, ...), so load from other processes on a shared machine falls on all of
-them alike; each is reported by its median run. ``default`` is ``s3rb-tui --run backup`` with no
+them alike; each is reported by its median run. Beside wall time it reports CPU seconds, which
+contention moves far less: the child's own (user + system, ``wait4``) and the local server's
+(``/proc/<mariadbd>/stat`` before and after, so other sessions' queries count too on a shared machine). ``default`` is ``s3rb-tui --run backup`` with no
 tuning at all (no ``--batch-size``, no ``BACKUP_NUM_CHUNKS``): the issue-17 target is that it is
 within 10% of the best configuration and at >= 0.6x the wire.
 
@@ -14,8 +16,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,10 +32,60 @@ from bench.extract import (
     Measure,
     _parquet_rows,
     _row_count,
-    _run,
     median_run,
 )
 from bench.settlement_table import TABLE, build
+
+
+@dataclass
+class Timed(Measure):
+    client_cpu: float = 0.0  # user + system seconds of the child and its children (wait4)
+    server_cpu: float = 0.0  # user + system seconds of mariadbd meanwhile (other sessions' too)
+
+
+def _server_pid() -> int | None:
+    for name in ("mariadbd", "mysqld"):
+        found = subprocess.run(["pidof", name], capture_output=True, text=True, check=False).stdout.split()
+        if found:
+            return int(found[0])
+    return None
+
+
+def _cpu_of(pid: int | None) -> float:
+    """User + system CPU seconds of a local process (0 when it cannot be read)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _run(cmd: list[str], env: dict, timeout: float) -> tuple[float, int, int, str, float, float]:
+    """(wall seconds, peak RSS, exit status, output tail, client CPU seconds, server CPU seconds)."""
+    server = _server_pid()
+    with tempfile.TemporaryFile() as out:
+        cpu0, started = _cpu_of(server), time.monotonic()
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=env["BENCH_OUT"])
+        _, status, usage = os.wait4(proc.pid, 0) if timeout <= 0 else _wait(proc, timeout)
+        seconds, cpu1 = time.monotonic() - started, _cpu_of(server)
+        out.seek(0)
+        tail = out.read().decode(errors="replace")[-2000:]
+    return (seconds, usage.ru_maxrss * 1024, os.waitstatus_to_exitcode(status), tail,
+            usage.ru_utime + usage.ru_stime, cpu1 - cpu0)
+
+
+def _wait(proc: subprocess.Popen, timeout: float):
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            return pid, status, usage
+        if time.monotonic() > deadline:
+            proc.kill()
+            return os.wait4(proc.pid, 0)
+        time.sleep(0.02)
 
 
 def measure(config: str, n: int, base_env: dict, timeout: float) -> Measure:
@@ -42,8 +97,8 @@ def measure(config: str, n: int, base_env: dict, timeout: float) -> Measure:
             query = f"SELECT * FROM `{TABLE}`"
             env["BENCH_QUERY"] = query
             cmd = ["sh", "-c", 'exec mariadb --quick --batch -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USER" "$DB_DATABASE" -e "$BENCH_QUERY" > /dev/null']
-            seconds, rss, code, tail = _run(cmd, env, timeout)
-            return Measure(config, n, seconds, rss, code == 0, "" if code == 0 else tail[-200:])
+            seconds, rss, code, tail, ccpu, scpu = _run(cmd, env, timeout)
+            return Timed(config, n, seconds, rss, code == 0, "" if code == 0 else tail[-200:], ccpu, scpu)
         if config == "connectorx":
             cmd = [sys.executable, "-c", CONNECTORX]
         else:
@@ -55,11 +110,11 @@ def measure(config: str, n: int, base_env: dict, timeout: float) -> Measure:
                 batch, chunks = config.split("x")
                 cmd += ["--batch-size", batch]
                 env["BACKUP_NUM_CHUNKS"] = chunks
-        seconds, rss, code, tail = _run(cmd, env, timeout)
+        seconds, rss, code, tail, ccpu, scpu = _run(cmd, env, timeout)
         if code != 0:
-            return Measure(config, n, seconds, rss, False, f"exit {code}: {tail.strip().splitlines()[-1] if tail.strip() else ''}")
+            return Timed(config, n, seconds, rss, False, f"exit {code}: {tail.strip().splitlines()[-1] if tail.strip() else ''}", ccpu, scpu)
         got = _parquet_rows(tmpdir)
-        return Measure(config, n, seconds, rss, got == n, "" if got == n else f"wrote {got:,} rows, expected {n:,}")
+        return Timed(config, n, seconds, rss, got == n, "" if got == n else f"wrote {got:,} rows, expected {n:,}", ccpu, scpu)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,16 +147,17 @@ def main(argv: list[str] | None = None) -> int:
             m = measure(c, a.rows, base_env, a.timeout)
             runs[c].append(m)
             print(f"  round {i + 1} {c}: {m.rate:,.0f} rows/s, {m.seconds:.1f} s, peak RSS {m.peak_rss / MIB:.0f} MiB, "
+                  f"CPU client {m.client_cpu:.1f} s, server {m.server_cpu:.1f} s, "
                   f"load avg {os.getloadavg()[0]:.1f}" + ("" if m.ok else f"  FAILED {m.note}"), flush=True)
     med = {c: median_run(r) for c, r in runs.items()}
     wire = med.get("wire")
     best = max((m for c, m in med.items() if c not in ("wire", "connectorx") and m.ok), key=lambda m: m.rate, default=None)
-    print(f"\n{'config':<12} {'rows/s':>9} {'peak RSS':>9} {'vs wire':>8} {'vs best':>8}  runs (rows/s)")
+    print(f"\n{'config':<12} {'rows/s':>9} {'peak RSS':>9} {'vs wire':>8} {'vs best':>8} {'CPU client':>10} {'server':>7}  runs (rows/s)")
     for c, m in med.items():
         vs_wire = f"{m.rate / wire.rate:.2f}x" if wire and wire.ok else "n/a"
         vs_best = f"{m.rate / best.rate:.2f}x" if best else "n/a"
         spread = ", ".join(f"{r.rate:,.0f}" for r in runs[c])
-        print(f"{c:<12} {m.rate:>9,.0f} {m.peak_rss / MIB:>5,.0f} MiB {vs_wire:>8} {vs_best:>8}  {spread}" + ("" if m.ok else f"  FAILED {m.note}"))
+        print(f"{c:<12} {m.rate:>9,.0f} {m.peak_rss / MIB:>5,.0f} MiB {vs_wire:>8} {vs_best:>8} {m.client_cpu:>8.1f} s {m.server_cpu:>5.1f} s  {spread}" + ("" if m.ok else f"  FAILED {m.note}"))
     d = med.get("default")
     if d and d.ok and best:
         print(f"issue 17: defaults at {d.rate / best.rate:.2f}x the best configuration (target >= 0.9x): "

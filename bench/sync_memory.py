@@ -13,7 +13,8 @@ Memory: the resident set of the child and all its descendants (psutil), sampled 
 last announced (``backup phase started``, then ``backup done`` for the load), so the report says how much
 of the peak each phase holds. ``os.wait4``'s ``ru_maxrss`` (the child's own kernel-counted maximum)
 is printed beside it: sampling can miss a short spike, the kernel cannot.
-``--runs`` (default 3) runs of each path alternate (sync, backup, sync, ...), each reported by its
+``--runs`` (default 3) runs of each path alternate (sync, backup, sync, ...; with ``--pools``, each
+path under each Arrow allocator in turn: the before/after of the allocator choice), each reported by its
 median; on a shared 2-core machine one run swings by up to 40%.
 
 Targets (issue 17): the sync's peak <= 500 MiB and flat from the smallest N to the largest.
@@ -125,7 +126,7 @@ def psql(dbname: str, sql: str, args) -> None:
                     "-d", dbname, "-c", sql], check=True, capture_output=True, text=True)
 
 
-def measure(path: str, n: int, base_env: dict, args) -> Run:
+def measure(path: str, n: int, base_env: dict, args, pool: str = "") -> Run:
     with tempfile.TemporaryDirectory(prefix=f"s3rb-bench-sync-{path}-") as tmp:
         tmpdir = Path(tmp)
         store = tmpdir / "store"
@@ -134,6 +135,8 @@ def measure(path: str, n: int, base_env: dict, args) -> Run:
         psql("postgres", f'DROP DATABASE IF EXISTS "{dbname}"', args)
         psql("postgres", f'CREATE DATABASE "{dbname}"', args)
         env = {**base_env, "BENCH_OUT": str(tmpdir), "STORE_URL": f"file://{store}", "REDSHIFT_DATABASE": dbname}
+        if pool:
+            env["ARROW_DEFAULT_MEMORY_POOL"] = pool
         log = tmpdir / "log.jsonl"
         cmd = [sys.executable, "-m", "s3rb_tui", "--run", path, "-t", TABLE, "--log-file", str(log)]
         if args.batch_size:
@@ -142,7 +145,7 @@ def measure(path: str, n: int, base_env: dict, args) -> Run:
             r = run_child(cmd, env, log, args.interval, args.timeout)
         finally:
             psql("postgres", f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)', args)
-        r.path, r.rows = path, n
+        r.path, r.rows = path + (f"@{pool}" if pool else ""), n
         return r
 
 
@@ -156,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", type=int, nargs="+", default=[300_000, 1_000_000])
     p.add_argument("--paths", nargs="+", choices=("sync", "backup"), default=["sync", "backup"])
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--pools", nargs="+", default=[""], metavar="POOL",
+                   help="ARROW_DEFAULT_MEMORY_POOL values to alternate (e.g. mimalloc jemalloc; default: the product's own choice)")
     p.add_argument("--batch-size", type=int, default=0, help="--batch-size for the runs (default: BACKUP_BATCH_SIZE's default)")
     p.add_argument("--chunks", type=int, default=0, help="BACKUP_NUM_CHUNKS (default: its default)")
     p.add_argument("--database", default="s3rb_bench")
@@ -187,26 +192,27 @@ def main(argv: list[str] | None = None) -> int:
     for n in a.rows:
         if not (a.reuse and _row_count(conn_args, a.database) == n):
             build(conn_args, a.database, n)
-        runs: dict[str, list[Run]] = {path: [] for path in a.paths}
+        runs: dict[str, list[Run]] = {}
         for _ in range(a.runs):
             for path in a.paths:
-                r = measure(path, n, base_env, a)
-                runs[path].append(r)
-                phases = ", ".join(f"{k} {v / MIB:.0f} MiB/{r.phase_seconds.get(k, 0):.1f}s" for k, v in r.by_phase.items())
-                print(f"  N={n:,} {path}: {r.rate:,.0f} rows/s, {r.seconds:.1f} s, peak tree RSS {r.peak_tree / MIB:.0f} MiB "
-                      f"(ru_maxrss {r.maxrss / MIB:.0f} MiB; {phases}; load avg {os.getloadavg()[0]:.1f})"
-                      + ("" if r.ok else f" FAILED {r.note}"), flush=True)
+                for pool in a.pools:
+                    r = measure(path, n, base_env, a, pool)
+                    runs.setdefault(r.path, []).append(r)
+                    phases = ", ".join(f"{k} {v / MIB:.0f} MiB/{r.phase_seconds.get(k, 0):.1f}s" for k, v in r.by_phase.items())
+                    print(f"  N={n:,} {r.path}: {r.rate:,.0f} rows/s, {r.seconds:.1f} s, peak tree RSS {r.peak_tree / MIB:.0f} MiB "
+                          f"(ru_maxrss {r.maxrss / MIB:.0f} MiB; {phases}; load avg {os.getloadavg()[0]:.1f})"
+                          + ("" if r.ok else f" FAILED {r.note}"), flush=True)
         results[n] = {path: median(rs) for path, rs in runs.items()}
     print()
-    print(f"{'N':>9}  {'path':<7} {'rows/s':>8} {'peak':>9} {'maxrss':>9}  per phase")
+    print(f"{'N':>9}  {'path':<16} {'rows/s':>8} {'peak':>9} {'maxrss':>9}  per phase")
     for n, by in results.items():
         for r in by.values():
-            print(f"{n:>9,}  {r.path:<7} {r.rate:>8,.0f} {r.peak_tree / MIB:>5,.0f} MiB {r.maxrss / MIB:>5,.0f} MiB  "
+            print(f"{n:>9,}  {r.path:<16} {r.rate:>8,.0f} {r.peak_tree / MIB:>5,.0f} MiB {r.maxrss / MIB:>5,.0f} MiB  "
                   + ", ".join(f"{k} {v / MIB:.0f}" for k, v in r.by_phase.items()) + ("" if r.ok else f"  FAILED {r.note}"))
-    peaks = [by["sync"].peak_tree for by in results.values() if "sync" in by]
-    if peaks:
+    for name in sorted({k for by in results.values() for k in by if k.startswith("sync")}):
+        peaks = [by[name].peak_tree for by in results.values() if name in by]
         flat = len(peaks) < 2 or peaks[-1] <= max(peaks[0] * 1.15, peaks[0] + 32 * MIB)
-        print(f"issue 17: sync peak {', '.join(f'{x / MIB:.0f}' for x in peaks)} MiB (target <= 500 MiB, flat in N): "
+        print(f"issue 17 [{name}]: sync peak {', '.join(f'{x / MIB:.0f}' for x in peaks)} MiB (target <= 500 MiB, flat in N): "
               f"{'MET' if max(peaks) <= 500 * MIB and flat else 'NOT MET'}")
     if a.json:
         Path(a.json).write_text(json.dumps({str(n): {k: vars(r) for k, r in by.items()} for n, by in results.items()}, indent=2))

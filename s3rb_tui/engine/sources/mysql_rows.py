@@ -124,7 +124,9 @@ class PyMySQLRows(FetchBackend):
                     finished = True
                     return
                 end, _ = positions.end(rows)
-                yield _batch(schema, rows, end, 0)
+                sb = _batch(schema, rows, end, 0)
+                del rows  # not held while the caller writes the batch and the next fetchmany fills another (as sqlite.py)
+                yield sb
         finally:
             if finished:
                 cur.close()

@@ -26,15 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.extract import (
-    CONNECTORX,
-    MIB,
-    Measure,
-    _parquet_rows,
-    _row_count,
-    median_run,
-)
-from bench.settlement_table import TABLE, build
+from bench.extract import CONNECTORX, MIB, Measure, _parquet_rows, _row_count, median_run  # noqa: E402
+from bench.settlement_table import TABLE, build  # noqa: E402
 
 
 @dataclass

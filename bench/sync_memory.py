@@ -39,7 +39,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.settlement_table import TABLE, build
+from bench.settlement_table import TABLE, build  # noqa: E402
 
 MIB = 1024 * 1024
 # log lines that start a phase (the sync's backup announces itself; its load follows the backup's "backup done")

@@ -9,7 +9,8 @@ from s3rb_tui.engine.ops.verify import VerifyOptions
 from s3rb_tui.engine.ops.verify_table import verify_table
 from s3rb_tui.engine.wiring.workspace import Workspace
 from s3rb_tui.settings import build_settings
-from tests.support import mariadb, postgres
+from tests.support import mariadb
+from tests.support.warehouse import Warehouse
 
 ROWS = 3000
 EDGE_DDL = """
@@ -41,41 +42,6 @@ def mysql(server, db, *statements):
                 cur.execute(s)
     finally:
         conn.close()
-
-
-class Warehouse:
-    def __init__(self, dialect, tmp_path, request):
-        self.dialect = dialect
-        if dialect == "duckdb":
-            self.path = tmp_path / "wh.duckdb"
-            self.env = {"WAREHOUSE_DIALECT": "duckdb", "DUCKDB_PATH": str(self.path)}
-        else:
-            self.pg = request.getfixturevalue("pg_db")
-            self.env = {"WAREHOUSE_DIALECT": "postgres", "REDSHIFT_HOST": self.pg["host"], "REDSHIFT_PORT": str(self.pg["port"]),
-                        "REDSHIFT_USER": self.pg["user"], "REDSHIFT_PASSWORD": self.pg["password"], "REDSHIFT_DATABASE": self.pg["dbname"]}
-
-    def run(self, *statements):
-        if self.dialect == "duckdb":
-            import duckdb
-
-            con = duckdb.connect(str(self.path))
-            try:
-                for s in statements:
-                    con.execute(s)
-            finally:
-                con.close()
-            return
-        conn = postgres.connect(self.pg, self.pg["dbname"])
-        try:
-            with conn.cursor() as cur:
-                for s in statements:
-                    cur.execute(s)
-            conn.commit()
-        finally:
-            conn.close()
-
-    def hex(self, h):
-        return f"'\\x{h}'::bytea" if self.dialect == "postgres" else "from_hex('" + h + "')"
 
 
 def _setup(dialect, mysql_server, mysql_db, make_env, run_cli, tmp_path, request, ddl, fill, table, toml=""):

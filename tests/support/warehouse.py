@@ -47,3 +47,27 @@ class Warehouse:
                 return cur.fetchall()
         finally:
             conn.close()
+
+    def run(self, *statements):
+        """Run ``statements`` in order on the warehouse, committed (changes behind the engine's back)."""
+        if self.dialect == "duckdb":
+            import duckdb
+
+            con = duckdb.connect(str(self.path))
+            try:
+                for s in statements:
+                    con.execute(s)
+            finally:
+                con.close()
+            return
+        conn = postgres.connect(self.pg, self.pg["dbname"])
+        try:
+            with conn.cursor() as cur:
+                for s in statements:
+                    cur.execute(s)
+            conn.commit()
+        finally:
+            conn.close()
+
+    def hex(self, h):
+        return f"'\\x{h}'::bytea" if self.dialect == "postgres" else "from_hex('" + h + "')"

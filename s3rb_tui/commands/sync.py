@@ -57,7 +57,7 @@ def run(args, app) -> int:
     with app.tracked_run(ctx, "sync", tables) as tracked:
         results = tracked.results = run_sync(
             ws, tables, ctx,
-            strategy=args.strategy, backup_only=args.backup_only, redshift_only=args.redshift_only,
+            strategy=args.strategy, backup_only=args.backup_only, load_only=args.redshift_only,
             limit=args.limit, verify=args.verify_data, dry_run=args.dry_run, max_workers=args.max_workers,
             batch_size=args.batch_size, extract_engine=engine,
         )

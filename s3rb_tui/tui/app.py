@@ -351,14 +351,14 @@ class ConsoleApp(App):
         title = ("dry run " if dry_run else "backup ") + ", ".join(tables)
         return self.start_job("backup", title, tables, job)
 
-    def run_sync(self, tables: list[str], *, backup_only: bool = False, redshift_only: bool = False, verify_data: bool = False, dry_run: bool = False) -> JobState | None:
+    def run_sync(self, tables: list[str], *, backup_only: bool = False, load_only: bool = False, verify_data: bool = False, dry_run: bool = False) -> JobState | None:
         ws = self.workspace
 
         def job(ctx: JobContext):
             from s3rb_tui.engine.history.tracking import tracked_run
             from s3rb_tui.engine.ops.sync import run_sync
 
-            options = {"tables": tables, "backup_only": backup_only, "redshift_only": redshift_only,
+            options = {"tables": tables, "backup_only": backup_only, "redshift_only": load_only,
                        "verify_data": verify_data, "dry_run": dry_run}
             with tracked_run(ws, ctx, command="sync", options=options, trigger="console", tables=tables, redact=self.redact,
                              metrics_file=ws.settings.str("METRICS_FILE") or None) as run:
@@ -367,13 +367,13 @@ class ConsoleApp(App):
                     [ws.table_ref(t) for t in tables],
                     ctx,
                     backup_only=backup_only,
-                    redshift_only=redshift_only,
+                    load_only=load_only,
                     verify=verify_data,
                     dry_run=dry_run,
                 )
             return run.results
 
-        kind = "load only" if redshift_only else "verify" if verify_data else "sync"
+        kind = "load only" if load_only else "verify" if verify_data else "sync"
         return self.start_job("sync", f"{kind} " + ", ".join(tables), tables, job)
 
     def run_verify(self, tables: list[str]) -> JobState | None:

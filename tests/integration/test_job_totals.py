@@ -77,7 +77,7 @@ def test_a_cancelled_load_reports_its_loaded_batches_and_leaves_the_rest_pending
     assert backup.files == 161
     # cancel while the first load batch (16 files) is in flight: it commits, the next does not start
     job = Recorder(cancel_when=lambda ev: isinstance(ev, Progress) and ev.phase == "load" and ev.rows > 0)
-    [result] = run_sync(ws, [table], job.ctx, redshift_only=True)
+    [result] = run_sync(ws, [table], job.ctx, load_only=True)
     assert result.status == "cancelled"
     assert (result.rows, result.files) == (1600, 16)
     wm = ws.watermarks.get(table)

@@ -125,5 +125,5 @@ def _backup_and_load(env: dict[str, str], load: bool) -> None:
         assert all(r.ok for r in results), results
         if not load:
             return
-        results = run_sync(ws, [ws.table_ref(t) for t in (CLAIMS, PARTNERS)], JobContext("fixture-load"), redshift_only=True)
+        results = run_sync(ws, [ws.table_ref(t) for t in (CLAIMS, PARTNERS)], JobContext("fixture-load"), load_only=True)
         assert all(r.ok for r in results), results

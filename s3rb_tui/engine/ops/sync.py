@@ -1,6 +1,6 @@
 """sync: MySQL -> S3 (the backup job) then S3 -> warehouse (the load job), per table.
 
-``backup_only`` stops after the backup; ``redshift_only`` skips it and loads the committed files
+``backup_only`` stops after the backup; ``load_only`` (the CLI's ``--redshift-only``, for any warehouse) skips it and loads the committed files
 not loaded yet (honouring a manual_cli watermark). A table whose backup failed is not loaded.
 Each table gets one combined result: its status, the rows loaded (extracted with
 ``backup_only``, or when the load did not run), the run's rate over both phases, and both
@@ -121,7 +121,7 @@ def run_sync(
     *,
     strategy: str = "sequential",
     backup_only: bool = False,
-    redshift_only: bool = False,
+    load_only: bool = False,
     limit: int | None = None,
     verify: bool = False,
     dry_run: bool = False,
@@ -129,16 +129,16 @@ def run_sync(
     batch_size: int | None = None,
     extract_engine: str | None = None,
 ) -> list[TableResult]:
-    if backup_only and redshift_only:
-        raise ValueError("backup_only and redshift_only exclude each other")
+    if backup_only and load_only:
+        raise ValueError("backup_only and load_only exclude each other")
     if not backup_only:
         refuse_shared_targets(ws, tables)  # before the backup: two tables mixed in one target is never run
     started = time.monotonic()
     run_id = new_run_id()
     ctx.started([t.full_name for t in tables], strategy=strategy, dry_run=dry_run,
-                backup_only=backup_only, redshift_only=redshift_only, run_id=run_id)
+                backup_only=backup_only, redshift_only=load_only, run_id=run_id)  # the log's field name stays
     backups: dict[str, TableResult] = {}
-    if not redshift_only:
+    if not load_only:
         from s3rb_tui.engine.ops.backup import run_backup
 
         for r in run_backup(ws, tables, _phase_context(ctx, "backup"), strategy=strategy, batch_size=batch_size, limit=limit,

@@ -218,7 +218,7 @@ class TablesScreen(ListScreen):
         self._start(lambda names: self.app.run_sync(names))
 
     def action_load_only(self) -> None:
-        self._start(lambda names: self.app.run_sync(names, redshift_only=True))
+        self._start(lambda names: self.app.run_sync(names, load_only=True))
 
     def action_dry_run(self) -> None:
         self._start(lambda names: self.app.run_backup(names, dry_run=True))

@@ -130,7 +130,7 @@ class WatermarksScreen(ListScreen):
         def done(result: dict | None) -> None:
             self.action_refresh()
             if result and result.get("load"):
-                if self.app.run_sync([name], redshift_only=True) is not None:
+                if self.app.run_sync([name], load_only=True) is not None:
                     self.app.action_show("jobs")
 
         self.app.push_screen(WatermarkWizard(name), done)

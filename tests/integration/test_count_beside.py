@@ -31,7 +31,7 @@ def backup_events(env: dict, table: str, engine: str) -> tuple[list, list[dict],
     finally:
         ws.close()
     return results, [e.record() for e in events if isinstance(e, Progress)], \
-        [{"event": e.message, **e.fields} for e in events if isinstance(e, LogEvent)]
+        [{"event": e.message, "level": e.level, **e.fields} for e in events if isinstance(e, LogEvent)]
 
 
 @pytest.mark.parametrize("engine", ["fast", "pymysql"])

@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_smoke_script_passes_on_the_postgresql_stand_in_and_cleans_up(mysql_server, pg_db, make_env, s3_client, s3_bucket, tmp_path):
     env = make_env(WAREHOUSE_DIALECT="redshift", DB_DATABASE="")
+    before = _smoke_databases(mysql_server)  # a teammate's run (or one killed mid-way) may hold its own
     done = subprocess.run([sys.executable, str(REPO / "scripts" / "redshift_smoke.py"), "--postgres-stand-in",
                            "--sakila-dir", str(mariadb.sakila_dir()), "--batch-size", "4000"],
                           env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "AWS_EC2_METADATA_DISABLED": "true", **env},
@@ -39,10 +40,15 @@ def test_smoke_script_passes_on_the_postgresql_stand_in_and_cleans_up(mysql_serv
     # nothing left behind
     left = s3_client.list_objects_v2(Bucket=s3_bucket).get("Contents", [])
     assert [o["Key"] for o in left] == []
+    assert _smoke_databases(mysql_server) - before == set()
+
+
+def _smoke_databases(mysql_server) -> set[str]:
+    """The scratch MySQL databases smoke runs create (``s3rb_smoke_<id>_<method>``)."""
     conn = mariadb.connect(mysql_server)
     try:
         with conn.cursor() as cur:
             cur.execute("SHOW DATABASES LIKE 's3rb\\\\_smoke\\\\_%'")
-            assert [r for r in cur.fetchall() if r[0].startswith("s3rb_smoke_")] == []
+            return {r[0] for r in cur.fetchall() if r[0].startswith("s3rb_smoke_")}
     finally:
         conn.close()

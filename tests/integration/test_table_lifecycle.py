@@ -9,20 +9,10 @@ import json
 
 import pytest
 
-from tests.support.warehouse import Warehouse
+from tests.support.warehouse import Warehouse, mysql
 from tests.support import mariadb, postgres
 
 PATHS = ["pymysql", "fast"]
-
-
-def mysql(server, db, *statements):
-    conn = mariadb.connect(server, db)
-    try:
-        with conn.cursor() as cur:
-            for s in statements:
-                cur.execute(s)
-    finally:
-        conn.close()
 
 
 def execute(wh, sql):

@@ -5,7 +5,10 @@
 column both sides have, or ``--columns``, or none with ``--keys-only``), the watermark's bound
 and ``--since``, and builds both sides' queries. Bad input is a UsageError (exit 2) before any
 segment is read: no primary key, an unknown column, a table never loaded, a source verify cannot
-read (the SQLite demo source).
+read.
+
+The source side is MySQL/MariaDB's (``sources/mysql_checksum.py``) or, for the demo, SQLite's
+(``sources/sqlite_checksum.py``, through the functions each SQLite connection registers).
 """
 
 from __future__ import annotations
@@ -55,6 +58,42 @@ def _queries_for(wh: Warehouse, owner: bool) -> Queries:
     return PostgresQueries(wh)
 
 
+@dataclass(frozen=True)
+class SourceSpelling:
+    """How the source side is spelled: its canonical text, key expressions, FROM, side-kind selects
+    and the parameter of a bound (``--since``, the watermark)."""
+
+    canon: CanonicalSQL
+    keyset: Keyset
+    relation: str
+    raw_select: Callable[[Field], str] | None
+    param: Callable[[Any, Any], Any]
+
+
+def source_spelling(ws: "Workspace", schema: TableSchema, target_dialect: str) -> SourceSpelling:
+    if ws.settings.str("DB_DIALECT") == "sqlite":
+        from s3rb_tui.engine.core.table_names import quote_sql
+        from s3rb_tui.engine.sources.sqlite import sqlite_keyset
+        from s3rb_tui.engine.sources.sqlite_checksum import SQLiteCanonical
+
+        keys = sqlite_keyset(schema)
+        return SourceSpelling(SQLiteCanonical(target_dialect), keys, quote_sql(schema.ref.name), None, keys.rules.param)
+    from s3rb_tui.engine.sources.mysql_checksum import MySQLCanonical
+
+    return SourceSpelling(MySQLCanonical(target_dialect), mysql_keyset(schema), schema.ref.mysql(),
+                          lambda f: f.column.rule.select_expr(f.column), mysql_param)
+
+
+def _source_queries(ws: "Workspace") -> Queries:
+    if ws.settings.str("DB_DIALECT") == "sqlite":
+        from s3rb_tui.engine.sources.sqlite_checksum import SQLiteQueries
+
+        return SQLiteQueries(ws.open_source())
+    from s3rb_tui.engine.sources.mysql_checksum import MySQLQueries
+
+    return MySQLQueries(ws.open_source())
+
+
 @dataclass
 class VerifyPlan:
     ref: TableRef
@@ -68,11 +107,6 @@ class VerifyPlan:
 
 
 def plan_verify(ws: "Workspace", ref: TableRef, options: VerifyOptions, wh: Warehouse) -> VerifyPlan:
-    from s3rb_tui.engine.sources.mysql_checksum import MySQLCanonical
-
-    if ws.settings.str("DB_DIALECT") != "mysql":
-        raise UsageError(f"verify reads MySQL/MariaDB sources; {ref} is on a {ws.settings.str('DB_DIALECT')} source",
-                         "point DB_HOST at the MySQL server")
     cfg = ws.table_config(ref)
     with ws.open_source() as source:
         schema = source.discover(ref, cfg.cursor_column, cfg.key_columns)
@@ -112,10 +146,10 @@ def plan_verify(ws: "Workspace", ref: TableRef, options: VerifyOptions, wh: Ware
                     if c not in schema.primary_key and c not in absent]
     fields = key_fields + value_fields
 
-    source_where, late, wh_where = _filters(ws, ref, schema, mode, options, wh)
-    src_keys = mysql_keyset(schema)
-    src_side = Side("source", MySQLCanonical(dialect), src_keys, schema.ref.mysql(), schema, fields, key_fields,
-                    where=source_where, late=late, raw_select=lambda f: f.column.rule.select_expr(f.column))
+    src = source_spelling(ws, schema, dialect)
+    source_where, late, wh_where = _filters(ws, ref, schema, mode, options, wh, src)
+    src_side = Side("source", src.canon, src.keyset, src.relation, schema, fields, key_fields,
+                    where=source_where, late=late, raw_select=src.raw_select)
     canon = canonical_for(dialect)
     wh_keys = Keyset(schema, KeyRules(canon.quote, canon.placeholder, mysql_param))
     wh_side = Side("warehouse", canon, wh_keys, relation.sql if dialect != "redshift" else Target(relation.schema, relation.name.lower()).sql,
@@ -123,7 +157,8 @@ def plan_verify(ws: "Workspace", ref: TableRef, options: VerifyOptions, wh: Ware
     return VerifyPlan(ref, schema, mode, relation, src_side, wh_side, late, notes)
 
 
-def _filters(ws: "Workspace", ref: TableRef, schema: TableSchema, mode: str, options: VerifyOptions, wh: Warehouse):
+def _filters(ws: "Workspace", ref: TableRef, schema: TableSchema, mode: str, options: VerifyOptions, wh: Warehouse,
+             src: SourceSpelling):
     """(source filter, source "past the watermark" clause, warehouse filter)."""
     from s3rb_tui.engine.core.timestamps import parse_timestamp
 
@@ -135,15 +170,16 @@ def _filters(ws: "Workspace", ref: TableRef, schema: TableSchema, mode: str, opt
         if cursor is None:
             raise UsageError(f"--since needs a cursor column; {ref} has none", "leave out --since to verify the whole table")
         since = parse_timestamp(options.since).strftime("%Y-%m-%d %H:%M:%S.%f")
-        src_parts.append((f"{mysql_keyset(schema).ref(cursor.name)} >= %s", [since]))
+        src_parts.append((f"{src.keyset.ref(cursor.name)} >= {src.canon.placeholder}", [since]))
         canon = canonical_for(wh.dialect)
         wh_where = (f"{canon.quote(wh.fold(cursor.name))} >= {canon.placeholder}", [since])
     wm = ws.watermarks.get(ref)
     if cursor is not None and schema.incremental and mode != "replace" and wm is not None and wm.last_data_timestamp is not None:
-        ref_sql = mysql_keyset(schema).ref(cursor.name)
-        bound = mysql_param(cursor, wm.last_data_timestamp)
-        src_parts.append((f"({ref_sql} IS NULL OR {ref_sql} <= %s)", [bound]))
-        late = (f"{ref_sql} > %s", [bound])
+        ref_sql = src.keyset.ref(cursor.name)
+        bound = src.param(cursor, wm.last_data_timestamp)
+        mark = src.canon.placeholder
+        src_parts.append((f"({ref_sql} IS NULL OR {ref_sql} <= {mark})", [bound]))
+        late = (f"{ref_sql} > {mark}", [bound])
     source_where = None
     if src_parts:
         source_where = (" AND ".join(p for p, _ in src_parts), [v for _, vs in src_parts for v in vs])
@@ -153,8 +189,6 @@ def _filters(ws: "Workspace", ref: TableRef, schema: TableSchema, mode: str, opt
 def verify_table(ws: "Workspace", ref: TableRef, options: VerifyOptions | None = None,
                  progress: Callable[[VerifyProgress], None] | None = None, cancel: "CancelToken | None" = None) -> TableVerdict:
     """Verify one table (module docstring): its TableVerdict."""
-    from s3rb_tui.engine.sources.mysql_checksum import MySQLQueries
-
     options = options or VerifyOptions()
     shared = ws.open_warehouse(reading=True)
     try:
@@ -166,7 +200,7 @@ def verify_table(ws: "Workspace", ref: TableRef, options: VerifyOptions | None =
                 return _queries_for(shared, owner=False)
             return _queries_for(ws.open_warehouse(reading=True), owner=True)
 
-        openers: dict[str, Callable[[], Queries]] = {"source": lambda: MySQLQueries(ws.open_source()), "warehouse": wh_open}
+        openers: dict[str, Callable[[], Queries]] = {"source": lambda: _source_queries(ws), "warehouse": wh_open}
         return Verifier(plan.source, plan.warehouse, openers, verdict, options, late=plan.late, progress=progress, cancel=cancel).run()
     finally:
         shared.close()

@@ -20,12 +20,20 @@ with ``?`` placeholders and double-quoted identifiers, in one ordered query read
 bounded by one batch). Positions keep the cursor and key values exactly as SQLite returned them, so
 text comparisons at a batch edge are exact. ``now()`` is the Python clock in naive UTC (SQLite has
 no server clock). The connection never writes; open the file in WAL mode so writers do not block it.
+
+Verify: SQLite has no MD5 and no DATETIME type, so every connection gets the functions verify's
+pushed-down checksum calls (``register_checksum_functions``; ``sources/sqlite_checksum.py`` spells
+the canonical row text with them), deterministic, in Python: ``s3rb_md5_sum`` (the exact sum of the
+rows' 60-bit hashes, as text: SQLite's SUM overflows at 2**63 after nine rows), ``s3rb_bucket``,
+``s3rb_datetime`` and ``s3rb_date`` (the stored text read as the backup reads it, then printed as the
+warehouses print it), ``s3rb_decimal`` (text-stored DECIMALs at their scale) and ``s3rb_time_us``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import re
 import sqlite3
 from decimal import Decimal, InvalidOperation
@@ -146,8 +154,80 @@ def _param(column: Column, value: Any) -> Any:
     return value
 
 
+# --- verify's checksum functions (module docstring) ------------------------------------------
+
+def _md5_int(text: Any, digits: int) -> int:
+    return int(hashlib.md5(str(text).encode("utf-8")).hexdigest()[:digits], 16)
+
+
+class _HashSum:
+    """SUM of the first 15 hex digits of each row text's MD5 (core/checksum.py), exact, as text."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def step(self, text: Any) -> None:
+        if text is not None:
+            self.total += _md5_int(text, 15)
+
+    def finalize(self) -> str:
+        return str(self.total)
+
+
+def _datetime_text(value: Any, digits: int) -> str | None:
+    """The stored text read as a backup reads it (``fromisoformat``; unreadable: NULL), printed as the
+    warehouses print it: DATETIME(0) as ``YYYY-MM-DD HH:MM:SS`` with a fraction only when the value has
+    one, trailing zeros dropped (DuckDB's and PostgreSQL's own text); DATETIME(n) with six digits."""
+    try:
+        t = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    if digits:
+        return t.strftime(TIMESTAMP_TEXT)
+    base = t.strftime("%Y-%m-%d %H:%M:%S")
+    return base + ("." + f"{t.microsecond:06d}".rstrip("0") if t.microsecond else "")
+
+
+def _date_text(value: Any) -> str | None:
+    try:
+        return _date(str(value)).isoformat()
+    except ValueError:
+        return None
+
+
+def _decimal_text(value: Any, scale: int) -> str | None:
+    try:
+        return str(Decimal(str(value)).quantize(Decimal(1).scaleb(-int(scale))))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _time_us(value: Any) -> int | None:
+    m = re.match(r"^(-)?(\d+):(\d\d):(\d\d)(?:\.(\d{1,6}))?$", str(value))
+    if not m:
+        return None
+    us = ((int(m.group(2)) * 60 + int(m.group(3))) * 60 + int(m.group(4))) * 1_000_000 + int((m.group(5) or "0").ljust(6, "0"))
+    return -us if m.group(1) else us
+
+
+def register_checksum_functions(conn: sqlite3.Connection) -> None:
+    """The functions verify's pushed-down checksum needs (module docstring), on one connection."""
+    conn.create_function("s3rb_bucket", 1, lambda t: None if t is None else _md5_int(t, 8), deterministic=True)
+    conn.create_function("s3rb_datetime", 2, lambda v, d: None if v is None else _datetime_text(v, int(d)), deterministic=True)
+    conn.create_function("s3rb_date", 1, lambda v: None if v is None else _date_text(v), deterministic=True)
+    conn.create_function("s3rb_decimal", 2, lambda v, s: None if v is None else _decimal_text(v, int(s)), deterministic=True)
+    conn.create_function("s3rb_time_us", 1, lambda v: None if v is None else _time_us(v), deterministic=True)
+    conn.create_function("MOD", 2, lambda a, b: None if a is None or b is None else int(a) % int(b), deterministic=True)
+    conn.create_aggregate("s3rb_md5_sum", 1, _HashSum)  # type: ignore[arg-type]
+
+
 # SQLite sorts a column as it compares it: by the column itself; positions keep values as stored
 _KEYS = KeyRules(quote_sql, "?", _param)
+
+
+def sqlite_keyset(schema: TableSchema) -> Keyset:
+    """The key expressions of a SQLite table (extraction's, and verify's source side)."""
+    return Keyset(schema, _KEYS)
 
 
 class SQLiteSource(Source):
@@ -166,6 +246,7 @@ class SQLiteSource(Source):
             )
         except sqlite3.Error as e:
             raise JobError(f"cannot open SQLite source {self.path}: {e}") from None
+        register_checksum_functions(self._conn)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -300,6 +381,24 @@ class SQLiteSource(Source):
         for values, convert in zip(zip(*rows), converters):
             columns.append(convert(values) if convert is not None else list(values))
         return SourceBatch(batch=rows_to_batch(schema, columns, stats), end=end, null_cursor_rows=nulls, stats=stats)
+
+    def read_keys(self, schema: TableSchema, keys: Sequence[Sequence[Any]], per_read: int = 500) -> Iterator[Any]:
+        """The current rows of ``keys`` as Arrow batches of the type rules (repair's re-extract: a backup's values)."""
+        sql, keyset = self._from(schema), Keyset(schema, _KEYS)
+        converters = [_column_converter(c) for c in schema.columns]
+        for i in range(0, len(keys), per_read):
+            ors, params = [], []
+            for key in keys[i:i + per_read]:
+                ands = []
+                for name, value in zip(schema.primary_key, key):
+                    clause, more = _KEYS.equal(keyset.ref(name), schema.column(name), value)
+                    ands.append(clause)
+                    params += more
+                ors.append("(" + " AND ".join(ands) + ")")
+            rows = self._query(f"{sql} WHERE {' OR '.join(ors)}", params)
+            if rows:
+                columns = [convert(v) if convert is not None else list(v) for v, convert in zip(zip(*rows), converters)]
+                yield rows_to_batch(schema, columns, ConversionStats())
 
     # --- counting -----------------------------------------------------------------------
 

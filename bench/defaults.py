@@ -9,7 +9,9 @@ contention moves far less: the child's own (user + system, ``wait4``) and the lo
 tuning at all (no ``--batch-size``, no ``BACKUP_NUM_CHUNKS``): the issue-17 target is that it is
 within 10% of the best configuration and at >= 0.6x the wire.
 
-    python bench/defaults.py --rows 1000000 --configs default 10000x4 50000x2 100000x2
+    python bench/defaults.py --rows 1000000 --configs default 10000x4q10000 50000x2 100000x2
+
+``10000x4q10000``: files of 10,000 rows, 4 connections, 10,000 rows a query (BACKUP_QUERY_ROWS).
 """
 
 from __future__ import annotations
@@ -99,10 +101,13 @@ def measure(config: str, n: int, base_env: dict, timeout: float) -> Measure:
             store.mkdir()
             env["STORE_URL"] = f"file://{store}"
             cmd = [sys.executable, "-m", "s3rb_tui", "--run", "backup", "-t", TABLE, "--log-file", str(tmpdir / "log.jsonl")]
-            if config != "default":
+            if config != "default":  # BATCHxCHUNKS, or BATCHxCHUNKSqQUERY_ROWS
                 batch, chunks = config.split("x")
+                chunks, _, query_rows = chunks.partition("q")
                 cmd += ["--batch-size", batch]
                 env["BACKUP_NUM_CHUNKS"] = chunks
+                if query_rows:
+                    env["BACKUP_QUERY_ROWS"] = query_rows
         seconds, rss, code, tail, ccpu, scpu = _run(cmd, env, timeout)
         if code != 0:
             return Timed(config, n, seconds, rss, False, f"exit {code}: {tail.strip().splitlines()[-1] if tail.strip() else ''}", ccpu, scpu)
@@ -114,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Settings sweep (see the module docstring).")
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--configs", nargs="+", default=["default", "wire", "connectorx", "10000x4", "50000x2", "100000x2"],
-                   help="default | wire | connectorx | BATCHxCHUNKS")
+                   help="default | wire | connectorx | BATCHxCHUNKS | BATCHxCHUNKSqQUERY_ROWS (BACKUP_QUERY_ROWS)")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--database", default="s3rb_bench")
     p.add_argument("--host", default="127.0.0.1")

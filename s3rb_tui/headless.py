@@ -75,7 +75,7 @@ def _job_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="show the window, estimated rows and bytes; write nothing")
     p.add_argument("--estimate", action="store_true", help="show row/byte/time estimates before starting")
     p.add_argument("--limit", type=_positive_int, metavar="N", help="stop each table after N rows (testing)")
-    p.add_argument("--batch-size", type=_positive_int, metavar="N", help="rows per query and per file (default BACKUP_BATCH_SIZE)")
+    p.add_argument("--batch-size", type=_positive_int, metavar="N", help="rows per Parquet file (default BACKUP_BATCH_SIZE)")
     p.add_argument("--max-workers", type=_positive_int, metavar="N", help="worker threads for inter-table (default BACKUP_MAX_WORKERS)")
     p.add_argument("--extract-engine", choices=("auto", "fast", "pymysql"), help="force an extraction path (default EXTRACT_ENGINE)")
     p.add_argument("--metrics-file", metavar="PATH", help="after the run, write Prometheus metrics to PATH for node_exporter's textfile collector (default METRICS_FILE)")

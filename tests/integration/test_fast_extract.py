@@ -30,13 +30,11 @@ from s3rb_tui.engine.sources.mysql_arrow import _url, connectorx_source
 from s3rb_tui.engine.core.table_names import TableRef
 from s3rb_tui.settings import build_settings
 from tests.support import mariadb
-from tests.support.mysql_tables import make_ties
+from tests.support.mysql_tables import fast_source, make_ties
 
 pytestmark = pytest.mark.integration
 
 
-def fast_source(server: dict, parallel: int = 1) -> MySQLSource:
-    return connectorx_source(server["host"], server["port"], server["user"], server["password"], parallel=parallel)
 
 
 def test_invalid_calendar_dates_become_null_and_are_counted_on_the_fast_path(mysql_server, mysql_db):
@@ -61,10 +59,11 @@ def read_all(src, schema, start=Position(), batch_size=70, upper="2030-01-01 00:
     return list(src.read_batches(schema, start, upper, batch_size))
 
 
+@pytest.mark.parametrize("files", [1, 3])
 @pytest.mark.parametrize("parallel", [1, 4])
-def test_ties_every_row_once_in_keyset_order_with_exact_batches(mysql_server, mysql_db, parallel):
+def test_ties_every_row_once_in_keyset_order_with_exact_batches(mysql_server, mysql_db, parallel, files):
     make_ties(mysql_server, mysql_db)
-    with fast_source(mysql_server, parallel) as src:
+    with fast_source(mysql_server, parallel, files) as src:
         schema = src.discover(TableRef(mysql_db, "ties"))
         batches = read_all(src, schema)
     table = pa.Table.from_batches([b.batch for b in batches])
@@ -119,12 +118,13 @@ def test_decimals_at_their_limits_are_exact_with_a_decimal_key(mysql_server, mys
 UPPER_2030 = "2030-01-01 00:00:00.000000"
 
 
+@pytest.mark.parametrize("files", [1, 4])
 @pytest.mark.parametrize("parallel", [1, 3])
-def test_same_batches_positions_and_values_as_the_pymysql_path(mysql_server, mysql_db, parallel):
+def test_same_batches_positions_and_values_as_the_pymysql_path(mysql_server, mysql_db, parallel, files):
     make_ties(mysql_server, mysql_db)
     server = mysql_server
     with MySQLSource(server["host"], server["port"], server["user"], server["password"]) as slow, \
-            fast_source(server, parallel) as fast:
+            fast_source(server, parallel, files) as fast:
         schema = slow.discover(TableRef(mysql_db, "ties"))
         middle = Position(cursor="2024-03-02 10:00:00.000001", key=(400,), nulls_done=True)
         for start in (Position(), middle):
@@ -135,9 +135,10 @@ def test_same_batches_positions_and_values_as_the_pymysql_path(mysql_server, mys
                 assert g.batch.equals(e.batch)
 
 
-def test_the_upper_bound_and_limit_hold(mysql_server, mysql_db):
+@pytest.mark.parametrize("files", [1, 4])
+def test_the_upper_bound_and_limit_hold(mysql_server, mysql_db, files):
     make_ties(mysql_server, mysql_db)
-    with fast_source(mysql_server, 3) as src:
+    with fast_source(mysql_server, 3, files) as src:
         schema = src.discover(TableRef(mysql_db, "ties"))
         # the bound is a clock reading: its own microsecond is not complete, the one before is read
         upto = read_all(src, schema, upper="2024-03-02 10:00:00.000002")
@@ -146,6 +147,43 @@ def test_the_upper_bound_and_limit_hold(mysql_server, mysql_db):
     expected = [i for i in range(1, 1001) if i % 143 and (i * 7) % 4 <= 1]
     assert max(stamps) == dt.datetime(2024, 3, 2, 10, 0, 0, 1) and len(stamps) == len(expected)
     assert [b.batch.num_rows for b in limited] == [70, 30]
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_a_page_read_in_one_query_resumes_exactly_after_each_of_its_files(mysql_server, mysql_db, parallel):
+    """BACKUP_QUERY_ROWS above BACKUP_BATCH_SIZE: a query's rows are written as several files, and
+    the watermark moves after each; a run stopped after any file resumes with exactly the rest."""
+    make_ties(mysql_server, mysql_db)
+    with fast_source(mysql_server, parallel, files=4) as src, fast_source(mysql_server, 1) as other:
+        schema = src.discover(TableRef(mysql_db, "ties"))
+        batches = read_all(src, schema)
+        ids = [i for b in batches for i in b.batch.column("id").to_pylist()]
+        assert [b.batch.num_rows for b in batches] == [70] * 14 + [20]
+        done = 0
+        for b in batches[:-1]:
+            done += b.batch.num_rows
+            rest = read_all(other, schema, json_round_trip(b.end))
+            assert [i for r in rest for i in r.batch.column("id").to_pylist()] == ids[done:]
+
+
+def json_round_trip(p: Position) -> Position:
+    """A position as the watermark document keeps it."""
+    kept = json.loads(json.dumps({"cursor": p.cursor, "key": p.key, "nulls_done": p.nulls_done}))
+    return Position(cursor=kept["cursor"], key=tuple(kept["key"]) if kept["key"] is not None else None, nulls_done=kept["nulls_done"])
+
+
+def test_zero_dates_are_counted_in_the_file_that_holds_them_when_a_query_spans_files(mysql_server, mysql_db):
+    with mariadb.connect(mysql_server, mysql_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE z (id INT PRIMARY KEY, updated_at DATETIME, d DATE, KEY (updated_at, id))")
+        cur.execute("SET SESSION sql_mode = ''")
+        cur.executemany("INSERT INTO z VALUES (%s, '2024-01-01 00:00:00', %s)",
+                        [(i, "0000-00-00" if i in (3, 4, 12) else "2024-05-06") for i in range(1, 16)])
+    with fast_source(mysql_server, 1, files=3) as src:  # one query of 15 rows, five files of 3
+        schema = src.discover(TableRef(mysql_db, "z"))
+        batches = read_all(src, schema, batch_size=3)
+    assert [b.batch.num_rows for b in batches] == [3] * 5
+    assert [b.stats.zero_dates.get("d", 0) for b in batches] == [1, 1, 0, 1, 0]
+    assert [b.batch.column("d").null_count for b in batches] == [1, 1, 0, 1, 0]
 
 
 def test_snapshot_of_a_table_without_a_key(mysql_server, mysql_db):

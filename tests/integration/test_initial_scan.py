@@ -21,7 +21,7 @@ from s3rb_tui.engine.sources.base import InitialScan, Position
 from s3rb_tui.engine.sources.mysql import MySQLSource
 from s3rb_tui.engine.sources.mysql_arrow import connectorx_source
 from s3rb_tui.engine.core.table_names import TableRef
-from tests.support.mysql_tables import make_ties
+from tests.support.mysql_tables import fast_source, make_ties
 from tests.support import mariadb
 
 pytestmark = pytest.mark.integration
@@ -29,8 +29,10 @@ pytestmark = pytest.mark.integration
 UPPER = "2030-01-01 00:00:00.000000"
 SOURCES = {
     "pymysql": lambda s: MySQLSource(s["host"], s["port"], s["user"], s["password"]),
-    "fast-one-connection": lambda s: connectorx_source(s["host"], s["port"], s["user"], s["password"], parallel=1),
-    "fast-stripes": lambda s: connectorx_source(s["host"], s["port"], s["user"], s["password"], parallel=4),
+    "fast-one-connection": lambda s: fast_source(s, parallel=1),
+    "fast-stripes": lambda s: fast_source(s, parallel=4),
+    "fast-sliced-pages": lambda s: fast_source(s, parallel=1, files=2),  # a query's rows in two batches
+    "fast-sliced-stripes": lambda s: fast_source(s, parallel=2, files=2),
 }
 
 

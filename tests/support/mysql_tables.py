@@ -81,9 +81,27 @@ class ReadsLikeAFirstBackup:
         return super().read_batches(schema, start, upper_bound, batch_size, limit)
 
 
+class FilesPerQuery(ConnectorXArrow):
+    """The fast path with every query reading ``files`` batches' rows, each page sliced into
+    batches (as BACKUP_QUERY_ROWS = files x BACKUP_BATCH_SIZE does), whatever batch size a test
+    reads with. ``files=1``: one batch per query (pages and stripes as small as the batches)."""
+
+    def __init__(self, parallel: int = 1, files: int = 1):
+        super().__init__(parallel)
+        self.files = files
+
+    def rows_per_query(self, file_rows: int) -> int:
+        return self.files * file_rows
+
+
+def fast_source(server: dict, parallel: int = 1, files: int = 1) -> MySQLSource:
+    """A connectorx source on the test server: ``parallel`` connections, ``files`` batches a query."""
+    return MySQLSource(server["host"], server["port"], server["user"], server["password"], fetch=FilesPerQuery(parallel, files))
+
+
 class FastInitialScan(ReadsLikeAFirstBackup, MySQLSource):
-    def __init__(self, host, port, user, password, parallel=1):
-        super().__init__(host, port, user, password, fetch=ConnectorXArrow(parallel))
+    def __init__(self, host, port, user, password, parallel=1, files=1):
+        super().__init__(host, port, user, password, fetch=FilesPerQuery(parallel, files))
 
 
 class PyMySQLInitialScan(ReadsLikeAFirstBackup, MySQLSource):
@@ -92,10 +110,14 @@ class PyMySQLInitialScan(ReadsLikeAFirstBackup, MySQLSource):
 
 EDGE_SOURCES = {
     "pymysql": lambda s: MySQLSource(s["host"], s["port"], s["user"], s["password"]),
-    "one-connection": lambda s: connectorx_source(s["host"], s["port"], s["user"], s["password"], parallel=1),
-    "parallel-stripes": lambda s: connectorx_source(s["host"], s["port"], s["user"], s["password"], parallel=3),
+    "one-connection": lambda s: fast_source(s, parallel=1),
+    "parallel-stripes": lambda s: fast_source(s, parallel=3),
+    "sliced-pages": lambda s: fast_source(s, parallel=1, files=3),
+    "sliced-stripes": lambda s: fast_source(s, parallel=3, files=2),
+    "default-query-rows": lambda s: connectorx_source(s["host"], s["port"], s["user"], s["password"], parallel=4),
     "scan-one-connection": lambda s: FastInitialScan(s["host"], s["port"], s["user"], s["password"], parallel=1),
     "scan-parallel-stripes": lambda s: FastInitialScan(s["host"], s["port"], s["user"], s["password"], parallel=3),
+    "scan-sliced-stripes": lambda s: FastInitialScan(s["host"], s["port"], s["user"], s["password"], parallel=3, files=2),
     "scan-pymysql": lambda s: PyMySQLInitialScan(s["host"], s["port"], s["user"], s["password"]),
 }
 """The sources the edge table is read through, by test id (``server`` dict -> open source)."""

@@ -105,16 +105,35 @@ class BatchConverter:
         self.positions = ArrowPositions(schema, MYSQL_KEYS)
 
     def batch(self, raw: pa.RecordBatch, transports: list[Transport], scan: InitialScan | None = None) -> SourceBatch:
+        return self.batches(raw, transports, scan, max(1, raw.num_rows))[0]
+
+    def batches(self, raw: pa.RecordBatch, transports: list[Transport], scan: InitialScan | None,
+                file_rows: int) -> list[SourceBatch]:
+        """One query's rows (in keyset or key order) as SourceBatches of ``file_rows`` rows (the
+        last may be shorter), each ending at the position after its own last row, so that a run
+        stopped after any of them resumes exactly there. The page is converted once and sliced
+        (Arrow slices share the page's buffers); when conversion changed values (zero dates), each
+        slice is converted by itself, so that every batch counts its own."""
         stats = ConversionStats()
-        converted = [_convert(c, t, raw.column(i), stats) for i, (c, t) in enumerate(zip(self.schema.columns, transports))]
+        converted = self._convert(raw, transports, stats)
+        if stats.total_zero_dates and raw.num_rows > file_rows:
+            return [sb for at in range(0, raw.num_rows, file_rows)
+                    for sb in self.batches(raw.slice(at, file_rows), transports, scan, file_rows)]
         batch = pa.RecordBatch.from_arrays(converted, schema=self.arrow_schema)
         # positions hold dates as sent (text or native, as the pymysql path keeps them), integers as
         # connectorx's native ints (BIGINT UNSIGNED is a decimal in the file, an int in a position, as
         # on the pymysql path); others exact-typed
         sent = [raw.column(i) if t.kind in ("text", "temporal") or c.rule.name in _INTEGER_RULES else converted[i]
                 for i, (c, t) in enumerate(zip(self.schema.columns, transports))]
-        end, nulls = self.positions.end(sent, scan)
-        return SourceBatch(batch=batch, end=end, null_cursor_rows=nulls, stats=stats)
+        out = []
+        for at in range(0, raw.num_rows, file_rows):
+            end, nulls = self.positions.end([a.slice(at, file_rows) for a in sent], scan)
+            out.append(SourceBatch(batch=batch.slice(at, file_rows), end=end, null_cursor_rows=nulls,
+                                   stats=stats if at == 0 else ConversionStats()))
+        return out
+
+    def _convert(self, raw: pa.RecordBatch, transports: list[Transport], stats: ConversionStats) -> list[pa.Array]:
+        return [_convert(c, t, raw.column(i), stats) for i, (c, t) in enumerate(zip(self.schema.columns, transports))]
 
 
 def _convert(c: Column, t: Transport, arr: pa.Array, stats: ConversionStats) -> pa.Array:

@@ -5,10 +5,18 @@ discovery, the clock, counts and its pymysql connection, and the keyset rules
 (``sources/keyset.py``) say which rows each query takes; this reader has connectorx run them:
 
 - Incremental tables are read in keyset pages (``WHERE`` after the last position ``ORDER BY``
-  cursor, key ``LIMIT batch_size``: the server walks the (cursor, key) index), each page one
-  batch that ends at a position the backup can commit, exactly as on the pymysql path.
-- With ``parallel`` > 1 (BACKUP_NUM_CHUNKS) the window is cut into stripes of ``batch_size``
-  rows: stripe bounds come from ``LIMIT 1 OFFSET batch_size-1`` queries on the index (one row
+  cursor, key ``LIMIT n``: the server walks the (cursor, key) index) of ``rows_per_query`` rows
+  (BACKUP_QUERY_ROWS), each page sliced into batches of BACKUP_BATCH_SIZE rows (one Parquet file
+  each, the manual's meaning), every batch ending at the position after its own last row: a
+  position the backup can commit, exactly as on the pymysql path. Rows per query and rows per file
+  are separate because their costs are: a query costs the client a connection, a result and a
+  conversion call per column, a file its encoding, upload and watermark commit. bench/defaults.py,
+  1M settlement rows, 4 connections, client CPU median of 3 in one run: files of 10,000 rows read
+  10,000 a query 15.0 s, read 50,000 a query 13.8 s (files of 50,000 read 50,000 a query: 12.7 s).
+  Memory grows with the query: about (``parallel`` + 2) queries' rows are held (peak RSS 216 ->
+  371 MiB), so the default stays at 50,000 rather than 100,000 (12.3 s, 417 MiB with 2 connections).
+- With ``parallel`` > 1 (BACKUP_NUM_CHUNKS) the window is cut into stripes of one query's
+  rows: stripe bounds come from ``LIMIT 1 OFFSET n-1`` queries on the index (one row
   each), ``parallel`` connections read the next stripes while the caller writes the current one,
   and batches are yielded in keyset order, so per-batch watermark commits stay valid.
 - With one connection, a reader thread fetches and converts the next page while the caller
@@ -50,6 +58,15 @@ from s3rb_tui.engine.sources.read_ahead import (
 from s3rb_tui.engine.core.table_names import quote_mysql
 
 EXTRACT_PATH = "connectorx"
+#: rows one query reads by default (BACKUP_QUERY_ROWS); written as files of BACKUP_BATCH_SIZE rows
+QUERY_ROWS = 50_000
+
+
+def rows_per_query(file_rows: int, query_rows: int) -> int:
+    """The rows one keyset query reads: the largest multiple of ``file_rows`` (BACKUP_BATCH_SIZE,
+    the rows of each Parquet file) not above ``query_rows`` (BACKUP_QUERY_ROWS), at least one file's,
+    so that every file but the window's last holds exactly ``file_rows`` rows."""
+    return max(1, query_rows // file_rows) * file_rows
 _SESSION = "SET time_zone = '+00:00'"  # as the pymysql source: TIMESTAMP values in UTC
 
 
@@ -62,9 +79,9 @@ def connectorx_available() -> bool:
 
 
 def connectorx_source(host: str, port: int, user: str, password: str, parallel: int = 1, tunnel: bool = False,
-                      **options: Any) -> MySQLSource:
+                      query_rows: int = QUERY_ROWS, **options: Any) -> MySQLSource:
     """A ``MySQLSource`` whose reads go through connectorx (``options``: the source's own)."""
-    return MySQLSource(host, port, user, password, fetch=ConnectorXArrow(parallel, tunnel), **options)
+    return MySQLSource(host, port, user, password, fetch=ConnectorXArrow(parallel, tunnel, query_rows), **options)
 
 
 def _url(session: MySQLSession, database: str) -> str:
@@ -75,7 +92,7 @@ def _url(session: MySQLSession, database: str) -> str:
 class ConnectorXArrow(FetchBackend):
     path = EXTRACT_PATH
 
-    def __init__(self, parallel: int = 1, tunnel: bool = False):
+    def __init__(self, parallel: int = 1, tunnel: bool = False, query_rows: int = QUERY_ROWS):
         """``parallel``: connections reading consecutive keyset stripes at once (BACKUP_NUM_CHUNKS).
         ``tunnel``: the server is reached through this process's SSH tunnel, whose forwarder threads
         share the GIL with connectorx. Its streaming reader holds the GIL while it connects (the
@@ -84,18 +101,24 @@ class ConnectorXArrow(FetchBackend):
         read-ahead), and snapshot tables (one streamed query) take the pymysql reader."""
         self.tunnel = tunnel
         self.parallel = 1 if tunnel else max(1, int(parallel))
+        self.query_rows = max(1, int(query_rows))
         warm_up_conversions()
 
     def read(self, session: MySQLSession, schema: TableSchema, start: Position, upper_bound: Any, batch_size: int,
              limit: int | None) -> Iterator[SourceBatch]:
-        return _Reader(session, self.parallel).read(schema, start, upper_bound, batch_size, limit, self.tunnel)
+        return _Reader(session, self.parallel, batch_size).read(schema, start, upper_bound, self.rows_per_query(batch_size),
+                                                                limit, self.tunnel)
+
+    def rows_per_query(self, file_rows: int) -> int:
+        return rows_per_query(file_rows, self.query_rows)
 
 
 class _Reader:
-    """One ``read`` of the connectorx backend, over its source's session."""
+    """One ``read`` of the connectorx backend, over its source's session. ``batch_size`` below is
+    the rows of one query (``rows_per_query``); ``file_rows`` the rows of each batch yielded."""
 
-    def __init__(self, session: MySQLSession, parallel: int):
-        self.session, self.parallel = session, parallel
+    def __init__(self, session: MySQLSession, parallel: int, file_rows: int):
+        self.session, self.parallel, self.file_rows = session, parallel, file_rows
 
     def read(self, schema: TableSchema, start: Position, upper_bound: Any, batch_size: int, limit: int | None,
              tunnel: bool) -> Iterator[SourceBatch]:
@@ -106,7 +129,7 @@ class _Reader:
             if schema.incremental:
                 yield from self._pages(read, start, None, upper_bound, batch_size, limit)
             else:
-                yield from PyMySQLRows().read(self.session, schema, start, upper_bound, batch_size, limit)
+                yield from PyMySQLRows().read(self.session, schema, start, upper_bound, self.file_rows, limit)
         elif not schema.incremental:
             yield from self._read_snapshot_stream(read, batch_size, limit)
         elif self.parallel > 1 and limit is None:
@@ -126,22 +149,23 @@ class _Reader:
         taken = 0
         while limit is None or taken < limit:
             n = batch_size if limit is None else min(batch_size, limit - taken)
-            sb = self._page(read, after, through, upper_bound, n)
-            if sb is None:
+            page = self._page(read, after, through, upper_bound, n)
+            if not page:
                 return
-            yield sb
-            rows = sb.batch.num_rows
+            yield from page
+            rows = sum(sb.batch.num_rows for sb in page)
             taken += rows
-            after = sb.end
+            after = page[-1].end
             if rows < n or after == through:
                 return
 
-    def _page(self, read: ColumnsRead, after: Position, through: Position | None, upper_bound: Any, n: int) -> SourceBatch | None:
+    def _page(self, read: ColumnsRead, after: Position, through: Position | None, upper_bound: Any, n: int) -> list[SourceBatch]:
         return self._read_page(read, lambda transports: self._range_sql(read.schema, transports, after, through, upper_bound, n))
 
-    def _read_page(self, read: ColumnsRead, sql_for: Callable[[list[Transport]], str], scan: InitialScan | None = None) -> SourceBatch | None:
-        """One bounded query (``sql_for`` the columns' transports) as one converted batch, or None
-        when it found no rows. ``scan``: the batch ends at its last primary key in that scan."""
+    def _read_page(self, read: ColumnsRead, sql_for: Callable[[list[Transport]], str], scan: InitialScan | None = None) -> list[SourceBatch]:
+        """One bounded query (``sql_for`` the columns' transports) as converted batches of
+        ``file_rows`` rows, each ending at the position after its own last row (none when it found
+        no rows). ``scan``: the batches end at their last primary key in that scan."""
         transports = read.transports
         try:
             table = self._read_all(read.schema.ref.schema, sql_for(transports))
@@ -152,12 +176,12 @@ class _Reader:
             transports = read.text
             table = self._read_all(read.schema.ref.schema, sql_for(transports))
         if table.num_rows == 0:
-            return None
+            return []
         batches = table.to_batches()
-        sb = read.converter.batch(batches[0] if len(batches) == 1 else pa.concat_batches(batches), transports, scan)
+        page = read.converter.batches(batches[0] if len(batches) == 1 else pa.concat_batches(batches), transports, scan, self.file_rows)
         del table, batches
         release_freed_memory()
-        return sb
+        return page
 
     def _range_sql(self, schema: TableSchema, transports: list[Transport], after: Position, through: Position | None,
                    upper_bound: Any, limit: int) -> str:
@@ -193,17 +217,18 @@ class _Reader:
         schema, taken = read.schema, 0
         while limit is None or taken < limit:
             n = batch_size if limit is None else min(batch_size, limit - taken)
-            sb = self._read_page(read, partial(self._scan_sql, schema, scan=scan, after=after, through=through, limit=n), scan)
-            rows = sb.batch.num_rows if sb is not None else 0
-            if sb is not None:
-                after = sb.end.scan.after_key  # type: ignore[union-attr]
+            page = self._read_page(read, partial(self._scan_sql, schema, scan=scan, after=after, through=through, limit=n), scan)
+            rows = sum(sb.batch.num_rows for sb in page)
+            if page:
+                after = page[-1].end.scan.after_key  # type: ignore[union-attr]
             taken += rows
             done = rows < n or (through is not None and after == through)
             if done and finish:
                 end = self.session.scan_end(schema, scan)
-                yield replace(sb, end=end) if sb is not None else empty_batch(schema, end)
-            elif sb is not None:
-                yield sb
+                yield from page[:-1]
+                yield replace(page[-1], end=end) if page else empty_batch(schema, end)
+            else:
+                yield from page
             if done:
                 return
 
@@ -283,10 +308,10 @@ class _Reader:
 
         def produce() -> Iterator[SourceBatch]:
             for raw in exact_batches(self._stream(schema.ref.schema, sql, batch_size), batch_size):
-                sb = read.converter.batch(raw, transports)
+                page = read.converter.batches(raw, transports, None, self.file_rows)
                 del raw
                 release_freed_memory()
-                yield sb
+                yield from page
 
         yield from read_ahead(produce, on_abandon=lambda: self._kill_tagged(tag))
 

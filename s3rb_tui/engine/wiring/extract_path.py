@@ -57,5 +57,6 @@ def open_extract_source(ws: "Workspace", path: str) -> "Source":
     if path != FAST:
         return ws.open_source()
     host, port = ws.mysql_address()  # one connection: not a pymysql source opened first for its address
-    fetch = ConnectorXArrow(parallel=ws.settings.int("BACKUP_NUM_CHUNKS"), tunnel=bool(ws.settings.str("SSH_BASTION_HOST")))
+    fetch = ConnectorXArrow(parallel=ws.settings.int("BACKUP_NUM_CHUNKS"), tunnel=bool(ws.settings.str("SSH_BASTION_HOST")),
+                            query_rows=ws.settings.int("BACKUP_QUERY_ROWS"))
     return MySQLSource.from_settings(ws.settings, host, port, fetch=fetch)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 #: actions that change state somewhere (store, watermark, warehouse); hidden with --readonly
 DESTRUCTIVE_ACTIONS = frozenset(
-    {"backup", "sync", "load_only", "dry_run", "watermark_wizard", "set_count", "clean", "cancel_job", "toggle_traffic"}
+    {"backup", "sync", "load_only", "dry_run", "watermark_wizard", "set_count", "clean", "cancel_job", "toggle_traffic",
+     "repair"}
 )
 
 SCREEN_KEYS = (

@@ -48,6 +48,10 @@ from s3rb_tui.engine.warehouses.files import REPAIR_KEY
 from s3rb_tui.engine.warehouses.values import NUL_TEXT_KEY, mark_nul_text
 
 if TYPE_CHECKING:
+    from typing import Callable
+
+    from s3rb_tui.engine.core.jobs import CancelToken
+    from s3rb_tui.engine.ops.verify import VerifyProgress
     from s3rb_tui.engine.wiring.workspace import Workspace
 
 DEFAULT_MAX_DELETE_RATIO = 0.01
@@ -73,11 +77,13 @@ class RepairPlan:
                 "not_yet_synced": self.verdict.not_yet_synced}
 
 
-def plan_repair(ws: "Workspace", ref: TableRef, options: VerifyOptions | None = None) -> RepairPlan:
+def plan_repair(ws: "Workspace", ref: TableRef, options: VerifyOptions | None = None,
+                progress: "Callable[[VerifyProgress], None] | None" = None, cancel: "CancelToken | None" = None) -> RepairPlan:
+    """``progress``/``cancel``: the verify's (the console's plan job shows its segments)."""
     from s3rb_tui.engine.ops.verify_table import verify_table
 
     options = dataclasses.replace(options or VerifyOptions(), limit=ALL_KEYS, keys_only=False, columns=None)
-    verdict = verify_table(ws, ref, options)
+    verdict = verify_table(ws, ref, options, progress=progress, cancel=cancel)
     if verdict.mode == "append":
         raise UsageError(f"{ref} is an append table; repair rewrites merge tables only", f"rebuild it: `s3rb-tui --run rebuild -t {ref} --resync`")
     if verdict.mode == "replace":

@@ -16,8 +16,7 @@ from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Static
 
 from s3rb_tui.display import moment, size
 from s3rb_tui.tui.messages import Loaded
-
-TYPE_TO_CONFIRM_ABOVE = 100
+from s3rb_tui.tui.screens.dialogs import TYPE_TO_CONFIRM_ABOVE
 
 
 def needs_typed_confirmation(plan) -> bool:

@@ -9,6 +9,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+#: the one threshold of the guarded actions (clean, repair): above this many files or rows changed,
+#: the operator types the table name to confirm
+TYPE_TO_CONFIRM_ABOVE = 100
+
 
 class ConfirmDialog(ModalScreen[bool]):
     """Yes/no with Cancel focused. With ``type_to_confirm``, Confirm stays disabled until the

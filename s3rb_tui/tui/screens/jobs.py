@@ -63,12 +63,14 @@ class JobsScreen(ListScreen):
         "stay committed, and the watermark stays consistent. Enter opens the job: its full error, "
         "hint and log lines, each value ready to copy. / filters the jobs, o sorts them. A run in "
         "progress elsewhere (cron, another host) is listed as running on that host since its start, "
-        "from its run record."
+        "from its run record. R on a verify job whose table differs repairs it: a plan, a guarded dialog, the "
+        "repair, a verify again."
     )
     BINDINGS = [
         Binding("x", "cancel_job", "Cancel job", id="jobs.cancel"),
         Binding("enter", "details", "Details", id="jobs.details"),
         Binding("l", "toggle_log", "Log only", id="jobs.toggle_log", show=False),
+        Binding("R", "repair", "Repair rows…", id="jobs.repair", show=False),
     ]
 
     def __init__(self) -> None:
@@ -223,6 +225,20 @@ class JobsScreen(ListScreen):
         job.status = JobStatus.CANCELLING
         self.notify(f"{job.title}: cancelling at the next batch edge")
         self.jobs_changed()
+
+    def action_repair(self) -> None:
+        """Repair the table of the selected verify (or repair plan) job (screens/repair_dialog.py)."""
+        from s3rb_tui.tui.screens.repair_dialog import start_repair
+
+        jid = self._selected_id()
+        job = self.app.jobs.get(jid) if jid else None
+        if job is None or job.name not in ("verify", "repair plan", "repair") or len(job.tables) != 1:
+            self.notify("select a verify job of one table: R repairs what it found", severity="warning")
+            return
+        if job.running:
+            self.notify(f"{job.title}: still running; R once it has ended", severity="warning")
+            return
+        start_repair(self.app, job.tables[0])
 
     def action_toggle_log(self) -> None:
         for w in (self.query_one("#job-list"), self.query_one("#job-progress")):

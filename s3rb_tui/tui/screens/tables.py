@@ -76,7 +76,10 @@ class TablesScreen(ListScreen):
         "b backs up, s syncs (backup then load), l loads only (--redshift-only), e is a dry run "
         "(window and estimated rows, writes nothing), v validates counts (source, files, load ledger "
         "and warehouse side by side; read-only), V verifies every row (checksummed key segments on both sides, then the "
-        "keys that differ, by kind, in the job's log; read-only)."
+        "keys that differ, by kind, in the job's log; read-only), R repairs the selected table: a verify "
+        "plans it (re-extract N keys, delete M warehouse rows, the ratio guard's verdict), a dialog asks "
+        "(the table name typed above 100 changes or past the guard), then a repair batch is loaded and "
+        "the table verified again."
     )
     BINDINGS = [
         Binding("space", "mark", "Mark", id="tables.mark"),
@@ -86,6 +89,7 @@ class TablesScreen(ListScreen):
         Binding("e", "dry_run", "Dry run", id="tables.dry_run", show=False),
         Binding("v", "validate_counts", "Validate counts", id="tables.validate", show=False),
         Binding("V", "verify", "Verify rows", id="tables.verify", show=False),
+        Binding("R", "repair", "Repair rows…", id="tables.repair", show=False),
         Binding("r", "refresh", "Refresh", id="tables.refresh", show=False),
     ]
 
@@ -226,6 +230,17 @@ class TablesScreen(ListScreen):
     def action_verify(self) -> None:
         """Row-level verify of the marked (or selected) tables as a job; the keys by kind in its log."""
         self._start(lambda names: self.app.run_verify(names))
+
+    def action_repair(self) -> None:
+        """Plan (a job), guarded dialog, repair job and a verify again (screens/repair_dialog.py)."""
+        from s3rb_tui.tui.screens.repair_dialog import start_repair
+
+        name = self._current()
+        if not name:
+            self.notify("select a table first", severity="warning")
+            return
+        if start_repair(self.app, name) is not None:
+            self.app.action_show("jobs")
 
     def action_validate_counts(self) -> None:
         from s3rb_tui.tui.screens.watermarks import describe_validation

@@ -47,7 +47,7 @@ class WatermarksScreen(ListScreen):
         "m starts the guided reset & set: choose, enter a timestamp (checked as you type), see the "
         "preview (source rows after it, store files after it, what a --redshift-only load would "
         "pick up), confirm, and optionally run that load. n sets the cumulative counts (absolute or "
-        "additive); v validates counts against the warehouse, V verifies every row (a job). Enter shows the values (key, "
+        "additive); v validates counts against the warehouse, V verifies every row (a job), R repairs what differs (plan, guarded dialog, repair, verify again). Enter shows the values (key, "
         "timestamps, last error) ready to copy. / filters the list, o sorts it."
     )
     BINDINGS = [
@@ -55,6 +55,7 @@ class WatermarksScreen(ListScreen):
         Binding("n", "set_count", "Set count…", id="watermarks.set_count"),
         Binding("v", "validate_counts", "Validate counts", id="watermarks.validate"),
         Binding("V", "verify", "Verify rows", id="watermarks.verify", show=False),
+        Binding("R", "repair", "Repair rows…", id="watermarks.repair", show=False),
         Binding("enter", "details", "Details / copy", id="watermarks.details", show=False),
         Binding("r", "refresh", "Refresh", id="watermarks.refresh", show=False),
     ]
@@ -167,6 +168,14 @@ class WatermarksScreen(ListScreen):
         """Row-level verify of the selected table as a job (Jobs shows its progress and result)."""
         name = self._current()
         if name and self.app.run_verify([name]) is not None:
+            self.app.action_show("jobs")
+
+    def action_repair(self) -> None:
+        """Plan (a job), guarded dialog, repair job and a verify again (screens/repair_dialog.py)."""
+        from s3rb_tui.tui.screens.repair_dialog import start_repair
+
+        name = self._current()
+        if name and start_repair(self.app, name) is not None:
             self.app.action_show("jobs")
 
     def action_validate_counts(self) -> None:

@@ -8,7 +8,9 @@ place only when complete (``demo.json`` is written last), so a reader sees a who
 
 ``start_traffic(env)`` plays a live source: every few seconds it creates parcels, moves parcels to
 their next status (new rows) and updates statuses in place, bumping ``update_at``, so incremental
-syncs, lag and the latest-status views visibly move.
+syncs, lag and the latest-status views visibly move; every ``DELETE_EVERY`` ticks a claim is
+withdrawn (its row deleted), which no incremental sync sees: ``--run verify`` reports it as extra in
+the warehouse, and repair (R in the console) or ``detect_deletes`` removes it.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ SCHEMA = "settlement"
 MARKER = "demo.json"
 BATCH_SIZE = 25_000
 TRAFFIC_SECONDS = 3.0
+#: one claim withdrawn (deleted) every this many ticks: a few deletes a minute, far below repair's
+#: max_delete_ratio of the claims table
+DELETE_EVERY = 2
 
 TABLE_CONFIG = f"""\
 # Per-table settings of the s3rb-tui demo (see engine/core/table_settings.py).
@@ -196,13 +201,15 @@ def prepare_demo(reset: bool = False, on_build: Callable[[Path, int], None] | No
 
 class Traffic:
     """A daemon thread writing to the demo source every ``interval`` seconds, with its own
-    connection. ``stop()`` ends it; ``ticks``/``inserted``/``updated`` say what it did."""
+    connection. ``stop()`` ends it; ``ticks``/``inserted``/``updated``/``deleted`` say what it did
+(``deleted_ids``: the claims withdrawn)."""
 
     def __init__(self, sqlite_path: Path, interval: float = TRAFFIC_SECONDS, seed: int | None = None):
         self.path = sqlite_path
         self.interval = interval
         self.rng = random.Random(seed)
         self.ticks = self.inserted = self.updated = 0
+        self.deleted_ids: list[int] = []
         self.last_error: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="s3rb-demo-traffic", daemon=True)
@@ -215,6 +222,10 @@ class Traffic:
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout)
+
+    @property
+    def deleted(self) -> int:
+        return len(self.deleted_ids)
 
     @property
     def running(self) -> bool:
@@ -242,6 +253,7 @@ class Traffic:
             now = demo_data.stamp(dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
             inserted, updated = self._deliveries(db, now)
             claims_in, claims_up = self._claims(db, now)
+            withdrawn = self._withdraw_claim(db) if (self.ticks + 1) % DELETE_EVERY == 0 else None
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -249,6 +261,8 @@ class Traffic:
         self.ticks += 1
         self.inserted += inserted + claims_in
         self.updated += updated + claims_up
+        if withdrawn is not None:
+            self.deleted_ids.append(withdrawn)
 
     def _deliveries(self, db: sqlite3.Connection, now: str) -> tuple[int, int]:
         names = [c for c, _ in demo_data.DELIVERY_COLUMNS]
@@ -323,6 +337,18 @@ class Traffic:
             (now, self.rng.randint(1, max(next_id - 1, 1))),
         ).rowcount
         return inserted, max(updated, 0)
+
+
+    def _withdraw_claim(self, db: sqlite3.Connection) -> int | None:
+        """One open claim withdrawn: its row deleted (the ID, or None when no claim is open)."""
+        table = f'"{CLAIMS}"'
+        top = int(db.execute(f"SELECT COALESCE(MAX(ID), 0) FROM {table}").fetchone()[0])
+        pick = f"SELECT ID FROM {table} WHERE claim_status IN ('OPEN', 'UNDER_REVIEW') AND ID >= ? ORDER BY ID LIMIT 1"
+        row = db.execute(pick, (self.rng.randint(1, max(top, 1)),)).fetchone() or db.execute(pick, (1,)).fetchone()
+        if row is None:
+            return None
+        db.execute(f"DELETE FROM {table} WHERE ID = ?", (row[0],))
+        return int(row[0])
 
 
 def start_traffic(env: dict[str, str], interval: float | None = None) -> Traffic:

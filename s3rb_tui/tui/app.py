@@ -240,14 +240,16 @@ class ConsoleApp(App):
         from s3rb_tui.demo import start_traffic
 
         self.traffic = start_traffic(dict(self.demo_env or {}))
-        self.notify("demo traffic on: new rows and status changes every few seconds (t stops it)", title="demo")
+        self.notify("demo traffic on: new rows and status changes every few seconds, now and then a claim withdrawn (deleted; "
+                    "V on Tables finds it, R repairs it). t stops it", title="demo")
 
     @work(thread=True, exclusive=True, group="traffic")
     def _stop_traffic(self) -> None:
         traffic, self.traffic = self.traffic, None
         if traffic is not None:
             traffic.stop()  # waits for the current tick to finish: off the UI thread
-            self.call_from_thread(self.notify, f"demo traffic off after {traffic.ticks} ticks: {traffic.inserted:,} rows inserted, {traffic.updated:,} updated", title="demo")
+            self.call_from_thread(self.notify, f"demo traffic off after {traffic.ticks} ticks: {traffic.inserted:,} rows inserted, {traffic.updated:,} updated, "
+                                 f"{traffic.deleted:,} deleted", title="demo")
 
     # --- jobs ----------------------------------------------------------------------------
     def running_jobs(self) -> list[JobState]:

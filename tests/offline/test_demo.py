@@ -159,7 +159,9 @@ def test_traffic_inserts_and_updates_until_stopped(demo_root: Path):
         traffic.stop()
     assert not traffic.running and traffic.last_error is None
     assert traffic.inserted > 0 and traffic.updated > 0
+    assert traffic.deleted == traffic.ticks // 2 and traffic.deleted_ids  # a claim withdrawn every second tick
     with sqlite3.connect(path) as db:
+        assert db.execute(f'SELECT COUNT(*) FROM "{demo_data.CLAIMS}" WHERE ID IN ({", ".join(map(str, traffic.deleted_ids))})').fetchone()[0] == 0
         changed = db.execute(f'SELECT COUNT(*) FROM "{DELIVERY}" WHERE update_at > ?', (top_stamp,)).fetchone()[0]
         advanced = db.execute(
             f'SELECT COUNT(*) FROM "{DELIVERY}" WHERE ID > ? AND latest_status != ?', (before, "CREATED")

@@ -49,3 +49,27 @@ def test_a_row_deleted_at_the_source_is_extra_and_repair_makes_the_demo_equal(de
         status = db.execute(f'SELECT latest_status FROM "{DELIVERY}" WHERE "ID" = 9').fetchone()[0]
     assert _warehouse(demo, f'SELECT latest_status FROM public.{DELIVERY} WHERE "ID" = 9') == [(status,)]
     assert _warehouse(demo, f'SELECT COUNT(*) FROM public.{DELIVERY} WHERE "ID" = 5') == [(0,)]
+
+
+def test_the_live_traffic_withdraws_claims_verify_reports_them_extra_and_repair_removes_them(demo, monkeypatch):
+    from s3rb_tui.demo import prepare_demo, start_traffic
+    from tests.support.waiting import wait_until
+
+    claims = "settlement.settlement_claim_detail"
+    run(demo, "sync", "-t", claims)
+    with source(demo) as db:
+        synced_top = db.execute('SELECT MAX(ID) FROM "settlement_claim_detail"').fetchone()[0]
+    for name, value in demo.items():  # prepare_demo() finds this test's workspace
+        monkeypatch.setenv(name, value)
+    traffic = start_traffic(prepare_demo(), interval=0.05)
+    try:
+        wait_until(lambda: sum(i <= synced_top for i in traffic.deleted_ids) >= 2, timeout=60, what="two synced claims withdrawn")
+    finally:
+        traffic.stop()
+    assert traffic.last_error is None
+    gone = sorted([i] for i in traffic.deleted_ids if i <= synced_top)
+    [v] = run(demo, "verify", "-t", claims, code=1)["tables"]
+    assert v["extra_in_warehouse"] == gone and v["missing_in_warehouse"] == [] and v["different"] == [], v
+    run(demo, "repair", "-t", claims, "--force")
+    [v] = run(demo, "verify", "-t", claims)["tables"]
+    assert v["equal"]

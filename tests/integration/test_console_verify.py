@@ -38,3 +38,34 @@ async def test_verify_rows_from_tables_shows_the_keys_by_kind(synced):
         lines = [ln.text for ln in app.log_buffer.after(0)]
         assert any("missing in the warehouse (1): 9" in ln for ln in lines), lines
         assert any("different (1): 7" in ln for ln in lines) and any("columns that differ: t (1)" in ln for ln in lines)
+
+
+@pilot_test
+async def test_repair_from_the_verify_job_on_jobs_makes_the_warehouse_equal(synced):
+    from textual.widgets import Button
+
+    from s3rb_tui.tui.screens.dialogs import ConfirmDialog
+
+    env, table = synced
+    app = make_app(env)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("2")
+        grid = app.screen.query_one("#source-tables", ListTable)
+        await wait_for(pilot, lambda: table in grid.shown_keys, timeout=60, what="the table listed")
+        grid.focus()
+        grid.select(table)
+        await pilot.press("V")
+        await wait_for(pilot, lambda: any(j.name == "verify" and not j.running for j in app.jobs.values()), timeout=120, what="verify")
+        await wait_for(pilot, lambda: app.screen.query("#job-list"), what="the Jobs screen")
+        app.screen.query_one("#job-list", ListTable).focus()
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), timeout=120, what="the plan dialog")
+        dialog = app.screen
+        assert "Re-extract 2 key(s) from the source: 9; 7" in dialog.body and "Delete 0 warehouse row(s)" in dialog.body, dialog.body
+        assert "Columns that differ: t (1)" in dialog.body and "Ratio guard: allowed" in dialog.body
+        assert dialog.query_one("#cancel", Button).has_focus
+        await pilot.click("#confirm")
+        await wait_for(pilot, lambda: any(j.name == "repair" and not j.running for j in app.jobs.values()), timeout=120, what="the repair")
+        job = next(j for j in app.jobs.values() if j.name == "repair")
+        assert job.status == "success", (job.error, job.hint)
+        assert job.results[0].details["reverify"]["equal"]

@@ -45,7 +45,7 @@ class SQLiteCanonical(MySQLCanonical):
         if kind in ("text", "json_text", "time_text", "uuid", "inet"):
             return f"CAST({ref} AS TEXT)"
         if kind == "binary":
-            return f"hex({ref})"
+            return f"CASE WHEN {ref} IS NOT NULL THEN hex({ref}) END"  # SQLite's hex(NULL) is '', not NULL
         if kind == "date":
             return f"s3rb_date({ref})"
         if kind in ("datetime", "timestamp"):  # stored as naive UTC text

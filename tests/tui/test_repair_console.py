@@ -130,3 +130,15 @@ def test_repair_is_a_palette_command_on_tables_watermarks_and_jobs_and_hidden_wh
     titles = {a.title for a in console_actions(make_app(synced_env))}
     assert {"Tables: Repair rows…", "Watermarks: Repair rows…", "Jobs: Repair rows…"} <= titles
     assert not any("Repair" in t for t in (a.title for a in console_actions(make_app(synced_env, readonly=True))))
+
+
+def test_the_table_name_is_typed_above_100_changes_within_the_guard():
+    def plan(changes: int) -> RepairPlan:
+        keys = [[i] for i in range(changes)]
+        verdict = TableVerdict(TABLE, f"public.{NAME}", "merge", ["ID"], source_rows=100_000, warehouse_rows=100_000,
+                               different=keys, counts={"missing_in_warehouse": 0, "extra_in_warehouse": 0, "different": changes})
+        return RepairPlan(TableRef.parse(TABLE), verdict, keys, [])
+
+    assert repair_dialog(plan(100), 0.01)[0].type_to_confirm is None
+    dialog, overrides = repair_dialog(plan(101), 0.01)
+    assert dialog.type_to_confirm == TABLE and not overrides and "… and 96 more" in dialog.body

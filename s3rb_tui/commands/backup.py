@@ -19,7 +19,12 @@ def describe_dry_run(results) -> str:
             continue
         after = d.get("after", {})
         scan = d.get("initial_scan")
-        if scan:
+        if scan and scan.get("catch_up"):
+            key = ", ".join(d.get("primary_key") or [])
+            lines.append(f"{r.table}: catch-up in primary-key order ({key}) of the rows with {d.get('cursor_column')} after "
+                         f"{display.data_timestamp(after.get('cursor'))} up to {display.data_timestamp(scan.get('upper_bound'))}"
+                         + ("" if scan.get("after_key") is None else f", from after {key} {display.key(scan['after_key'])}"))
+        elif scan:
             key = ", ".join(d.get("primary_key") or [])
             where = ("the beginning" if scan.get("after_key") is None else f"after {key} {display.key(scan['after_key'])}")
             lines.append(f"{r.table}: first full backup in primary-key order ({key}) from {where}, "

@@ -218,7 +218,9 @@ def event_log_text(event: EngineEvent, stable: bool = False) -> tuple[str, str] 
         text = f"{r.status}: {r.rows:,} rows, {r.files} files"
         details = r.details
         if r.status == JobStatus.DRY_RUN and details:
-            how = "first full backup in primary-key order" if details.get("initial_scan") else details.get("mode", "?")
+            scan = details.get("initial_scan")
+            how = ("catch-up in primary-key order" if scan.get("catch_up") else "first full backup in primary-key order") if scan \
+                else details.get("mode", "?")
             text += f" — would extract ≈{details.get('estimated_rows', 0):,} rows ({how})"
             if details.get("uncommitted_files_to_remove"):
                 text += f", remove {details['uncommitted_files_to_remove']} uncommitted file(s)"

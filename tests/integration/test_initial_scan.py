@@ -175,3 +175,46 @@ def test_stripes_cut_by_key_value_take_sparse_and_clustered_keys_once(mysql_serv
         assert batches[-1].end == Position(cursor="2025-01-01 00:00:00.000000", key=(400_399,), nulls_done=True)
         resumed = list(src.read_batches(schema, Position(scan=InitialScan(UPPER, (400_199,))), UPPER, 50))
         assert ids_of(resumed) == [k for k in sorted(keys) if k > 400_199]
+
+
+def test_an_incremental_run_far_behind_catches_up_in_primary_key_order_and_resumes(run_cli, make_env, mysql_server, mysql_db, tmp_path):
+    """Most of the table after the watermark (issue 17): the run reads it as a catch-up scan in
+    primary-key order, keeps the watermark's position while it runs, resumes after an interruption
+    (on the other path), takes every row after the watermark exactly once and ends where a keyset
+    read would have."""
+    n = 120_000  # above CATCH_UP_MIN_ROWS; cursors out of key order, 7 rows share each second
+    with mariadb.connect(mysql_server, mysql_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE far (id INT PRIMARY KEY, updated_at DATETIME, v VARCHAR(12), KEY (updated_at, id))")
+        cur.execute(f"INSERT INTO far SELECT seq, TIMESTAMP'2025-01-01 00:00:00' + INTERVAL ((seq * 7919) MOD {n}) DIV 7 SECOND, "
+                    f"CONCAT('v', seq) FROM seq_1_to_{n}")
+        cur.execute("ANALYZE TABLE far")
+        cur.fetchall()
+        cur.execute("SELECT id FROM far WHERE updated_at > '2025-01-01 00:30:00' ORDER BY id")
+        expected = [r[0] for r in cur.fetchall()]
+    assert len(expected) > n * 0.7
+    store = tmp_path / "store"
+    store.mkdir()
+    env = make_env(STORE_URL=f"file://{store}")
+    assert run_cli("--run", "watermark", "set", "-t", "far", "--timestamp", "2025-01-01 00:30:00", "--force", env=env).returncode == 0
+    dry = run_cli("--run", "backup", "-t", "far", "--dry-run", env=env)
+    assert "catch-up in primary-key order (id) of the rows with updated_at after 2025-01-01 00:30:00" in dry.stdout, dry.stdout
+
+    part = run_cli("--run", "backup", "-t", "far", "--batch-size", "10000", "--limit", "30000", "--json", env=env)
+    assert part.returncode == 0, part.stderr
+    wm = json.loads(run_cli("--run", "watermark", "get", "-t", "far", "--json", env=env).stdout)
+    assert wm["initial_scan"]["catch_up"] is True and wm["initial_scan"]["after_key"] == [expected[29_999]]
+    assert wm["last_data_timestamp"].startswith("2025-01-01 00:30:00")  # the position it started from, kept
+
+    rest = run_cli("--run", "backup", "-t", "far", "--batch-size", "7000", "--extract-engine", "pymysql", "--json", env=env)
+    assert rest.returncode == 0, rest.stderr
+    ids = Counter(i for p in sorted(store.rglob("*.parquet")) for i in pq.read_table(p).column("id").to_pylist())
+    assert sorted(ids) == expected and max(ids.values()) == 1
+    wm = json.loads(run_cli("--run", "watermark", "get", "-t", "far", "--json", env=env).stdout)
+    assert wm["initial_scan"] is None
+    with mariadb.connect(mysql_server, mysql_db) as conn, conn.cursor() as cur:
+        cur.execute("SELECT updated_at, id FROM far ORDER BY updated_at DESC, id DESC LIMIT 1")
+        newest = cur.fetchone()
+        cur.execute("INSERT INTO far VALUES (0, '2025-01-02 00:00:00', 'new')")
+    assert (wm["last_data_timestamp"], wm["last_key"]) == (newest[0].strftime("%Y-%m-%d %H:%M:%S.%f"), [newest[1]])
+    after = run_cli("--run", "backup", "-t", "far", "--dry-run", env=env)
+    assert "catch-up" not in after.stdout and "estimated rows: 1" in after.stdout

@@ -79,12 +79,13 @@ class BackupPlan:
         return error
 
     def describe(self) -> dict[str, Any]:
+        after = self.start.scan.since if self.start.scan is not None and self.start.scan.since is not None else self.start
         return {
             "table": self.table.full_name,
             "mode": self.mode,
             "cursor_column": self.schema.cursor_column,
             "primary_key": list(self.schema.primary_key),
-            "after": {"cursor": self.start.cursor, "key": list(self.start.key) if self.start.key else None, "nulls_done": self.start.nulls_done},
+            "after": {"cursor": after.cursor, "key": list(after.key) if after.key else None, "nulls_done": after.nulls_done},
             "initial_scan": self.start.scan.to_json() if self.start.scan else None,
             "upper_bound": self.upper_bound,
             "bound": self.bound.describe() if self.bound else None,
@@ -101,10 +102,11 @@ class BackupPlan:
 def _start_position(wm: Watermark | None) -> Position:
     if wm is None:
         return Position()
-    if wm.initial_scan is not None:
-        return Position(scan=InitialScan.from_json(wm.initial_scan))
     key = tuple(wm.last_key) if wm.last_key is not None else None
-    return Position(cursor=wm.last_data_timestamp, key=key, nulls_done=wm.nulls_done)
+    keyset = Position(cursor=wm.last_data_timestamp, key=key, nulls_done=wm.nulls_done)
+    if wm.initial_scan is not None:  # a catch-up's lower end is the keyset position it started from
+        return Position(scan=InitialScan.from_json(wm.initial_scan, since=keyset))
+    return keyset
 
 
 def find_orphans(ws: "Workspace", table: TableRef, wm: Watermark | None) -> tuple[list[str], int]:
@@ -148,16 +150,21 @@ def plan_backup(ws: "Workspace", table: TableRef, source: Source, *, extract_pat
             f"{table} has a first full backup in primary-key order in progress, which this source cannot continue",
             "rerun with the MySQL source that started it, or `watermark reset` to start afresh",
         )
+    first = start.is_start or start.scan is not None
+    overlap = plan_overlap(schema, wm, start, ws.settings.int("BACKUP_VERSION_OVERLAP"))
     if start.is_start and schema.incremental and source.supports_initial_scan:
         scan_bound = source.initial_scan_bound(schema, upper)
         if scan_bound is not None:  # the first full backup reads in primary-key order
             start = Position(scan=InitialScan(upper_bound=scan_bound))
+    elif overlap is None and schema.incremental and source.supports_initial_scan and source.catch_up(schema, start, upper):
+        scan_bound = source.initial_scan_bound(schema, upper)
+        if scan_bound is not None:  # far behind: the rows after the watermark, in primary-key order
+            start = Position(scan=InitialScan(upper_bound=scan_bound, since=start))
     counting = source.estimate_beside(schema, start, upper) if count_beside else None
     estimate = counting.known() if counting is not None else source.estimate(schema, start, upper)
     cursor_warnings = list(bound.warnings if bound else ())
     census = take_census(source, schema, bound) if bound else None
     if census is not None:
-        first = start.is_start or start.scan is not None
         cursor_warnings += census_warnings(schema, census, None if first else start.cursor, first_backup=first)
     warnings = [w for w in preflight(schema, "redshift") if "full snapshot" in w] + cursor_warnings
     if schema.is_view:
@@ -177,7 +184,7 @@ def plan_backup(ws: "Workspace", table: TableRef, source: Source, *, extract_pat
         bound=bound,
         census=census,
         cursor_warnings=cursor_warnings,
-        overlap=plan_overlap(schema, wm, start, ws.settings.int("BACKUP_VERSION_OVERLAP")),
+        overlap=overlap,
     )
 
 
@@ -309,7 +316,10 @@ class _TableRun:
         """Move the watermark over everything written so far (compare-and-swap)."""
         incremental = self.plan.mode == "incremental"
         p = self.position
-        keyset = incremental and p.scan is None  # an initial scan in progress has no keyset position yet
+        scan = p.scan if incremental else None
+        if scan is not None and scan.since is not None:
+            p = replace(scan.since, scan=scan)  # a catch-up keeps the position it started from
+        keyset = incremental and (scan is None or scan.since is not None)  # a first backup's scan has none yet
         self.current = self.current.with_backup_commit(
             session_id=self.session_id, strategy=self.strategy, rows=self.rows, files=self.written, position=position,
             last_data_timestamp=p.cursor if keyset else None,

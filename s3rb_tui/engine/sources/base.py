@@ -31,22 +31,28 @@ from s3rb_tui.engine.core.table_names import TableRef
 
 @dataclass(frozen=True)
 class InitialScan:
-    """A first full backup in primary-key order, in progress.
+    """A first full backup in primary-key order, in progress, or a catch-up of an incremental table
+    far behind: the same scan of the rows after the keyset position ``since``.
 
     ``upper_bound``: the cursor bound fixed when the scan started (kept by every resumed run, so
     that a row changed meanwhile is never between the scan and the next run); ``after_key``: the
-    last primary key read (None: nothing read yet)."""
+    last primary key read (None: nothing read yet); ``since``: a catch-up's lower end, the keyset
+    position it started from (the watermark keeps it in its keyset fields while the scan runs)."""
 
     upper_bound: Any
     after_key: tuple[Any, ...] | None = None
+    since: "Position | None" = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"upper_bound": self.upper_bound, "after_key": None if self.after_key is None else list(self.after_key)}
+        out = {"upper_bound": self.upper_bound, "after_key": None if self.after_key is None else list(self.after_key)}
+        return {**out, "catch_up": True} if self.since is not None else out
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "InitialScan":
+    def from_json(cls, data: dict[str, Any], since: "Position | None" = None) -> "InitialScan":
+        """``since``: the watermark's keyset position, a catch-up's lower end (used when ``data`` is one)."""
         after = data.get("after_key")
-        return cls(upper_bound=data.get("upper_bound"), after_key=None if after is None else tuple(after))
+        return cls(upper_bound=data.get("upper_bound"), after_key=None if after is None else tuple(after),
+                   since=since if data.get("catch_up") else None)
 
 
 @dataclass(frozen=True)
@@ -177,6 +183,11 @@ class Source(ABC):
     def initial_scan_bound(self, schema: TableSchema, upper_bound: Any) -> Any:
         """The cursor bound a new initial scan keeps to its end (None: no scan)."""
         return None
+
+    def catch_up(self, schema: TableSchema, start: Position, upper_bound: Any) -> bool:
+        """Whether the rows after the keyset position ``start`` are most of the table, so that an
+        incremental run reads them as a catch-up scan in primary-key order (``InitialScan.since``)."""
+        return False
 
     def scan_end(self, schema: TableSchema, scan: InitialScan) -> Position:
         """The keyset position once ``scan`` has read every row."""

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Callable, Iterator, Sequence
@@ -270,9 +271,11 @@ class Keyset:
             return lower, params
         return f"{lower} AND ({cur} IS NULL OR {cur} <= {ph})", params + [upper_bound]
 
-    def scan_after(self, after_key: Sequence[Any] | None, upper_bound: Any) -> Clause:
+    def scan_after(self, after_key: Sequence[Any] | None, upper_bound: Any, since: Position | None = None) -> Clause:
         """An initial scan's rows: a primary key after ``after_key`` (all when None) and a cursor that
-        is NULL or at most ``upper_bound`` (no bound when None)."""
+        is NULL or at most ``upper_bound`` (no bound when None); a catch-up's only after the keyset
+        position ``since`` (the same clause as a keyset page's, so it takes exactly the rows the
+        keyset pages would have)."""
         schema = self.schema
         assert schema.cursor_column and schema.primary_key
         parts: list[str] = []
@@ -280,6 +283,10 @@ class Keyset:
         if after_key is not None:
             clause, params = self.key_after(schema.primary_key, after_key)
             parts.append(clause)
+        if since is not None:
+            clause, more = self.after(since, None)
+            parts.append(f"({clause})")
+            params = params + more
         if upper_bound is not None:
             cur = self.ref(schema.cursor_column)
             parts.append(f"({cur} IS NULL OR {cur} <= {self.placeholder})")
@@ -303,12 +310,12 @@ class Keyset:
         """The rows a read from ``position`` takes when the clock says ``moment``: a keyset
         position, or an initial scan's key (whose own bound then replaces ``moment``)."""
         if position.scan is not None:
-            return self.scan_window(position.scan.after_key, position.scan.upper_bound)
+            return self.scan_window(position.scan.after_key, position.scan.upper_bound, position.scan.since)
         return self.after(position, self.bound(moment))
 
-    def scan_window(self, after_key: Sequence[Any] | None, scan_bound: Any) -> Clause:
-        """An initial scan's rows after ``after_key`` up to the scan's kept bound."""
-        return self.scan_after(after_key, self.bound(scan_bound, kept=True))
+    def scan_window(self, after_key: Sequence[Any] | None, scan_bound: Any, since: Position | None = None) -> Clause:
+        """An initial scan's (or a catch-up's, after ``since``) rows after ``after_key`` up to the scan's kept bound."""
+        return self.scan_after(after_key, self.bound(scan_bound, kept=True), since)
 
     def count(self, table: str, start: Position | None, moment: Any) -> Clause:
         """``count()``'s query: every row (a snapshot, or no position and no bound), else the
@@ -353,7 +360,7 @@ class PositionTracker:
 
     @staticmethod
     def scan_end(scan: InitialScan, key: Sequence[Any]) -> Position:
-        return Position(scan=InitialScan(scan.upper_bound, tuple(json_safe(v) for v in key)))
+        return Position(scan=replace(scan, after_key=tuple(json_safe(v) for v in key)))
 
     def snapshot_end(self, candidates: Iterator[Any]) -> Position:
         """The snapshot's position once ``candidates`` (cursor values of the batch) are seen: the

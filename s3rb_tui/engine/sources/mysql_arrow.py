@@ -235,7 +235,7 @@ class _Reader:
     def _scan_sql(self, schema: TableSchema, transports: list[Transport], *, scan: InitialScan, after: tuple | None,
                   through: tuple | None, limit: int) -> str:
         keyset = mysql_keyset(schema)
-        where, params = keyset.scan_window(after, scan.upper_bound)
+        where, params = keyset.scan_window(after, scan.upper_bound, scan.since)
         if through is not None:
             beyond, more = keyset.key_after(schema.primary_key, through)
             where, params = f"{where} AND NOT {beyond}", params + more

@@ -8,6 +8,8 @@ cursor values are already in their JSON form ('YYYY-MM-DD HH:MM:SS[.ffffff]').
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from typing import Any, Iterator
 
 import pymysql
@@ -82,9 +84,9 @@ class PyMySQLRows(FetchBackend):
         after, taken = scan.after_key, 0
         while limit is None or taken < limit:
             n = batch_size if limit is None else min(batch_size, limit - taken)
-            where, params = keyset.scan_window(after, scan.upper_bound)
+            where, params = keyset.scan_window(after, scan.upper_bound, scan.since)
             rows = fetch_page(session, f"{select} WHERE {where} ORDER BY {order} LIMIT {int(n)}", params)
-            end, nulls = positions.end(rows, scan) if rows else (Position(scan=InitialScan(scan.upper_bound, after)), 0)
+            end, nulls = positions.end(rows, scan) if rows else (Position(scan=replace(scan, after_key=after)), 0)
             after = end.scan.after_key  # type: ignore[union-attr]
             done = len(rows) < n
             if done:

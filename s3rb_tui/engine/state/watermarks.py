@@ -98,6 +98,9 @@ class Watermark:
         if not self.initial_scan:
             return None
         after = self.initial_scan.get("after_key")
+        if self.initial_scan.get("catch_up"):
+            return (f"catch-up in primary-key order in progress, {'nothing read yet' if after is None else f'through key {display.key(after)}'}; "
+                    f"rows after {self.last_data_timestamp} up to {self.initial_scan.get('upper_bound')}")
         return (f"in progress in primary-key order, {'nothing read yet' if after is None else f'through key {display.key(after)}'}; "
                 f"rows up to {self.initial_scan.get('upper_bound')}")
 

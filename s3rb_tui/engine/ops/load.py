@@ -353,7 +353,7 @@ def _load_pending(ws: "Workspace", wh: Warehouse, plan: TablePlan, ctx: JobConte
     if plan.mode == "replace":
         groups = [_replace_group(plan.pending, plan.newest_run)]
     else:
-        groups = [(b, []) for b in batches(plan.pending, wh.batch_limits)]
+        groups = [(part, []) for b in batches(plan.pending, wh.batch_limits) for part in _repairs_apart(b, plan.mode)]
     if plan.superseded:
         groups = [(groups[0][0], groups[0][1] + plan.superseded)] + groups[1:] if groups else [([], plan.superseded)]
     meter = RateMeter()
@@ -373,6 +373,8 @@ def _load_pending(ws: "Workspace", wh: Warehouse, plan: TablePlan, ctx: JobConte
         deletes = tuple(k for f in files for k in f.delete_keys)
         if deletes and batch_spec.mode == "merge":  # a repair batch: its deletes commit with its rows and ledger row
             batch_spec = replace(batch_spec, delete_keys=deletes)
+        elif batch_spec.mode == "append" and files and files[0].repair:  # alone in its batch (_repairs_apart)
+            batch_spec = replace(batch_spec, mode="merge", history=True, delete_keys=deletes)
         outcome = wh.load_batch(plan.target, files, batch_spec, run_id, progress=progress, ledger_only=superseded)
         for w in outcome.warnings:
             ctx.log("value changed so the warehouse can hold it", level="warning", table=name, detail=w)
@@ -389,6 +391,20 @@ def _load_pending(ws: "Workspace", wh: Warehouse, plan: TablePlan, ctx: JobConte
         if lock is not None:
             lock.renew()
     return loaded_rows, loaded_files
+
+
+def _repairs_apart(files: list[LoadFile], mode: str) -> list[list[LoadFile]]:
+    """An append table's batch cut where repair batches start and end: a repair batch loads as
+    history (``sql_views.history_statements``), the files around it as they are."""
+    if mode != "append" or not any(f.repair for f in files):
+        return [files]
+    parts: list[list[LoadFile]] = []
+    for f in files:
+        if parts and parts[-1][-1].repair == f.repair:
+            parts[-1].append(f)
+        else:
+            parts.append([f])
+    return parts
 
 
 def _replace_group(pending: list[LoadFile], newest: str | None) -> tuple[list[LoadFile], list[LoadFile]]:

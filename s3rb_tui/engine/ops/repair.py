@@ -16,10 +16,17 @@ So a kill -9 at any point converges on a rerun: before the watermark commit, the
 no load takes (a backup reports them); after it, the next load (the rerun's, or any sync's) loads
 them exactly once; a rerun's verify then finds nothing left to repair.
 
+Append tables keep their history: the repair batch is loaded alone in its load transaction, staged
+like a merge (``sql_views.history_statements``): the source's current version of each re-extracted
+key is appended and replaces only the versions not older than it (a tie in the cursor would let
+the old one win ``<table>_latest``), and the deleted keys are recorded in ``<table>_deleted`` (keys,
+``deleted_at``, ``deleted_cursor``), which ``<table>_latest`` excludes until a newer version
+arrives (the rule: ``sql_views``). ``<table>_deleted`` and the excluding view are created before
+the batch is written, so a kill after the load cannot leave the view stale.
+
 Guard: deleting more than ``max_delete_ratio`` of the warehouse table (default 0.01) is refused
 unless ``allow_mass_delete`` — a partial read of the source looks exactly like a mass delete.
-Append tables (``_deleted`` tables) and snapshot tables (a repair batch would replace the whole
-snapshot) are refused with the way to fix them.
+Snapshot tables (a repair batch would replace the whole snapshot) are refused with the way to fix them.
 """
 
 from __future__ import annotations
@@ -84,8 +91,6 @@ def plan_repair(ws: "Workspace", ref: TableRef, options: VerifyOptions | None = 
 
     options = dataclasses.replace(options or VerifyOptions(), limit=ALL_KEYS, keys_only=False, columns=None)
     verdict = verify_table(ws, ref, options, progress=progress, cancel=cancel)
-    if verdict.mode == "append":
-        raise UsageError(f"{ref} is an append table; repair rewrites merge tables only", f"rebuild it: `s3rb-tui --run rebuild -t {ref} --resync`")
     if verdict.mode == "replace":
         raise UsageError(f"{ref} is a snapshot table: the next sync replaces it whole", f"run `s3rb-tui --run sync -t {ref}`")
     return RepairPlan(ref, verdict, verdict.missing_in_warehouse + verdict.different, verdict.extra_in_warehouse)
@@ -190,10 +195,36 @@ def write_repair_batch(ws: "Workspace", plan: RepairPlan, ctx: JobContext) -> li
     return files
 
 
+def prepare_deleted_table(ws: "Workspace", ref: TableRef, ctx: JobContext) -> None:
+    """An append table, before its repair batch is written: ``<table>_deleted`` exists and
+    ``<table>_latest`` excludes it (``sql_views``). Merge tables: nothing."""
+    from s3rb_tui.engine.core.table_settings import resolve_mode
+    from s3rb_tui.engine.warehouses.sql_views import ensure_deleted_table, refresh_views
+    from s3rb_tui.engine.warehouses.targets import target_for
+
+    cfg = ws.table_config(ref)
+    with ws.open_source() as source:
+        schema = source.discover(ref, cfg.cursor_column, cfg.key_columns)
+    if resolve_mode(cfg, schema) != "append":
+        return
+    if not schema.cursor_column:
+        raise UsageError(f"{ref} is an append table without a cursor column: its latest view cannot tell versions apart",
+                         f"set cursor_column for {ref} in s3rb.toml, or rebuild it: `s3rb-tui --run rebuild -t {ref} --resync`")
+    wh = ws.open_warehouse(log=ctx.log)
+    try:
+        target = target_for(ws, ref)
+        ensure_deleted_table(wh, target, schema.primary_key, schema.cursor_column)
+        refresh_views(wh, target, cfg, "append", schema.cursor_column, schema.primary_key, ref.name)
+    finally:
+        wh.close()
+
+
 def apply_repair(ws: "Workspace", plan: RepairPlan, ctx: JobContext) -> TableResult:
     """Steps 1 and 2: write the repair batch, then load it like any committed file."""
     from s3rb_tui.engine.ops.load import load_table
 
+    if plan.verdict.mode == "append":
+        prepare_deleted_table(ws, plan.ref, ctx)
     write_repair_batch(ws, plan, ctx)
     return load_table(ws, plan.ref, ctx, run_id=f"repair-{uuid.uuid4().hex[:12]}")
 
@@ -217,6 +248,8 @@ def propagate_deletes(ws: "Workspace", ref: TableRef, ctx: JobContext) -> dict[s
         out["refused"] = e.message
         ctx.log("deletes not propagated", level="warning", table=ref.full_name, detail=e.message)
         return out
+    if verdict.mode == "append":  # recorded in <table>_deleted, which <table>_latest excludes
+        prepare_deleted_table(ws, ref, ctx)
     write_repair_batch(ws, plan, ctx)
     result = load_table(ws, ref, ctx, run_id=f"deletes-{uuid.uuid4().hex[:12]}")
     if result.ok:

@@ -59,6 +59,15 @@ class Target:
         return Target(self.schema, name)
 
 
+DELETED_SUFFIX = "_deleted"
+
+
+def deleted_table_name(target: Target) -> Target:
+    """``<table>_deleted``: the keys an append table's repair recorded as deleted at the source
+    (``sql_views``). The suffix is kept whole within 63 bytes, as ``latest_view_name`` keeps its own."""
+    return target.sibling(target.name[: 63 - len(DELETED_SUFFIX)] + DELETED_SUFFIX)
+
+
 @dataclass(frozen=True)
 class LoadFile:
     """One committed data file: its store key, rows, columns and their Parquet types (from the footer)."""
@@ -71,6 +80,7 @@ class LoadFile:
     nul_text: tuple[str, ...] = ()  # text columns holding NUL, as the backup marked them (``values.mark_nul_text``)
     #: a repair batch's keys to delete from the warehouse in the same transaction (``engine/ops/repair.py``)
     delete_keys: tuple[tuple, ...] = ()
+    repair: bool = False  # a repair batch (its footer says so): an append table loads it alone, as history
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,9 @@ class LoadSpec:
     cursor: str | None = None
     key_match: tuple[str, ...] = ()  # per key: how MySQL compares it (``collations.key_matching``)
     delete_keys: tuple[tuple, ...] = ()  # merge: keys deleted in the load's transaction (repair batches)
+    #: an append table's repair batch, staged like a merge (``sql_views.history_statements``): its
+    #: versions replace only the versions not older than them, ``delete_keys`` go to ``<table>_deleted``
+    history: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,9 +199,11 @@ class Warehouse(ABC):
         return int(self.scalar(f"SELECT COUNT(*) FROM {target.sql}"))
 
     def forget_table(self, target: Target) -> None:
-        """Drop ``target`` (CASCADE: its views go too; loads recreate them) and delete its ledger
+        """Drop ``target`` and its ``<table>_deleted`` (CASCADE: its views go too; loads recreate them;
+        the repair batches in the store record the deletes again when they load) and delete its ledger
         rows, in one transaction. ``ledger_name`` is validated identifiers and a dot: a safe literal."""
         self.execute_ddl([f"DROP TABLE IF EXISTS {target.sql} CASCADE",
+                          f"DROP TABLE IF EXISTS {deleted_table_name(target).sql} CASCADE",
                           f"DELETE FROM {self.ledger.sql} WHERE {ledger_match(self.ledger_folded, repr(self.ledger_name(target)))}"])
 
     def count_distinct(self, target: Target, keys: tuple[str, ...]) -> int:

@@ -17,7 +17,7 @@ import pyarrow as pa
 from s3rb_tui.engine.core.errors import ConfigError, JobError
 from s3rb_tui.engine.stores.base import ObjectStore
 from s3rb_tui.engine.core.table_names import quote_sql
-from s3rb_tui.engine.warehouses import sql
+from s3rb_tui.engine.warehouses import sql, sql_views
 from s3rb_tui.engine.warehouses.base import SEQ_COLUMN, BatchOutcome, LedgerEntry, LoadFile, LoadSpec, Target, Warehouse
 from s3rb_tui.engine.warehouses.files import arrow_schema, iter_batches
 from s3rb_tui.engine.warehouses.values import decimal_text
@@ -160,7 +160,8 @@ class DuckDBWarehouse(Warehouse):
                    progress: Callable[[int], None] | None = None, ledger_only: Sequence[LoadFile] = ()) -> BatchOutcome:
         outcome = BatchOutcome(rows=0)
         now = dt.datetime.now(dt.timezone.utc)
-        columns = list(self.table_columns(target) or {})
+        table = self.table_columns(target) or {}
+        columns = list(table)
         self.con.begin()
         try:
             dest = target.sql
@@ -182,7 +183,12 @@ class DuckDBWarehouse(Warehouse):
                 if progress:
                     progress(n)
             if spec.mode == "merge":
-                for s in sql.merge_statements(target, dest, columns, spec.keys, key_match=spec.key_match, deletes=spec.delete_keys):
+                if spec.history and spec.cursor:
+                    merge = sql_views.history_statements(target, dest, table, spec.keys, spec.cursor, spec.key_match,
+                                                         (SEQ_COLUMN,), spec.delete_keys, now)
+                else:
+                    merge = sql.merge_statements(target, dest, columns, spec.keys, key_match=spec.key_match, deletes=spec.delete_keys)
+                for s in merge:
                     self.con.execute(s)
                 self.con.execute(f"DROP TABLE {dest}")
             rows = [(f.key, target.full_name, f.rows, now, run_id) for f in files]

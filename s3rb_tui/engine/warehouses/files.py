@@ -41,7 +41,8 @@ def footer(store: ObjectStore, key: str, size: int = 0) -> LoadFile:
         meta = pq.ParquetFile(f).metadata
         names = tuple(meta.schema.to_arrow_schema().names)
         return LoadFile(key=key, rows=meta.num_rows, size=size, columns=names, types=footer_types(meta.schema),
-                        nul_text=nul_text_columns(meta.metadata), delete_keys=repair_deletes(meta.metadata))
+                        nul_text=nul_text_columns(meta.metadata), delete_keys=repair_deletes(meta.metadata),
+                        repair=REPAIR_KEY in (meta.metadata or {}))
 
 
 REPAIR_KEY = b"s3rb.repair"  # Parquet key-value metadata of a repair batch: {"deletes": [[key...]...], "reextracted": n}

@@ -18,7 +18,7 @@ import psycopg2.extras
 from s3rb_tui.engine.core.errors import ConfigError, JobError
 from s3rb_tui.engine.stores.base import ObjectStore
 from s3rb_tui.engine.core.table_names import quote_sql
-from s3rb_tui.engine.warehouses import sql
+from s3rb_tui.engine.warehouses import sql, sql_views
 from s3rb_tui.engine.warehouses.base import SEQ_COLUMN, BatchOutcome, LedgerEntry, LoadFile, LoadSpec, Target, Warehouse
 from s3rb_tui.engine.warehouses.files import ChunkReader, csv_chunks, prefetched
 from s3rb_tui.engine.warehouses.values import BatchFix, PostgresValues, ValueRepairs
@@ -205,7 +205,12 @@ class PostgresWarehouse(Warehouse):
                     if progress:
                         progress(n)
                 if spec.mode == "merge":
-                    for s in sql.merge_statements(target, dest, columns, spec.keys, key_match=spec.key_match, deletes=spec.delete_keys):
+                    if spec.history and spec.cursor:
+                        merge = sql_views.history_statements(target, dest, dict(typed), spec.keys, spec.cursor, spec.key_match,
+                                                             (SEQ_COLUMN,), spec.delete_keys, now)
+                    else:
+                        merge = sql.merge_statements(target, dest, columns, spec.keys, key_match=spec.key_match, deletes=spec.delete_keys)
+                    for s in merge:
                         cur.execute(s)
                 rows = [(f.key, target.full_name, f.rows, now, run_id) for f in files]
                 rows += [(f.key, target.full_name, 0, now, run_id) for f in ledger_only]

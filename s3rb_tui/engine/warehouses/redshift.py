@@ -185,7 +185,7 @@ class RedshiftWarehouse(PostgresWarehouse):
         try:
             with self.conn.cursor() as cur:
                 pending = iter(units)
-                for s in batch_statements(folded, table, spec, units, self._copy_sql) if units else []:
+                for s in batch_statements(folded, table, spec, units, self._copy_sql, now) if units else []:
                     self.log("warehouse statement", level="debug", statement=self.auth.redact(s))
                     cur.execute(s)
                     if s.startswith("COPY"):

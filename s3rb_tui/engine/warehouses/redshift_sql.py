@@ -11,6 +11,7 @@ catalog are the names Redshift keeps, whatever the cluster's parameter group say
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Callable
 
 from s3rb_tui.engine.core.errors import ConfigError
 from s3rb_tui.engine.core.table_names import quote_sql
-from s3rb_tui.engine.warehouses import sql
+from s3rb_tui.engine.warehouses import sql, sql_views
 from s3rb_tui.engine.warehouses.base import SEQ_COLUMN, LoadFile, LoadSpec, Target
 
 MANIFEST_PREFIX = "redshift/manifests/"
@@ -197,14 +198,15 @@ CopyBuilder = Callable[[str, CopyUnit, "list[str] | None"], str]
 
 
 def batch_statements(target: Target, table: list[tuple[str, str]], spec: LoadSpec, units: list[CopyUnit],
-                     copy: CopyBuilder) -> list[str]:
+                     copy: CopyBuilder, now: "dt.datetime | None" = None) -> list[str]:
     """The statements of one batch, in order (between BEGIN and the ledger insert + COMMIT).
 
     ``table``: the target's (folded name, type) in table order. A unit whose files have exactly the
     table's columns is copied straight in (append, replace, or a one-unit merge); any other Parquet
     unit goes through ``FILE_STAGE`` (the file's columns, in the file's order, with the table's types)
     and ``INSERT … SELECT`` by name. A merge stages everything, then deletes the target rows whose key
-    is staged and inserts the version extracted last per key (``sql.merge_statements``). ``DELETE``,
+    is staged and inserts the version extracted last per key (``sql.merge_statements``); an append
+    table's repair batch (``spec.history``) is staged the same way (``sql_views.history_statements``). ``DELETE``,
     never ``TRUNCATE``, inside the load transaction ("TRUNCATE" commits the transaction it runs in).
     """
     names = [n for n, _ in table]
@@ -235,8 +237,12 @@ def batch_statements(target: Target, table: list[tuple[str, str]], spec: LoadSpe
     if merge:
         stage = quote_sql(sql.STAGE_TABLE)
         order = ((SEQ_COLUMN,) if numbered else ()) + ((fold(spec.cursor),) if spec.cursor else ())
-        out.extend(sql.merge_statements(target, stage, names, tuple(fold(k) for k in spec.keys), order, spec.key_match,
-                                        spec.delete_keys))
+        if spec.history and spec.cursor:
+            out.extend(sql_views.history_statements(target, stage, types, tuple(fold(k) for k in spec.keys), fold(spec.cursor),
+                                                    spec.key_match, order, spec.delete_keys, now or dt.datetime.now(dt.timezone.utc)))
+        else:
+            out.extend(sql.merge_statements(target, stage, names, tuple(fold(k) for k in spec.keys), order, spec.key_match,
+                                            spec.delete_keys))
         out.append(f"DROP TABLE {stage}")
     return out
 

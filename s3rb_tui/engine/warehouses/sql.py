@@ -1,4 +1,5 @@
-"""SQL text shared by the dialects: table DDL, the ledger, merge, and the latest views.
+"""SQL text shared by the dialects: table DDL, the ledger, merge, and the settlement views
+(``<table>_latest`` and ``<table>_deleted``: ``sql_views``).
 
 Every identifier goes through ``quote_sql`` (validated, double-quoted). Column types come from
 ``core.type_rules.warehouse_type`` (the one type table); nothing here maps types.
@@ -82,17 +83,26 @@ def key_literal(value) -> str:
     return str(value) if isinstance(value, int) else "'" + value.replace("'", "''") + "'"
 
 
+def keys_where(keys: tuple[str, ...], values: Iterable[tuple], per_statement: int = 500, qualifier: str = "") -> list[str]:
+    """WHERE conditions matching exactly these key values, ``per_statement`` keys each."""
+    ors = ["(" + " AND ".join(f"{qualifier}{quote_sql(k)} = {key_literal(v)}" for k, v in zip(keys, key)) + ")" for key in values]
+    return [" OR ".join(ors[i:i + per_statement]) for i in range(0, len(ors), per_statement)]
+
+
 def delete_keys_statements(target: Target, keys: tuple[str, ...], values: Iterable[tuple], per_statement: int = 500) -> list[str]:
     """DELETE of exactly these keys (a repair batch's rows deleted at the source), in statements of
     ``per_statement`` keys."""
-    ors = ["(" + " AND ".join(f"{quote_sql(k)} = {key_literal(v)}" for k, v in zip(keys, key)) + ")" for key in values]
-    return [f"DELETE FROM {target.sql} WHERE " + " OR ".join(ors[i:i + per_statement]) for i in range(0, len(ors), per_statement)]
+    return [f"DELETE FROM {target.sql} WHERE " + where for where in keys_where(keys, values, per_statement)]
 
 
 def merge_statements(target: Target, stage_sql: str, columns: list[str], keys: tuple[str, ...],
                      order: tuple[str, ...] = (SEQ_COLUMN,), key_match: tuple[str, ...] = (),
-                     deletes: tuple[tuple, ...] = ()) -> list[str]:
+                     deletes: tuple[tuple, ...] = (), not_older_than: str | None = None) -> list[str]:
     """Delete the target rows whose key is staged, then insert the version extracted last per key.
+
+    ``not_older_than`` (a cursor column; an append table's repair batch, ``sql_views``): only the
+    target rows of a staged key whose cursor is not older than the staged version's (or NULL, which
+    cannot be ordered) are deleted; older versions stay as the table's history.
 
     Extracted last = the highest ``order`` (descending, in that order): the stage's load sequence,
     which every dialect numbers by the file's place in the committed history and then by the row's
@@ -108,6 +118,9 @@ def merge_statements(target: Target, stage_sql: str, columns: list[str], keys: t
                       for k, m in zip(keys, match))
     partition = ", ".join(key_expr(quote_sql(k), m) for k, m in zip(keys, match))
     by = ", ".join(f"{quote_sql(c)} DESC" for c in order) or "1"
+    if not_older_than:
+        t, s = f"{target.sql}.{quote_sql(not_older_than)}", f"{stage_sql}.{quote_sql(not_older_than)}"
+        on += f" AND ({t} >= {s} OR {t} IS NULL OR {s} IS NULL)"
     return delete_keys_statements(target, keys, deletes) + [
         f"DELETE FROM {target.sql} USING {stage_sql} WHERE {on}",
         f"INSERT INTO {target.sql} ({cols(columns)})\n"
@@ -116,19 +129,6 @@ def merge_statements(target: Target, stage_sql: str, columns: list[str], keys: t
         f"    FROM {stage_sql}\n"
         f") s WHERE {ROW_NUMBER} = 1",
     ]
-
-
-def latest_view(target: Target, view: Target, columns: list[str], keys: tuple[str, ...], cursor: str,
-                tiebreak: tuple[str, ...], replace: bool = True) -> str:
-    """``<table>_latest``: the newest row per key (ROW_NUMBER over the cursor, then the tie-breakers).
-    ``replace``: CREATE OR REPLACE (only for an identical column set), else CREATE."""
-    return (
-        f"CREATE {'OR REPLACE ' if replace else ''}VIEW {view.sql} AS\n"
-        f"SELECT {cols(columns)} FROM (\n"
-        f"    SELECT {cols(columns)}, ROW_NUMBER() OVER (PARTITION BY {cols(keys)} ORDER BY {newest_order(cursor, tiebreak)}) AS {ROW_NUMBER}\n"
-        f"    FROM {target.sql}\n"
-        f") t WHERE {ROW_NUMBER} = 1"
-    )
 
 
 SETTLEMENT_TABLE = "settlement_normal_delivery_detail"

@@ -204,7 +204,10 @@ def build_parser() -> UsageParser:
     p.add_argument("--limit", type=_positive_int, default=1000, metavar="N", help="keys listed per kind (default 1000; counts are exact)")
     _common(p)
 
-    p = sub.add_parser("repair", help=COMMANDS["repair"][1], description=COMMANDS["repair"][1])
+    p = sub.add_parser("repair", help=COMMANDS["repair"][1], description=COMMANDS["repair"][1] + (
+        ". Merge tables: rows merged, deleted keys deleted in the load transaction. Append tables: the source's current "
+        "versions appended, deleted keys recorded in <table>_deleted, which <table>_latest hides until a newer version "
+        "arrives. Snapshot tables: refused (the next sync replaces them)."))
     _tables(p, True, "table (schema.table or table)", with_all=False)
     p.add_argument("--dry-run", action="store_true", help="verify and show the plan; change nothing")
     p.add_argument("--force", action="store_true", help="no confirmation prompt (scripts); required without a terminal")

@@ -122,3 +122,19 @@ def test_append_repair_killed_then_rerun_converges(dialect, mysql_server, mysql_
     sync = run_cli("--run", "sync", "-t", "events", env=env)  # whatever the first one left, a sync takes it once
     assert sync.returncode == 0 and _verify(env, "events").equal
     assert [r[0] for r in wh.q("SELECT DISTINCT id FROM public.events_deleted")] == [30]
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres"])
+def test_append_repair_with_a_composite_key_holding_a_datetime(dialect, mysql_server, mysql_db, make_env, run_cli, tmp_path, request):
+    toml = f'[tables."{mysql_db}.ev2"]\nload_mode = "append"\ncursor_column = "at"\n'
+    wh, env = _setup(dialect, mysql_server, mysql_db, make_env, run_cli, tmp_path, request,
+                     "CREATE TABLE ev2 (id BIGINT NOT NULL, at DATETIME(6) NOT NULL, v VARCHAR(9), PRIMARY KEY (id, at))",
+                     "INSERT INTO ev2 SELECT seq, TIMESTAMP'2025-04-01 00:00:00' + INTERVAL seq SECOND, 'x' FROM seq_1_to_300",
+                     "ev2", toml=toml)
+    mysql(mysql_server, mysql_db, "DELETE FROM ev2 WHERE id = 9")
+    wh.run("DELETE FROM public.ev2 WHERE id = 8")
+    assert _verify(env, "ev2").counts == {"missing_in_warehouse": 1, "extra_in_warehouse": 1, "different": 0}
+    done = run_cli("--run", "repair", "-t", "ev2", "--force", env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert _verify(env, "ev2").equal
+    assert [r[0] for r in wh.q("SELECT id FROM public.ev2_deleted")] == [9]

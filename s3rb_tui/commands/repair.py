@@ -25,7 +25,9 @@ def run(args, app) -> int:
             app.print_json({**doc, "repaired": False})
         return 0
     app.out(f"\nPlan: re-extract {len(plan.reextract):,} key(s) from the source and delete {len(plan.deletes):,} warehouse row(s) "
-            f"({plan.delete_ratio:.2%} of {plan.verdict.warehouse_rows:,}), as one repair batch loaded by merge")
+            f"({plan.delete_ratio:.2%} of {plan.verdict.warehouse_rows:,}), as one repair batch "
+            + ("appended (the table keeps its history; deleted keys recorded in <table>_deleted, hidden from <table>_latest)"
+               if plan.verdict.mode == "append" else "loaded by merge"))
     check_delete_guard(plan, args.max_delete_ratio, args.force, args.allow_mass_delete)
     if args.dry_run:
         app.out("dry run: nothing changed")

@@ -43,6 +43,7 @@ def test_append_repair_makes_latest_agree_and_a_reinserted_key_comes_back(dialec
 
     dry = run_cli("--run", "repair", "-t", "events", "--dry-run", env=env)
     assert dry.returncode == 0 and "re-extract 3 key(s)" in dry.stdout and "delete 1 warehouse row(s)" in dry.stdout, dry.stdout + dry.stderr
+    assert "recorded in <table>_deleted" in dry.stdout
     done = run_cli("--run", "repair", "-t", "events", "--force", env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     after = _verify(env, "events")

@@ -34,7 +34,7 @@ Commands for --run:
   s3clean          list | clean | clean-all (planned, confirmed, exact)
   clean            delete files older than --days under --prefix (dry run unless --confirm)
   rebuild          drop a warehouse table and load it again from the committed files in the store
-  history          every backup/sync run from every host (-t, --since 24h, --failed); RUN_ID: one in full
+  history          every run from every host (-t, --since 24h, --failed); RUN_ID: one in full
   verify           row-level proof that the warehouse holds what MySQL holds (exit 1 names the keys)
   repair           verify, then re-extract and delete what differs as one guarded repair batch
 

@@ -37,10 +37,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "s3clean": ("s3clean", "list | clean | clean-all: guarded cleanup of a table's files"),
     "clean": ("clean", "the v1.2 retention command: delete files older than N days under a prefix"),
     "rebuild": ("rebuild", "drop a warehouse table and load it again from the committed files in the store"),
-    "history": ("history", "the record of every backup/sync run from every host, newest first; RUN_ID: one run in full"),
+    "history": ("history", "the record of every run from every host, newest first; RUN_ID: one run in full"),
     "verify": ("verify", "row-level proof: checksummed key segments on both sides, then the keys that differ"),
     "repair": ("repair", "verify, then re-extract what differs and delete what the source deleted, as one guarded repair batch"),
 }
+
+
+#: commands that take --metrics-file (METRICS_FILE applies to them only)
+METRICS_COMMANDS = ("backup", "sync")
 
 
 class UsageParser(argparse.ArgumentParser):
@@ -239,6 +243,8 @@ class HeadlessApp:
         self.debug = bool(getattr(args, "debug", False)) or settings.bool("DEBUG")
         self.redact = Redactor(settings.secrets)
         self.printed_json = False
+        #: ``--readonly``: no change at all, a run record included
+        self.readonly = False
         self._log_stream = _open_log(args.log_file) if getattr(args, "log_file", None) else stderr
         level = "debug" if self.debug else settings.str("LOG_LEVEL").lower()
         self.logger = JsonLogger(self._log_stream, level=level, redact=self.redact)
@@ -284,15 +290,19 @@ class HeadlessApp:
         return ctx
 
     def tracked_run(self, ctx: JobContext, command: str, tables: list):
-        """The run's record (and afterwards its alert and metrics) around a backup/sync job."""
+        """The run's record (and afterwards its alert, and for backup/sync its metrics) around a job.
+        ``--readonly`` and ``--dry-run`` write none (they change nothing, the store included)."""
         from s3rb_tui.engine.history.metrics import check_metrics_path
         from s3rb_tui.engine.history.tracking import tracked_run
 
-        metrics = getattr(self.args, "metrics_file", None) or self.settings.str("METRICS_FILE") or None
-        if metrics and not getattr(self.args, "dry_run", False):
+        options = {**vars(self.args), "dry_run": bool(getattr(self.args, "dry_run", False) or self.readonly)}
+        metrics = None
+        if command in METRICS_COMMANDS:
+            metrics = getattr(self.args, "metrics_file", None) or self.settings.str("METRICS_FILE") or None
+        if metrics and not options["dry_run"]:
             check_metrics_path(metrics)  # bad usage before any work (exit 2)
-        return tracked_run(self.workspace, ctx, command=command, options=vars(self.args), trigger="cli",
-                           tables=[t.full_name for t in tables], interactive=_interactive(self.stdin),
+        return tracked_run(self.workspace, ctx, command=command, options=options, trigger="cli",
+                           tables=[getattr(t, "full_name", t) for t in tables], interactive=_interactive(self.stdin),
                            redact=self.redact, log=self.log, metrics_file=metrics)
 
     def out(self, text: str = "") -> None:
@@ -426,6 +436,7 @@ def main(
         settings = load_settings(args.env_file or env_file, environ=environ) if not env_overrides else load_settings(None, environ=environ, cwd=_no_env_dir())
         redact = Redactor(settings.secrets)
         app = HeadlessApp(args, settings, stdout, stderr)
+        app.readonly = readonly
         for w in settings.warnings:
             app.log("configuration warning", "warning", detail=w)
         module = importlib.import_module(f"s3rb_tui.commands.{COMMANDS[args.command][0]}")

@@ -96,7 +96,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("RUN_HEARTBEAT_SECONDS", "30", "int", "how often a running run refreshes its record's heartbeat", group="history", minimum=1),
     Var("RUN_ABANDONED_AFTER_SECONDS", "300", "int", "a running record whose heartbeat is older than this reads as abandoned (a run killed with -9, a host gone); more than RUN_HEARTBEAT_SECONDS", group="history", minimum=2),
     Var("ALERT_WEBHOOK_URL", "", "str", "webhook (Slack-compatible JSON POST) told of every failed run and of a table that recovered (empty: no alerts); treated as a secret", secret=True, group="history"),
-    Var("ALERT_ON", "failure", "choice", "failure: failed runs and recoveries; always: every backup/sync run", choices=("failure", "always"), group="history"),
+    Var("ALERT_ON", "failure", "choice", "failure: failed runs and recoveries; always: every run", choices=("failure", "always"), group="history"),
     Var("METRICS_FILE", "", "path", "Prometheus textfile written after every backup/sync (node_exporter's textfile collector); --metrics-file overrides it", group="history"),
     # Files and logging
     Var("S3RB_CONFIG", "s3rb.toml", "path", "optional per-table settings (cursor column, keys, load mode, keys for views, DISTKEY/SORTKEY, target name)", group="general"),

@@ -9,7 +9,8 @@ table that is loaded into a warehouse are kept until they are loaded.
 from __future__ import annotations
 
 from s3rb_tui.commands import report
-from s3rb_tui.engine.ops.clean import execute_clean, plan_retention, validate_prefix
+from s3rb_tui.engine.core.events import TableResult
+from s3rb_tui.engine.ops.clean import execute_clean, fill_result, plan_retention, validate_prefix
 from s3rb_tui.engine.state.ledger import LoadedKeys
 from s3rb_tui.engine.core.errors import UsageError
 
@@ -49,8 +50,12 @@ def run(args, app) -> int:
                        preview="leave out --confirm to preview", nothing="nothing deleted"):
         app.out("not confirmed; nothing deleted")
         return 1
-    result = execute_clean(store, plan, app.ctx("clean"))
+    ctx = app.ctx("clean")
+    with app.tracked_run(ctx, "clean", [plan.prefix]) as tracked:  # its one entry is the prefix it cleaned
+        result = execute_clean(store, plan, ctx)
+        tracked.results = [fill_result(TableResult(table=plan.prefix), result)]
     doc["result"] = result.to_json()
+    doc["run_id"] = tracked.run_id
     app.out(f"deleted {result.deleted:,} of {len(plan.files):,} file(s), {report.size(result.bytes_freed)} freed")
     for e in result.errors[:20]:
         app.out(f"  could not delete {e.key}: {e.code} {e.message}")

@@ -66,6 +66,10 @@ def render_run(rec: RunRecord) -> list[str]:
     if rows:
         lines.append(report.table(rows, ("table", "result", "extracted", "loaded", "files", "size", "time")))
     for t in rec.tables:
+        diff = t.get("differences") or {}
+        if any(diff.values()):
+            lines.append(f"differences {t.get('table')}: {diff.get('missing_in_warehouse', 0):,} missing, "
+                         f"{diff.get('extra_in_warehouse', 0):,} extra, {diff.get('different', 0):,} different in the warehouse")
         if t.get("error"):
             lines.append(f"error {t.get('table')}: {t['error']}")
             if t.get("hint"):

@@ -3,7 +3,8 @@
 Planned first (files, rows and bytes to load; the warehouse and ledger rows it replaces), shown,
 confirmed on a terminal (``--force`` for scripts; no terminal and no ``--force`` -> refused, exit 2),
 ``--dry-run`` shows the plan and changes nothing. Exit 1 when the load after the drop failed (the
-next ``sync --redshift-only`` or another rebuild completes it).
+next ``sync --redshift-only`` or another rebuild completes it). The run is recorded (``history``)
+from the plan on; a dry run, a refusal and a "no" at the prompt leave no record.
 """
 
 from __future__ import annotations
@@ -37,22 +38,26 @@ def run(args, app) -> int:
     table = app.workspace.table_ref(args.tables[0])
     app.require_valid_settings()
     ws = app.workspace
-    plan = plan_rebuild(ws, table, resync=args.resync)
-    doc = {"command": "rebuild", "dry_run": bool(args.dry_run), "plan": plan.describe()}
-    for line in describe(plan):
-        app.out(line)
-    if args.dry_run:
-        app.out("dry run: nothing changed")
-        if app.json:
-            app.print_json(doc)
-        return 0
-    if not app.approve(f"rebuild would drop {plan.target.full_name}", f"Drop {plan.target.full_name} and load it again from {plan.files:,} file(s)?", args.force):
-        app.out("not confirmed; nothing changed")
-        return 1
-    started = time.monotonic()
-    result = run_rebuild(ws, plan, app.ctx("rebuild"))
+    ctx = app.ctx("rebuild")
+    with app.tracked_run(ctx, "rebuild", [table]) as tracked:  # recorded from the plan on (history)
+        plan = plan_rebuild(ws, table, resync=args.resync)
+        doc = {"command": "rebuild", "dry_run": bool(args.dry_run), "plan": plan.describe()}
+        for line in describe(plan):
+            app.out(line)
+        if args.dry_run:
+            app.out("dry run: nothing changed")
+            if app.json:
+                app.print_json(doc)
+            return 0
+        if not app.approve(f"rebuild would drop {plan.target.full_name}", f"Drop {plan.target.full_name} and load it again from {plan.files:,} file(s)?", args.force):
+            tracked.decline()
+            app.out("not confirmed; nothing changed")
+            return 1
+        started = time.monotonic()
+        result = run_rebuild(ws, plan, ctx)
+        tracked.results = [result]
     if app.json:
-        app.print_json({**doc, **report.job_json("rebuild", [result], time.monotonic() - started)})
+        app.print_json({**doc, **report.job_json("rebuild", [result], time.monotonic() - started, run_id=tracked.run_id)})
     else:
         app.out(f"rebuild of {plan.target.full_name}: {result.status}, {result.rows:,} rows from {result.files:,} file(s)"
                 + (f" — {result.error}" + (f" ({result.hint})" if result.hint else "") if result.error else ""))

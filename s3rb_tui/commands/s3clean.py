@@ -11,7 +11,8 @@ import datetime as dt
 
 from s3rb_tui import display
 from s3rb_tui.commands import report
-from s3rb_tui.engine.ops.clean import CleanPlan, execute_clean, plan_clean, validate_pattern
+from s3rb_tui.engine.core.events import TableResult
+from s3rb_tui.engine.ops.clean import CleanPlan, execute_clean, fill_result, plan_clean, validate_pattern
 from s3rb_tui.engine.state.ledger import LoadedKeys, summarize, tables_in_store
 from s3rb_tui.engine.core.durations import format_duration, parse_duration
 from s3rb_tui.engine.core.errors import JobError, UsageError
@@ -148,12 +149,17 @@ def run(args, app) -> int:
         app.out("not confirmed; nothing deleted")
         return 1
     ctx = app.ctx(f"s3clean {op}")
-    results = [execute_clean(ws.store, p, ctx) for p in planned]
+    with app.tracked_run(ctx, f"s3clean {op}", [p.table or p.prefix for p in planned]) as tracked:
+        tracked.results = []
+        results = []
+        for p in planned:
+            results.append(execute_clean(ws.store, p, ctx))
+            tracked.results.append(fill_result(TableResult(table=p.table or p.prefix), results[-1]))
     freed = sum(r.bytes_freed for r in results)
     deleted = sum(r.deleted for r in results)
     errors = [e for r in results for e in r.errors]
     doc["results"] = [r.to_json() for r in results]
-    doc.update(deleted=deleted, bytes_freed=freed, errors=len(errors), success=not errors)
+    doc.update(deleted=deleted, bytes_freed=freed, errors=len(errors), success=not errors, run_id=tracked.run_id)
     app.out(f"deleted {deleted:,} of {total_files:,} file(s), {report.size(freed)} freed")
     for e in errors[:20]:
         app.out(f"  could not delete {e.key}: {e.code} {e.message}")

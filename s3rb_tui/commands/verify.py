@@ -1,13 +1,15 @@
 """``verify``: row-level proof that the warehouse holds what the source holds (``engine/ops/verify.py``).
 
-Exit 0 when every table is equal, 1 when anything differs, 2 for bad input (nothing read)."""
+Exit 0 when every table is equal, 1 when anything differs, 2 for bad input (nothing read). The
+run is recorded (``history``): a table that differs is ``failed`` there, its counts by kind as
+its error and the repair command as its hint, so ``history --failed`` and the alert show it."""
 
 from __future__ import annotations
 
 from s3rb_tui import display
 from s3rb_tui.commands import report
 from s3rb_tui.engine.ops.verify import TableVerdict, VerifyOptions
-from s3rb_tui.engine.ops.verify_table import verify_tables
+from s3rb_tui.engine.ops.verify_table import verdict_result, verify_table
 
 _KINDS = (("missing_in_warehouse", "missing in the warehouse"), ("extra_in_warehouse", "extra in the warehouse (deleted at the source)"),
           ("different", "different"))
@@ -52,7 +54,12 @@ def run(args, app) -> int:
     tables = app.tables()
     app.require_valid_settings()
     options = options_from(args)
-    verdicts = verify_tables(app.workspace, tables, options)
+    verdicts: list[TableVerdict] = []
+    with app.tracked_run(app.ctx("verify"), "verify", tables) as tracked:
+        tracked.results = []
+        for ref in tables:
+            verdicts.append(verify_table(app.workspace, ref, options))
+            tracked.results.append(verdict_result(verdicts[-1], ref.full_name))
     if app.json:
         app.print_json({"ok": all(v.equal for v in verdicts), "tables": [v.to_json() for v in verdicts]})
     else:

@@ -29,6 +29,10 @@ from s3rb_tui.tui.modes import DESTRUCTIVE_ACTIONS, SCREEN_CLASSES, SCREEN_KEYS
 from s3rb_tui.tui.palette import ActionsProvider
 from s3rb_tui.tui.workers import JobFunction, JobState, LogBuffer, describe_error, event_log_text
 
+#: console jobs that the runner records (``start_job``): every run, as the headless commands do
+RECORDED_JOBS = frozenset({"verify", "repair", "rebuild", "clean"})
+
+
 def _screen_factory(mode: str) -> Callable:
     module, name = SCREEN_CLASSES[mode]
     return lambda: getattr(importlib.import_module(module), name)()
@@ -256,14 +260,22 @@ class ConsoleApp(App):
         return [j for j in self.jobs.values() if j.running]
 
     def start_job(self, name: str, title: str, tables: Iterable[str], fn: JobFunction, reads_only: bool = False, *,
-                  on_event: Callable[[JobState], None] | None = None, on_end: Callable[[JobState], None] | None = None) -> JobState | None:
+                  on_event: Callable[[JobState], None] | None = None, on_end: Callable[[JobState], None] | None = None,
+                  record: dict[str, Any] | None = None) -> JobState | None:
         """Run ``fn(ctx)`` (an engine job) in a thread worker; events come back as messages. The one
         runner of every state-changing action: each is listed on Jobs and writes to the log.
         ``reads_only``: a job that changes nothing (verify) runs in a read-only console too.
-        ``on_event``/``on_end`` let what started it (a dialog) follow it, on the UI thread."""
+        ``on_event``/``on_end`` let what started it (a dialog) follow it, on the UI thread.
+        A job named in ``RECORDED_JOBS`` writes a run record (``record``: its options; default
+        its tables); backup and sync record themselves (their options and metrics file)."""
         if self.readonly and not reads_only:
             self.notify("read-only console: jobs are disabled", severity="warning")
             return None
+        if name in RECORDED_JOBS and not self.readonly:  # read-only: not even a record is written
+            from s3rb_tui.engine.history.tracking import recorded_job
+
+            fn = recorded_job(self.workspace, fn, command=name, options=record or {"tables": list(tables)},
+                              tables=list(tables), redact=self.redact)
         state = JobState(job_id=os.urandom(6).hex(), name=name, title=title, tables=list(tables), on_event=on_event, on_end=on_end)
         self.jobs[state.job_id] = state
         self.log_buffer.add(state.job_id, "info", None, f"{title}: queued")

@@ -1,10 +1,13 @@
 """The console's Verify rows (V on Tables) against MariaDB and a DuckDB warehouse: a job with
-segment progress whose log lists the keys by kind and the columns that differ."""
+segment progress whose log lists the keys by kind and the columns that differ, recorded in the
+store like a headless verify (issue 15: every run writes a record)."""
 
 from __future__ import annotations
 
 import pytest
 
+from s3rb_tui.engine.history.records import list_records
+from s3rb_tui.engine.stores.local import LocalStore
 from s3rb_tui.tui.widgets.list_table import ListTable
 from tests.support.verify_stand import EDGE_DDL, EDGE_FILL, _setup
 from tests.tui.helpers import make_app, pilot_test, wait_for
@@ -38,6 +41,9 @@ async def test_verify_rows_from_tables_shows_the_keys_by_kind(synced):
         lines = [ln.text for ln in app.log_buffer.after(0)]
         assert any("missing in the warehouse (1): 9" in ln for ln in lines), lines
         assert any("different (1): 7" in ln for ln in lines) and any("columns that differ: t (1)" in ln for ln in lines)
+        (run,) = list_records(LocalStore(env["STORE_URL"].removeprefix("file://")), commands=["verify"])
+        assert (run.status, run.doc["trigger"], run.where.split("@")[0]) == ("failed", "console", "console")
+        assert run.tables[0]["differences"] == {"missing_in_warehouse": 1, "extra_in_warehouse": 0, "different": 1}
 
 
 @pilot_test
@@ -69,3 +75,6 @@ async def test_repair_from_the_verify_job_on_jobs_makes_the_warehouse_equal(sync
         job = next(j for j in app.jobs.values() if j.name == "repair")
         assert job.status == "success", (job.error, job.hint)
         assert job.results[0].details["reverify"]["equal"]
+        runs = list_records(LocalStore(env["STORE_URL"].removeprefix("file://")), commands=["repair", "verify"])
+        assert [(r.command, r.status, r.doc["trigger"]) for r in runs] == [("repair", "success", "console"), ("verify", "failed", "console")]
+        assert runs[0].tables[0]["rows_loaded"] == 2  # the plan job is a preview: not a run of its own

@@ -17,8 +17,9 @@ SIZE = (120, 36)
 
 
 def store_keys(env) -> set[str]:
+    """The store's keys but the run records (a clean is recorded, and its run may prune old records)."""
     with Workspace(build_settings(env)) as ws:
-        return {info.key for info in ws.store.list("")}
+        return {info.key for info in ws.store.list("") if not info.key.startswith("runs/")}
 
 
 async def _open_files_and_select(pilot, table: str, depth: int):

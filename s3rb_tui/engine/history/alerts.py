@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from s3rb_tui.engine.history.records import OK_TABLE_STATUSES, RunRecord, list_records
+from s3rb_tui.engine.history.records import OK_TABLE_STATUSES, RunRecord, command_family, list_records
 from s3rb_tui.engine.stores.base import ObjectStore
 
 TIMEOUT_SECONDS = 5.0
@@ -44,11 +44,13 @@ class Delivery:
     error: str | None = None
 
 
-def previous_outcomes(store: ObjectStore, tables: list[str], run_id: str) -> dict[str, str]:
-    """Each table's status in the newest earlier run that had it (a record per run, newest first)."""
+def previous_outcomes(store: ObjectStore, tables: list[str], run_id: str, command: str = "backup") -> dict[str, str]:
+    """Each table's status in the newest earlier run of ``command``'s family that had it (a record
+    per run, newest first): a verify that passes after a failed backup is no recovery of it."""
     found: dict[str, str] = {}
+    family = command_family(command)
     for rec in list_records(store, tables=tables, limit=PREVIOUS_RUNS_SCANNED):
-        if rec.run_id >= run_id:  # this run, or one that started after it
+        if rec.run_id >= run_id or command_family(rec.command) != family:  # this run, a later one, another kind
             continue
         for t in rec.tables:
             name = str(t.get("table"))
@@ -131,7 +133,7 @@ def send_alerts(store: ObjectStore, url: str, on: str, doc: dict[str, Any], *, r
     """Everything this run calls for, delivered one after the other; never raises."""
     try:
         rec = RunRecord.from_doc(doc)
-        previous = previous_outcomes(store, rec.ok_tables, rec.run_id) if rec.ok_tables else {}
+        previous = previous_outcomes(store, rec.ok_tables, rec.run_id, rec.command) if rec.ok_tables else {}
     except Exception as e:  # the history cannot be read: recoveries are not known, failures still go
         log("alerts: previous runs not read; recoveries are not reported", level="warning", error=redact(f"{e.__class__.__name__}: {e}"))
         previous = {}

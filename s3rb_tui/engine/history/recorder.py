@@ -29,9 +29,13 @@ from s3rb_tui.engine.stores.base import ObjectStore, PreconditionFailed
 
 #: at most this many log lines are kept per failed table (and for a run that failed as a whole)
 LOG_LINES = 50
-#: options of backup/sync that go into a record (none of them can hold a secret)
-RECORDED_OPTIONS = ("tables", "all_tables", "strategy", "dry_run", "estimate", "limit", "batch_size", "max_workers",
-                    "extract_engine", "backup_only", "redshift_only", "verify_data", "metrics_file")
+#: options that go into a record, of every recorded command (none of them can hold a secret)
+RECORDED_OPTIONS = ("operation", "tables", "all_tables", "strategy", "dry_run", "estimate", "limit", "batch_size", "max_workers",
+                    "extract_engine", "backup_only", "redshift_only", "verify_data", "metrics_file",
+                    "resync", "keys_only", "columns", "since", "force", "max_delete_ratio", "allow_mass_delete",
+                    "older_than", "pattern", "include_unloaded", "bucket", "prefix", "days", "confirm")
+#: the phase a command's single-phase result is timed as (backup for any other command)
+PHASE_OF_COMMAND = {"load": "load", "rebuild": "load", "repair": "load", "verify": "verify", "clean": "clean", "s3clean": "clean"}
 #: records removed per run by retention (a few each run: a run is never held up by it)
 PRUNE_PER_RUN = 20
 
@@ -51,7 +55,7 @@ def _user() -> str:
 
 def run_status(results: Iterable[TableResult | dict[str, Any]], error: BaseException | None) -> str:
     statuses = [r.status if isinstance(r, TableResult) else str(r.get("status")) for r in results]
-    if isinstance(error, Cancelled) or "cancelled" in statuses:
+    if isinstance(error, (Cancelled, KeyboardInterrupt)) or "cancelled" in statuses:
         return "cancelled"
     if error is not None or any(s not in OK_TABLE_STATUSES for s in statuses):
         return "failed"
@@ -60,16 +64,25 @@ def run_status(results: Iterable[TableResult | dict[str, Any]], error: BaseExcep
 
 def table_entry(table: str, data: dict[str, Any], command: str) -> dict[str, Any]:
     """One table of a record from a result (``TableResult.to_json()`` or a ``table_done`` event's
-    data): rows extracted and loaded, and seconds per phase (a sync's result carries each phase)."""
+    data): rows extracted and loaded, and seconds per phase (a sync's result carries each phase).
+    A verify's entry has the rows it checked and its ``differences`` by kind (its result failed
+    when anything differs, with the repair command as its hint); a clean's, the files and bytes
+    it deleted."""
     details = data.get("details") or {}
     backup, load = details.get("backup"), details.get("load")
     entry: dict[str, Any] = {"table": table, "status": data.get("status"), "rows_extracted": None, "rows_loaded": None,
                              "files": int(data.get("files") or 0), "bytes": int(data.get("bytes") or 0), "seconds": {},
                              "error": data.get("error"), "hint": data.get("hint")}
     if backup is None and load is None:
-        phase = "load" if command == "load" else "backup"
-        entry["rows_extracted" if phase == "backup" else "rows_loaded"] = int(data.get("rows") or 0)
+        phase = PHASE_OF_COMMAND.get(command.split(" ")[0], "backup")
+        if phase in ("backup", "load"):
+            entry["rows_extracted" if phase == "backup" else "rows_loaded"] = int(data.get("rows") or 0)
+        elif phase == "verify" and data.get("status") not in ("pending", "running"):
+            entry["rows_checked"] = int(data.get("rows") or 0)
         entry["seconds"][phase] = round(float(data.get("seconds") or 0.0), 3)
+    verdict = details.get("verify")
+    if isinstance(verdict, dict) and isinstance(verdict.get("counts"), dict):
+        entry["differences"] = {k: int(v) for k, v in verdict["counts"].items()}
     if backup:  # a sync's size is what its backup wrote (the load reports files, not bytes)
         entry["bytes"] = max(entry["bytes"], int(backup.get("bytes") or 0))
     for phase, part in (("backup", backup), ("load", load)):
@@ -174,10 +187,11 @@ class RunRecorder:
                 self._put_table(table_entry(r.table, r.to_json(), self.command))
             for t in self.doc["tables"]:
                 if t["status"] in ("pending", "running", None):
-                    t["status"] = "cancelled" if isinstance(error, Cancelled) else "failed" if error else "skipped"
+                    t["status"] = "cancelled" if isinstance(error, (Cancelled, KeyboardInterrupt)) else "failed" if error else "skipped"
             self.doc["status"] = run_status(self.doc["tables"], error)
             if error is not None:
-                self.doc["error"] = error.message if isinstance(error, S3rbError) else f"{error.__class__.__name__}: {error}"
+                self.doc["error"] = (error.message if isinstance(error, S3rbError) else "interrupted (Ctrl-C or SIGINT)"
+                                     if isinstance(error, KeyboardInterrupt) else f"{error.__class__.__name__}: {error}")
                 self.doc["hint"] = error.hint if isinstance(error, S3rbError) else None
                 self.doc["log"] = list(self._lines.get(None, ()))
             self.doc["finished_at"] = self.doc["heartbeat_at"] = now

@@ -29,6 +29,12 @@ RUNS_PREFIX = "runs/"
 RUN_STATUSES = ("running", "success", "failed", "cancelled", "abandoned")
 #: table statuses that count as ok (the same as TableResult.ok)
 OK_TABLE_STATUSES = tuple(sorted(OK_STATUSES))  # a finished table that is fine (engine/core/events.py)
+#: commands whose runs write a table's data (the Dashboard's "Last run" is the newest of these)
+DATA_COMMANDS = ("backup", "sync", "rebuild", "repair")
+#: a table's earlier outcome is judged among runs of the same family (alerts: "recovered"): a
+#: verify that passes does not mean a failed backup recovered, and a clean says nothing of either
+_FAMILIES = {"backup": "transfer", "sync": "transfer", "rebuild": "transfer", "verify": "verify", "repair": "verify",
+             "clean": "clean", "s3clean": "clean"}
 _RUN_ID = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-[0-9A-Za-z]{1,40}$")
 _KEY = re.compile(r"^runs/(\d{4})/(\d{2})/(\d{2})/([^/]+)\.json$")
 
@@ -71,6 +77,12 @@ def key_day(key: str) -> dt.date | None:
         return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     except ValueError:
         return None
+
+
+def command_family(command: str) -> str:
+    """``transfer`` (backup, sync, rebuild), ``verify`` (verify, repair), ``clean`` (clean, s3clean)."""
+    name = command.split(" ")[0]
+    return _FAMILIES.get(name, name)
 
 
 @dataclass(frozen=True)
@@ -218,12 +230,14 @@ def list_records(
     limit: int | None = None,
     now: dt.datetime | None = None,
     statuses: Iterable[str] | None = None,
+    commands: Iterable[str] | None = None,
 ) -> list[RunRecord]:
     """Runs newest first. ``failed``: runs that failed or were abandoned, or had a failed table.
     Records are read one by one until ``limit`` match; one that cannot be parsed is skipped."""
     now = now or utcnow()
     patterns = list(tables or [])
     wanted = set(statuses or ())
+    kinds = set(commands or ())
     out: list[RunRecord] = []
     for key in record_keys(store, since):
         try:
@@ -238,6 +252,8 @@ def list_records(
         if failed and not (rec.status in ("failed", "abandoned") or rec.failed_tables):
             continue
         if wanted and rec.status not in wanted:
+            continue
+        if kinds and rec.command.split(" ")[0] not in kinds:
             continue
         out.append(rec)
         if limit and len(out) >= limit:
@@ -284,11 +300,11 @@ def running_records(store: ObjectStore, now: dt.datetime | None = None, written_
 
 
 def last_run_of_tables(store: ObjectStore, tables: Iterable[str], now: dt.datetime | None = None,
-                       scanned: int = 30) -> dict[str, RunRecord]:
-    """The newest run of each table among the ``scanned`` newest records."""
+                       scanned: int = 30, commands: Iterable[str] = DATA_COMMANDS) -> dict[str, RunRecord]:
+    """The newest run of each table among the ``scanned`` newest records of ``commands``."""
     wanted = set(tables)
     found: dict[str, RunRecord] = {}
-    for rec in list_records(store, now=now, limit=scanned):
+    for rec in list_records(store, now=now, limit=scanned, commands=commands):
         for name in rec.table_names:
             if name in wanted and name not in found:
                 found[name] = rec

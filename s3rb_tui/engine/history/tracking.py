@@ -1,10 +1,13 @@
-"""What every backup/sync run does besides its work, for both front ends: its record in the store
-(recorder), and after the end the metrics file (metrics) and the alert (alerts), in that order:
-the file is written before a slow webhook can hold the run up.
+"""What every run (backup, sync, verify, repair, rebuild, clean, s3clean) does besides its work, for
+both front ends: its record in the store (recorder), and after the end the metrics file (metrics,
+backup and sync only: the commands that take ``--metrics-file``) and the alert (alerts), in that
+order: the file is written before a slow webhook can hold the run up.
 
 ``tracked_run`` wraps a job: the record is written before the job starts and completed after it
-ends, whatever happened (a dry run has none: it writes nothing anywhere). None of it can change the job's outcome: each part logs its own failure
-as a warning and the caller's exit code stays the job's.
+ends, whatever happened (a dry run has none: it writes nothing anywhere). A run refused as bad
+input before any table began, or one the operator declined at the confirmation prompt
+(``TrackedRun.decline``), leaves no record: nothing happened. None of it can change the job's
+outcome: each part logs its own failure as a warning and the caller's exit code stays the job's.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class TrackedRun:
         #: the job's results, set by the caller (else the context's table results are used)
         self.results: list[TableResult] | None = None
         self.recorder: RunRecorder | None = None
+        self.declined = False
         if self.dry_run:  # a dry run changes nothing, its record included (--readonly allows it)
             return
         try:
@@ -57,16 +61,22 @@ class TrackedRun:
         if self.recorder is not None:
             self.recorder.start()
             self.ctx.subscribe(self.recorder.on_event)
-            self.log("run recorded", run_id=self.recorder.run_id)
+            # said at debug level here, at info once completed: a refused run stays one error line
+            self.log("run record started", level="debug", run_id=self.recorder.run_id)
+
+    def decline(self) -> None:
+        """The operator said no at the confirmation prompt: nothing changed, so no record stays."""
+        self.declined = True
 
     def finish(self, error: BaseException | None) -> dict[str, Any] | None:
         if self.recorder is None:
             return None
         results = self.results if self.results is not None else list(self.ctx.results)
-        if isinstance(error, (UsageError, ConfigError)) and not results:
+        if self.declined or isinstance(error, (UsageError, ConfigError)) and not results:
             self.recorder.discard()  # refused before any table began: bad input changes nothing
             return None
         self.doc = self.recorder.finish(results, error)
+        self.log("run recorded", run_id=self.recorder.run_id, status=self.doc.get("status"))
         if self.metrics_file:
             write_metrics(self.ws, self.metrics_file, self.doc, self.log)
         url = self.ws.settings.str("ALERT_WEBHOOK_URL")
@@ -86,3 +96,18 @@ def tracked_run(ws: "Workspace", ctx: JobContext, **kwargs: Any) -> Iterator[Tra
         run.finish(e)
         raise
     run.finish(None)
+
+
+def recorded_job(ws: "Workspace", fn: Callable[[JobContext], Any], *, command: str, options: dict[str, Any],
+                 tables: list[str], redact: Callable[[str], str] = lambda s: s) -> Callable[[JobContext], Any]:
+    """``fn`` (a console job returning its TableResults) inside ``tracked_run``, for the console's
+    job runner: a verify, a clean or a repair started from a screen is recorded like a headless one."""
+
+    def job(ctx: JobContext) -> Any:
+        with tracked_run(ws, ctx, command=command, options=options, trigger="console", tables=tables, redact=redact) as run:
+            out = fn(ctx)
+            if isinstance(out, list):
+                run.results = out
+        return out
+
+    return job

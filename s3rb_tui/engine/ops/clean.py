@@ -255,19 +255,27 @@ def execute_clean(store: ObjectStore, plan: CleanPlan, ctx: JobContext) -> Clean
     return result
 
 
+def fill_result(result: TableResult, done: CleanResult) -> TableResult:
+    """A clean's figures as its table's result: files and bytes deleted (the execution in
+    ``details``); failed when a planned key could not be deleted, naming the first."""
+    result.files, result.bytes = done.deleted, done.bytes_freed
+    result.details.update(done.to_json())
+    if done.ok:
+        result.status = JobStatus.SUCCESS
+    else:
+        first = done.errors[0] if done.errors else None
+        result.status = JobStatus.FAILED
+        result.error = f"deleted {done.deleted:,} of {done.planned:,} planned file(s)" + (
+            f"; {len(done.errors)} could not be deleted, first {first.key}: {first.code} {first.message}" if first else "")
+    return result
+
+
 def run_clean(store: ObjectStore, plan: CleanPlan, ctx: JobContext) -> list[TableResult]:
     """``execute_clean`` as a job of its own (the console's runner): started, the deletions with
     their progress, one result (files and bytes freed, the execution's figures in ``details``;
     failed when a planned key could not be deleted), finished."""
 
     def change(result: TableResult) -> None:
-        done = execute_clean(store, plan, ctx)
-        result.files, result.bytes = done.deleted, done.bytes_freed
-        result.details.update(done.to_json())
-        if not done.ok:
-            first = done.errors[0] if done.errors else None
-            result.status = JobStatus.FAILED
-            result.error = f"deleted {done.deleted:,} of {done.planned:,} planned file(s)" + (
-                f"; {len(done.errors)} could not be deleted, first {first.key}: {first.code} {first.message}" if first else "")
+        fill_result(result, execute_clean(store, plan, ctx))
 
     return run_table_change(ctx, plan.table or plan.prefix, "Clean completed", change, prefix=plan.prefix, planned=len(plan.files))

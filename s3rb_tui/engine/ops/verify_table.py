@@ -228,9 +228,25 @@ def verdict_lines(v: TableVerdict) -> list[str]:
     return out
 
 
+def verdict_result(v: TableVerdict, table: str | None = None) -> "TableResult":
+    """A verdict as a table's result (a job's, a run record's): the rows checked; failed when
+    anything differs, the counts by kind as its error and the repair command as its hint."""
+    from s3rb_tui.engine.core.events import JobStatus, TableResult
+
+    result = TableResult(table=table or v.table, rows=v.source_rows, seconds=round(v.seconds, 3), details={"verify": v.to_json()})
+    if v.equal:
+        result.status = JobStatus.SUCCESS
+    else:
+        result.status = JobStatus.FAILED
+        result.error = (f"{v.counts['missing_in_warehouse']:,} missing, {v.counts['extra_in_warehouse']:,} extra, "
+                        f"{v.counts['different']:,} different in the warehouse")
+        result.hint = f"s3rb-tui --run repair -t {v.table} (plan first, asks before it changes anything)"
+    return result
+
+
 def run_verify(ws: "Workspace", refs: list[TableRef], ctx: "JobContext", options: VerifyOptions | None = None) -> list["TableResult"]:
     """Verify as a job (the console's): segment progress events, the result as log lines grouped by
-    kind, one TableResult per table (failed when anything differs, with repair as the hint)."""
+    kind, one TableResult per table (``verdict_result``)."""
     import time
 
     from s3rb_tui.engine.core.errors import S3rbError
@@ -253,14 +269,7 @@ def run_verify(ws: "Workspace", refs: list[TableRef], ctx: "JobContext", options
         else:
             for line in verdict_lines(v):
                 ctx.log(line, table=name, level="info" if v.equal else "warning")
-            result.rows, result.details = v.source_rows, {"verify": v.to_json()}
-            if v.equal:
-                result.status = JobStatus.SUCCESS
-            else:
-                result.status = JobStatus.FAILED
-                result.error = (f"{v.counts['missing_in_warehouse']:,} missing, {v.counts['extra_in_warehouse']:,} extra, "
-                                f"{v.counts['different']:,} different in the warehouse")
-                result.hint = f"s3rb-tui --run repair -t {name} (plan first, asks before it changes anything)"
+            result = verdict_result(v, name)
         result.seconds = round(time.monotonic() - started, 3)
         ctx.table_done(result)
         results.append(result)

@@ -1,4 +1,4 @@
-"""History: every backup/sync run from every host (the run records under runs/ in the store),
+"""History: every run from every host (the run records under runs/ in the store),
 newest first; failed and abandoned runs are marked; ``/`` filters (table, host, status,
 command); Enter opens a run with its tables, their errors, hints and last log lines.
 
@@ -102,7 +102,7 @@ def run_detail(rec: RunRecord):
 class HistoryScreen(ListScreen):
     LIST_ID = "run-list"
     HELP = (
-        "Every backup and sync run from every host (console, cron, the CLI), as each run recorded it "
+        "Every run (backup, sync, verify, repair, rebuild, clean) from every host (console, cron, the CLI), as each run recorded it "
         "in the store under runs/: newest first, failed and abandoned runs marked ✗. Where says how "
         "and on which host (cron@etl-2: no terminal; cli@: typed at a terminal; console@). Enter "
         "opens a run: each table's result, error, hint and last log lines, ready to copy. / filters "
@@ -151,7 +151,7 @@ class HistoryScreen(ListScreen):
         self.query_one("#run-list", ListTable).set_rows([run_row(r, self.app.stable, self.app.settings.str("DB_DATABASE")) for r in data])
         failed = sum(1 for r in data if r.status in ("failed", "abandoned") or r.failed_tables)
         note = (f"{len(data)} run(s), {failed} failed" if data else
-                "No runs recorded yet: every backup and sync (here, from cron, on any host) writes one.")
+                "No runs recorded yet: every backup, sync, verify, repair, rebuild and clean (here, from cron, on any host) writes one.")
         self.query_one("#history-note", Static).update(note)
 
     def loaded_failed(self, what: str, error: BaseException) -> None:

@@ -177,3 +177,29 @@ def test_running_records_and_the_last_run_of_each_table(tmp_path: Path):
     finally:
         live.finish([TableResult("db.c", "success")])
     assert records.running_records(store) == []
+
+
+def _running(store, job_id, heartbeat_at):
+    """A running record whose writer's clock said ``heartbeat_at`` (skewed) when the store stamped it."""
+    doc = {"run_id": records.new_run_id(job_id, heartbeat_at), "command": "backup", "started_at": records.iso(heartbeat_at),
+           "heartbeat_at": records.iso(heartbeat_at), "status": "running", "stale_after_seconds": 60, "host": "skewed",
+           "trigger": "cli", "tables": [{"table": "db.a", "status": "pending"}]}
+    records.write_doc(store, doc, json.dumps(doc), None)
+    return doc["run_id"]
+
+
+def test_abandoned_is_judged_on_the_stores_clock_not_the_writers(tmp_path: Path):
+    import os
+
+    store = LocalStore(tmp_path / "store")
+    now = records.utcnow()
+    live = _running(store, "slowclock", now - dt.timedelta(minutes=10))  # its host's clock is 10 min behind; it just beat
+    dead = _running(store, "fastclock", now + dt.timedelta(minutes=10))  # its host's clock is ahead; it died 5 min ago
+    path = tmp_path / "store" / records.run_key(dead)
+    old = (now - dt.timedelta(minutes=5)).timestamp()
+    os.utime(path, (old, old))
+    assert {r.run_id: r.status for r in records.list_records(store)} == {live: "running", dead: "abandoned"}
+    assert records.read_record(store, live).status == "running" and records.read_record(store, dead).status == "abandoned"
+    assert [r.run_id for r in records.running_records(store)] == [live]
+    # the writer's own time alone (no object time to go by) would have said the opposite
+    assert records.RunRecord.from_doc(records.read_record(store, live).doc, now).status == "abandoned"

@@ -76,6 +76,11 @@ class ObjectStore(ABC):
         if errors:
             raise OSError(f"could not delete {key}: {errors[0].code} {errors[0].message}")
 
+    def now(self) -> dt.datetime:
+        """The store's own clock (UTC), the one its objects' ``last_modified`` are stamped with: a
+        local directory's is this host's."""
+        return dt.datetime.now(dt.timezone.utc)
+
     def check(self) -> str:
         """Raise if the store cannot be reached; returns a short description."""
         next(iter(self.list("\0nonexistent-probe/")), None)

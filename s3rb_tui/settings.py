@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from s3rb_tui.engine.core.batch_sizes import FILE_ROWS, QUERY_ROWS
 from s3rb_tui.engine.core.errors import ConfigError, UsageError
 from s3rb_tui.engine.core.table_names import validate_identifier
 
@@ -62,8 +63,8 @@ VARIABLES: tuple[Var, ...] = (
     Var("S3_INCREMENTAL_PATH", "incremental/", "str", "prefix for data files", group="store"),
     Var("S3_HIGH_WATERMARK_KEY", "watermark/last_run_timestamp.txt", "str", "legacy v1.2 key; watermarks now live as one JSON document per table under watermark/", group="store"),
     # Backup
-    Var("BACKUP_BATCH_SIZE", "10000", "int", "rows per Parquet file (and per query of the pymysql path)", group="backup", minimum=1),
-    Var("BACKUP_QUERY_ROWS", "50000", "int", "rows per query of the fast extraction path, written as files of BACKUP_BATCH_SIZE rows (rounded down to a multiple of it, at least one file)", group="backup", minimum=1),
+    Var("BACKUP_BATCH_SIZE", str(FILE_ROWS), "int", "rows per Parquet file (and per query of the pymysql path)", group="backup", minimum=1),
+    Var("BACKUP_QUERY_ROWS", str(QUERY_ROWS), "int", "rows per query of the fast extraction path, written as files of BACKUP_BATCH_SIZE rows (rounded down to a multiple of it, at least one file)", group="backup", minimum=1),
     Var("BACKUP_MAX_WORKERS", "4", "int", "tables at once with the inter-table strategy", group="backup", minimum=1),
     Var("BACKUP_NUM_CHUNKS", "4", "int", "primary-key range chunks read in parallel by the fast extraction path", group="backup", minimum=1),
     Var("BACKUP_RETRY_ATTEMPTS", "3", "int", "attempts for transient MySQL/warehouse errors", group="backup", minimum=1),

@@ -43,6 +43,7 @@ from urllib.parse import quote
 import pyarrow as pa
 import pymysql
 
+from s3rb_tui.engine.core.batch_sizes import QUERY_ROWS  # BACKUP_QUERY_ROWS
 from s3rb_tui.engine.core.errors import JobError
 from s3rb_tui.engine.core.retry import call_with_retry
 from s3rb_tui.engine.core.type_rules import TableSchema
@@ -58,8 +59,6 @@ from s3rb_tui.engine.sources.read_ahead import (
 from s3rb_tui.engine.core.table_names import quote_mysql
 
 EXTRACT_PATH = "connectorx"
-#: rows one query reads by default (BACKUP_QUERY_ROWS); written as files of BACKUP_BATCH_SIZE rows
-QUERY_ROWS = 50_000
 
 
 def rows_per_query(file_rows: int, query_rows: int) -> int:

@@ -61,6 +61,24 @@ async def test_dashboard_at_80x24_shows_name_lag_last_run_and_rows_to_load(synce
 
 
 @pilot_test
+async def test_each_table_is_one_line_with_its_whole_last_run_at_120_columns(synced_env):
+    """At 120 columns an operator sees one line per table: the Last run phrase is whole in it
+    (it had 11 characters and folded every row onto three lines), Last data scrolls into view."""
+    app = make_app(synced_env, clock=wsdata.frozen_clock)
+    async with app.run_test(size=WIDE) as pilot:
+        text = await wait_text(pilot, "3,000 (3 f)")
+        lines = text.splitlines()
+        rows = {line.split()[0]: i for i, line in enumerate(lines) if line.strip().startswith(("partner_info", "settlement_"))}
+        phrases = {"partner_info": "console@ops-1 06:10 success", "settlement_claim_detail": "console@ops-1 06:10 success",
+                   "settlement_normal_delivery_detail": "cron@etl-2 07:00 failed"}
+        for name, phrase in phrases.items():
+            assert phrase in lines[rows[name]], lines[rows[name]]
+        # consecutive lines: no row folds onto the next
+        assert sorted(rows.values()) == list(range(min(rows.values()), min(rows.values()) + 3)), text
+        assert "Total ext/ld" in text
+
+
+@pilot_test
 async def test_nothing_is_cut_at_120_columns(synced_env):
     app = make_app(synced_env, clock=wsdata.frozen_clock)
     async with app.run_test(size=WIDE) as pilot:

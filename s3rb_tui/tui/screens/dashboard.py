@@ -32,15 +32,20 @@ if TYPE_CHECKING:
 
 HEALTH_COLUMNS = (ListColumn("check", "Check"), ListColumn("state", "State"), ListColumn("latency", "Latency"), ListColumn("detail", "Detail"))
 #: the columns an operator needs first come first: at 80 columns Table, Lag, Last run and To load
-#: are on screen, the others scroll into view
+#: are on screen, the others scroll into view. Last data comes last and leaves the Last run phrase
+#: its room (``trailing``): Lag already says how old the data is, and at 120 columns the phrase,
+#: up to 33 characters for a run of another day ("console@ops-1 03-01 06:10 success"), would
+#: otherwise get 11 and fold every row onto three lines. Watermarks (3) has the exact timestamp.
 TABLE_COLUMNS = (
     ListColumn("table", "Table"),
     ListColumn("lag", "Lag"),
-    ListColumn("last_run", "Last run", max_width=32, min_width=11),  # "cron@etl-2 02:00 failed" (display.short_where), wrapped when narrow
+    # "cron@etl-2 02:00 failed" (display.short_where); 40: the longest phrase, "console@<10 chars>
+    # 03-01 06:10 abandoned"; wrapped when narrow
+    ListColumn("last_run", "Last run", max_width=40, min_width=11),
     ListColumn("to_load", "To load"),
-    ListColumn("last_data", "Last data"),
     ListColumn("session", "Run ext/ld"),
     ListColumn("total", "Total ext/ld"),
+    ListColumn("last_data", "Last data", trailing=True),
 )
 
 
@@ -50,8 +55,8 @@ class DashboardScreen(ListScreen):
         "Health of the source, the object store, the warehouse and SSH tunnels, and one row per "
         "configured table (from its watermark): lag behind now, the last run (how, where, when and its result, e.g. "
         "cron@etl-2 02:00 failed, from the run records; History (7) has every run), rows "
-        "extracted but not yet loaded, the last data timestamp, and rows extracted / loaded by the "
-        "latest run (the watermark's session counts) and in total (cumulative). "
+        "extracted but not yet loaded, rows extracted / loaded by the latest run (the watermark's "
+        "session counts) and in total (cumulative), and the last data timestamp (scroll right when narrow). "
         "The screen refreshes in the background; r refreshes now. When a refresh cannot read the "
         "store, the check says FAIL and the rows shown are marked stale with the time they were read. "
         "/ filters the tables, o sorts them (or click a column's header). Enter opens the table's watermark. "
@@ -180,16 +185,16 @@ class DashboardScreen(ListScreen):
             lag_text,
             result,
             waiting,
-            data_timestamp(s.last_data_timestamp),
             f"{count(s.session_extracted)} / {count(s.session_loaded)}",
             f"{count(s.cumulative_extracted)} / {count(s.cumulative_loaded)}",
+            data_timestamp(s.last_data_timestamp),
         ]
         if stale:
             cells = [c if isinstance(c, Text) else Text(c) for c in cells]
             for c in cells:
                 c.stylize("dim")
             cells[2] = Text("(stale) ", style="yellow") + cells[2]  # first: the column wraps when narrow
-        sort_values = (s.table, lag_seconds, result.plain, s.waiting_rows, str(s.last_data_timestamp or ""), s.session_extracted, s.cumulative_extracted)
+        sort_values = (s.table, lag_seconds, result.plain, s.waiting_rows, s.session_extracted, s.cumulative_extracted, str(s.last_data_timestamp or ""))
         return ListRow(s.table, tuple(cells), sort_values=sort_values, search_text=s.table)
 
     def _render_tables(self, tables: list[TableState]) -> None:

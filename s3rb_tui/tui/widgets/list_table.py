@@ -39,6 +39,10 @@ class ListColumn:
     max_width: int | None = None
     #: the wrap column is never narrower than this (None: 16)
     min_width: int | None = None
+    #: the wrap column leaves no room for it: a trailing column (after the wrap column) scrolls
+    #: into view when the screen is narrow, and the wrap column is then only as wide as its
+    #: widest cell (up to ``max_width``), so its cells do not fold while the screen has room for them
+    trailing: bool = False
 
 
 @dataclass
@@ -321,9 +325,12 @@ class ListTable(DataTable):
         if not self.wrap_column or not self.size.width:
             return widths
         wrap = next(i for i, c in enumerate(self.columns_spec) if c.key == self.wrap_column)
-        used = sum(w + 2 * self.cell_padding for i, w in enumerate(widths) if i != wrap and w)
+        used = sum(w + 2 * self.cell_padding for i, w in enumerate(widths) if i != wrap and w and not self.columns_spec[i].trailing)
         scrollbar = 2
-        widths[wrap] = max(self.size.width - used - 2 * self.cell_padding - scrollbar, self.columns_spec[wrap].min_width or 16)
+        room = self.size.width - used - 2 * self.cell_padding - scrollbar
+        if any(c.trailing for c in self.columns_spec):
+            room = min(room, widths[wrap] or room)  # the trailing columns get what its widest cell leaves
+        widths[wrap] = max(room, self.columns_spec[wrap].min_width or 16)
         return widths
 
     @staticmethod

@@ -16,15 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from s3rb_tui.engine.cursors.bounds import as_datetime, is_clock_cursor
 from s3rb_tui.engine.core.errors import WatermarkError
+from s3rb_tui.engine.core.type_families import BINARY_TYPES, DECIMAL_TYPES, FLOAT_TYPES, INTEGER_TYPES, types_of
 from s3rb_tui.engine.core.type_rules import Column, TableSchema
 
 if TYPE_CHECKING:
     from s3rb_tui.engine.state.watermarks import Watermark
 
-INTEGER_TYPES = ("tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year")
-_DECIMAL_TYPES = ("decimal", "numeric")
-_FLOAT_TYPES = ("float", "double", "real")
-_BINARY_TYPES = ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob")
+#: cursors and keys whose positions are whole numbers (YEAR too: MySQL compares it as one)
+INTEGER_CURSOR_TYPES = INTEGER_TYPES + types_of("year")
 # MySQL's own shape: zero dates and (ALLOW_INVALID_DATES) impossible ones are positions too
 _CLOCK_SHAPE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?)?")
 
@@ -54,18 +53,18 @@ def typed(column: Column, value: Any) -> Any:
         raise ValueError(f"{value!r} is not a single {kind} value")
     if kind in ("datetime", "timestamp", "date"):
         return clock_parts(value)
-    if kind in INTEGER_TYPES:
+    if kind in INTEGER_CURSOR_TYPES:
         if isinstance(value, float) and not value.is_integer():
             raise ValueError(f"{value!r} is not a whole number")
         return int(value) if not isinstance(value, str) else int(value.strip())
-    if kind in _DECIMAL_TYPES:
+    if kind in DECIMAL_TYPES:
         try:
             return Decimal(str(value))
         except InvalidOperation:
             raise ValueError(f"{value!r} is not a number") from None
-    if kind in _FLOAT_TYPES:
+    if kind in FLOAT_TYPES:
         return float(value)
-    if kind in _BINARY_TYPES:
+    if kind in BINARY_TYPES:
         if not isinstance(value, str):
             raise ValueError(f"{value!r} is not hex text")
         return bytes.fromhex(value)
@@ -77,7 +76,7 @@ def typed(column: Column, value: Any) -> Any:
 def kind_of(column: Column) -> str:
     if is_clock_cursor(column):
         return "'YYYY-MM-DD'" if column.data_type == "date" else "'YYYY-MM-DD HH:MM:SS[.ffffff]'"
-    if column.data_type in INTEGER_TYPES:
+    if column.data_type in INTEGER_CURSOR_TYPES:
         return "whole number"
     return f"{column.data_type} value"
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from s3rb_tui.engine.cursors.values import INTEGER_TYPES
+from s3rb_tui.engine.cursors.values import INTEGER_CURSOR_TYPES
 from s3rb_tui.engine.stores.layout import table_data_files
 from s3rb_tui.engine.core.type_rules import TableSchema
 from s3rb_tui.engine.sources.base import Position, SourceBatch
@@ -91,7 +91,7 @@ def plan_overlap(schema: TableSchema, wm: "Watermark | None", start: Position, w
     window, no keyset position yet (a first backup), a clock cursor, or a watermark set by hand."""
     if window <= 0 or wm is None or not schema.incremental or start.scan is not None or start.cursor is None:
         return None
-    if schema.column(schema.cursor_column).data_type not in INTEGER_TYPES or wm.mysql_status == "manual":  # type: ignore[arg-type]
+    if schema.column(schema.cursor_column).data_type not in INTEGER_CURSOR_TYPES or wm.mysql_status == "manual":  # type: ignore[arg-type]
         return None
     try:
         top = int(start.cursor)

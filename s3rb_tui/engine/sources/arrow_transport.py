@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from s3rb_tui.engine.core.type_families import INTEGER_TYPES, types_of
 from s3rb_tui.engine.core.type_rules import Column, ConversionStats, TableSchema
 from s3rb_tui.engine.sources.base import InitialScan, SourceBatch
-from s3rb_tui.engine.sources.keyset import INTEGER_TYPES, MYSQL_KEYS, ArrowPositions
+from s3rb_tui.engine.sources.keyset import MYSQL_KEYS, ArrowPositions
 from s3rb_tui.engine.core.table_names import quote_mysql
 
 _TEMPORAL = ("date", "datetime", "timestamp")  # rule names that may hold zero dates
@@ -29,7 +30,7 @@ _RUST_DECIMAL_DIGITS = 28  # connectorx decodes DECIMAL through rust_decimal (96
 _RUST_DECIMAL_SCALE = 10  # ... rescaled to decimal128(38, 10): at most 18 integer digits, or it fails
 _DOUBLE_DIGITS = 15  # DECIMAL(p <= 15, s) travels as a DOUBLE: exact once scaled and rounded (see _unscaled_from_double)
 _SCALED_DIGITS = 18  # DECIMAL(p <= 18, s) * 10^s always fits a BIGINT: wider ones up to 18 digits travel as scaled integers
-_INTEGER_RULES = INTEGER_TYPES + ("bit",)  # rules whose connectorx value is the int the pymysql driver gives
+_INTEGER_RULES = INTEGER_TYPES + types_of("bit")  # rules whose connectorx value is the int the pymysql driver gives
 _DECIMAL_FROM_INT64 = 19  # the precision Arrow asks for to hold any BIGINT
 _YEAR_ONE = dt.datetime(1, 1, 1)  # a native date before it has year 0
 

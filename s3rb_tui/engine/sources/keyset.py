@@ -56,17 +56,16 @@ import pyarrow.compute as pc
 
 from s3rb_tui.engine.cursors.bounds import cursor_bound
 from s3rb_tui.engine.core.errors import JobError
+from s3rb_tui.engine.core.type_families import BINARY_TYPES, DECIMAL_TYPES, FLOAT_TYPES, INTEGER_TYPES, types_of
 from s3rb_tui.engine.core.type_rules import CURSOR_CANDIDATES, Column, TableSchema, UnsupportedType
 from s3rb_tui.engine.sources.base import InitialScan, Position
 from s3rb_tui.engine.core.table_names import TableRef, quote_mysql
 
-# The cursor-type constants (``engine/cursors/bounds.py`` keeps the clock ones: its rule is about them).
-BINARY_TYPES = ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob")
-INTEGER_TYPES = ("tinyint", "smallint", "mediumint", "int", "integer", "bigint")
+# The type families come from the type-rule table (``core/type_rules.types_of``); the clock
+# cursor types are ``engine/cursors/bounds.py``'s: its rule is about them.
 #: the types a column named like a cursor (``schema.CURSOR_CANDIDATES``) must have to be taken as one
 DETECTED_CURSOR_TYPES = ("datetime", "timestamp", "date", "int", "bigint")
-_WHOLE_NUMBERS = INTEGER_TYPES + ("bit", "year")
-_FLOATS = ("float", "double", "real", "double precision")
+_WHOLE_NUMBERS = INTEGER_TYPES + types_of("bit", "year")
 
 Clause = tuple[str, list[Any]]  # SQL (without WHERE) and its parameters
 
@@ -106,12 +105,12 @@ def mysql_param(column: Column, value: Any) -> Any:
     t = column.data_type
     if t in BINARY_TYPES and isinstance(value, str):
         return bytes.fromhex(value)
-    if t in ("decimal", "numeric") and isinstance(value, (str, int, float)):
+    if t in DECIMAL_TYPES and isinstance(value, (str, int, float)):
         return Decimal(str(value))
     try:
         if t in _WHOLE_NUMBERS and isinstance(value, (str, Decimal)):
             return int(value)
-        if t in _FLOATS and isinstance(value, (str, int, Decimal)):
+        if t in FLOAT_TYPES and isinstance(value, (str, int, Decimal)):
             return float(value)
     except ValueError:  # not a number after all (a hand-edited watermark): MySQL judges it as it is
         pass

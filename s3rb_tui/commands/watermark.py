@@ -34,7 +34,7 @@ def render(wm: Watermark) -> str:
         f"{'Redshift Loaded:':<20}{_n(wm.session.loaded):>22}{_n(wm.cumulative.loaded):>25}",
     ]
     if wm.initial_scan:
-        lines.insert(4, f"{'First Full Backup:':<25}{wm.initial_scan_text()}")
+        lines.insert(4, f"{wm.initial_scan_label:<25}{wm.initial_scan_text()}")
     if wm.last_error:
         lines.append(f"{'Last Error:':<25}{wm.last_error}")
     lines.append(RULE)

@@ -9,8 +9,10 @@ never lost; and the operator can see a scan in progress (`--dry-run`, `watermark
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from s3rb_tui.engine.sources.base import InitialScan, Position
-from s3rb_tui.engine.sources.mysql import MySQLSource
+from s3rb_tui.engine.sources.mysql import CATCH_UP_MIN_ROWS, CATCH_UP_SHARE, MySQLSource
 from s3rb_tui.engine.sources.mysql_arrow import connectorx_source
 from s3rb_tui.engine.core.table_names import TableRef
 from tests.support.mysql_tables import fast_source, make_ties
@@ -204,6 +206,9 @@ def test_an_incremental_run_far_behind_catches_up_in_primary_key_order_and_resum
     wm = json.loads(run_cli("--run", "watermark", "get", "-t", "far", "--json", env=env).stdout)
     assert wm["initial_scan"]["catch_up"] is True and wm["initial_scan"]["after_key"] == [expected[29_999]]
     assert wm["last_data_timestamp"].startswith("2025-01-01 00:30:00")  # the position it started from, kept
+    shown = run_cli("--run", "watermark", "get", "-t", "far", env=env).stdout
+    assert "Catch-up:" in shown and "First Full Backup:" not in shown, shown
+    assert f"catch-up in primary-key order in progress, through key {expected[29_999]}" in shown, shown
 
     rest = run_cli("--run", "backup", "-t", "far", "--batch-size", "7000", "--extract-engine", "pymysql", "--json", env=env)
     assert rest.returncode == 0, rest.stderr
@@ -218,3 +223,26 @@ def test_an_incremental_run_far_behind_catches_up_in_primary_key_order_and_resum
     assert (wm["last_data_timestamp"], wm["last_key"]) == (newest[0].strftime("%Y-%m-%d %H:%M:%S.%f"), [newest[1]])
     after = run_cli("--run", "backup", "-t", "far", "--dry-run", env=env)
     assert "catch-up" not in after.stdout and "estimated rows: 1" in after.stdout
+
+
+def test_a_run_catches_up_from_exactly_the_share_of_the_table_after_its_watermark(mysql_server, mysql_db):
+    """The catch-up probe's edge (issue 17): a window of ``CATCH_UP_SHARE`` of the table's estimated
+    rows is a catch-up, one row fewer is not, and the estimate it is measured against is InnoDB's."""
+    n = CATCH_UP_MIN_ROWS
+    enough = int(n * CATCH_UP_SHARE)
+    with mariadb.connect(mysql_server, mysql_db) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE edge (id INT PRIMARY KEY, updated_at DATETIME, KEY (updated_at, id))")
+        cur.execute(f"INSERT INTO edge SELECT seq, TIMESTAMP'2025-01-01 00:00:00' + INTERVAL seq SECOND FROM seq_1_to_{n}")
+    src = MySQLSource(mysql_server["host"], mysql_server["port"], mysql_server["user"], mysql_server["password"])
+    try:
+        schema = replace(src.discover(TableRef(mysql_db, "edge")), estimated_rows=n)
+        first = dt.datetime(2025, 1, 1)
+
+        def after_row(k: int) -> Position:  # the window is the rows after row k
+            return Position(cursor=(first + dt.timedelta(seconds=k)).strftime("%Y-%m-%d %H:%M:%S"), key=(k,), nulls_done=True)
+
+        assert src.catch_up(schema, after_row(n - enough), UPPER) is True  # exactly `enough` rows after it
+        assert src.catch_up(schema, after_row(n - enough + 1), UPPER) is False  # one fewer
+        assert src.catch_up(replace(schema, estimated_rows=n - 1), after_row(n), UPPER) is False  # below the size floor
+    finally:
+        src.close()

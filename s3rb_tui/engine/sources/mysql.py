@@ -337,16 +337,20 @@ class MySQLSource(MySQLClock, Source):
         return None if top is None else json_safe(top)
 
     def catch_up(self, schema: TableSchema, start: Position, upper_bound: Any) -> bool:
-        """At least ``CATCH_UP_SHARE`` of the table's rows (InnoDB's estimate) are after ``start``:
-        counted up to that many only (an index walk that stops there), on tables of at least
-        ``CATCH_UP_MIN_ROWS``. The reason and the measurement are at ``CATCH_UP_SHARE``."""
+        """At least ``CATCH_UP_SHARE`` of the table's rows (InnoDB's estimate) are after ``start``,
+        on tables of at least ``CATCH_UP_MIN_ROWS``: the window's row at offset ``enough - 1`` exists
+        (an index walk that stops there and sends one row). The probe was a ``COUNT(*)`` over a
+        ``LIMIT enough`` subquery, which materialises the rows it counts; the offset probe took the
+        server 0.16 s instead of 0.25 s behind by the whole table and 0.08 s instead of 0.12 s at 31%
+        (1M settlement rows, 7 alternating runs each, medians). The reason for the share is at
+        ``CATCH_UP_SHARE``."""
         rows = schema.estimated_rows or 0
         if rows < CATCH_UP_MIN_ROWS or start.scan is not None or start.is_start:
             return False
         enough = max(1, int(rows * CATCH_UP_SHARE))
         where, params = mysql_keyset(schema).window(start, upper_bound)
-        sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {schema.ref.mysql()} WHERE {where} LIMIT {enough}) AS w"
-        return int(self.query(sql, params)[0][0]) >= enough
+        sql = f"SELECT 1 FROM {schema.ref.mysql()} WHERE {where} LIMIT 1 OFFSET {enough - 1}"
+        return bool(self.query(sql, params))
 
     def scan_end(self, schema: TableSchema, scan: InitialScan) -> Position:
         """The keyset position of a finished scan: the largest (cursor, key) up to its bound (one

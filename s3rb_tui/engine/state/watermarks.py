@@ -93,6 +93,12 @@ class Watermark:
         stamp, _, batch = self.committed_through.rpartition("_batch_")
         return FilePosition(stamp, int(batch))
 
+    @property
+    def initial_scan_label(self) -> str:
+        """What the scan in progress is called on a watermark display: a catch-up (an incremental
+        run far behind, reading the rows after the watermark in key order) is no first backup."""
+        return "Catch-up:" if self.initial_scan and self.initial_scan.get("catch_up") else "First Full Backup:"
+
     def initial_scan_text(self) -> str | None:
         """A first full backup in progress, in words (the next backup continues it)."""
         if not self.initial_scan:

@@ -20,7 +20,7 @@ def watermark_renderable(wm: Watermark | None, table: str, *, stable: bool = Fal
     head.add_row("Last Data Timestamp:", Text(data_timestamp(wm.last_data_timestamp)))
     head.add_row("Last Key:", Text(key(wm.last_key or None)))
     if wm.initial_scan:
-        head.add_row("First Full Backup:", Text(wm.initial_scan_text() or ""))
+        head.add_row(wm.initial_scan_label, Text(wm.initial_scan_text() or ""))
     head.add_row("Last Extraction Time:", "(hidden)" if stable and wm.last_extraction_time else moment(wm.last_extraction_time))
     head.add_row("MySQL Status:", _status(wm.mysql_status))
     head.add_row("Redshift Status:", _status(wm.redshift_status))

@@ -100,7 +100,7 @@ class Watermark:
         return "Catch-up:" if self.initial_scan and self.initial_scan.get("catch_up") else "First Full Backup:"
 
     def initial_scan_text(self) -> str | None:
-        """A first full backup in progress, in words (the next backup continues it)."""
+        """A first full backup or a catch-up in progress, in words (the next backup continues it)."""
         if not self.initial_scan:
             return None
         after = self.initial_scan.get("after_key")

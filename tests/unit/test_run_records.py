@@ -119,6 +119,30 @@ def test_listing_is_newest_first_with_filters(tmp_path: Path):
     assert [r.run_id for r in records.list_records(store, limit=2)] == [new, bad]
 
 
+def test_runs_started_in_the_same_second_list_in_start_order(tmp_path: Path):
+    """A failed backup and the retry that fixed it 300 ms later: the retry is the newer run
+    whatever the job ids (whole-second ids listed these by job id: 'zzz' before 'aaa')."""
+    store = LocalStore(tmp_path / "store")
+    second = dt.datetime(2026, 12, 2, 2, 0, 0, 100_000, tzinfo=dt.timezone.utc)
+    failed = _write(store, "zzz", second, status="failed", failed=("db.a",))
+    retry = _write(store, "aaa", second + dt.timedelta(milliseconds=300))
+    assert retry == "20261202T020000.400Z-aaa"
+    assert [r.run_id for r in records.list_records(store)] == [retry, failed]
+    assert records.read_record(store, retry).run_id == retry
+
+
+def test_a_run_id_written_before_milliseconds_still_reads_and_sorts_by_its_second(tmp_path: Path):
+    store = LocalStore(tmp_path / "store")
+    started = dt.datetime(2026, 12, 2, 2, 0, 0, tzinfo=dt.timezone.utc)
+    doc = {"run_id": "20261202T020000Z-0ld", "command": "backup", "started_at": records.iso(started),
+           "finished_at": records.iso(started), "status": "success", "host": "h", "trigger": "cli", "tables": []}
+    records.write_doc(store, doc, json.dumps(doc), None)
+    later = _write(store, "new", started + dt.timedelta(milliseconds=1))
+    earlier = _write(store, "prev", started - dt.timedelta(milliseconds=1))
+    assert records.read_record(store, "20261202T020000Z-0ld").status == "success"
+    assert [r.run_id for r in records.list_records(store)] == [later, "20261202T020000Z-0ld", earlier]
+
+
 def test_retention_removes_a_few_old_records_per_run(tmp_path: Path):
     store = LocalStore(tmp_path / "store")
     now = records.utcnow()

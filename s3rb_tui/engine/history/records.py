@@ -1,8 +1,12 @@
 """Run records in the store: ``runs/YYYY/MM/DD/<run_id>.json``, one JSON document per run.
 
-The run id starts with the run's start time in UTC (``20261202T020000Z-<job id>``), so the key
-of a run follows from its id (``history RUN_ID`` reads one object, no listing) and key order is
-start order. A record says ``running`` while its writer's heartbeat is fresh; a record whose
+The run id starts with the run's start time in UTC to the millisecond
+(``20261202T020000.123Z-<job id>``), so the key of a run follows from its id (``history RUN_ID``
+reads one object, no listing) and id order is start order (``run_id_order``). Ids written before
+the milliseconds were added (``20261202T020000Z-<job id>``) still read, as started at .000: whole
+seconds ordered runs started in the same second by their random job id, so a failed backup and
+the backup that fixed it a moment later could list in either order (and the alert's "recovered"
+compared against the wrong one). A record says ``running`` while its writer's heartbeat is fresh; a record whose
 heartbeat is older than the limit the writer wrote into it (``stale_after_seconds``) reads as
 ``abandoned`` (a run killed with -9, a host that went away). The limit travels with the record,
 so every reader on every host agrees on it whatever its own settings. The heartbeat's age is
@@ -41,7 +45,7 @@ DATA_COMMANDS = ("backup", "sync", "rebuild", "repair")
 #: verify that passes does not mean a failed backup recovered, and a clean says nothing of either
 _FAMILIES = {"backup": "transfer", "sync": "transfer", "rebuild": "transfer", "verify": "verify", "repair": "verify",
              "clean": "clean", "s3clean": "clean"}
-_RUN_ID = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-[0-9A-Za-z]{1,40}$")
+_RUN_ID = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(?:\.(\d{3}))?Z-([0-9A-Za-z]{1,40})$")
 _KEY = re.compile(r"^runs/(\d{4})/(\d{2})/(\d{2})/([^/]+)\.json$")
 
 
@@ -64,14 +68,24 @@ def parse_iso(text: Any) -> dt.datetime | None:
 
 
 def new_run_id(job_id: str, started: dt.datetime) -> str:
-    return f"{started.astimezone(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{job_id}"
+    utc = started.astimezone(dt.timezone.utc)
+    return f"{utc:%Y%m%dT%H%M%S}.{utc.microsecond // 1000:03d}Z-{job_id}"
+
+
+def run_id_order(run_id: str) -> tuple[str, str, str]:
+    """Sort key in start order: the id's time to the millisecond (``.000`` for an id without
+    milliseconds), then the job id; a name that is no run id sorts first (oldest)."""
+    m = _RUN_ID.match(run_id)
+    if not m:
+        return ("", "", run_id)
+    return ("".join(m.group(1, 2, 3, 4, 5, 6)), m.group(7) or "000", m.group(8))
 
 
 def run_key(run_id: str) -> str:
     """``runs/YYYY/MM/DD/<run_id>.json``; a malformed id is bad input (exit 2)."""
     m = _RUN_ID.match(run_id or "")
     if not m:
-        raise UsageError(f"{str(run_id)[:60]!r} is not a run id", "run ids look like 20261202T020000Z-1a2b3c4d5e6f; `s3rb-tui --run history` lists them")
+        raise UsageError(f"{str(run_id)[:60]!r} is not a run id", "run ids look like 20261202T020000.123Z-1a2b3c4d5e6f; `s3rb-tui --run history` lists them")
     return f"{RUNS_PREFIX}{m.group(1)}/{m.group(2)}/{m.group(3)}/{run_id}.json"
 
 
@@ -229,7 +243,7 @@ def record_infos(store: ObjectStore, since: dt.datetime | None = None) -> list[O
         if day is None or (first_day and day < first_day):
             continue
         infos.append(info)
-    infos.sort(key=lambda i: i.key.rsplit("/", 1)[-1], reverse=True)
+    infos.sort(key=lambda i: run_id_order(i.key.rsplit("/", 1)[-1].removesuffix(".json")), reverse=True)
     return infos
 
 

@@ -67,8 +67,12 @@ async def test_sync_from_console_shows_progress_log_and_right_counts(source_only
 
 @pilot_test
 async def test_quit_while_a_job_runs_asks_then_cancels(tmp_path):
-    env = wsdata.build(tmp_path / "ws", rows=50000, state="source")
-    env["BACKUP_BATCH_SIZE"] = "50"  # 1,000 batches: still running when the operator quits
+    # 4,000 batches (about 60 s alone on 2 cores): still running when the operator confirms. Each
+    # key press of the test waits up to 2 s for an idle process, which a running job never is, and
+    # in the full suite 1,000 batches of 50 rows could end before the second question was
+    # answered: the question closed as moot and the click landed on the Jobs screen
+    env = wsdata.build(tmp_path / "ws", rows=100000, state="source")
+    env["BACKUP_BATCH_SIZE"] = "25"
     table = wsdata.DELIVERY
     app = make_app(env)
     async with app.run_test(size=SIZE) as pilot:
@@ -84,12 +88,13 @@ async def test_quit_while_a_job_runs_asks_then_cancels(tmp_path):
         assert app.is_running
         await pilot.press("q")
         await wait_text(pilot, "Quit while a job runs?")
+        assert job.running, "the job ended before the test could confirm: give it more batches"
         await pilot.click("#confirm")
         await wait_for(pilot, lambda: not app.is_running, timeout=60, what="the app to exit")
     assert job.status == "cancelled", (job.status, job.error)
     with Workspace(build_settings(env)) as ws:
         wm = ws.watermarks.get(ws.table_ref(table))
-    assert 0 < wm.cumulative.extracted < 50000  # stopped at a batch edge, committed work kept
+    assert 0 < wm.cumulative.extracted < 100000  # stopped at a batch edge, committed work kept
 
 
 @pilot_test

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from s3rb_tui.engine.core.arrow_no_pandas import convert_without_pandas
 from s3rb_tui.engine.core.table_names import TableRef, quote_mysql
 
 #: column names taken as the cursor (``sources/keyset.py``'s ``detect_cursor`` holds the rule)
@@ -26,6 +27,7 @@ REDSHIFT_VARBYTE_MAX = 16_777_216  # "VARBYTE type": 1 to 16,777,216 bytes (1,02
 # MySQL's 64-bit unsigned integers in Parquet: exact to 2^64-1, and a type Redshift's Parquet COPY
 # accepts (into DECIMAL(20,0)); files written before this rule hold uint64 (see column_from_arrow).
 UNSIGNED_64 = pa.decimal128(20, 0)
+convert_without_pandas()  # rows_to_batch's pa.array calls would import pandas: 50 MiB (arrow_no_pandas.py)
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ from s3rb_tui.engine.sources.keyset import INTEGER_TYPES, MYSQL_KEYS, json_safe,
 from s3rb_tui.engine.sources.mysql import MySQLSource
 from s3rb_tui.engine.sources.mysql_rows import PyMySQLRows, select_columns
 from s3rb_tui.engine.sources.read_ahead import (
-    exact_batches, ordered_stripes, read_ahead, release_freed_memory, warm_up_conversions,
+    exact_batches, ordered_stripes, read_ahead, release_freed_memory,
 )
 from s3rb_tui.engine.core.table_names import quote_mysql
 
@@ -101,7 +101,6 @@ class ConnectorXArrow(FetchBackend):
         self.tunnel = tunnel
         self.parallel = 1 if tunnel else max(1, int(parallel))
         self.query_rows = max(1, int(query_rows))
-        warm_up_conversions()
 
     def read(self, session: MySQLSession, schema: TableSchema, start: Position, upper_bound: Any, batch_size: int,
              limit: int | None) -> Iterator[SourceBatch]:

@@ -88,20 +88,6 @@ def release_freed_memory() -> None:
         _MALLOC_TRIM(0)
 
 
-_WARMED_UP = threading.Event()
-
-
-def warm_up_conversions() -> None:
-    """pyarrow imports pandas (when installed: about 0.23 s of CPU) the first time it converts a
-    Python value, which the first page's conversion does on the reader thread while the backup
-    waits for it. Do it once per process in the background instead, while the connection,
-    discovery and planning wait on the server."""
-    if _WARMED_UP.is_set():
-        return
-    _WARMED_UP.set()
-    threading.Thread(target=lambda: pa.array([0]), name="s3rb-arrow-warm-up", daemon=True).start()
-
-
 _DONE = object()
 
 

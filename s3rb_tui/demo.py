@@ -36,6 +36,11 @@ DEFAULT_ROWS = 200_000
 SCHEMA = "settlement"
 MARKER = "demo.json"
 BATCH_SIZE = 25_000
+#: the demo's DuckDB holds at most this much (DUCKDB_MEMORY_LIMIT). The load alone after a backup
+#: (``sync --redshift-only`` on the demo workspace, 200,000 delivery rows, one run each, 2 cores):
+#: peak RSS 343 MiB with DuckDB's own limit, 280 MiB at 128MB, 235 MiB at 64MB, in 6.5 / 5.7 / 6.0 s.
+#: The demo runs on laptops beside everything else; the load is the peak of its full sync
+DUCKDB_MEMORY_LIMIT = "64MB"
 TRAFFIC_SECONDS = 3.0
 #: one claim withdrawn (deleted) every this many ticks: a few deletes a minute, far below repair's
 #: max_delete_ratio of the claims table
@@ -106,6 +111,7 @@ def demo_env(root: Path) -> dict[str, str]:
         "DUCKDB_PATH": str(root / "warehouse.duckdb"),
         "S3RB_CONFIG": str(root / "s3rb.toml"),
         "BACKUP_BATCH_SIZE": str(BATCH_SIZE),
+        "DUCKDB_MEMORY_LIMIT": DUCKDB_MEMORY_LIMIT,
     }
 
 

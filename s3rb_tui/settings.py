@@ -92,6 +92,8 @@ VARIABLES: tuple[Var, ...] = (
     Var("REDSHIFT_SSH_BASTION_USER", "", "str", "warehouse bastion user (empty: SSH_BASTION_USER)", group="warehouse"),
     Var("REDSHIFT_SSH_BASTION_KEY_PATH", "", "path", "warehouse bastion key (empty: SSH_BASTION_KEY_PATH)", group="warehouse"),
     Var("DUCKDB_PATH", "", "path", "DuckDB file when WAREHOUSE_DIALECT=duckdb", group="warehouse"),
+    Var("DUCKDB_MEMORY_LIMIT", "", "str", "memory DuckDB may hold for the warehouse (its memory_limit: e.g. 256MB, 2GB, 25%; "
+        "beyond it DuckDB spills to disk); empty: DuckDB's own, 80% of the machine's RAM", group="warehouse"),
     # Run history, alerts, metrics
     Var("RUN_HISTORY_DAYS", "90", "int", "days a run record is kept under runs/ in the store; older ones are removed by later runs, a few at a time", group="history", minimum=1),
     Var("RUN_HEARTBEAT_SECONDS", "30", "int", "how often a running run refreshes its record's heartbeat", group="history", minimum=1),
@@ -106,6 +108,9 @@ VARIABLES: tuple[Var, ...] = (
 )
 
 VARS_BY_NAME = {v.name: v for v in VARIABLES}
+#: what DuckDB's memory_limit accepts: a number and a unit (KB, MB, GB, TB: powers of 1000; KiB..TiB:
+#: of 1024; any case, a space allowed), or a share of the RAM ("50%")
+_MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s?([KMGT]i?B|%)", re.IGNORECASE)
 _ZONE = re.compile(r"|[+-](0\d|1[0-4]):[0-5]\d|SYSTEM|UTC|[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -223,6 +228,8 @@ def build_settings(
         problems.append("ALERT_WEBHOOK_URL must be an http:// or https:// URL")
     if merged["WAREHOUSE_DIALECT"] == "duckdb" and not merged["DUCKDB_PATH"]:
         problems.append("WAREHOUSE_DIALECT=duckdb needs DUCKDB_PATH")
+    if merged["DUCKDB_MEMORY_LIMIT"] and not _MEMORY_SIZE.fullmatch(merged["DUCKDB_MEMORY_LIMIT"]):
+        problems.append(f"DUCKDB_MEMORY_LIMIT={merged['DUCKDB_MEMORY_LIMIT'][:40]!r} is not a size (use e.g. 256MB or 2GB; empty: DuckDB's own limit)")
     for schema in (part.strip() for part in merged["DB_SCHEMAS"].split(",")):
         try:
             if schema:

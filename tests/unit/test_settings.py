@@ -65,3 +65,19 @@ def test_env_example_documents_every_variable_with_its_default():
 def test_incremental_path_gets_a_trailing_slash(tmp_path: Path):
     s = load_settings(environ={"S3_INCREMENTAL_PATH": "incr", "S3_BUCKET_NAME": "b"}, cwd=tmp_path)
     assert s.str("S3_INCREMENTAL_PATH") == "incr/"
+
+
+def test_duckdb_memory_limit_is_checked_and_reaches_the_connection(tmp_path: Path):
+    from s3rb_tui.engine.warehouses.duckdb import DuckDBWarehouse
+
+    base = {"S3_BUCKET_NAME": "b", "WAREHOUSE_DIALECT": "duckdb", "DUCKDB_PATH": str(tmp_path / "w.duckdb")}
+    bad = load_settings(environ={**base, "DUCKDB_MEMORY_LIMIT": "256"}, cwd=tmp_path)
+    assert any("DUCKDB_MEMORY_LIMIT='256' is not a size (use e.g. 256MB or 2GB" in p for p in bad.problems)
+    for value, shown in (("200MiB", "200.0 MiB"), ("1 GB", "953.6 MiB")):
+        s = load_settings(environ={**base, "DUCKDB_MEMORY_LIMIT": value}, cwd=tmp_path)
+        assert s.problems == ()
+        wh = DuckDBWarehouse(s)
+        try:
+            assert wh.scalar("SELECT current_setting('memory_limit')") == shown
+        finally:
+            wh.close()

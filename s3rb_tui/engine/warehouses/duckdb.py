@@ -49,6 +49,14 @@ def _scannable(batch: pa.RecordBatch) -> pa.RecordBatch:
 ROWS_PER_TRANSACTION = 50_000
 
 
+def duckdb_config(settings) -> dict[str, str | bool | int | float | list[str]]:
+    """The connection's configuration: ``DUCKDB_MEMORY_LIMIT`` as DuckDB's ``memory_limit``
+    (settings.py checks its form; empty leaves DuckDB's own, 80% of the RAM). DuckDB fills its
+    buffer pool up to that limit; the demo's workspace sets 64MB (demo.py has the figures)."""
+    limit = settings.str("DUCKDB_MEMORY_LIMIT")
+    return {"memory_limit": limit} if limit else {}
+
+
 class DuckDBWarehouse(Warehouse):
     dialect = "duckdb"
 
@@ -67,7 +75,7 @@ class DuckDBWarehouse(Warehouse):
         if not absent:
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.con = duckdb.connect(":memory:" if absent else str(path))
+            self.con = duckdb.connect(":memory:" if absent else str(path), config=duckdb_config(settings))
         except duckdb.Error as e:
             raise JobError(f"cannot open the DuckDB warehouse {path}: {e}", "check DUCKDB_PATH; only one process can write to a DuckDB file at a time") from None
         self.schema = settings.str("REDSHIFT_SCHEMA")

@@ -48,7 +48,8 @@ def run(variant: str, pristine: Path, demo_env: dict[str, str]) -> tuple[float, 
         _, status, usage = os.wait4(proc.pid, 0)
         code = os.waitstatus_to_exitcode(status)
         if code != 0:  # say why: the workspace and its log go with the temporary directory
-            errors = [line for line in (Path(tmp) / "log.jsonl").read_text(errors="replace").splitlines() if '"error"' in line]
+            log = Path(tmp) / "log.jsonl"
+            errors = [line for line in (log.read_text(errors="replace") if log.exists() else "").splitlines() if '"error"' in line]
             print(f"  {variant} exited {code}: {(errors or ['no error in the log'])[-1][:400]}", flush=True)
         return time.monotonic() - started, usage.ru_maxrss * 1024, code
 

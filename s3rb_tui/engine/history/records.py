@@ -6,10 +6,12 @@ reads one object, no listing) and id order is start order (``run_id_order``). Id
 the milliseconds were added (``20261202T020000Z-<job id>``) still read, as started at .000: whole
 seconds ordered runs started in the same second by their random job id, so a failed backup and
 the backup that fixed it a moment later could list in either order (and the alert's "recovered"
-compared against the wrong one). A record says ``running`` while its writer's heartbeat is fresh; a record whose
-heartbeat is older than the limit the writer wrote into it (``stale_after_seconds``) reads as
-``abandoned`` (a run killed with -9, a host that went away). The limit travels with the record,
-so every reader on every host agrees on it whatever its own settings. The heartbeat's age is
+compared against the wrong one).
+
+A record says ``running`` while its writer's heartbeat is fresh; a record whose heartbeat is
+older than the limit the writer wrote into it (``stale_after_seconds``) reads as ``abandoned`` (a
+run killed with -9, a host that went away). The limit travels with the record, so every reader
+on every host agrees on it whatever its own settings. The heartbeat's age is
 judged on the store's own clock: every heartbeat rewrites the object, so its ``last_modified``
 is the last beat as the store stamped it, compared with the store's now (``ObjectStore.now``:
 S3's ``Date`` header) — neither the writer's nor the reader's clock takes part, so a host whose

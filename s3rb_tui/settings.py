@@ -15,9 +15,9 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-from s3rb_tui.engine.core.batch_sizes import FILE_ROWS, QUERY_ROWS
+from s3rb_tui.engine.core.batch_sizes import FILE_ROWS, QUERY_ROWS, auto_chunks
 from s3rb_tui.engine.core.errors import ConfigError, UsageError
 from s3rb_tui.engine.core.table_names import validate_identifier
 
@@ -32,6 +32,7 @@ class Var:
     choices: tuple[str, ...] = ()
     group: str = "general"
     minimum: int | None = None
+    auto: Callable[[], int] | None = None  # an int variable that also takes "auto": its value then
 
 
 VARIABLES: tuple[Var, ...] = (
@@ -66,7 +67,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("BACKUP_BATCH_SIZE", str(FILE_ROWS), "int", "rows per Parquet file (and per query of the pymysql path)", group="backup", minimum=1),
     Var("BACKUP_QUERY_ROWS", str(QUERY_ROWS), "int", "rows per query of the fast extraction path, written as files of BACKUP_BATCH_SIZE rows (rounded down to a multiple of it, at least one file)", group="backup", minimum=1),
     Var("BACKUP_MAX_WORKERS", "4", "int", "tables at once with the inter-table strategy", group="backup", minimum=1),
-    Var("BACKUP_NUM_CHUNKS", "4", "int", "primary-key range chunks read in parallel by the fast extraction path", group="backup", minimum=1),
+    Var("BACKUP_NUM_CHUNKS", "auto", "int", "connections reading primary-key or keyset stripes in parallel on the fast extraction path (auto: one per CPU, at most 4)", group="backup", minimum=1, auto=auto_chunks),
     Var("BACKUP_RETRY_ATTEMPTS", "3", "int", "attempts for transient MySQL/warehouse errors", group="backup", minimum=1),
     Var("BACKUP_TIMEOUT_SECONDS", "300", "int", "connect/read timeout for MySQL and SSH", group="backup", minimum=1),
     Var("BACKUP_LAG_SECONDS", "0", "int", "extra margin: the run's upper bound is at most the source's NOW() minus this (it already stays behind open transactions when INNODB_TRX is readable); raise it when writers stamp rows with their own clocks", group="backup", minimum=0),
@@ -130,7 +131,9 @@ class Settings:
         return self.values[name]
 
     def int(self, name: builtins.str) -> int:
-        return int(self.values[name])
+        """The variable as a number; ``auto`` (where the variable takes it) as what it means here."""
+        raw, auto = self.values[name], VARS_BY_NAME[name].auto
+        return auto() if auto is not None and raw == "auto" else int(raw)
 
     def bool(self, name: builtins.str) -> builtins.bool:
         return self.values[name].strip().lower() in _TRUE
@@ -169,10 +172,13 @@ class Settings:
 
 def _check(var: Var, raw: str) -> str | None:
     if var.kind == "int":
+        if var.auto is not None and raw == "auto":
+            return None
         try:
             n = int(raw.strip())
         except ValueError:
-            return f"{var.name}={raw!r} is not a whole number (set it to e.g. {var.default})"
+            either = "a whole number or auto" if var.auto is not None else "a whole number"
+            return f"{var.name}={raw!r} is not {either} (set it to e.g. {var.default if var.auto is None else '2, or auto'})"
         if var.minimum is not None and n < var.minimum:
             return f"{var.name}={n} must be at least {var.minimum}"
     elif var.kind == "bool":
@@ -201,6 +207,8 @@ def build_settings(
         raw = str(raw).strip() if var.kind != "str" or not var.secret else str(raw)
         if var.kind == "choice" and var.name == "LOG_LEVEL":
             raw = raw.upper()
+        elif var.auto is not None and raw.lower() == "auto":
+            raw = "auto"
         merged[var.name] = raw
         problem = _check(var, raw)
         if problem:

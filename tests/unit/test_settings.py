@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,20 @@ def test_duckdb_memory_limit_is_checked_and_reaches_the_connection(tmp_path: Pat
             assert wh.scalar("SELECT current_setting('memory_limit')") == shown
         finally:
             wh.close()
+
+
+def test_num_chunks_auto_is_one_connection_per_cpu_up_to_four():
+    from s3rb_tui.engine.core.batch_sizes import auto_chunks
+
+    assert [auto_chunks(n) for n in (1, 2, 3, 4, 8, 32)] == [1, 2, 3, 4, 4, 4]
+    default = load_settings(environ={"S3_BUCKET_NAME": "b"}, cwd=Path("/nonexistent"))
+    assert default.str("BACKUP_NUM_CHUNKS") == "auto"
+    assert default.int("BACKUP_NUM_CHUNKS") == auto_chunks() == min(4, len(os.sched_getaffinity(0)))
+    spelled = load_settings(environ={"S3_BUCKET_NAME": "b", "BACKUP_NUM_CHUNKS": " AUTO "}, cwd=Path("/nonexistent"))
+    assert spelled.problems == () and spelled.int("BACKUP_NUM_CHUNKS") == auto_chunks()
+    assert load_settings(environ={"S3_BUCKET_NAME": "b", "BACKUP_NUM_CHUNKS": "3"}, cwd=Path("/nonexistent")).int("BACKUP_NUM_CHUNKS") == 3
+    bad = load_settings(environ={"S3_BUCKET_NAME": "b", "BACKUP_NUM_CHUNKS": "many"}, cwd=Path("/nonexistent"))
+    assert bad.problems == ("BACKUP_NUM_CHUNKS='many' is not a whole number or auto (set it to e.g. 2, or auto)",)
+    # only the variables that say so take auto
+    other = load_settings(environ={"S3_BUCKET_NAME": "b", "BACKUP_BATCH_SIZE": "auto"}, cwd=Path("/nonexistent"))
+    assert other.problems == ("BACKUP_BATCH_SIZE='auto' is not a whole number (set it to e.g. 10000)",)

@@ -14,6 +14,7 @@ from s3rb_tui.engine.core.jobs import JobContext
 from s3rb_tui.engine.stores.layout import data_key
 from s3rb_tui.engine.stores import open_store
 from s3rb_tui.engine.core.table_names import TableRef
+from s3rb_tui.engine.state.locks import TableLock
 from s3rb_tui.engine.state.watermarks import Counts, Watermark, WatermarkStore
 from s3rb_tui.settings import build_settings
 from tests.support.terminal import run_in_terminal
@@ -172,6 +173,38 @@ def test_a_denied_key_is_reported_and_the_rest_deleted(seeded, run_cli, s3_clien
     assert f"could not delete {denied}: AccessDenied" in done.stdout
     assert "deleted 5 of 6 file(s)" in done.stdout
     assert {k for k in keys_of(store, "incremental/a.b/") if k.endswith(".parquet")} == {denied}
+
+
+def test_a_table_locked_by_a_running_run_keeps_its_files(seeded, run_cli):
+    """A backup of a.b holds its lock (files written, the watermark not yet committed): a clean
+    run meanwhile deletes none of a.b's files, says who holds the table, and exits 1; once the
+    backup is done, the same clean deletes them."""
+    env, store = seeded
+    before = keys_of(store)
+    with TableLock(store, AB, purpose="backup (intra-table)") as backup:
+        done = run_cli("--run", "s3clean", "clean", "-t", "a.b", "--include-unloaded", "--force", env=env)
+        assert done.returncode == 1, done.stderr
+        assert "deleted 0 of 6 file(s)" in done.stdout
+        assert f"could not delete {data_key(INC, AB, RUN, 1)}: Locked a.b is locked by backup (intra-table) on host" in done.stdout
+        assert f"pid {os.getpid()}" in done.stdout
+        assert keys_of(store) - keys_of(store, "runs/") == before | {backup.key}
+    after = run_cli("--run", "s3clean", "clean", "-t", "a.b", "--include-unloaded", "--force", env=env)
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert "deleted 6 of 6 file(s)" in after.stdout
+    assert not keys_of(store, "watermark/locks/")  # the clean's own lock is gone with it
+
+
+def test_retention_clean_skips_a_locked_table_and_cleans_the_others(seeded, run_cli, s3_bucket):
+    env, store = seeded
+    with TableLock(store, AB, purpose="load"):
+        done = run_cli("--run", "clean", "--bucket", s3_bucket, "--prefix", "incremental/", "--days", "0",
+                       "--confirm", "--force", "--json", env=env)
+    assert done.returncode == 1, done.stderr
+    result = json.loads(done.stdout)["result"]
+    assert result["deleted"] == 2  # both of a.bc's (no load status known), none of a.b's
+    assert {e["code"] for e in result["errors"]} == {"Locked"} and len(result["errors"]) == 6
+    assert len([k for k in keys_of(store, "incremental/a.b/") if k.endswith(".parquet")]) == 6
+    assert not [k for k in keys_of(store, "incremental/a.bc/") if k.endswith(".parquet")]
 
 
 def test_retention_clean_is_a_dry_run_without_confirm(seeded, run_cli, s3_bucket):

@@ -14,12 +14,13 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from s3rb_tui.engine.core.errors import UsageError
+from s3rb_tui.engine.core.errors import LockedError, UsageError
 from s3rb_tui.engine.core.events import JobStatus, TableResult
 from s3rb_tui.engine.core.jobs import JobContext, run_table_change
 from s3rb_tui.engine.stores.layout import DATA_SUFFIX, WATERMARK_PREFIX, normalize_prefix, parse_data_key, table_prefix
 from s3rb_tui.engine.stores.base import DeleteError, ObjectInfo, ObjectStore
 from s3rb_tui.engine.core.table_names import TableRef
+from s3rb_tui.engine.state.locks import TableLock
 
 DELETE_BATCH = 1000
 
@@ -228,28 +229,66 @@ class CleanResult:
         }
 
 
+def _by_table(plan: CleanPlan) -> list[tuple[str | None, list[ObjectInfo]]]:
+    """The plan's files in plan order, grouped by the table they belong to (None: a key that names
+    no table, which only a retention prefix can hold)."""
+    groups: dict[str | None, list[ObjectInfo]] = {}
+    for info in plan.files:
+        parsed = parse_data_key(info.key)
+        groups.setdefault(plan.table or (parsed.table if parsed else None), []).append(info)
+    return list(groups.items())
+
+
 def execute_clean(store: ObjectStore, plan: CleanPlan, ctx: JobContext) -> CleanResult:
-    """Delete exactly ``plan.files`` in batches of at most 1000 keys; report every per-key error."""
+    """Delete exactly ``plan.files`` in batches of at most 1000 keys; report every per-key error.
+
+    Each table's files are deleted holding its lock (``state.locks``), renewed between batches: a
+    backup, load or repair of the table running meanwhile cannot have its files removed under it
+    (a file written but not yet committed, one a load is about to COPY). A table locked by another
+    run keeps its files, each reported as an error naming the holder; the other tables go on."""
     label = plan.table or plan.prefix
     result = CleanResult(table=plan.table, prefix=plan.prefix, planned=len(plan.files))
-    sizes = {f.key: f.size for f in plan.files}
-    for start in range(0, len(plan.files), DELETE_BATCH):
-        ctx.check_cancelled()
-        chunk = [f.key for f in plan.files[start:start + DELETE_BATCH]]
-        try:
-            errors = store.delete_many(chunk)
-        except Exception as e:  # the whole request failed: every key of the chunk is an error
-            errors = [DeleteError(key=k, code=type(e).__name__, message=str(e)) for k in chunk]
-        failed = {e.key for e in errors}
-        for key in chunk:
-            if key not in failed:
-                result.deleted += 1
-                result.bytes_freed += sizes[key]
+
+    def report(errors: list[DeleteError]) -> None:
         result.errors.extend(errors)
         for error in errors:
             ctx.log("could not delete file", level="error", table=plan.table, key=error.key, code=error.code, error=error.message)
         ctx.progress(label, rows=result.deleted, files=result.deleted, total=result.planned, phase="clean",
                      bytes=result.bytes_freed, errors=len(result.errors))
+
+    for table, files in _by_table(plan):
+        ctx.check_cancelled()
+        lock = TableLock(store, TableRef.parse(table), purpose=f"{ctx.name} (clean)", log=ctx.log) if table else None
+        try:
+            if lock is not None:
+                lock.acquire()
+        except LockedError as e:
+            ctx.log("table locked: its files are kept", level="error", table=table, files=len(files), error=str(e))
+            report([DeleteError(key=f.key, code="Locked", message=str(e)) for f in files])
+            continue
+        try:
+            for start in range(0, len(files), DELETE_BATCH):
+                ctx.check_cancelled()
+                if lock is not None and start:
+                    try:
+                        lock.renew()
+                    except LockedError as e:  # another run took the table over: the rest is its
+                        report([DeleteError(key=f.key, code="Locked", message=str(e)) for f in files[start:]])
+                        break
+                chunk = files[start:start + DELETE_BATCH]
+                try:
+                    errors = store.delete_many([f.key for f in chunk])
+                except Exception as e:  # the whole request failed: every key of the chunk is an error
+                    errors = [DeleteError(key=f.key, code=type(e).__name__, message=str(e)) for f in chunk]
+                failed = {e.key for e in errors}
+                for f in chunk:
+                    if f.key not in failed:
+                        result.deleted += 1
+                        result.bytes_freed += f.size
+                report(errors)
+        finally:
+            if lock is not None:
+                lock.release()
     ctx.log("clean finished", level="info" if result.ok else "error", table=plan.table, prefix=plan.prefix,
             deleted=result.deleted, bytes_freed=result.bytes_freed, errors=len(result.errors))
     return result

@@ -106,3 +106,29 @@ def test_detect_deletes_propagates_the_sources_deletes_under_the_ratio(mysql_ser
     [t] = json.loads(refused.stdout)["tables"]
     assert t["details"]["load"]["details"]["deletes"]["deleted"] == 0 and "max-delete-ratio" in t["details"]["load"]["details"]["deletes"]["refused"]
     assert _verify(env, "edge").counts["extra_in_warehouse"] == 100
+
+
+def test_a_cancelled_repair_commits_nothing(mysql_server, mysql_db, make_env, run_cli, tmp_path, request):
+    """The console's Cancel reaches the repair while it reads the source's rows: nothing is
+    committed (the watermark's history and the warehouse stay as they were), and a repair run
+    afterwards still finds and fixes every difference."""
+    from s3rb_tui.engine.core.errors import Cancelled
+    from s3rb_tui.engine.core.jobs import CancelToken, JobContext
+    from s3rb_tui.engine.ops.repair import apply_repair, plan_repair
+
+    wh, env = _setup("duckdb", mysql_server, mysql_db, make_env, run_cli, tmp_path, request, EDGE_DDL, EDGE_FILL, "edge")
+    _differences(wh, mysql_server, mysql_db)
+    with Workspace(build_settings(env)) as ws:
+        ref = ws.table_ref("edge")
+        plan = plan_repair(ws, ref)
+        before = ws.watermarks.get(ref)
+        token = CancelToken()
+        token.cancel()
+        with pytest.raises(Cancelled):
+            apply_repair(ws, plan, JobContext("repair", cancel=token))
+        after = ws.watermarks.get(ref)
+    assert (after.committed_through, after.files_written_total) == (before.committed_through, before.files_written_total)
+    assert _verify(env, "edge").counts == {"missing_in_warehouse": 3, "extra_in_warehouse": 1, "different": 3}
+    done = run_cli("--run", "repair", "-t", "edge", "--force", env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert _verify(env, "edge").equal

@@ -149,7 +149,9 @@ def _write(ws: "Workspace", key: str, batches: list[pa.RecordBatch], arrow: pa.S
 
 
 def write_repair_batch(ws: "Workspace", plan: RepairPlan, ctx: JobContext) -> list[str]:
-    """Step 1 (module docstring): the repair batch files, committed in the watermark's history."""
+    """Step 1 (module docstring): the repair batch files, committed in the watermark's history.
+    ``ctx``'s cancel token is checked after every read of ``KEYS_PER_READ`` keys and before the
+    commit: a cancelled repair commits nothing (its files are orphans the next backup removes)."""
     ref = plan.ref
     cfg = ws.table_config(ref)
     with TableLock(ws.store, ref, purpose="repair", log=ctx.log) as lock:
@@ -180,11 +182,13 @@ def write_repair_batch(ws: "Workspace", plan: RepairPlan, ctx: JobContext) -> li
             lock.renew()
 
         for batch in _read_rows(ws, schema, plan.reextract):
+            ctx.check_cancelled()  # a cancel between reads leaves the files written so far as orphans
             pending.append(batch)
             rows += batch.num_rows
             if sum(b.num_rows for b in pending) >= ROWS_PER_FILE:
                 flush(False)
         flush(True)
+        ctx.check_cancelled()  # the last moment a cancel changes nothing: the commit follows
         new = dataclasses.replace(
             wm, committed_through=str(FilePosition(run_stamp(start), len(files))),
             files_written_total=wm.files_written_total + len(files),

@@ -343,3 +343,30 @@ def test_tables_of_one_run_never_share_a_manifest(standin, pg_db):
         "redshift/manifests/one-run/public.first/batch_0001_00.manifest", "redshift/manifests/one-run/public.second/batch_0001_00.manifest"]
     assert q(pg_db, "SELECT orderid, status FROM public.first") == [(1, "first")]
     assert q(pg_db, "SELECT orderid, status FROM public.second") == [(2, "second")]
+
+
+def test_an_append_repair_batch_records_the_versions_it_replaced_in_the_ledger(standin, pg_db):
+    """The Redshift path's history load (an append table's repair batch): the version of order 1
+    that ties with the repaired one is replaced, order 2 is new; the ledger holds the file (2 rows)
+    and the adjustment (-1), in the batch's transaction, so the table's 2 rows are accounted for."""
+    from s3rb_tui.engine.state.ledger import read_ledger, read_ledger_counts
+
+    ws, ctx, logged = standin()
+    ref = TableRef("shop", "events")
+    first = put(ws, ref, RUN1, 1, orders([1], ["wrong"], [T]))
+    repair = put(ws, ref, RUN2, 1, orders([1, 2], ["right", "new"], [T, T]))
+    wh = open_standin(ws.settings, ws.store)
+    try:
+        target = Target("public", "events")
+        wh.ensure_schema_and_ledger()
+        wh.create_table(target, [("OrderID", "INTEGER"), ("Status", "VARCHAR(20)"), ("UpdatedAt", "TIMESTAMP")])
+        wh.load_batch(target, [footer(ws.store, first, ws.store.head(first).size)], LoadSpec("append"), "run-1")
+        wh.load_batch(target, [footer(ws.store, repair, ws.store.head(repair).size)],
+                      LoadSpec("merge", ("OrderID",), "UpdatedAt", history=True), "repair-1")
+        files, adjusted = read_ledger_counts(wh, target)
+        assert [(e.key, e.rows) for e in files] == [(first, 1), (repair, 2)] == [(e.key, e.rows) for e in read_ledger(wh, target)]
+        assert adjusted == -1
+    finally:
+        wh.close()
+    assert q(pg_db, 'SELECT "orderid", "status" FROM public.events ORDER BY 1') == [(1, "right"), (2, "new")]
+    assert q(pg_db, "SELECT file_key, rows FROM public.s3rb_load_ledger WHERE file_key LIKE '%#adjustment'") == [(repair + "#adjustment", -1)]

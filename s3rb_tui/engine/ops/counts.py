@@ -18,7 +18,7 @@ from s3rb_tui.engine.core.errors import UsageError
 from s3rb_tui.engine.core.jobs import JobContext, run_table_change
 from s3rb_tui.engine.stores.layout import parse_data_key
 from s3rb_tui.engine.core.table_settings import resolve_mode
-from s3rb_tui.engine.state.ledger import committed_files, read_ledger
+from s3rb_tui.engine.state.ledger import committed_files, read_ledger_counts
 from s3rb_tui.engine.state.locks import TableLock
 from s3rb_tui.engine.warehouses.targets import target_for
 from s3rb_tui.engine.core.table_names import TableRef
@@ -115,6 +115,9 @@ class LedgerCounts:
     rows_counted_by_the_watermark: int
     #: replace mode: the rows of the newest loaded snapshot (None for other modes)
     newest_snapshot_rows: int | None = None
+    #: the history loads' row adjustments (``warehouses.base.ADJUSTMENT_SUFFIX``): minus the older
+    #: versions an append table's repair batches replaced
+    adjusted_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,8 @@ class ValidationReport:
                   "rows_counted_by_the_watermark": self.ledger.rows_counted_by_the_watermark}
         if self.ledger.newest_snapshot_rows is not None:
             ledger["newest_snapshot_rows"] = self.ledger.newest_snapshot_rows
+        if self.ledger.adjusted_rows:
+            ledger["adjusted_rows"] = self.ledger.adjusted_rows
         return {
             "table": self.table,
             "target": self.target,
@@ -210,7 +215,7 @@ def validate_table(ws: "Workspace", ref: TableRef, wh: Warehouse | None = None, 
     own = wh is None
     wh = wh or ws.open_warehouse(reading=True)
     try:
-        entries = read_ledger(wh, target)
+        entries, adjusted = read_ledger_counts(wh, target)
         exists = wh.table_columns(target) is not None
         w_rows = wh.count_rows(target) if exists else 0
         w_keys = wh.count_distinct(target, tuple(keys)) if exists and keys else None
@@ -228,7 +233,7 @@ def validate_table(ws: "Workspace", ref: TableRef, wh: Warehouse | None = None, 
         watermark=WatermarkCounts(wm.cumulative.extracted if wm else 0, wm.cumulative.loaded if wm else 0,
                                   wm.files_loaded_total if wm else 0, counts_base),
         files=FileCounts(len(file_rows), sum(file_rows.values()), sum(n for k, n in file_rows.items() if k not in in_ledger)),
-        ledger=LedgerCounts(len(entries), sum(e.rows for e in entries), sum(e.rows for e in entries[since:]), snapshot),
+        ledger=LedgerCounts(len(entries), sum(e.rows for e in entries), sum(e.rows for e in entries[since:]), snapshot, adjusted),
         warehouse=WarehouseCounts(w_rows, w_keys, exists),
         source=source,
     )
@@ -276,8 +281,14 @@ def _classify(r: ValidationReport) -> tuple[list[str], list[str]]:
     if pending > 0:
         exp.append(f"{pending:,} rows in committed files are not loaded yet (run sync --redshift-only)")
     if r.mode == "append":
-        if W != G:
-            bad.append(f"warehouse has {W:,} rows but {G:,} were loaded: rows were {'deleted from' if W < G else 'added to'} the table outside the pipeline")
+        held = G + r.ledger.adjusted_rows  # the rows loaded, less the versions repair batches replaced
+        if r.ledger.adjusted_rows:
+            exp.append(f"{-r.ledger.adjusted_rows:,} loaded rows were older versions replaced by repair batches "
+                       f"(the table holds {held:,} of the {G:,} loaded)")
+        if W != held:
+            bad.append(f"warehouse has {W:,} rows but {held:,} were loaded"
+                       + (f" ({G:,}, less {-r.ledger.adjusted_rows:,} versions replaced by repair batches)" if r.ledger.adjusted_rows else "")
+                       + f": rows were {'deleted from' if W < held else 'added to'} the table outside the pipeline")
         elif K is not None and K < W:
             exp.append(f"{W - K:,} older versions of rows are kept (append mode; the _latest view shows the newest)")
     elif r.mode == "merge":

@@ -40,7 +40,7 @@ from s3rb_tui.engine.ops.table_identity import check_identity
 from s3rb_tui.engine.state.locks import TableLock
 from s3rb_tui.engine.core.type_rules import TableSchema, column_from_arrow, preflight, warehouse_type
 from s3rb_tui.engine.core.table_names import TableRef
-from s3rb_tui.engine.state.ledger import committed_files, ledger_keys
+from s3rb_tui.engine.state.ledger import committed_files, file_entries, ledger_keys
 from s3rb_tui.engine.warehouses.targets import refuse_shared_targets, refuse_unholdable_names, target_for
 from s3rb_tui.engine.core.table_settings import TableConfig, resolve_mode
 from s3rb_tui.engine.warehouses.sql_views import refresh_views
@@ -338,7 +338,7 @@ def _load_pending(ws: "Workspace", wh: Warehouse, plan: TablePlan, ctx: JobConte
     follow the committed batches, so a load cancelled or failed midway reports what it loaded."""
     name = plan.ref.full_name
     wm = ws.watermarks.get(plan.ref)
-    recovered = _unaccounted(wh.ledger_entries(plan.target), wm)
+    recovered = _unaccounted(file_entries(wh.ledger_entries(plan.target)), wm)
     session_rows = sum(e.rows for e in recovered)
     session_files = [e.key for e in recovered]
     if recovered:

@@ -6,7 +6,9 @@
   after its timestamp (``honour_manual``: what a ``--redshift-only`` load picks up).
 - **The load ledger** (``read_ledger``, ``ledger_keys``, ``loaded_keys``, ``LoadedKeys``): one
   ``LedgerEntry`` (key, rows, run id) per file loaded into a warehouse table, written in the same
-  transaction as the rows. A warehouse whose ledger table does not exist yet has loaded nothing.
+  transaction as the rows, and per history load (an append table's repair batch) a row adjustment
+  that readers of files never see (``file_entries``). A warehouse whose ledger table does not
+  exist yet has loaded nothing.
   Without a warehouse configured, ``LoadedKeys`` answers from what the watermark records.
 - **Inventory** (``tables_in_store``, ``summarize``): tables with data files, and each table's files
   by day, loaded and not (``s3clean list``, ``status``).
@@ -29,7 +31,7 @@ from s3rb_tui.engine.core.timestamps import parse_timestamp
 from s3rb_tui.engine.state.watermarks import Watermark
 from s3rb_tui.engine.stores.base import ObjectInfo, ObjectStore
 from s3rb_tui.engine.stores.layout import DATA_SUFFIX, normalize_prefix, parse_data_key, stamp_to_datetime, table_data_files, table_prefix
-from s3rb_tui.engine.warehouses.base import LedgerEntry, Target, Warehouse
+from s3rb_tui.engine.warehouses.base import ADJUSTMENT_SUFFIX, LedgerEntry, Target, Warehouse
 from s3rb_tui.engine.warehouses.targets import target_for
 
 if TYPE_CHECKING:
@@ -67,11 +69,23 @@ def manual_moment(wm: Watermark | None) -> dt.datetime | None:
 
 
 # --- the load ledger ----------------------------------------------------------------------------
+def file_entries(entries: Iterable[LedgerEntry]) -> list[LedgerEntry]:
+    """The entries of files, without history loads' row adjustments (``ADJUSTMENT_SUFFIX``)."""
+    return [e for e in entries if not e.key.endswith(ADJUSTMENT_SUFFIX)]
+
+
 def read_ledger(wh: Warehouse, target: Target) -> list[LedgerEntry]:
-    """The ledger's entries for ``target``, oldest first (none when the ledger table does not exist)."""
+    """The ledger's file entries for ``target``, oldest first (none when the ledger table does not exist)."""
+    return read_ledger_counts(wh, target)[0]
+
+
+def read_ledger_counts(wh: Warehouse, target: Target) -> tuple[list[LedgerEntry], int]:
+    """(``read_ledger``'s file entries, the sum of the history loads' row adjustments): an append
+    table holds the files' rows plus the adjustments (minus the versions repair batches replaced)."""
     if wh.table_columns(wh.ledger) is None:
-        return []
-    return wh.ledger_entries(target)
+        return [], 0
+    entries = wh.ledger_entries(target)
+    return file_entries(entries), sum(e.rows for e in entries if e.key.endswith(ADJUSTMENT_SUFFIX))
 
 
 def ledger_keys(wh: Warehouse, target: Target) -> set[str]:

@@ -34,10 +34,26 @@ def ledger_match(folded: bool, value_sql: str) -> str:
 
 
 class LedgerEntry(NamedTuple):
-    """One row of the load ledger: a file loaded into a warehouse table (0 rows: superseded)."""
+    """One row of the load ledger: a file loaded into a warehouse table (0 rows: superseded), or a
+    history load's row adjustment (``ADJUSTMENT_SUFFIX``)."""
     key: str
     rows: int
     run_id: str
+
+
+#: the ledger row of a history load (an append table's repair batch, ``LoadSpec.history``) beside
+#: its files' rows: key ``<first file key>#adjustment``, rows = how much the table's row count moved
+#: minus the rows the files brought (negative: the versions the batch replaced). Written in the
+#: batch's transaction, so ``validate-counts`` knows exactly how many rows an append table holds
+#: fewer than its files loaded; no file key ends so (data keys end in ``.parquet``).
+ADJUSTMENT_SUFFIX = "#adjustment"
+
+
+def adjustment_row(files: Sequence["LoadFile"], table_name: str, before: int, after: int, copied: int,
+                   now: Any, run_id: str) -> list[tuple]:
+    """The history load's adjustment ledger row (none when the table moved by exactly ``copied``)."""
+    moved = after - before - copied
+    return [(files[0].key + ADJUSTMENT_SUFFIX, table_name, moved, now, run_id)] if moved and files else []
 
 
 @dataclass(frozen=True)

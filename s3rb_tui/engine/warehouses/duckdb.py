@@ -19,7 +19,7 @@ from s3rb_tui.engine.stores.base import ObjectStore
 from s3rb_tui.engine.core.table_names import quote_sql
 from s3rb_tui.engine.warehouses import sql, sql_views
 from s3rb_tui.engine.warehouses.base import (
-    FILES_PER_BATCH, SEQ_COLUMN, BatchLimits, BatchOutcome, LedgerEntry, LoadFile, LoadSpec, Target, Warehouse,
+    FILES_PER_BATCH, SEQ_COLUMN, BatchLimits, BatchOutcome, LedgerEntry, LoadFile, LoadSpec, Target, Warehouse, adjustment_row,
 )
 from s3rb_tui.engine.warehouses.files import arrow_schema, iter_batches
 from s3rb_tui.engine.warehouses.values import decimal_text
@@ -186,6 +186,7 @@ class DuckDBWarehouse(Warehouse):
         try:
             dest = target.sql
             seq: int | None = None
+            before = int(self.scalar(f"SELECT COUNT(*) FROM {target.sql}")) if spec.history else 0
             if spec.mode == "merge":
                 dest = quote_sql(sql.STAGE_TABLE)
                 self.con.execute(f"CREATE OR REPLACE TEMP TABLE {dest} AS SELECT *, CAST(NULL AS BIGINT) AS {quote_sql(SEQ_COLUMN)} FROM {target.sql} LIMIT 0")
@@ -213,6 +214,9 @@ class DuckDBWarehouse(Warehouse):
                 self.con.execute(f"DROP TABLE {dest}")
             rows = [(f.key, target.full_name, f.rows, now, run_id) for f in files]
             rows += [(f.key, target.full_name, 0, now, run_id) for f in ledger_only]
+            if spec.history:
+                after = int(self.scalar(f"SELECT COUNT(*) FROM {target.sql}"))
+                rows += adjustment_row(files, target.full_name, before, after, outcome.rows, now, run_id)
             if rows:
                 self.con.executemany(sql.ledger_insert(self.schema, "?"), rows)
             self.con.commit()

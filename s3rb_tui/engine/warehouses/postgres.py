@@ -19,7 +19,7 @@ from s3rb_tui.engine.core.errors import ConfigError, JobError
 from s3rb_tui.engine.stores.base import ObjectStore
 from s3rb_tui.engine.core.table_names import quote_sql
 from s3rb_tui.engine.warehouses import sql, sql_views
-from s3rb_tui.engine.warehouses.base import SEQ_COLUMN, BatchOutcome, LedgerEntry, LoadFile, LoadSpec, Target, Warehouse
+from s3rb_tui.engine.warehouses.base import SEQ_COLUMN, BatchOutcome, LedgerEntry, LoadFile, LoadSpec, Target, Warehouse, adjustment_row
 from s3rb_tui.engine.warehouses.files import ChunkReader, csv_chunks, prefetched
 from s3rb_tui.engine.warehouses.values import BatchFix, PostgresValues, ValueRepairs
 
@@ -192,6 +192,7 @@ class PostgresWarehouse(Warehouse):
                 repairs = ValueRepairs(target.full_name, spec.keys)
                 json_columns = {name for name, t in typed if t == "jsonb"}
                 dest = target.sql
+                before = self._count_in_txn(cur, target) if spec.history else 0
                 if spec.mode == "merge":
                     dest = self._stage(cur, target)
                 elif spec.mode == "replace":
@@ -214,6 +215,8 @@ class PostgresWarehouse(Warehouse):
                         cur.execute(s)
                 rows = [(f.key, target.full_name, f.rows, now, run_id) for f in files]
                 rows += [(f.key, target.full_name, 0, now, run_id) for f in ledger_only]
+                if spec.history:
+                    rows += adjustment_row(files, target.full_name, before, self._count_in_txn(cur, target), outcome.rows, now, run_id)
                 psycopg2.extras.execute_batch(cur, sql.ledger_insert(self.schema), rows)
             self.conn.commit()
             outcome.warnings = repairs.warnings()
@@ -227,6 +230,10 @@ class PostgresWarehouse(Warehouse):
             self._rollback()
             raise
         return outcome
+
+    def _count_in_txn(self, cur, target: Target) -> int:
+        cur.execute(f"SELECT COUNT(*) FROM {target.sql}")
+        return int(cur.fetchone()[0])
 
     def table_columns_in_txn(self, cur, target: Target) -> list[str]:
         cur.execute(self._COLUMNS_SQL, (target.schema, target.name))

@@ -35,7 +35,7 @@ from s3rb_tui.engine.stores.layout import parse_data_key
 from s3rb_tui.engine.stores.base import ObjectStore
 from s3rb_tui.engine.core.table_names import quote_sql
 from s3rb_tui.engine.warehouses import sql
-from s3rb_tui.engine.warehouses.base import BatchLimits, BatchOutcome, LoadFile, LoadSpec, Target
+from s3rb_tui.engine.warehouses.base import BatchLimits, BatchOutcome, LoadFile, LoadSpec, Target, adjustment_row
 from s3rb_tui.engine.warehouses.files import write_gzip_csv
 from s3rb_tui.engine.warehouses.postgres import PostgresWarehouse
 from s3rb_tui.engine.warehouses.redshift_sql import (CSV_PREFIX, MANIFEST_PREFIX, NULL_MARK, SESSION_SETTINGS, STL_LOAD_ERRORS,
@@ -184,6 +184,7 @@ class RedshiftWarehouse(PostgresWarehouse):
         now = dt.datetime.now(dt.timezone.utc)
         try:
             with self.conn.cursor() as cur:
+                before = self._count_in_txn(cur, folded) if spec.history else 0
                 pending = iter(units)
                 for s in batch_statements(folded, table, spec, units, self._copy_sql, now) if units else []:
                     self.log("warehouse statement", level="debug", statement=self.auth.redact(s))
@@ -204,6 +205,8 @@ class RedshiftWarehouse(PostgresWarehouse):
                 # shared table abort each other ("serializable isolation violation"); blind inserts queue.
                 name = self.ledger_name(target)
                 rows = [(f.key, name, f.rows, now, run_id) for f in files] + [(f.key, name, 0, now, run_id) for f in ledger_only]
+                if spec.history:  # the versions the repair batch replaced (ADJUSTMENT_SUFFIX)
+                    rows += adjustment_row(files, name, before, self._count_in_txn(cur, folded), outcome.rows, now, run_id)
                 if rows:
                     psycopg2.extras.execute_values(cur, sql.ledger_insert(self.schema, "%s", many=True), rows, page_size=1000)
             self.conn.commit()
@@ -217,6 +220,12 @@ class RedshiftWarehouse(PostgresWarehouse):
             self._rollback()
             raise
         return outcome
+
+    def _count_in_txn(self, cur, target: Target) -> int:
+        query = f"SELECT COUNT(*) FROM {target.sql}"
+        self.log("warehouse statement", level="debug", statement=query)
+        cur.execute(query)
+        return int(cur.fetchone()[0])
 
     def _first_lines(self, e: psycopg2.Error) -> str:
         """The error's first line, and for a Parquet COPY the Spectrum context line (many Parquet

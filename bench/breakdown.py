@@ -6,7 +6,10 @@ Steps per query of ``--query-rows`` rows in primary-key order (the first backup'
 the same SELECT list as the backup: ``arrow_transport``): connectorx's read (server + client
 decode), the conversion to the rule types (``BatchConverter.batches``: sliced into files of
 ``--batch-size``), the Parquet encoding of each file (the backup's writer), and the copy into a
-local store directory (an S3 upload is a network write this machine cannot stand for). Beside them,
+local store directory; with ``--s3``, the upload of each file to S3 as well (the product's
+``S3Store.put_file`` with botocore's AWS defaults, so the client computes the CRC32 checksums AWS
+asks for, to moto's server mode in a process of its own on loopback: this process's CPU is the
+client's cost of an upload; the network and S3's side are not measured). Beside them,
 ``mariadb --quick --batch > /dev/null`` of ``SELECT *`` (the wire) in the same run, ``--runs`` times
 alternating. Everything runs sequentially, so the steps' sum is what one connection costs.
 
@@ -40,25 +43,70 @@ from s3rb_tui.engine.sources.arrow_transport import ColumnsRead  # noqa: E402
 from s3rb_tui.engine.sources.mysql import MySQLSource  # noqa: E402
 
 STEPS = ("read (connectorx)", "convert + slice", "Parquet encode", "store copy")
+S3_STEP = "S3 upload (client)"
 
 
-def one_run(a, schema, server: int | None) -> dict[str, tuple[float, float]]:
-    """{step: (client CPU s, server CPU s)} of one pass over the table."""
+class MotoS3:
+    """moto's S3 server in a process of its own on a free loopback port, and a bucket in it."""
+
+    def __init__(self) -> None:
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("moto_server did not start (pip install 'moto[server]')") from None
+                time.sleep(0.05)
+
+    def store(self):
+        """An ``S3Store`` on the bucket whose client has botocore's AWS defaults (checksums when supported)."""
+        import boto3
+        from botocore.config import Config
+
+        from s3rb_tui.engine.stores.s3 import S3Store
+
+        store = S3Store("s3rb-bench", endpoint_url=self.url, access_key="bench", secret_key="bench")
+        store.client = boto3.session.Session().client("s3", endpoint_url=self.url, aws_access_key_id="bench",
+                                                      aws_secret_access_key="bench", region_name="us-east-1",
+                                                      config=Config(s3={"addressing_style": "path"}))
+        store.client.create_bucket(Bucket="s3rb-bench")
+        return store
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def one_run(a, schema, server: int | None, s3=None) -> dict[str, tuple[float, float]]:
+    """{step: (client CPU s, server CPU s)} of one pass over the table (``s3``: an S3 store each
+    file is uploaded to as well, its step's server column moto's CPU)."""
     read = ColumnsRead.of(schema)
     select = ", ".join(t.select for t in read.transports)
     url = f"mysql://{a.user}@{a.host}:{a.port}/{a.database}"
-    out = {s: [0.0, 0.0] for s in STEPS}
+    out = {s: [0.0, 0.0] for s in STEPS + ((S3_STEP,) if s3 is not None else ())}
+    moto = s3.proc.pid if s3 is not None else None
+    bucket = s3.store() if s3 is not None else None
     tmp = tempfile.mkdtemp(prefix="s3rb-bench-breakdown-")
     store = Path(tmp) / "store"
     store.mkdir()
     writer = _ParquetBatchWriter(tmp, ["update_at", "ID"])
     after, files = 0, 0
 
-    def timed(step, fn):
-        c0, s0 = time.process_time(), _cpu_of(server)
+    def timed(step, fn, other: int | None = server):
+        c0, s0 = time.process_time(), _cpu_of(other)
         value = fn()
         out[step][0] += time.process_time() - c0
-        out[step][1] += _cpu_of(server) - s0
+        out[step][1] += _cpu_of(other) - s0
         return value
 
     while True:
@@ -71,6 +119,8 @@ def one_run(a, schema, server: int | None) -> dict[str, tuple[float, float]]:
         for sb in page:
             path = timed(STEPS[2], lambda: writer.write(sb.batch))
             files += 1
+            if bucket is not None:
+                timed(S3_STEP, lambda: bucket.put_file(f"incremental/bench/batch_{files:05d}.parquet", path), moto)
             timed(STEPS[3], lambda: shutil.move(path, store / f"batch_{files:05d}.parquet"))
         after = page[-1].batch.column("ID")[-1].as_py()
         if table.num_rows < a.query_rows:
@@ -97,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--query-rows", type=int, default=50_000)
     p.add_argument("--batch-size", type=int, default=10_000)
+    p.add_argument("--s3", action="store_true", help="also upload every file to moto's S3 server (moto[server] installed)")
     a = p.parse_args(argv)
     server = _server_pid()
     with MySQLSource(a.host, a.port, a.user, "") as src:
@@ -104,15 +155,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{TABLE} in {a.database}; queries of {a.query_rows:,} rows, files of {a.batch_size:,}; load average {os.getloadavg()[0]:.1f}")
     ours: list[dict[str, tuple[float, float]]] = []
     wires: list[tuple[float, float, float]] = []
-    for i in range(a.runs):
-        ours.append(one_run(a, schema, server))
-        wires.append(wire(a, server))
-        total = sum(c + s for c, s in ours[-1].values())
-        print(f"  round {i + 1}: ours " + ", ".join(f"{k} {c:.2f}+{s:.2f} s" for k, (c, s) in ours[-1].items())
-              + f" (total {total:.1f} s); wire {wires[-1][1]:.2f}+{wires[-1][2]:.2f} s CPU, {wires[-1][0]:.1f} s wall; "
-              f"load avg {os.getloadavg()[0]:.1f}", flush=True)
-    print(f"\n{'step':<20} {'client CPU':>10} {'server CPU':>10}   (medians of {a.runs})")
-    for step in STEPS:
+    s3 = MotoS3() if a.s3 else None
+    try:
+        for i in range(a.runs):
+            ours.append(one_run(a, schema, server, s3))
+            wires.append(wire(a, server))
+            total = sum(c + s for c, s in ours[-1].values())
+            print(f"  round {i + 1}: ours " + ", ".join(f"{k} {c:.2f}+{s:.2f} s" for k, (c, s) in ours[-1].items())
+                  + f" (total {total:.1f} s); wire {wires[-1][1]:.2f}+{wires[-1][2]:.2f} s CPU, {wires[-1][0]:.1f} s wall; "
+                  f"load avg {os.getloadavg()[0]:.1f}", flush=True)
+    finally:
+        if s3 is not None:
+            s3.close()
+    print(f"\n{'step':<20} {'client CPU':>10} {'server CPU':>10}   (medians of {a.runs}; the S3 step's server: moto)")
+    for step in ours[0]:
         print(f"{step:<20} {statistics.median(r[step][0] for r in ours):>8.2f} s {statistics.median(r[step][1] for r in ours):>8.2f} s")
     print(f"{'wire (mariadb)':<20} {statistics.median(w[1] for w in wires):>8.2f} s {statistics.median(w[2] for w in wires):>8.2f} s")
     return 0

@@ -258,7 +258,7 @@ def execute_clean(store: ObjectStore, plan: CleanPlan, ctx: JobContext) -> Clean
 
     for table, files in _by_table(plan):
         ctx.check_cancelled()
-        lock = TableLock(store, TableRef.parse(table), purpose=f"{ctx.name} (clean)", log=ctx.log) if table else None
+        lock = TableLock(store, TableRef.parse(table), purpose=ctx.name, log=ctx.log) if table else None
         try:
             if lock is not None:
                 lock.acquire()

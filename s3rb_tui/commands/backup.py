@@ -38,7 +38,8 @@ def describe_dry_run(results) -> str:
         if d.get("version_overlap"):
             lines.append(f"  overlap: versions after {d['version_overlap']['from_cursor_after']} are read again; "
                          "rows already stored are dropped (BACKUP_VERSION_OVERLAP)")
-        lines.append(f"  estimated rows: {display.count(d.get('estimated_rows'))}   estimated size: {report.size(d.get('estimated_bytes'))}   extraction: {d.get('extract_path')}")
+        lines.append(f"  estimated rows: {display.count(d.get('estimated_rows'))}   estimated size: {report.size(d.get('estimated_bytes'))}   extraction: {d.get('extract_path')}"
+                     + (f" on {d['read_connections']} connections" if d.get("read_connections", 1) > 1 else ""))
         if d.get("uncommitted_files_to_remove"):
             lines.append(f"  {d['uncommitted_files_to_remove']} uncommitted files of an interrupted run would be removed")
         for w in r.warnings:

@@ -241,9 +241,9 @@ def test_backup_on_the_fast_path_through_the_cli_never_shows_the_password(
     (tmp_path / "store").mkdir()
     dry = run_cli("--run", "backup", "-t", "ties", "--dry-run", env=env)
     assert dry.returncode == 0, dry.stderr
-    assert "extraction: connectorx" in dry.stdout
+    assert "extraction: connectorx on 2 connections" in dry.stdout  # BACKUP_NUM_CHUNKS=2
     forced = run_cli("--run", "backup", "-t", "ties", "--dry-run", "--extract-engine", "pymysql", env=env)
-    assert "extraction: pymysql" in forced.stdout
+    assert "extraction: pymysql\n" in forced.stdout  # one connection: not said
     done = run_cli("--run", "backup", "-t", "ties", "--batch-size", "64", "--json", "--log-file", log, env=env)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)

@@ -56,6 +56,7 @@ class BackupPlan:
     estimated_rows: int | None  # None while the count runs beside the extraction (``counting``)
     estimated_bytes: int | None
     extract_path: str
+    read_connections: int = 1  # connections the extraction reads on at once (BACKUP_NUM_CHUNKS on the fast path)
     orphans: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     counting: PendingEstimate | None = None
@@ -94,6 +95,7 @@ class BackupPlan:
             "estimated_rows": self.estimated_rows,
             "estimated_bytes": self.estimated_bytes,
             "extract_path": self.extract_path,
+            "read_connections": self.read_connections,
             "uncommitted_files_to_remove": len(self.orphans),
             "warnings": self.warnings,
         }
@@ -178,6 +180,7 @@ def plan_backup(ws: "Workspace", table: TableRef, source: Source, *, extract_pat
         estimated_rows=None if estimate is None else estimate.rows,
         estimated_bytes=None if estimate is None else estimate.bytes,
         extract_path=extract_path,
+        read_connections=getattr(source, "read_connections", 1) if schema.incremental else 1,  # a snapshot: one streamed query
         orphans=orphans,
         warnings=warnings,
         counting=None if estimate is not None else counting,

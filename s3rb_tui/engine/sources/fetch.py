@@ -52,6 +52,8 @@ class FetchBackend(ABC):
 
     #: the extraction path's name, as the backup's run record and ``--extract-engine`` say it
     path: str
+    #: connections one read keeps open at once (``--dry-run`` says it)
+    connections: int = 1
 
     @abstractmethod
     def read(self, session: MySQLSession, schema: TableSchema, start: Position, upper_bound: Any, batch_size: int,

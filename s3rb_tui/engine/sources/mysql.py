@@ -94,6 +94,11 @@ class MySQLSource(MySQLClock, Source):
     def extract_path(self) -> str:
         return self.fetch.path
 
+    @property
+    def read_connections(self) -> int:
+        """Connections a read keeps open at once (the fast path's BACKUP_NUM_CHUNKS, 1 through a tunnel)."""
+        return self.fetch.connections
+
     def __repr__(self) -> str:
         return f"MySQLSource({self.user}@{self.host}:{self.port}, {self.fetch.path})"
 

@@ -100,6 +100,7 @@ class ConnectorXArrow(FetchBackend):
         read-ahead), and snapshot tables (one streamed query) take the pymysql reader."""
         self.tunnel = tunnel
         self.parallel = 1 if tunnel else max(1, int(parallel))
+        self.connections = self.parallel
         self.query_rows = max(1, int(query_rows))
 
     def read(self, session: MySQLSession, schema: TableSchema, start: Position, upper_bound: Any, batch_size: int,

@@ -309,7 +309,7 @@ class _TableRun:
             self.commit(FilePosition(self.stamp, batch_no), status="running")
         self.pending_key = None
         if self.lock is not None:
-            self.lock.renew()
+            self.lock.keep()
         self.ws.ensure_tunnels()
         self.update_total()
         self.ctx.progress(self.name, rows=self.rows, files=len(self.written), total=self.total,

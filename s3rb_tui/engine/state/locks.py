@@ -2,7 +2,8 @@
 
 Two runs on the same table (console, cron, another host) never overlap: the second one is told
 who holds the lock. A lease whose holder is a dead process on this host, or whose expiry has
-passed, is taken over (with a log line). The holder renews its lease between batches.
+passed, is taken over (with a log line). The holder renews its lease between batches
+(``keep``: at most every ``KEEP_SECONDS``).
 
 A run that was refused the lock, or lost it, holds nothing of the table: ``held`` is False and
 such a run must not write the table's watermark or files (issue 13: a refused run's "failed"
@@ -24,6 +25,11 @@ from s3rb_tui.engine.stores.base import ObjectStore, PreconditionFailed
 from s3rb_tui.engine.core.table_names import TableRef
 
 DEFAULT_LEASE_SECONDS = 15 * 60
+#: ``keep()`` renews a lease at most this often (a fifteenth of the default lease): a backup used
+#: to renew after every file, one PUT beside the file's own PUT and the watermark's; to moto's S3
+#: server on loopback that was a third of the per-file requests, and a network round trip each to
+#: S3 itself. Safety holds: a live holder's lease can only be taken over once it has expired.
+KEEP_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ class TableLock:
         self.owner = uuid.uuid4().hex
         self.etag: str | None = None
         self._log = log or (lambda *a, **k: None)
+        self._renewed = 0.0  # time.monotonic() of the last write of the lease
 
     def _body(self, started: float | None = None) -> bytes:
         now = time.time()
@@ -82,6 +89,7 @@ class TableLock:
 
     def acquire(self) -> "TableLock":
         self._started = time.time()
+        self._renewed = time.monotonic()
         try:
             self.etag = self.store.put(self.key, self._body(self._started), if_none_match=True)
             return self
@@ -117,10 +125,17 @@ class TableLock:
         """True between a successful ``acquire`` and ``release``, unless the lease was lost."""
         return self.etag is not None
 
+    def keep(self) -> None:
+        """``renew`` when ``KEEP_SECONDS`` have passed since the lease was last written (the hot
+        paths call this after every file or batch)."""
+        if time.monotonic() - self._renewed >= min(KEEP_SECONDS, self.lease_seconds / 3):
+            self.renew()
+
     def renew(self) -> None:
         if self.etag is None:
             return
         try:
+            self._renewed = time.monotonic()
             self.etag = self.store.put(self.key, self._body(self._started), if_match=self.etag)
         except PreconditionFailed:
             self.etag = None  # someone else holds it now: nothing of the table is ours any more

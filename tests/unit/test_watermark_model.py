@@ -83,3 +83,26 @@ def test_an_initial_scan_in_progress_is_kept_shown_and_cleared_by_set_and_reset(
     assert wm.with_reset().initial_scan is None
     done = commit(wm, "run1", 500, ["f1", "f2"], 2)  # the scan's last batch commits a keyset position
     assert done.initial_scan is None and done.initial_scan_text() is None
+
+
+def test_a_long_first_backup_keeps_its_watermark_document_small(tmp_path):
+    """A commit after every file: the document no longer lists the session's files (10,000 of them
+    made a 1.34 MB document, written 10,000 times), yet the totals stay exact."""
+    store = WatermarkStore(LocalStore(tmp_path))
+    keys = [f"incremental/s.t/year=2025/month=01/day=01/hour=00/2025-01-01_00-00-00_batch_{i:05d}.parquet" for i in range(1, 10_001)]
+    wm = commit(Watermark(table="s.t"), "run1", 10_000 * 10_000, keys, 10_000)
+    assert (wm.files_written_total, wm.session_files_written_count) == (10_000, 10_000)
+    store.write(wm, None)
+    data = json.loads(store.store.get("watermark/s.t.json")[0])
+    assert len(json.dumps(data)) < 5_000 and data["session_files_written"] == []
+    again = commit(Watermark.from_json("s.t", data), "run1", 1, keys + ["one more"], 10_001)  # the same session goes on
+    assert again.files_written_total == 10_001
+
+
+def test_a_document_that_still_lists_its_session_files_counts_them():
+    """Written before the count: the session's list is what the same session replaces."""
+    old = Watermark.from_json("s.t", {**Watermark(table="s.t").to_json(), "backup_session_id": "run1", "files_written_total": 5,
+                                      "session_files_written": ["f3", "f4", "f5"]})
+    wm = commit(old, "run1", 10, ["f3", "f4", "f5", "f6"], 6)
+    assert wm.files_written_total == 6
+    assert commit(old, "run2", 10, ["g1"], 1).files_written_total == 6  # a new session adds to the total

@@ -1,5 +1,5 @@
-"""The source contract: every source (the SQLite demo, MySQL read by pymysql, MySQL read by connectorx
-on one connection and in parallel stripes) follows the same cursor and keyset rules
+"""The source contract: every source (the SQLite demo, MySQL read by pymysql with one query a
+batch and with several, MySQL read by connectorx on one connection and in parallel stripes) follows the same cursor and keyset rules
 (``engine/sources/keyset.py``): cursor detection, key overrides, the position after the last row
 (ties, NULL cursors, resuming from it), a DATE cursor's last complete day, a snapshot's latest
 cursor, ``count()``, and the batch-size check. Each test builds its table in the source's own
@@ -20,12 +20,15 @@ from s3rb_tui.engine.core.errors import JobError
 from s3rb_tui.engine.sources.base import Position, Source
 from s3rb_tui.engine.sources.mysql import MySQLSource
 from s3rb_tui.engine.sources.mysql_arrow import connectorx_source
+from s3rb_tui.engine.sources.mysql_rows import PyMySQLRows
 from s3rb_tui.engine.sources.sqlite import SQLiteSource
 from s3rb_tui.engine.core.table_names import TableRef
 
 pytestmark = pytest.mark.integration
 
-SOURCES = ("sqlite", "pymysql", "connectorx", "connectorx-stripes")
+# pymysql-pages: the pymysql path reading each batch in several queries (at most 2 rows a query:
+# batches of 4 are 2 pages, of 3 are 3 pages of 1; mysql_rows.page_rows)
+SOURCES = ("sqlite", "pymysql", "pymysql-pages", "connectorx", "connectorx-stripes")
 
 
 @dataclasses.dataclass
@@ -75,6 +78,7 @@ def stand(request: pytest.FixtureRequest, tmp_path) -> Iterator[Stand]:
 
     login = (server["host"], server["port"], server["user"], server["password"])
     src = {"pymysql": lambda: MySQLSource(*login),
+           "pymysql-pages": lambda: MySQLSource(*login, fetch=PyMySQLRows(query_rows=2)),
            "connectorx": lambda: connectorx_source(*login, parallel=1),
            "connectorx-stripes": lambda: connectorx_source(*login, parallel=3)}[request.param]()
     yield Stand(src, database, execute_mysql)

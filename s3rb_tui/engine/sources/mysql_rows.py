@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from typing import Any, Iterator
 
+import pyarrow as pa
 import pymysql
 import pymysql.cursors
 
@@ -21,6 +22,52 @@ from s3rb_tui.engine.sources.fetch import FetchBackend, MySQLSession
 from s3rb_tui.engine.sources.keyset import MYSQL_KEYS, RowPositions, mysql_keyset
 
 PATH = "pymysql"
+
+#: rows one query of this path reads at most: they are Python tuples until converted, about 6 KB
+#: a row of the 51-column settlement table (1M rows, one run each: files of 10,000 rows read in
+#: one query each peaked at 172 MiB, files of 50,000 at 417 MiB). A file of more rows is read in
+#: several queries of whole pages (``page_rows``) and written once they are converted.
+QUERY_ROWS = 10_000
+
+
+def page_rows(file_rows: int, most: int = QUERY_ROWS) -> int:
+    """Rows per query for files of ``file_rows``: all of them up to ``most``; else ``file_rows / k``
+    for the smallest ``k`` (from ``file_rows / most`` rounded up, to 4 times that) that divides it,
+    so that every file is whole pages and ends at its last page's position; ``file_rows`` (one query
+    a file, as before) when no such ``k`` exists (a prime number of rows)."""
+    if file_rows <= most:
+        return file_rows
+    fewest = -(-file_rows // most)
+    for k in range(fewest, 4 * fewest + 1):
+        if file_rows % k == 0:
+            return file_rows // k
+    return file_rows
+
+
+def whole_files(pages: Iterator[SourceBatch], file_rows: int) -> Iterator[SourceBatch]:
+    """Consecutive pages joined into batches of ``file_rows`` (the last may be short), each ending
+    at the position of its last page; a page without rows (the end of an initial scan) ends the
+    batch it joins."""
+    pending: list[SourceBatch] = []
+    have = 0
+    for page in pages:
+        pending.append(page)
+        have += page.batch.num_rows
+        if have >= file_rows or page.batch.num_rows == 0:
+            yield _joined(pending)
+            pending, have = [], 0
+    if pending:
+        yield _joined(pending)
+
+
+def _joined(pages: list[SourceBatch]) -> SourceBatch:
+    if len(pages) == 1:
+        return pages[0]
+    stats = ConversionStats()
+    for page in pages:
+        stats.merge(page.stats)
+    return SourceBatch(batch=pa.concat_batches([p.batch for p in pages]), end=pages[-1].end,
+                       null_cursor_rows=sum(p.null_cursor_rows for p in pages), stats=stats)
 
 
 def select_columns(schema: TableSchema, names: "list[str] | tuple[str, ...]") -> str:
@@ -48,13 +95,20 @@ def fetch_page(session: MySQLSession, sql: str, params: list[Any]) -> list[tuple
 class PyMySQLRows(FetchBackend):
     path = PATH
 
+    def __init__(self, query_rows: int = QUERY_ROWS):
+        """``query_rows``: rows one query reads at most (``QUERY_ROWS``; tests make pages small)."""
+        self.query_rows = max(1, int(query_rows))
+
     def read(self, session: MySQLSession, schema: TableSchema, start: Position, upper_bound: Any, batch_size: int,
              limit: int | None) -> Iterator[SourceBatch]:
+        page = page_rows(batch_size, self.query_rows)
         if schema.incremental and start.scan is not None:
-            return self._read_scan(session, schema, start.scan, batch_size, limit)
-        if schema.incremental:
-            return self._read_keyset(session, schema, start, upper_bound, batch_size, limit)
-        return self._read_snapshot(session, schema, batch_size, limit)
+            pages = self._read_scan(session, schema, start.scan, page, limit)
+        elif schema.incremental:
+            pages = self._read_keyset(session, schema, start, upper_bound, page, limit)
+        else:
+            pages = self._read_snapshot(session, schema, page, limit)
+        return pages if page == batch_size else whole_files(pages, batch_size)
 
     def _read_keyset(self, session: MySQLSession, schema: TableSchema, start: Position, upper_bound: Any,
                      batch_size: int, limit: int | None) -> Iterator[SourceBatch]:

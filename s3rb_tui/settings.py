@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from s3rb_tui.engine.core.batch_sizes import FILE_ROWS, QUERY_ROWS, auto_chunks
+from s3rb_tui.engine.core.batch_sizes import FILE_ROWS, PYMYSQL_QUERY_ROWS, QUERY_ROWS, auto_chunks
 from s3rb_tui.engine.core.errors import ConfigError, UsageError
 from s3rb_tui.engine.core.table_names import validate_identifier
 
@@ -64,7 +64,7 @@ VARIABLES: tuple[Var, ...] = (
     Var("S3_INCREMENTAL_PATH", "incremental/", "str", "prefix for data files", group="store"),
     Var("S3_HIGH_WATERMARK_KEY", "watermark/last_run_timestamp.txt", "str", "legacy v1.2 key; watermarks now live as one JSON document per table under watermark/", group="store"),
     # Backup
-    Var("BACKUP_BATCH_SIZE", str(FILE_ROWS), "int", "rows per Parquet file (the pymysql path reads them in queries of at most 10,000 rows)", group="backup", minimum=1),
+    Var("BACKUP_BATCH_SIZE", str(FILE_ROWS), "int", f"rows per Parquet file (the pymysql path reads them in queries of at most {PYMYSQL_QUERY_ROWS:,} rows)", group="backup", minimum=1),
     Var("BACKUP_QUERY_ROWS", str(QUERY_ROWS), "int", "rows per query of the fast extraction path, written as files of BACKUP_BATCH_SIZE rows (rounded down to a multiple of it, at least one file)", group="backup", minimum=1),
     Var("BACKUP_MAX_WORKERS", "4", "int", "tables at once with the inter-table strategy", group="backup", minimum=1),
     Var("BACKUP_NUM_CHUNKS", "auto", "int", "connections reading primary-key or keyset stripes in parallel on the fast extraction path (auto: one per CPU, at most 4)", group="backup", minimum=1, auto=auto_chunks),

@@ -7,7 +7,8 @@ import pyarrow as pa
 
 from s3rb_tui.engine.core.type_rules import ConversionStats
 from s3rb_tui.engine.sources.base import Position, SourceBatch
-from s3rb_tui.engine.sources.mysql_rows import QUERY_ROWS, page_rows, whole_files
+from s3rb_tui.engine.core.batch_sizes import PYMYSQL_QUERY_ROWS as QUERY_ROWS
+from s3rb_tui.engine.sources.mysql_rows import page_rows, whole_files
 
 
 def test_page_rows_divide_the_file():

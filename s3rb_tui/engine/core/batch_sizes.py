@@ -1,6 +1,6 @@
-"""The one home of the fast path's sizing defaults: ``settings`` (BACKUP_BATCH_SIZE,
-BACKUP_QUERY_ROWS, BACKUP_NUM_CHUNKS) and the fast extraction path (``sources.mysql_arrow``) both
-read them here.
+"""The one home of the extraction's sizing defaults: ``settings`` (BACKUP_BATCH_SIZE,
+BACKUP_QUERY_ROWS, BACKUP_NUM_CHUNKS) and the extraction paths (``sources.mysql_arrow``,
+``sources.mysql_rows``) read them here.
 
 - ``FILE_ROWS``: rows per Parquet file, the manual's BACKUP_BATCH_SIZE (users know 10,000).
 - ``QUERY_ROWS``: rows one query of the fast path reads, sliced zero-copy into files of
@@ -13,6 +13,11 @@ import os
 
 FILE_ROWS = 10_000
 QUERY_ROWS = 50_000
+#: rows one query of the pymysql path reads at most: they are Python tuples until converted, about
+#: 6 KB a row of the 51-column settlement table (1M rows, one run each: files of 10,000 rows read
+#: in one query each peaked at 172 MiB, files of 50,000 at 417 MiB, in five queries 245 MiB). A
+#: file of more rows is read in several queries of whole pages (``sources.mysql_rows.page_rows``).
+PYMYSQL_QUERY_ROWS = 10_000
 
 #: BACKUP_NUM_CHUNKS=auto: connections at most (the single Parquet encoder is the limit beyond)
 MAX_AUTO_CHUNKS = 4

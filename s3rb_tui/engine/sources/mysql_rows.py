@@ -16,6 +16,7 @@ import pyarrow as pa
 import pymysql
 import pymysql.cursors
 
+from s3rb_tui.engine.core.batch_sizes import PYMYSQL_QUERY_ROWS
 from s3rb_tui.engine.core.type_rules import ConversionStats, TableSchema, rows_to_batch
 from s3rb_tui.engine.sources.base import InitialScan, Position, SourceBatch, empty_batch
 from s3rb_tui.engine.sources.fetch import FetchBackend, MySQLSession
@@ -23,14 +24,9 @@ from s3rb_tui.engine.sources.keyset import MYSQL_KEYS, RowPositions, mysql_keyse
 
 PATH = "pymysql"
 
-#: rows one query of this path reads at most: they are Python tuples until converted, about 6 KB
-#: a row of the 51-column settlement table (1M rows, one run each: files of 10,000 rows read in
-#: one query each peaked at 172 MiB, files of 50,000 at 417 MiB). A file of more rows is read in
-#: several queries of whole pages (``page_rows``) and written once they are converted.
-QUERY_ROWS = 10_000
 
 
-def page_rows(file_rows: int, most: int = QUERY_ROWS) -> int:
+def page_rows(file_rows: int, most: int = PYMYSQL_QUERY_ROWS) -> int:
     """Rows per query for files of ``file_rows``: all of them up to ``most``; else ``file_rows / k``
     for the smallest ``k`` (from ``file_rows / most`` rounded up, to 4 times that) that divides it,
     so that every file is whole pages and ends at its last page's position; ``file_rows`` (one query
@@ -95,8 +91,8 @@ def fetch_page(session: MySQLSession, sql: str, params: list[Any]) -> list[tuple
 class PyMySQLRows(FetchBackend):
     path = PATH
 
-    def __init__(self, query_rows: int = QUERY_ROWS):
-        """``query_rows``: rows one query reads at most (``QUERY_ROWS``; tests make pages small)."""
+    def __init__(self, query_rows: int = PYMYSQL_QUERY_ROWS):
+        """``query_rows``: rows one query reads at most (``PYMYSQL_QUERY_ROWS``; tests make pages small)."""
         self.query_rows = max(1, int(query_rows))
 
     def read(self, session: MySQLSession, schema: TableSchema, start: Position, upper_bound: Any, batch_size: int,

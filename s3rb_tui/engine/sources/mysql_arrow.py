@@ -53,9 +53,8 @@ from s3rb_tui.engine.sources.fetch import FetchBackend, MySQLSession
 from s3rb_tui.engine.sources.keyset import INTEGER_TYPES, MYSQL_KEYS, json_safe, mysql_keyset, order_row_position
 from s3rb_tui.engine.sources.mysql import MySQLSource
 from s3rb_tui.engine.sources.mysql_rows import PyMySQLRows, select_columns
-from s3rb_tui.engine.sources.read_ahead import (
-    exact_batches, ordered_stripes, read_ahead, release_freed_memory,
-)
+from s3rb_tui.engine.sources.read_ahead import exact_batches, ordered_stripes, read_ahead
+from s3rb_tui.engine.core.memory import release_freed_memory
 from s3rb_tui.engine.core.table_names import quote_mysql
 
 EXTRACT_PATH = "connectorx"

@@ -1,12 +1,12 @@
 """The reader-thread machinery of the connectorx backend: a reader thread a page ahead of the
 consumer, consecutive stripes read by a pool and yielded in order, batches re-cut to an exact
-size, and the memory a converted page leaves behind handed back to the system.
+size, and the memory a converted page leaves behind handed back to the system
+(``core.memory.release_freed_memory``: connectorx allocates its Arrow buffers with the C allocator
+from its own threads, and without a trim the process grows with every page).
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import queue
 import threading
 from collections import deque
@@ -67,25 +67,6 @@ def exact_batches(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.R
             have = rest.num_rows
     if have:
         yield pa.concat_batches(pending)
-
-
-def _libc_trim() -> Callable[[int], int] | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc.malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        return None
-
-
-_MALLOC_TRIM = _libc_trim()
-
-
-def release_freed_memory() -> None:
-    """Hand the memory of a converted page back to the system. connectorx allocates its Arrow
-    buffers with the C allocator from its own threads; glibc keeps what they free in per-thread
-    arenas, and without a trim the process grows with every page: memory would grow with the table."""
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
 
 
 _DONE = object()

@@ -24,6 +24,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from s3rb_tui.engine.core.errors import JobError
+from s3rb_tui.engine.core.memory import release_freed_memory
 from s3rb_tui.engine.stores.base import ObjectStore
 from s3rb_tui.engine.core.table_names import quote_sql
 from s3rb_tui.engine.warehouses.base import LoadFile
@@ -63,7 +64,10 @@ def iter_batches(store: ObjectStore, key: str, columns: list[str] | None = None,
     """The file's rows, one row group in memory at a time, sliced into batches of ``batch_rows``.
 
     (``ParquetFile.iter_batches`` keeps more than one row group alive: its memory grew with the
-    file in bench/load.py; reading row group by row group stays flat.)
+    file in bench/load.py; reading row group by row group stays flat.) After each row group the
+    freed memory goes back to the system (``core.memory``): the reads come through Python file
+    objects on the CSV encoder's thread, and without it a sync to PostgreSQL of 50,000-row files
+    grew to 396 MiB instead of 254-271.
     """
     with store.open_input(key) as f:
         pf = pq.ParquetFile(f)
@@ -71,6 +75,7 @@ def iter_batches(store: ObjectStore, key: str, columns: list[str] | None = None,
             group = pf.read_row_group(i, columns=columns)
             yield from group.to_batches(max_chunksize=batch_rows)
             del group
+            release_freed_memory()
 
 
 def _is_binary(t: pa.DataType) -> bool:

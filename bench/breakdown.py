@@ -36,6 +36,7 @@ import pyarrow as pa  # noqa: E402
 
 import s3rb_tui  # noqa: E402,F401  (Arrow's allocator, as in the backup)
 from bench.defaults import _cpu_of, _server_pid  # noqa: E402
+from bench.moto_s3 import MotoS3  # noqa: E402
 from bench.settlement_table import TABLE  # noqa: E402
 from s3rb_tui.engine.core.table_names import TableRef  # noqa: E402
 from s3rb_tui.engine.ops.backup import _ParquetBatchWriter  # noqa: E402
@@ -44,47 +45,6 @@ from s3rb_tui.engine.sources.mysql import MySQLSource  # noqa: E402
 
 STEPS = ("read (connectorx)", "convert + slice", "Parquet encode", "store copy")
 S3_STEP = "S3 upload (client)"
-
-
-class MotoS3:
-    """moto's S3 server in a process of its own on a free loopback port, and a bucket in it."""
-
-    def __init__(self) -> None:
-        import socket
-
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("moto_server did not start (pip install 'moto[server]')") from None
-                time.sleep(0.05)
-
-    def store(self):
-        """An ``S3Store`` on the bucket whose client has botocore's AWS defaults (checksums when supported)."""
-        import boto3
-        from botocore.config import Config
-
-        from s3rb_tui.engine.stores.s3 import S3Store
-
-        store = S3Store("s3rb-bench", endpoint_url=self.url, access_key="bench", secret_key="bench")
-        store.client = boto3.session.Session().client("s3", endpoint_url=self.url, aws_access_key_id="bench",
-                                                      aws_secret_access_key="bench", region_name="us-east-1",
-                                                      config=Config(s3={"addressing_style": "path"}))
-        store.client.create_bucket(Bucket="s3rb-bench")
-        return store
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
 
 
 def one_run(a, schema, server: int | None, s3=None) -> dict[str, tuple[float, float]]:

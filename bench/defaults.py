@@ -13,6 +13,11 @@ run behind by the whole table (``watermark set`` before every row, not timed): >
     python bench/defaults.py --rows 1000000 --configs default 10000x4q10000 50000x2 100000x2
 
 ``10000x4q10000``: files of 10,000 rows, 4 connections, 10,000 rows a query (BACKUP_QUERY_ROWS).
+
+``--s3``: the backups write to moto's S3 server (``bench.moto_s3.MotoS3``, a process of its own
+on loopback) instead of a local directory, as the product does; each file then costs its
+requests, so the file size counts as it does against S3. The bucket is emptied after every run
+(the rows written are counted from the Parquet footers first); moto's CPU is not in the client's.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.extract import BEFORE_EVERY_ROW, CONNECTORX, MIB, Measure, _parquet_rows, _row_count, median_run  # noqa: E402
 from bench.settlement_table import TABLE, build  # noqa: E402
+from bench.moto_s3 import MotoS3  # noqa: E402
 
 
 @dataclass
@@ -84,8 +90,25 @@ def _wait(proc: subprocess.Popen, timeout: float):
         time.sleep(0.02)
 
 
-def measure(config: str, n: int, base_env: dict, timeout: float) -> Measure:
-    """One configuration in a fresh subprocess: ``default``, ``BATCHxCHUNKS``, ``wire`` or ``connectorx``."""
+def _s3_rows(s3: MotoS3) -> int:
+    """Rows in the bucket's Parquet files; then the bucket is emptied for the next run."""
+    import pyarrow.parquet as pq
+
+    store = s3.store(create=False)
+    keys = [o.key for o in store.list("")]
+    rows = 0
+    for key in keys:
+        if key.endswith(".parquet"):
+            with store.open_input(key) as f:
+                rows += pq.ParquetFile(f).metadata.num_rows
+    for i in range(0, len(keys), 1000):
+        store.delete_many(keys[i:i + 1000])
+    return rows
+
+
+def measure(config: str, n: int, base_env: dict, timeout: float, s3: MotoS3 | None = None) -> Measure:
+    """One configuration in a fresh subprocess: ``default``, ``BATCHxCHUNKS``, ``wire`` or
+    ``connectorx``; the backups to ``s3`` when given, else to a local directory."""
     with tempfile.TemporaryDirectory(prefix=f"s3rb-bench-defaults-{config}-") as tmp:
         tmpdir = Path(tmp)
         env = {**base_env, "BENCH_OUT": str(tmpdir), "BENCH_TABLE": TABLE}
@@ -98,9 +121,12 @@ def measure(config: str, n: int, base_env: dict, timeout: float) -> Measure:
         if config == "connectorx":
             cmd = [sys.executable, "-c", CONNECTORX]
         else:
-            store = tmpdir / "store"
-            store.mkdir()
-            env["STORE_URL"] = f"file://{store}"
+            if s3 is not None:
+                env.update(S3_ENDPOINT_URL=s3.url, S3_BUCKET_NAME=s3.bucket, S3_ACCESS_KEY="bench", S3_SECRET_KEY="bench")
+            else:
+                store = tmpdir / "store"
+                store.mkdir()
+                env["STORE_URL"] = f"file://{store}"
             cli = [sys.executable, "-m", "s3rb_tui", "--run"]
             if config == "keyset":  # an incremental run behind by the whole table, with the defaults
                 subprocess.run([*cli, "watermark", "set", "-t", TABLE, "--timestamp", BEFORE_EVERY_ROW, "--force"], env=env,
@@ -116,7 +142,7 @@ def measure(config: str, n: int, base_env: dict, timeout: float) -> Measure:
         seconds, rss, code, tail, ccpu, scpu = _run(cmd, env, timeout)
         if code != 0:
             return Timed(config, n, seconds, rss, False, f"exit {code}: {tail.strip().splitlines()[-1] if tail.strip() else ''}", ccpu, scpu)
-        got = _parquet_rows(tmpdir)
+        got = _s3_rows(s3) if s3 is not None and config != "connectorx" else _parquet_rows(tmpdir)
         return Timed(config, n, seconds, rss, got == n, "" if got == n else f"wrote {got:,} rows, expected {n:,}", ccpu, scpu)
 
 
@@ -132,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--user", default="root")
     p.add_argument("--reuse", action="store_true", help="keep the table when it already holds N rows")
     p.add_argument("--timeout", type=float, default=1800.0)
+    p.add_argument("--s3", action="store_true", help="back up to moto's S3 server instead of a local directory (moto[server] installed)")
     a = p.parse_args(argv)
     base_env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
@@ -143,15 +170,32 @@ def main(argv: list[str] | None = None) -> int:
     conn_args = {"host": a.host, "port": a.port, "user": a.user, "password": base_env["DB_PASSWORD"]}
     if not (a.reuse and _row_count(conn_args, a.database) == a.rows):
         build(conn_args, a.database, a.rows)
-    print(f"{a.rows:,} rows of {TABLE}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} at the start", flush=True)
+    s3 = MotoS3() if a.s3 else None
+    try:
+        if s3 is not None:
+            s3.store()  # the bucket
+        runs = _rounds(a, base_env, s3)
+    finally:
+        if s3 is not None:
+            s3.close()
+    return _report(runs)
+
+
+def _rounds(a, base_env: dict, s3: MotoS3 | None) -> dict[str, list[Measure]]:
+    where = f"moto's S3 server at {s3.url}" if s3 is not None else "a local directory"
+    print(f"{a.rows:,} rows of {TABLE}; backups to {where}; {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} at the start", flush=True)
     runs: dict[str, list[Measure]] = {c: [] for c in a.configs}
     for i in range(a.runs):
         for c in a.configs:
-            m = measure(c, a.rows, base_env, a.timeout)
+            m = measure(c, a.rows, base_env, a.timeout, s3)
             runs[c].append(m)
             print(f"  round {i + 1} {c}: {m.rate:,.0f} rows/s, {m.seconds:.1f} s, peak RSS {m.peak_rss / MIB:.0f} MiB, "
                   f"CPU client {m.client_cpu:.1f} s, server {m.server_cpu:.1f} s, "
                   f"load avg {os.getloadavg()[0]:.1f}" + ("" if m.ok else f"  FAILED {m.note}"), flush=True)
+    return runs
+
+
+def _report(runs: dict[str, list[Measure]]) -> int:
     med = {c: median_run(r) for c, r in runs.items()}
     wire = med.get("wire")
     best = max((m for c, m in med.items() if c not in ("wire", "connectorx", "keyset") and m.ok), key=lambda m: m.rate, default=None)

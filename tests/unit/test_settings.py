@@ -98,4 +98,4 @@ def test_num_chunks_auto_is_one_connection_per_cpu_up_to_four():
     assert bad.problems == ("BACKUP_NUM_CHUNKS='many' is not a whole number or auto (set it to e.g. 2, or auto)",)
     # only the variables that say so take auto
     other = load_settings(environ={"S3_BUCKET_NAME": "b", "BACKUP_BATCH_SIZE": "auto"}, cwd=Path("/nonexistent"))
-    assert other.problems == ("BACKUP_BATCH_SIZE='auto' is not a whole number (set it to e.g. 10000)",)
+    assert other.problems == ("BACKUP_BATCH_SIZE='auto' is not a whole number (set it to e.g. 50000)",)

@@ -2,7 +2,12 @@
 BACKUP_QUERY_ROWS, BACKUP_NUM_CHUNKS) and the extraction paths (``sources.mysql_arrow``,
 ``sources.mysql_rows``) read them here.
 
-- ``FILE_ROWS``: rows per Parquet file, the manual's BACKUP_BATCH_SIZE (users know 10,000).
+- ``FILE_ROWS``: rows per Parquet file, the manual's BACKUP_BATCH_SIZE (the manual's `.env` sets
+  10,000 and advises 50,000 for tables over 1M rows). Every file costs the backup's thread its
+  upload and a watermark commit: to moto's S3 server (bench/defaults.py --s3, 1M settlement rows,
+  2 connections) files of 10,000 ran at 0.85x files of 50,000. 50,000 is the default since reading
+  a file hands its memory back (``core.memory``): before, a sync to PostgreSQL of such files was
+  not flat in memory (252 MiB at 300k rows, 396 at 1M; now 235 and 255).
 - ``QUERY_ROWS``: rows one query of the fast path reads, sliced zero-copy into files of
   ``FILE_ROWS``. Measured (bench/defaults.py, 1M rows x 51 columns, one run, medians of 3):
   10,000 rows a query cost 15.0 s of client CPU, 50,000 cost 13.8 s, 0.91x of the best
@@ -11,7 +16,7 @@ BACKUP_QUERY_ROWS, BACKUP_NUM_CHUNKS) and the extraction paths (``sources.mysql_
 
 import os
 
-FILE_ROWS = 10_000
+FILE_ROWS = 50_000
 QUERY_ROWS = 50_000
 #: rows one query of the pymysql path reads at most: they are Python tuples until converted, about
 #: 6 KB a row of the 51-column settlement table (1M rows, one run each: files of 10,000 rows read

@@ -38,6 +38,7 @@ import s3rb_tui  # noqa: E402,F401  (Arrow's allocator, as in the backup)
 from bench.defaults import _cpu_of, _server_pid  # noqa: E402
 from bench.moto_s3 import MotoS3  # noqa: E402
 from bench.settlement_table import TABLE  # noqa: E402
+from s3rb_tui.engine.core.batch_sizes import FILE_ROWS, QUERY_ROWS  # noqa: E402
 from s3rb_tui.engine.core.table_names import TableRef  # noqa: E402
 from s3rb_tui.engine.ops.backup import _ParquetBatchWriter  # noqa: E402
 from s3rb_tui.engine.sources.arrow_transport import ColumnsRead  # noqa: E402
@@ -105,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=3306)
     p.add_argument("--user", default="root")
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--query-rows", type=int, default=50_000)
-    p.add_argument("--batch-size", type=int, default=10_000)
+    p.add_argument("--query-rows", type=int, default=QUERY_ROWS, help="rows a query (default BACKUP_QUERY_ROWS's)")
+    p.add_argument("--batch-size", type=int, default=FILE_ROWS, help="rows a file (default BACKUP_BATCH_SIZE's)")
     p.add_argument("--s3", action="store_true", help="also upload every file to moto's S3 server (moto[server] installed)")
     a = p.parse_args(argv)
     server = _server_pid()

@@ -4,6 +4,7 @@ run" says how, where and when; a run in progress elsewhere is on the Jobs screen
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from s3rb_tui.engine.history import records
@@ -83,3 +84,26 @@ async def test_a_run_in_progress_elsewhere_is_on_the_jobs_screen(synced_env):
         await wait_for(pilot, lambda: any("cancel it there" in str(n.message) for n in app._notifications), what="the refusal")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, DetailDialog), what="the run's record")
+
+
+@pilot_test
+async def test_a_console_whose_clock_runs_ahead_still_sees_a_live_run_running(synced_env):
+    """A run's heartbeat is judged on the store's clock: a console host two hours ahead (its
+    clock, not the store's) neither lists a live run as abandoned nor drops it from Jobs."""
+    store = LocalStore(synced_env["STORE_URL"].removeprefix("file://"))
+    now = records.utcnow()
+    doc = {"run_id": records.new_run_id("feedfeed0002", now), "command": "backup", "trigger": "cli", "interactive": False,
+           "host": "etl-8", "pid": 999998, "user": "etl", "started_at": records.iso(now), "heartbeat_at": records.iso(now),
+           "finished_at": None, "status": "running", "stale_after_seconds": 300,
+           "tables": [{"table": wsdata.DELIVERY, "status": "pending"}]}
+    records.write_doc(store, doc, json.dumps(doc), None)
+    app = make_app(synced_env, clock=lambda: records.utcnow() + dt.timedelta(hours=2))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("5")
+        await wait_text(pilot, "running on etl-8")
+        await pilot.press("7")
+        await wait_for(pilot, lambda: pilot.app.current_mode == "history" and pilot.app.screen.is_mounted, what="history screen")
+        grid = pilot.app.screen.query_one("#run-list", ListTable)
+        await wait_for(pilot, lambda: doc["run_id"] in grid.shown_keys, what="the live run listed")
+        line = next(row for row in screen_text(app).splitlines() if "etl-8" in row)
+        assert "running" in line and "ABANDONED" not in line

@@ -135,12 +135,13 @@ class HistoryScreen(ListScreen):
         self.action_refresh()
 
     def action_refresh(self) -> None:
-        store, now = self.app.workspace.store, self.app.now()
+        store = self.app.workspace.store
 
         def read() -> list[RunRecord]:
             from s3rb_tui.engine.history.records import list_records
 
-            return list_records(store, now=now, limit=SHOWN_RUNS)
+            # running or abandoned is judged on the store's clock (records.py), never this host's
+            return list_records(store, limit=SHOWN_RUNS)
 
         self.load("runs", read)
 

@@ -108,14 +108,14 @@ class JobsScreen(ListScreen):
 
     def read_remote(self) -> None:
         """Runs in progress elsewhere, from their records (a thread worker reads the store)."""
-        store, now = self.app.workspace.store, self.app.now()
+        store = self.app.workspace.store
         limit = self.app.settings.int("RUN_ABANDONED_AFTER_SECONDS")
 
         def read():
             from s3rb_tui.engine.history.records import running_records
 
-            try:
-                return running_records(store, now, written_within=max(limit, 3600))
+            try:  # judged on the store's clock (records.py), never this host's
+                return running_records(store, written_within=max(limit, 3600))
             except Exception:  # extra information: a store that cannot be read says so on the Dashboard
                 return []
 

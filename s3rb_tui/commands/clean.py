@@ -36,6 +36,8 @@ def run(args, app) -> int:
     app.out(head)
     if plan.skipped_unloaded:
         app.out(f"  kept: {plan.skipped_unloaded:,} old file(s) ({report.size(plan.skipped_unloaded_bytes)}) not yet loaded into the warehouse")
+    for table, held in plan.locked.items():
+        app.out(f"  kept: {held.files:,} old file(s) ({report.size(held.bytes)}) of {table}: it is locked by {held.holder}; run again when it has finished")
     for key in plan.keys[:5]:
         app.out(f"    {key}")
     if len(plan.files) > 5:
@@ -44,7 +46,7 @@ def run(args, app) -> int:
         app.out("dry run: nothing deleted (add --confirm to delete)" if not args.confirm else "nothing to delete")
         if app.json:
             app.print_json(doc)
-        return 0
+        return 1 if args.confirm and plan.locked else 0
     if not app.approve(f"clean would delete {len(plan.files):,} file(s) under {where}",
                        f"Delete {len(plan.files):,} file(s) ({report.size(plan.bytes)}) under {where}?", args.force,
                        preview="leave out --confirm to preview", nothing="nothing deleted"):
@@ -61,4 +63,4 @@ def run(args, app) -> int:
         app.out(f"  could not delete {e.key}: {e.code} {e.message}")
     if app.json:
         app.print_json(doc)
-    return 0 if result.ok else 1
+    return 0 if result.ok and not plan.locked else 1

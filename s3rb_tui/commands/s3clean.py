@@ -2,7 +2,9 @@
 
 Every delete is planned first (files, bytes, loaded/unloaded), shown, confirmed on a terminal
 (``--force`` for scripts; no terminal and no ``--force`` -> refused, exit 2; ``clean-all`` asks
-twice), then exactly the planned keys are deleted. Exit 1 when any key could not be deleted.
+twice), then exactly the planned keys are deleted. A table another run holds locked keeps its
+files and is named before the question. Exit 1 when any key could not be deleted or a table's
+files were kept because it was locked.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ def describe_plan(plan: CleanPlan, older_than: dt.timedelta | None) -> list[str]
         lines.append("  load status: no warehouse in use for this table (files are not checked against a load ledger)")
     if plan.not_matching:
         lines.append(f"  {plan.not_matching:,} other file(s) do not match and are kept")
+    for held in plan.locked.values():
+        lines.append(f"  kept: {held.files:,} file(s) ({report.size(held.bytes)}): the table is locked by {held.holder}; run again when it has finished")
     for key in plan.keys[:SHOW_KEYS]:
         lines.append(f"    {key}")
     if len(plan.files) > SHOW_KEYS:
@@ -133,11 +137,12 @@ def run(args, app) -> int:
     for p in plans:
         for line in describe_plan(p, older_than):
             app.out(line)
+    locked = [p.table for p in plans if p.locked]
     if not planned:
-        app.out("nothing to delete")
+        app.out(f"nothing to delete now: {len(locked)} table(s) locked by another run" if locked else "nothing to delete")
         if app.json:
             app.print_json(doc)
-        return 0
+        return 1 if locked and not args.dry_run else 0
     total_files = sum(len(p.files) for p in planned)
     total_bytes = sum(p.bytes for p in planned)
     if args.dry_run:
@@ -165,6 +170,8 @@ def run(args, app) -> int:
         app.out(f"  could not delete {e.key}: {e.code} {e.message}")
     if len(errors) > 20:
         app.out(f"  … and {len(errors) - 20:,} more errors (see the log)")
+    if locked:
+        app.out(f"  kept the files of {len(locked)} locked table(s): {', '.join(str(t) for t in locked[:5])}" + (" …" if len(locked) > 5 else ""))
     if app.json:
         app.print_json(doc)
-    return 1 if errors else 0
+    return 1 if errors or locked else 0

@@ -177,21 +177,38 @@ def test_a_denied_key_is_reported_and_the_rest_deleted(seeded, run_cli, s3_clien
 
 def test_a_table_locked_by_a_running_run_keeps_its_files(seeded, run_cli):
     """A backup of a.b holds its lock (files written, the watermark not yet committed): a clean
-    run meanwhile deletes none of a.b's files, says who holds the table, and exits 1; once the
-    backup is done, the same clean deletes them."""
+    run meanwhile plans none of a.b's files, says who holds the table before anything is asked,
+    and exits 1; once the backup is done, the same clean deletes them."""
     env, store = seeded
     before = keys_of(store)
     with TableLock(store, AB, purpose="backup (intra-table)") as backup:
         done = run_cli("--run", "s3clean", "clean", "-t", "a.b", "--include-unloaded", "--force", env=env)
         assert done.returncode == 1, done.stderr
-        assert "deleted 0 of 6 file(s)" in done.stdout
-        assert f"could not delete {data_key(INC, AB, RUN, 1)}: Locked a.b is locked by backup (intra-table) on host" in done.stdout
+        assert "kept: 6 file(s) (420 B): the table is locked by backup (intra-table) on host" in done.stdout
         assert f"pid {os.getpid()}" in done.stdout
-        assert keys_of(store) - keys_of(store, "runs/") == before | {backup.key}
+        assert "nothing to delete now: 1 table(s) locked by another run" in done.stdout
+        assert keys_of(store) == before | {backup.key}  # not even a run record: nothing ran
+        dry = run_cli("--run", "s3clean", "clean", "-t", "a.b", "--dry-run", "--json", env=env)
+        assert dry.returncode == 0, dry.stderr
+        assert json.loads(dry.stdout)["plans"][0]["locked"]["a.b"]["files"] == 6
     after = run_cli("--run", "s3clean", "clean", "-t", "a.b", "--include-unloaded", "--force", env=env)
     assert after.returncode == 0, after.stdout + after.stderr
     assert "deleted 6 of 6 file(s)" in after.stdout
     assert not keys_of(store, "watermark/locks/")  # the clean's own lock is gone with it
+
+
+def test_a_table_locked_after_the_plan_keeps_its_files(seeded):
+    """The plan saw a.b free; a backup took it before the deletion: execution finds the lock and
+    deletes none of a.b's files, each reported with the holder."""
+    env, store = seeded
+    plan = plan_clean(store, INC, AB, include_unloaded=True, loaded_keys=None)
+    assert len(plan.files) == 6 and not plan.locked
+    with TableLock(store, AB, purpose="backup (intra-table)"):
+        result = execute_clean(store, plan, JobContext("s3clean clean"))
+    assert result.deleted == 0 and not result.ok
+    assert {e.code for e in result.errors} == {"Locked"} and len(result.errors) == 6
+    assert "a.b is locked by backup (intra-table) on host" in result.errors[0].message
+    assert len([k for k in keys_of(store, "incremental/a.b/") if k.endswith(".parquet")]) == 6
 
 
 def test_retention_clean_skips_a_locked_table_and_cleans_the_others(seeded, run_cli, s3_bucket):
@@ -200,9 +217,9 @@ def test_retention_clean_skips_a_locked_table_and_cleans_the_others(seeded, run_
         done = run_cli("--run", "clean", "--bucket", s3_bucket, "--prefix", "incremental/", "--days", "0",
                        "--confirm", "--force", "--json", env=env)
     assert done.returncode == 1, done.stderr
-    result = json.loads(done.stdout)["result"]
-    assert result["deleted"] == 2  # both of a.bc's (no load status known), none of a.b's
-    assert {e["code"] for e in result["errors"]} == {"Locked"} and len(result["errors"]) == 6
+    doc = json.loads(done.stdout)
+    assert doc["result"]["deleted"] == 2 and not doc["result"]["errors"]  # both of a.bc's (no load status known), none of a.b's
+    assert doc["plan"]["locked"]["a.b"]["files"] == 6 and "load on host" in doc["plan"]["locked"]["a.b"]["holder"]
     assert len([k for k in keys_of(store, "incremental/a.b/") if k.endswith(".parquet")]) == 6
     assert not [k for k in keys_of(store, "incremental/a.bc/") if k.endswith(".parquet")]
 

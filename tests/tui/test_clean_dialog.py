@@ -158,3 +158,21 @@ async def test_the_tree_stays_open_after_a_delete(synced_env):
         assert "2025-03-01_06-00-00_batch_0001.parquet" not in text  # the deleted one is gone
         node = tree.cursor_node
         assert node is not None and (node.data or {}).get("table") == table  # the cursor stayed in the table
+
+
+@pilot_test
+async def test_a_locked_table_is_named_in_the_plan_and_keeps_its_files(synced_env):
+    """A backup elsewhere holds the table: the dialog says who before anything can be confirmed,
+    plans nothing of it, and Delete stays disabled."""
+    from s3rb_tui.engine.state.locks import TableLock
+
+    before = store_keys(synced_env)
+    with Workspace(build_settings(synced_env)) as ws, TableLock(ws.store, ws.table_ref(wsdata.CLAIMS), purpose="backup (intra-table)") as lock:
+        app = make_app(synced_env)
+        async with app.run_test(size=SIZE) as pilot:
+            await _open_files_and_select(pilot, wsdata.CLAIMS, depth=1)
+            await pilot.press("c")
+            text = await wait_text(pilot, "Kept (the table is locked by backup (intra-table) on host")
+            assert "Will delete 0 file(s)" in text and "Nothing to delete." in text
+            assert app.screen.query_one("#delete", Button).disabled
+        assert store_keys(synced_env) == before | {lock.key}

@@ -3,7 +3,9 @@
 A plan only ever holds ``.parquet`` files under ONE table's own prefix (``<incremental>/<schema.table>/``,
 so ``a.b`` never reaches ``a.bc``), or — for the v1.2 retention command — under an explicit,
 non-root prefix. Files not yet loaded into the warehouse (not in its load ledger) are kept unless
-the caller asks otherwise. Execution deletes the plan's keys in batches of at most 1000, reports
+the caller asks otherwise. A table another run holds locked (a backup, load or repair) keeps its
+files: the plan leaves them out and says who holds it (``locked``), before anyone is asked to
+confirm. Execution deletes the plan's keys in batches of at most 1000, reports
 progress and every per-key error, and never lists the store again.
 """
 
@@ -73,6 +75,14 @@ def validate_prefix(prefix: str) -> str:
 
 # --- plan ------------------------------------------------------------------------------------
 @dataclass
+class LockedFiles:
+    """Files a plan keeps because another run holds their table's lock."""
+    holder: str  # LeaseInfo.describe(): "backup on host etl-1, pid 4242, since ..."
+    files: int = 0
+    bytes: int = 0
+
+
+@dataclass
 class CleanPlan:
     prefix: str
     table: str | None  # schema.table, or None for a retention plan over a prefix
@@ -85,6 +95,7 @@ class CleanPlan:
     not_matching: int = 0  # .parquet files under the prefix the filters did not select
     status_known: bool = True  # False: no warehouse in use, loaded/unloaded does not apply
     criteria: dict[str, Any] = field(default_factory=dict)
+    locked: dict[str, LockedFiles] = field(default_factory=dict)  # table -> its matching files, kept: another run holds it
 
     @property
     def keys(self) -> list[str]:
@@ -107,6 +118,7 @@ class CleanPlan:
             "not_matching": self.not_matching,
             "loaded_status_known": self.status_known,
             "criteria": self.criteria,
+            "locked": {t: {"holder": f.holder, "files": f.files, "bytes": f.bytes} for t, f in self.locked.items()},
             "keys": self.keys,
         }
 
@@ -114,6 +126,22 @@ class CleanPlan:
 def _utc(now: dt.datetime | None) -> dt.datetime:
     now = now or dt.datetime.now(dt.timezone.utc)
     return now if now.tzinfo else now.replace(tzinfo=dt.timezone.utc)
+
+
+def _lock_reader(store: ObjectStore) -> Callable[[str | None], str | None]:
+    """table -> who holds its lock now (None: free, or a lease that may be taken over), one read
+    of the lease per table."""
+    cache: dict[str, str | None] = {}
+
+    def holder_of(table: str | None) -> str | None:
+        if table is None:
+            return None
+        if table not in cache:
+            info = TableLock(store, TableRef.parse(table)).live_holder()
+            cache[table] = info.describe() if info is not None else None
+        return cache[table]
+
+    return holder_of
 
 
 def _select(
@@ -124,6 +152,7 @@ def _select(
     pattern: str | None,
     include_unloaded: bool,
     loaded_for: Callable[[str | None], set[str] | None],
+    holder_of: Callable[[str | None], str | None],
 ) -> CleanPlan:
     for info in objects:
         if not info.key.startswith(plan.prefix) or not info.key.endswith(DATA_SUFFIX):
@@ -133,7 +162,14 @@ def _select(
             plan.not_matching += 1
             continue
         parsed = parse_data_key(info.key)
-        loaded_keys = loaded_for(plan.table or (parsed.table if parsed else None))
+        table = plan.table or (parsed.table if parsed else None)
+        holder = holder_of(table)
+        if holder is not None and table is not None:
+            kept = plan.locked.setdefault(table, LockedFiles(holder))
+            kept.files += 1
+            kept.bytes += info.size
+            continue
+        loaded_keys = loaded_for(table)
         if loaded_keys is None:
             plan.status_known = False
         elif info.key in loaded_keys:
@@ -174,7 +210,7 @@ def plan_clean(
         "include_unloaded": include_unloaded,
     })
     return _select(plan, store.list(prefix), cutoff=cutoff, pattern=pattern, include_unloaded=include_unloaded,
-                   loaded_for=lambda _table: loaded_keys)
+                   loaded_for=lambda _table: loaded_keys, holder_of=_lock_reader(store))
 
 
 def plan_retention(
@@ -201,7 +237,8 @@ def plan_retention(
             cache[table] = loaded_for(table)
         return cache[table]
 
-    return _select(plan, store.list(prefix), cutoff=cutoff, pattern=None, include_unloaded=False, loaded_for=loaded)
+    return _select(plan, store.list(prefix), cutoff=cutoff, pattern=None, include_unloaded=False, loaded_for=loaded,
+                   holder_of=_lock_reader(store))
 
 
 # --- execution -------------------------------------------------------------------------------

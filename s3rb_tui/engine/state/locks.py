@@ -56,6 +56,15 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _stale_reason(info: LeaseInfo) -> str:
+    """Why a lease may be taken over ("" while its holder may still be working)."""
+    if info.expires < time.time():
+        return "its lease expired"
+    if info.host == socket.gethostname() and info.pid != os.getpid() and not _pid_alive(info.pid):
+        return "its process is gone"
+    return ""
+
+
 class TableLock:
     def __init__(self, store: ObjectStore, table: TableRef, purpose: str = "backup", lease_seconds: int = DEFAULT_LEASE_SECONDS, log=None):
         self.store = store
@@ -87,6 +96,12 @@ class TableLock:
         except (ValueError, KeyError, TypeError):
             return LeaseInfo("?", 0, 0.0, 0.0, "?", "unreadable lease"), etag
 
+    def live_holder(self) -> LeaseInfo | None:
+        """The run holding the table now, if its lease could not be taken over (read only: a plan
+        says so before it asks; whoever deletes still takes the lock)."""
+        info, _ = self.holder()
+        return info if info is not None and not _stale_reason(info) else None
+
     def acquire(self) -> "TableLock":
         self._started = time.time()
         self._renewed = time.monotonic()
@@ -103,11 +118,7 @@ class TableLock:
             except PreconditionFailed:
                 info, etag = self.holder()
         assert info is not None
-        stale = ""
-        if info.expires < time.time():
-            stale = "its lease expired"
-        elif info.host == socket.gethostname() and info.pid != os.getpid() and not _pid_alive(info.pid):
-            stale = "its process is gone"
+        stale = _stale_reason(info)
         if not stale:
             raise LockedError(
                 f"{self.table} is locked by {info.describe()}",

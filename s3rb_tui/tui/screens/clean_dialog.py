@@ -135,6 +135,9 @@ class CleanDialog(ModalScreen[Any]):
                 f"Kept (not loaded yet): {plan.skipped_unloaded:,} file(s), {size(plan.skipped_unloaded_bytes)}"
                 " — tick the box above to include them"
             )
+        for held in plan.locked.values():
+            lines.append(f"Kept (the table is locked by {held.holder}): {held.files:,} file(s), {size(held.bytes)}"
+                         " — plan again when that run has finished")
         if plan.keys:
             lines.append("")
             for key in plan.keys[:3]:

@@ -283,11 +283,11 @@ def _classify(r: ValidationReport) -> tuple[list[str], list[str]]:
     if r.mode == "append":
         held = G + r.ledger.adjusted_rows  # the rows loaded, less the versions repair batches replaced
         if r.ledger.adjusted_rows:
-            exp.append(f"{-r.ledger.adjusted_rows:,} loaded rows were older versions replaced by repair batches "
-                       f"(the table holds {held:,} of the {G:,} loaded)")
+            exp.append(f"{-r.ledger.adjusted_rows:,} loaded rows are not in the table on repair batches' account: older versions "
+                       f"they replaced, or rows deleted outside the pipeline that they restored (the table holds {held:,} of the {G:,} loaded)")
         if W != held:
             bad.append(f"warehouse has {W:,} rows but {held:,} were loaded"
-                       + (f" ({G:,}, less {-r.ledger.adjusted_rows:,} versions replaced by repair batches)" if r.ledger.adjusted_rows else "")
+                       + (f" ({G:,}, less {-r.ledger.adjusted_rows:,} on repair batches' account)" if r.ledger.adjusted_rows else "")
                        + f": rows were {'deleted from' if W < held else 'added to'} the table outside the pipeline")
         elif K is not None and K < W:
             exp.append(f"{W - K:,} older versions of rows are kept (append mode; the _latest view shows the newest)")

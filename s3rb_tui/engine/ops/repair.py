@@ -46,12 +46,14 @@ from s3rb_tui.engine.core.errors import UsageError
 from s3rb_tui.engine.core.events import TableResult
 from s3rb_tui.engine.core.jobs import JobContext
 from s3rb_tui.engine.stores.layout import FilePosition, data_key, run_stamp, stamp_to_datetime
+from s3rb_tui.engine.state.ledger import read_ledger_counts
 from s3rb_tui.engine.state.locks import TableLock
 from s3rb_tui.engine.core.type_rules import ConversionStats, TableSchema, rows_to_batch
 from s3rb_tui.engine.sources.keyset import mysql_keyset
 from s3rb_tui.engine.core.table_names import TableRef
 from s3rb_tui.engine.ops.verify import TableVerdict, VerifyOptions
 from s3rb_tui.engine.warehouses.files import REPAIR_KEY
+from s3rb_tui.engine.warehouses.targets import target_for
 from s3rb_tui.engine.warehouses.values import NUL_TEXT_KEY, mark_nul_text
 
 if TYPE_CHECKING:
@@ -148,6 +150,17 @@ def _write(ws: "Workspace", key: str, batches: list[pa.RecordBatch], arrow: pa.S
         os.unlink(path)
 
 
+def _counted_but_gone(ws: "Workspace", ref: TableRef) -> int:
+    """Rows an append table's ledger counts as loaded (with its adjustments) that the table no
+    longer holds: deleted outside the pipeline. Restoring lost keys restores at most that many
+    of them; rows beyond it were never loaded (the ledger does not count them yet)."""
+    target = target_for(ws, ref)
+    with ws.open_warehouse(reading=True) as wh:
+        entries, adjusted = read_ledger_counts(wh, target)
+        held = wh.count_rows(target) if wh.table_columns(target) is not None else 0
+    return max(0, sum(e.rows for e in entries) + adjusted - held)
+
+
 def write_repair_batch(ws: "Workspace", plan: RepairPlan, ctx: JobContext) -> list[str]:
     """Step 1 (module docstring): the repair batch files, committed in the watermark's history.
     ``ctx``'s cancel token is checked after every read of ``KEYS_PER_READ`` keys and before the
@@ -169,25 +182,39 @@ def write_repair_batch(ws: "Workspace", plan: RepairPlan, ctx: JobContext) -> li
         pending: list[pa.RecordBatch] = []
         files: list[str] = []
         rows = 0
+        counted = 0  # rows of lost keys the ledger already counts, still to place in files
 
-        def flush(final: bool) -> None:
+        def flush(final: bool, lost: bool) -> None:
             nonlocal pending
             if not pending and not (final and not files):
                 return
             key = data_key(ws.incremental_path, ref, start, len(files) + 1)
-            meta = {"deletes": plan.deletes if not files else [], "reextracted": sum(b.num_rows for b in pending), "by": "repair"}
+            nonlocal counted
+            read = sum(b.num_rows for b in pending)
+            restored = min(read, counted) if lost else 0
+            counted -= restored
+            meta = {"deletes": plan.deletes if not files else [], "reextracted": read, "restored": restored, "by": "repair"}
             _write(ws, key, pending, arrow, meta)
             files.append(key)
             pending = []
             lock.renew()
 
-        for batch in _read_rows(ws, schema, plan.reextract):
-            ctx.check_cancelled()  # a cancel between reads leaves the files written so far as orphans
-            pending.append(batch)
-            rows += batch.num_rows
-            if sum(b.num_rows for b in pending) >= ROWS_PER_FILE:
-                flush(False)
-        flush(True)
+        # the keys the warehouse lost, then the ones that differ, never in one file: a file of lost
+        # keys says how many of its rows the ledger already counts (the load's adjustment row)
+        missing = {tuple(k) for k in plan.verdict.missing_in_warehouse}
+        lost_keys = [k for k in plan.reextract if tuple(k) in missing]
+        counted = _counted_but_gone(ws, ref) if lost_keys and plan.verdict.mode == "append" else 0
+        groups = [(lost_keys, True), ([k for k in plan.reextract if tuple(k) not in missing], False)] if counted else [(plan.reextract, False)]
+        for keys, lost in groups:
+            for batch in _read_rows(ws, schema, keys):
+                ctx.check_cancelled()  # a cancel between reads leaves the files written so far as orphans
+                pending.append(batch)
+                rows += batch.num_rows
+                if sum(b.num_rows for b in pending) >= ROWS_PER_FILE:
+                    flush(False, lost)
+            if pending:
+                flush(False, lost)
+        flush(True, False)  # a repair that re-extracts nothing still writes its (empty) batch: it carries the deletes
         ctx.check_cancelled()  # the last moment a cancel changes nothing: the commit follows
         new = dataclasses.replace(
             wm, committed_through=str(FilePosition(run_stamp(start), len(files))),
@@ -204,7 +231,6 @@ def prepare_deleted_table(ws: "Workspace", ref: TableRef, ctx: JobContext) -> No
     ``<table>_latest`` excludes it (``sql_views``). Merge tables: nothing."""
     from s3rb_tui.engine.core.table_settings import resolve_mode
     from s3rb_tui.engine.warehouses.sql_views import ensure_deleted_table, refresh_views
-    from s3rb_tui.engine.warehouses.targets import target_for
 
     cfg = ws.table_config(ref)
     with ws.open_source() as source:

@@ -50,9 +50,14 @@ ADJUSTMENT_SUFFIX = "#adjustment"
 
 
 def adjustment_row(files: Sequence["LoadFile"], table_name: str, before: int, after: int, copied: int,
-                   now: Any, run_id: str) -> list[tuple]:
-    """The history load's adjustment ledger row (none when the table moved by exactly ``copied``)."""
-    moved = after - before - copied
+                   now: Any, run_id: str, ledger_rows: int | None = None) -> list[tuple]:
+    """The history load's adjustment ledger row: the rows the ledger counts as loaded that the table
+    does not hold on their account: versions the batch replaced (the table moved by less than
+    ``copied``), and the rows a repair batch restored after they were lost outside the pipeline
+    (``LoadFile.restored``: counted once when first loaded, again now; at most what ``ledger_rows``,
+    the ledger's count before this batch, exceeds the table by). None when that is 0."""
+    restored = min(sum(f.restored for f in files), max(0, ledger_rows - before)) if ledger_rows is not None else 0
+    moved = after - before - copied - restored
     return [(files[0].key + ADJUSTMENT_SUFFIX, table_name, moved, now, run_id)] if moved and files else []
 
 
@@ -97,6 +102,10 @@ class LoadFile:
     #: a repair batch's keys to delete from the warehouse in the same transaction (``engine/ops/repair.py``)
     delete_keys: tuple[tuple, ...] = ()
     repair: bool = False  # a repair batch (its footer says so): an append table loads it alone, as history
+    #: rows of a repair batch for keys the warehouse had lost (verify's "missing") that the ledger
+    #: already counts: loaded before, deleted outside the pipeline, loaded again (at most the
+    #: table's shortfall against its ledger, ``ops.repair``); the history load's adjustment takes them off
+    restored: int = 0
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,10 @@ class LoadSpec:
     #: an append table's repair batch, staged like a merge (``sql_views.history_statements``): its
     #: versions replace only the versions not older than them, ``delete_keys`` go to ``<table>_deleted``
     history: bool = False
+    #: history: the rows the table's ledger counts (files and adjustments), read before the
+    #: transaction under the table's lock; what a repair batch's restored rows may take off is at
+    #: most its excess over the table (a rebuild reloads the lost rows first: nothing then)
+    ledger_rows: int | None = None
 
 
 @dataclass(frozen=True)

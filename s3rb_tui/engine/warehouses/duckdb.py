@@ -216,7 +216,7 @@ class DuckDBWarehouse(Warehouse):
             rows += [(f.key, target.full_name, 0, now, run_id) for f in ledger_only]
             if spec.history:
                 after = int(self.scalar(f"SELECT COUNT(*) FROM {target.sql}"))
-                rows += adjustment_row(files, target.full_name, before, after, outcome.rows, now, run_id)
+                rows += adjustment_row(files, target.full_name, before, after, outcome.rows, now, run_id, spec.ledger_rows)
             if rows:
                 self.con.executemany(sql.ledger_insert(self.schema, "?"), rows)
             self.con.commit()

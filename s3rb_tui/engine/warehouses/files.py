@@ -43,16 +43,24 @@ def footer(store: ObjectStore, key: str, size: int = 0) -> LoadFile:
         names = tuple(meta.schema.to_arrow_schema().names)
         return LoadFile(key=key, rows=meta.num_rows, size=size, columns=names, types=footer_types(meta.schema),
                         nul_text=nul_text_columns(meta.metadata), delete_keys=repair_deletes(meta.metadata),
-                        repair=REPAIR_KEY in (meta.metadata or {}))
+                        repair=REPAIR_KEY in (meta.metadata or {}), restored=repair_restored(meta.metadata))
 
 
-REPAIR_KEY = b"s3rb.repair"  # Parquet key-value metadata of a repair batch: {"deletes": [[key...]...], "reextracted": n}
+#: Parquet key-value metadata of a repair batch: {"deletes": [[key...]...], "reextracted": n,
+#: "restored": rows of keys the warehouse had lost (every row of the file, or none)}
+REPAIR_KEY = b"s3rb.repair"
 
 
 def repair_deletes(metadata: dict | None) -> tuple[tuple, ...]:
     """The keys a repair batch deletes (``engine/ops/repair.py``); () for every other file."""
     raw = (metadata or {}).get(REPAIR_KEY)
     return tuple(tuple(k) for k in json.loads(raw).get("deletes", [])) if raw else ()
+
+
+def repair_restored(metadata: dict | None) -> int:
+    """Rows a repair batch restores to keys the warehouse had lost; 0 for every other file."""
+    raw = (metadata or {}).get(REPAIR_KEY)
+    return int(json.loads(raw).get("restored", 0)) if raw else 0
 
 
 def arrow_schema(store: ObjectStore, key: str) -> pa.Schema:

@@ -216,7 +216,8 @@ class PostgresWarehouse(Warehouse):
                 rows = [(f.key, target.full_name, f.rows, now, run_id) for f in files]
                 rows += [(f.key, target.full_name, 0, now, run_id) for f in ledger_only]
                 if spec.history:
-                    rows += adjustment_row(files, target.full_name, before, self._count_in_txn(cur, target), outcome.rows, now, run_id)
+                    rows += adjustment_row(files, target.full_name, before, self._count_in_txn(cur, target), outcome.rows, now, run_id,
+                                         spec.ledger_rows)
                 psycopg2.extras.execute_batch(cur, sql.ledger_insert(self.schema), rows)
             self.conn.commit()
             outcome.warnings = repairs.warnings()

@@ -206,7 +206,7 @@ class RedshiftWarehouse(PostgresWarehouse):
                 name = self.ledger_name(target)
                 rows = [(f.key, name, f.rows, now, run_id) for f in files] + [(f.key, name, 0, now, run_id) for f in ledger_only]
                 if spec.history:  # the versions the repair batch replaced (ADJUSTMENT_SUFFIX)
-                    rows += adjustment_row(files, name, before, self._count_in_txn(cur, folded), outcome.rows, now, run_id)
+                    rows += adjustment_row(files, name, before, self._count_in_txn(cur, folded), outcome.rows, now, run_id, spec.ledger_rows)
                 if rows:
                     psycopg2.extras.execute_values(cur, sql.ledger_insert(self.schema, "%s", many=True), rows, page_size=1000)
             self.conn.commit()

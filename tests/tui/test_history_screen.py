@@ -61,15 +61,20 @@ async def test_the_dashboard_says_how_where_and_when_each_table_last_ran(synced_
         assert "console@ops-1 06:10 success" in claims
 
 
-@pilot_test
-async def test_a_run_in_progress_elsewhere_is_on_the_jobs_screen(synced_env):
-    store = LocalStore(synced_env["STORE_URL"].removeprefix("file://"))
+def _live_run(env, job_id: str, command: str, host: str, pid: int) -> dict:
+    """The record of a run on another host whose heartbeat is fresh now (the store's clock)."""
     now = records.utcnow()
-    doc = {"run_id": records.new_run_id("feedfeed0001", now), "command": "sync", "trigger": "cli", "interactive": False,
-           "host": "etl-9", "pid": 999999, "user": "etl", "started_at": records.iso(now), "heartbeat_at": records.iso(now),
+    doc = {"run_id": records.new_run_id(job_id, now), "command": command, "trigger": "cli", "interactive": False,
+           "host": host, "pid": pid, "user": "etl", "started_at": records.iso(now), "heartbeat_at": records.iso(now),
            "finished_at": None, "status": "running", "stale_after_seconds": 300,
            "tables": [{"table": wsdata.DELIVERY, "status": "pending"}]}
-    records.write_doc(store, doc, json.dumps(doc), None)
+    records.write_doc(LocalStore(env["STORE_URL"].removeprefix("file://")), doc, json.dumps(doc), None)
+    return doc
+
+
+@pilot_test
+async def test_a_run_in_progress_elsewhere_is_on_the_jobs_screen(synced_env):
+    doc = _live_run(synced_env, "feedfeed0001", "sync", "etl-9", 999999)
     app = make_app(synced_env)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("5")
@@ -90,13 +95,7 @@ async def test_a_run_in_progress_elsewhere_is_on_the_jobs_screen(synced_env):
 async def test_a_console_whose_clock_runs_ahead_still_sees_a_live_run_running(synced_env):
     """A run's heartbeat is judged on the store's clock: a console host two hours ahead (its
     clock, not the store's) neither lists a live run as abandoned nor drops it from Jobs."""
-    store = LocalStore(synced_env["STORE_URL"].removeprefix("file://"))
-    now = records.utcnow()
-    doc = {"run_id": records.new_run_id("feedfeed0002", now), "command": "backup", "trigger": "cli", "interactive": False,
-           "host": "etl-8", "pid": 999998, "user": "etl", "started_at": records.iso(now), "heartbeat_at": records.iso(now),
-           "finished_at": None, "status": "running", "stale_after_seconds": 300,
-           "tables": [{"table": wsdata.DELIVERY, "status": "pending"}]}
-    records.write_doc(store, doc, json.dumps(doc), None)
+    doc = _live_run(synced_env, "feedfeed0002", "backup", "etl-8", 999998)
     app = make_app(synced_env, clock=lambda: records.utcnow() + dt.timedelta(hours=2))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("5")

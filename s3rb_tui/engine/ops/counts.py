@@ -281,7 +281,7 @@ def _classify(r: ValidationReport) -> tuple[list[str], list[str]]:
     if pending > 0:
         exp.append(f"{pending:,} rows in committed files are not loaded yet (run sync --redshift-only)")
     if r.mode == "append":
-        held = G + r.ledger.adjusted_rows  # the rows loaded, less the versions repair batches replaced
+        held = G + r.ledger.adjusted_rows  # the rows loaded, less what repair batches replaced or restored
         if r.ledger.adjusted_rows:
             exp.append(f"{-r.ledger.adjusted_rows:,} loaded rows are not in the table on repair batches' account: older versions "
                        f"they replaced, or rows deleted outside the pipeline that they restored (the table holds {held:,} of the {G:,} loaded)")

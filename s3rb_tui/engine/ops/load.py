@@ -40,7 +40,7 @@ from s3rb_tui.engine.ops.table_identity import check_identity
 from s3rb_tui.engine.state.locks import TableLock
 from s3rb_tui.engine.core.type_rules import TableSchema, column_from_arrow, preflight, warehouse_type
 from s3rb_tui.engine.core.table_names import TableRef
-from s3rb_tui.engine.state.ledger import committed_files, file_entries, ledger_keys, read_ledger_counts
+from s3rb_tui.engine.state.ledger import committed_files, file_entries, ledger_keys, ledger_rows
 from s3rb_tui.engine.warehouses.targets import refuse_shared_targets, refuse_unholdable_names, target_for
 from s3rb_tui.engine.core.table_settings import TableConfig, resolve_mode
 from s3rb_tui.engine.warehouses.sql_views import refresh_views
@@ -375,7 +375,7 @@ def _load_pending(ws: "Workspace", wh: Warehouse, plan: TablePlan, ctx: JobConte
             batch_spec = replace(batch_spec, delete_keys=deletes)
         elif batch_spec.mode == "append" and files and files[0].repair:  # alone in its batch (_repairs_apart)
             batch_spec = replace(batch_spec, mode="merge", history=True, delete_keys=deletes,
-                                 ledger_rows=_ledger_rows(wh, plan.target) if any(f.restored for f in files) else None)
+                                 ledger_rows=ledger_rows(wh, plan.target) if any(f.restored for f in files) else None)
         outcome = wh.load_batch(plan.target, files, batch_spec, run_id, progress=progress, ledger_only=superseded)
         for w in outcome.warnings:
             ctx.log("value changed so the warehouse can hold it", level="warning", table=name, detail=w)
@@ -392,12 +392,6 @@ def _load_pending(ws: "Workspace", wh: Warehouse, plan: TablePlan, ctx: JobConte
         if lock is not None:
             lock.renew()
     return loaded_rows, loaded_files
-
-
-def _ledger_rows(wh: Warehouse, target: Target) -> int:
-    """The rows an append table's ledger counts: its files' and its adjustments (validate-counts' sum)."""
-    entries, adjusted = read_ledger_counts(wh, target)
-    return sum(e.rows for e in entries) + adjusted
 
 
 def _repairs_apart(files: list[LoadFile], mode: str) -> list[list[LoadFile]]:

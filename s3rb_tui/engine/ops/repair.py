@@ -46,7 +46,7 @@ from s3rb_tui.engine.core.errors import UsageError
 from s3rb_tui.engine.core.events import TableResult
 from s3rb_tui.engine.core.jobs import JobContext
 from s3rb_tui.engine.stores.layout import FilePosition, data_key, run_stamp, stamp_to_datetime
-from s3rb_tui.engine.state.ledger import read_ledger_counts
+from s3rb_tui.engine.state.ledger import ledger_rows
 from s3rb_tui.engine.state.locks import TableLock
 from s3rb_tui.engine.core.type_rules import ConversionStats, TableSchema, rows_to_batch
 from s3rb_tui.engine.sources.keyset import mysql_keyset
@@ -156,9 +156,8 @@ def _counted_but_gone(ws: "Workspace", ref: TableRef) -> int:
     of them; rows beyond it were never loaded (the ledger does not count them yet)."""
     target = target_for(ws, ref)
     with ws.open_warehouse(reading=True) as wh:
-        entries, adjusted = read_ledger_counts(wh, target)
         held = wh.count_rows(target) if wh.table_columns(target) is not None else 0
-    return max(0, sum(e.rows for e in entries) + adjusted - held)
+        return max(0, ledger_rows(wh, target) - held)
 
 
 def write_repair_batch(ws: "Workspace", plan: RepairPlan, ctx: JobContext) -> list[str]:
@@ -185,11 +184,10 @@ def write_repair_batch(ws: "Workspace", plan: RepairPlan, ctx: JobContext) -> li
         counted = 0  # rows of lost keys the ledger already counts, still to place in files
 
         def flush(final: bool, lost: bool) -> None:
-            nonlocal pending
+            nonlocal pending, counted
             if not pending and not (final and not files):
                 return
             key = data_key(ws.incremental_path, ref, start, len(files) + 1)
-            nonlocal counted
             read = sum(b.num_rows for b in pending)
             restored = min(read, counted) if lost else 0
             counted -= restored

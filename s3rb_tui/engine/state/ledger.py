@@ -88,6 +88,13 @@ def read_ledger_counts(wh: Warehouse, target: Target) -> tuple[list[LedgerEntry]
     return file_entries(entries), sum(e.rows for e in entries if e.key.endswith(ADJUSTMENT_SUFFIX))
 
 
+def ledger_rows(wh: Warehouse, target: Target) -> int:
+    """The rows an append table's ledger says it holds: its files' rows plus the adjustments
+    (what validate-counts compares the table with)."""
+    entries, adjusted = read_ledger_counts(wh, target)
+    return sum(e.rows for e in entries) + adjusted
+
+
 def ledger_keys(wh: Warehouse, target: Target) -> set[str]:
     """Keys of the files loaded into ``target``."""
     return {entry.key for entry in read_ledger(wh, target)}

@@ -47,7 +47,7 @@ def footer(store: ObjectStore, key: str, size: int = 0) -> LoadFile:
 
 
 #: Parquet key-value metadata of a repair batch: {"deletes": [[key...]...], "reextracted": n,
-#: "restored": rows of keys the warehouse had lost (every row of the file, or none)}
+#: "restored": rows of keys the warehouse had lost that its ledger already counted (``ops.repair``)}
 REPAIR_KEY = b"s3rb.repair"
 
 
@@ -58,7 +58,7 @@ def repair_deletes(metadata: dict | None) -> tuple[tuple, ...]:
 
 
 def repair_restored(metadata: dict | None) -> int:
-    """Rows a repair batch restores to keys the warehouse had lost; 0 for every other file."""
+    """Rows a repair batch restores that the ledger already counted; 0 for every other file."""
     raw = (metadata or {}).get(REPAIR_KEY)
     return int(json.loads(raw).get("restored", 0)) if raw else 0
 
